@@ -1,0 +1,1 @@
+"""Storage backends: a small driver interface, optional capabilities, a lazy registry."""

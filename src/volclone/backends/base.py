@@ -1,0 +1,79 @@
+"""What a storage backend is, and the optional capabilities it may have.
+
+A driver implements a few primitives (:class:`VolumeDriver`). Consistent group
+snapshots and clones are a separate capability (:class:`GroupSnapshotCapable`):
+a backend that cannot snapshot a group of volumes at one point in time does not
+implement it, and the service refuses to clone from it rather than faking
+consistency.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GroupSnapshot:
+    """A point in time shared by several volumes of one backend.
+
+    ``id`` is chosen by the caller and deterministic (derived from the clone
+    task), so a revert can find a snapshot even when the call that made it
+    never returned.
+    """
+
+    id: str
+    members: Mapping[str, str] = field(default_factory=dict)  # volume id -> backend ref
+
+
+class VolumeDriver(abc.ABC):
+    """The primitives every backend has."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def start(self) -> None:
+        """Bring up whatever the backend needs (daemons, connections)."""
+
+    def stop(self) -> None:
+        """Release what :meth:`start` took."""
+
+    @abc.abstractmethod
+    def create_volume(self, volume_id: str, size_gib: int) -> None:
+        """Make a new, empty, thin volume."""
+
+    @abc.abstractmethod
+    def delete_volume(self, volume_id: str) -> None:
+        """Remove a volume; a no-op for one that does not exist."""
+
+    @abc.abstractmethod
+    def volume_exists(self, volume_id: str) -> bool:
+        """Whether the backend holds data for ``volume_id``."""
+
+
+class GroupSnapshotCapable(abc.ABC):
+    """Atomic snapshots of several volumes, and clones made from them."""
+
+    @abc.abstractmethod
+    def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str]) -> GroupSnapshot:
+        """Freeze all ``volume_ids`` at ONE point in time, atomically, or raise and change nothing."""
+
+    @abc.abstractmethod
+    def find_group_snapshot(self, snapshot_id: str) -> GroupSnapshot | None:
+        """The snapshot with this id, if it exists."""
+
+    @abc.abstractmethod
+    def delete_group_snapshot(self, snapshot_id: str) -> None:
+        """Drop the snapshot; data that clones or sources still use stays. Idempotent."""
+
+    @abc.abstractmethod
+    def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str]) -> None:
+        """Make volume ``clones[source]`` from each source's point in time in ``snapshot``.
+
+        All or nothing: on error, no clone of this call is left behind.
+        """
+
+
+def supports_group_snapshots(driver: VolumeDriver) -> bool:
+    return isinstance(driver, GroupSnapshotCapable)

@@ -1,0 +1,231 @@
+"""The local driver: volumes are chains of qcow2 layers in one pool directory.
+
+Consistency comes from ONE qemu-storage-daemon: a group snapshot puts a new
+overlay on top of every source in one QMP ``transaction`` (atomic inside one
+daemon), which freezes the old active layers at the same instant. A clone is a
+new qcow2 whose backing is the frozen layer: instant at any size.
+
+Every layer's references live in the :class:`LayerStore`; a layer is deleted
+only when nothing references it, and data is committed into a frozen layer only
+when exactly one active layer still uses it (committing into a layer that a
+clone also uses would silently corrupt the clone).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+from volclone.backends.base import GroupSnapshot, GroupSnapshotCapable, VolumeDriver
+from volclone.backends.local import images
+from volclone.backends.local.layers import Layer, LayerStore
+from volclone.backends.local.qsd import QMPCommandError, StorageDaemon
+from volclone.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+GIB = 1024**3
+
+
+def new_layer_id() -> str:
+    return secrets.token_hex(10)
+
+
+class LocalDriver(VolumeDriver, GroupSnapshotCapable):
+    def __init__(self, name: str, *, pool_dir: Path, run_dir: Path, store: LayerStore) -> None:
+        super().__init__(name)
+        self.pool = Path(pool_dir)
+        self.store = store
+        self.daemon = StorageDaemon(Path(run_dir))
+        # One lock for every change to the pool's graph: snapshots, merges, deletes.
+        self._lock = threading.RLock()
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        self.pool.mkdir(parents=True, exist_ok=True)
+        self.daemon.start()
+
+    def stop(self) -> None:
+        self.daemon.close()
+
+    def path(self, layer_id: str) -> Path:
+        return self.pool / f"{layer_id}.qcow2"
+
+    def daemon_nodes(self) -> set[str]:
+        """Node names the daemon has open (for tests and diagnostics)."""
+        nodes = self.daemon.execute("query-named-block-nodes", flat=True)
+        return {n["node-name"] for n in nodes if not n["node-name"].startswith("#")}
+
+    # -- volumes -----------------------------------------------------------
+    def create_volume(self, volume_id: str, size_gib: int) -> None:
+        layer = Layer(new_layer_id(), None, volume_id)
+        images.run_all([images.create_commands(self.path(layer.id), size_gib * GIB)])
+        try:
+            self.store.add([layer])
+        except Exception:
+            self.path(layer.id).unlink(missing_ok=True)
+            raise
+
+    def volume_exists(self, volume_id: str) -> bool:
+        top = self.store.top(volume_id)
+        return top is not None and self.path(top.id).exists()
+
+    def chain(self, volume_id: str) -> list[Layer]:
+        """A volume's layers, active layer first."""
+        layer = self.store.top(volume_id)
+        out = []
+        while layer is not None:
+            out.append(layer)
+            layer = self.store.get(layer.parent_id) if layer.parent_id else None
+        return out
+
+    def delete_volume(self, volume_id: str) -> None:
+        with self._lock:
+            top = self.store.top(volume_id)
+            if top is None:
+                return
+            self._drop(top)
+
+    # -- group snapshots and clones ---------------------------------------
+    def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str]) -> GroupSnapshot:
+        with self._lock:
+            existing = self.find_group_snapshot(snapshot_id)
+            if existing is not None:
+                return existing
+            tops = {}
+            for vid in volume_ids:
+                top = self.store.top(vid)
+                if top is None:
+                    raise BackendError(f"volume {vid} has no data in pool {self.name}")
+                tops[vid] = top
+            overlays = {vid: Layer(new_layer_id(), top.id, vid) for vid, top in tops.items()}
+            images.run_all(
+                images.create_commands(self.path(ov.id), images.virtual_size(self.path(tops[vid].id)),
+                                       backing=self.path(tops[vid].id))
+                for vid, ov in overlays.items()
+            )
+            opened: list[str] = []
+            try:
+                for vid in volume_ids:
+                    opened.append(vid)
+                    self._open(self.chain(vid))
+                for ov in overlays.values():
+                    self._add_node(ov, backing=None)
+                self.daemon.execute("transaction", actions=[
+                    {"type": "blockdev-snapshot",
+                     "data": {"node": tops[vid].node, "overlay": overlays[vid].node}}
+                    for vid in volume_ids
+                ])
+                self.store.freeze(snapshot_id, overlays)
+            except Exception:
+                for ov in overlays.values():
+                    self._del_node(ov.node)
+                    self.path(ov.id).unlink(missing_ok=True)
+                raise
+            finally:
+                for vid in opened:
+                    self._close(vid)
+            return GroupSnapshot(snapshot_id, {vid: top.id for vid, top in tops.items()})
+
+    def find_group_snapshot(self, snapshot_id: str) -> GroupSnapshot | None:
+        holds = self.store.holds(snapshot_id)
+        return GroupSnapshot(snapshot_id, holds) if holds else None
+
+    def delete_group_snapshot(self, snapshot_id: str) -> None:
+        with self._lock:
+            holds = self.store.holds(snapshot_id)
+            self.store.release(snapshot_id)
+            for layer_id in holds.values():
+                layer = self.store.get(layer_id)
+                if layer is not None:
+                    self._collect(layer)
+
+    def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str]) -> None:
+        with self._lock:
+            made = {
+                clone_id: Layer(new_layer_id(), snapshot.members[source], clone_id)
+                for source, clone_id in clones.items()
+                if self.store.top(clone_id) is None
+            }
+            images.run_all(
+                images.create_commands(self.path(layer.id), images.virtual_size(self.path(layer.parent_id)),
+                                       backing=self.path(layer.parent_id))
+                for layer in made.values()
+                if layer.parent_id
+            )
+            try:
+                self.store.add(list(made.values()))
+            except Exception:
+                for layer in made.values():
+                    self.path(layer.id).unlink(missing_ok=True)
+                raise
+
+    # -- reference counting -----------------------------------------------
+    def _drop(self, layer: Layer) -> None:
+        """Remove a layer that lost its last reference, then look at its parent."""
+        self.store.remove(layer.id)
+        self.path(layer.id).unlink(missing_ok=True)
+        parent = self.store.get(layer.parent_id) if layer.parent_id else None
+        if parent is not None:
+            self._collect(parent)
+
+    def _collect(self, layer: Layer) -> None:
+        """Remove ``layer`` if unreferenced; fold it with its only child if that is safe."""
+        if layer.volume_id is not None or self.store.held_by(layer.id):
+            return
+        children = self.store.children(layer.id)
+        if not children:
+            self._drop(layer)
+        elif len(children) == 1 and self._mergeable(children[0]):
+            self._merge(children[0])
+
+    def _mergeable(self, child: Layer) -> bool:
+        return (child.volume_id is not None and not self.store.children(child.id)
+                and not self.store.held_by(child.id) and child.node not in self.daemon_nodes())
+
+    def _merge(self, child: Layer) -> None:
+        """Commit an active layer into its parent, which only it references.
+
+        Crash-safe in any order: until the record moves, the child still reads the same data.
+        """
+        images.commit(self.path(child.id))
+        self.store.merge_into_parent(child.id)
+        self.path(child.id).unlink(missing_ok=True)
+
+    # -- the daemon's graph -------------------------------------------------
+    def _add_node(self, layer: Layer, backing: str | None) -> None:
+        self.daemon.execute(
+            "blockdev-add",
+            driver="qcow2",
+            **{"node-name": layer.node},
+            file={"driver": "file", "filename": str(self.path(layer.id))},
+            backing=backing,
+            **({"read-only": True} if layer.volume_id is None else {}),
+        )
+
+    def _open(self, chain: list[Layer]) -> None:
+        """Open a volume's chain (active layer first) in the daemon, sharing open frozen layers."""
+        present = self.daemon_nodes()
+        backing = None
+        for layer in reversed(chain):
+            if layer.node not in present:
+                self._add_node(layer, backing)
+            backing = layer.node
+
+    def _del_node(self, node: str) -> bool:
+        try:
+            self.daemon.execute("blockdev-del", **{"node-name": node})
+            return True
+        except QMPCommandError as exc:
+            log.debug("keeping node %s open: %s", node, exc.desc)
+            return False
+
+    def _close(self, volume_id: str) -> None:
+        """Close a volume's chain from the top down, keeping layers other open nodes use."""
+        present = self.daemon_nodes()
+        for layer in self.chain(volume_id):
+            if layer.node in present and not self._del_node(layer.node):
+                break

@@ -1,0 +1,55 @@
+"""qcow2 image files, made and merged with qemu-img (offline: the daemon has them closed)."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+from volclone.errors import BackendError
+
+QCOW2_MAGIC = b"QFI\xfb"
+
+
+def virtual_size(path: Path) -> int:
+    """A qcow2 image's virtual size in bytes, read from its header (no subprocess)."""
+    with open(path, "rb") as f:
+        header = f.read(32)
+    if len(header) < 32 or header[:4] != QCOW2_MAGIC:
+        raise BackendError(f"{path.name} is not a qcow2 image")
+    (size,) = struct.unpack(">Q", header[24:32])
+    return int(size)
+
+
+def create_commands(path: Path, size: int, backing: Path | None = None) -> list[str]:
+    """The qemu-img command that makes an image (an overlay when ``backing`` is given).
+
+    The backing file is named relative to the pool, so the pool can move. ``-u``
+    keeps qemu-img from opening the backing file, which the daemon may hold.
+    """
+    cmd = ["qemu-img", "create", "-q", "-f", "qcow2"]
+    if backing is not None:
+        cmd += ["-u", "-b", backing.name, "-F", "qcow2"]
+    return cmd + [str(path), str(size)]
+
+
+def run_all(commands: Iterable[list[str]]) -> None:
+    """Run qemu-img commands side by side; raise if any failed (all are waited for)."""
+    procs = [
+        (cmd, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE))
+        for cmd in commands
+    ]
+    errors = []
+    for cmd, proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            errors.append(f"{' '.join(cmd[:2])} {cmd[-2]}: {err.decode(errors='replace').strip()}")
+    if errors:
+        raise BackendError("; ".join(errors))
+
+
+def commit(path: Path) -> None:
+    """Write an overlay's data into its backing file (the overlay is left as it was)."""
+    run_all([["qemu-img", "commit", "-q", "-d", "-f", "qcow2", str(path)]])

@@ -1,0 +1,55 @@
+"""The local pool's bookkeeping: which qcow2 layer backs which, and who holds each.
+
+The driver owns the files; a :class:`LayerStore` (implemented on SQL by
+``volclone.db.layers`` and wired in ``bootstrap``) owns the records. A layer's
+references are derived, never counted by hand: the volume whose active layer it
+is, the layers whose backing it is, and the group snapshots that hold it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: str
+    parent_id: str | None = None
+    volume_id: str | None = None  # set on the active (writable) layer of a volume
+
+    @property
+    def node(self) -> str:
+        """The layer's node name in the daemon (stable: derived from the id)."""
+        return f"l{self.id}"
+
+
+class LayerStore(Protocol):
+    def top(self, volume_id: str) -> Layer | None:
+        """The active layer of a volume."""
+
+    def get(self, layer_id: str) -> Layer | None: ...
+
+    def children(self, layer_id: str) -> list[Layer]: ...
+
+    def held_by(self, layer_id: str) -> list[str]:
+        """Ids of the group snapshots that hold this layer."""
+
+    def add(self, layers: list[Layer]) -> None: ...
+
+    def freeze(self, snapshot_id: str, overlays: Mapping[str, Layer]) -> None:
+        """Record a group snapshot, atomically: for each volume, its active layer
+        becomes frozen and held by ``snapshot_id``; ``overlays[volume]`` (whose
+        parent is that layer) becomes the volume's active layer."""
+
+    def holds(self, snapshot_id: str) -> dict[str, str]:
+        """volume id -> frozen layer id held by this snapshot."""
+
+    def release(self, snapshot_id: str) -> None:
+        """Drop all holds of a snapshot."""
+
+    def remove(self, layer_id: str) -> None: ...
+
+    def merge_into_parent(self, layer_id: str) -> None:
+        """Atomically: the layer's parent becomes its volume's active layer and the layer's record goes."""

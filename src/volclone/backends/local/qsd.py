@@ -1,0 +1,179 @@
+"""One supervised qemu-storage-daemon and its QMP connection.
+
+The daemon keeps no state across restarts, so whoever drives it rebuilds what it
+needs (see :class:`~volclone.backends.local.driver.LocalDriver`). QMP is spoken with
+``qemu.qmp`` (the QEMU project's own asyncio client) over ONE long-lived
+connection, owned by an event loop on a private thread; :meth:`execute` is the
+synchronous, thread-safe door that flows and the API use.
+
+Usage::
+
+    qsd = StorageDaemon(run_dir)
+    qsd.start()
+    qsd.execute("query-named-block-nodes", flat=True)
+    qsd.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from qemu.qmp import ExecuteError, QMPClient
+from qemu.qmp.error import QMPError
+
+from volclone.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+BINARY = "qemu-storage-daemon"
+#: How long one QMP command may take before we call the daemon hung.
+COMMAND_TIMEOUT = 60.0
+
+
+class QMPCommandError(BackendError):
+    """The daemon refused a command; ``error_class`` is QEMU's own error class."""
+
+    def __init__(self, command: str, error_class: str, desc: str) -> None:
+        super().__init__(f"{command}: {desc}")
+        self.command = command
+        self.error_class = error_class
+        self.desc = desc
+
+
+class StorageDaemon:
+    """Starts, watches and talks to one qemu-storage-daemon.
+
+    ``on_restart`` is called (on the caller's thread, with the daemon up) after
+    the daemon had died and was started again, so the owner can rebuild nodes.
+    """
+
+    def __init__(self, run_dir: Path, on_restart: Callable[[], None] | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.socket = self.run_dir / "qsd.qmp"
+        self.on_restart = on_restart
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._client: QMPClient | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="qmp", daemon=True)
+        self._thread.start()
+        self._lock = threading.RLock()
+        self.restarts = 0
+
+    # -- lifecycle ---------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        with self._lock:
+            if self.alive():
+                return
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.socket.unlink(missing_ok=True)
+            log_file = open(self.run_dir / "qsd.log", "ab")
+            try:
+                self._proc = subprocess.Popen(
+                    [BINARY,
+                     "--chardev", f"socket,id=qmp0,path={self.socket},server=on,wait=off",
+                     "--monitor", "chardev=qmp0",
+                     "--pidfile", str(self.run_dir / "qsd.pid")],
+                    stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                    start_new_session=True,
+                )
+            except FileNotFoundError as exc:
+                raise BackendError(f"{BINARY} is not installed (Debian: qemu-system-common)") from exc
+            finally:
+                log_file.close()
+            self._connect()
+            log.info("qemu-storage-daemon started, pid %s", self._proc.pid)
+
+    def _connect(self) -> None:
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            if not self.alive():
+                raise BackendError(f"{BINARY} exited at start; see {self.run_dir / 'qsd.log'}")
+            if time.monotonic() > deadline:
+                raise BackendError(f"{BINARY} did not open its QMP socket")
+            time.sleep(0.005)
+        client = QMPClient("volclone")
+        self._run(client.connect(str(self.socket)), timeout=10)
+        self._client = client
+
+    def stop(self) -> None:
+        with self._lock:
+            self._disconnect()
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.send_signal(signal.SIGTERM)
+                try:
+                    self._proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
+            self._proc = None
+
+    def close(self) -> None:
+        """Stop the daemon and the QMP thread for good."""
+        self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def kill(self) -> None:
+        """SIGKILL the daemon (tests use this to prove recovery)."""
+        if self._proc is not None:
+            os.kill(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+
+    def _disconnect(self) -> None:
+        if self._client is not None:
+            try:
+                self._run(self._client.disconnect(), timeout=5)
+            except Exception:  # the daemon may already be gone
+                log.debug("QMP disconnect failed", exc_info=True)
+            self._client = None
+
+    def ensure_running(self) -> None:
+        """Restart the daemon if it died, then let the owner rebuild its graph."""
+        with self._lock:
+            if self.alive() and self._client is not None:
+                return
+            had_run = self._proc is not None
+            if had_run:
+                log.warning("qemu-storage-daemon (pid %s) is gone; restarting", self.pid)
+            self._disconnect()
+            self._proc = None
+            self.start()
+            if had_run:
+                self.restarts += 1
+                if self.on_restart is not None:
+                    self.on_restart()
+
+    # -- commands ----------------------------------------------------------
+    def _run(self, coro: Any, timeout: float) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def execute(self, command: str, **arguments: Any) -> Any:
+        """Run one QMP command and return its ``return`` value.
+
+        Raises :class:`QMPCommandError` when the daemon refuses the command and
+        :class:`BackendError` when it cannot be reached.
+        """
+        self.ensure_running()
+        client = self._client
+        assert client is not None
+        try:
+            return self._run(client.execute(command, arguments or None), COMMAND_TIMEOUT)
+        except ExecuteError as exc:
+            raise QMPCommandError(command, exc.error_class, exc.error.error.desc) from exc
+        except (QMPError, OSError, EOFError, TimeoutError) as exc:
+            raise BackendError(f"qemu-storage-daemon did not answer {command}: {exc}") from exc

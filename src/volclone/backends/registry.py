@@ -1,0 +1,28 @@
+"""Driver names -> import paths, imported lazily so optional bindings load only when used."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from volclone.backends.base import VolumeDriver
+from volclone.errors import BadRequest
+
+DRIVERS = {
+    "local": ("volclone.backends.local.driver", "LocalDriver", None),
+}
+
+
+def load_driver(driver: str, name: str, **options: Any) -> VolumeDriver:
+    """Build the driver ``driver`` for the backend called ``name``."""
+    try:
+        module_name, class_name, install_hint = DRIVERS[driver]
+    except KeyError:
+        raise BadRequest(f"unknown backend driver {driver!r}; known: {', '.join(sorted(DRIVERS))}") from None
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = f" ({install_hint})" if install_hint else ""
+        raise BadRequest(f"driver {driver!r} cannot be loaded: {exc}{hint}") from exc
+    cls = getattr(module, class_name)
+    return cls(name, **options)  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""SQL persistence: schema, migrations, repositories (SQLAlchemy 2 + Alembic)."""

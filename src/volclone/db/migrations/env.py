@@ -1,0 +1,31 @@
+"""Alembic environment: runs on the engine volclone hands over in ``config.attributes``."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from volclone.db.database import VERSION_TABLE
+from volclone.db.schema import Base
+
+config = context.config
+
+
+def run() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:  # alembic's own CLI: `alembic -x url=... revision --autogenerate`
+        from volclone.db.database import make_engine
+
+        engine = make_engine(context.get_x_argument(as_dictionary=True)["url"])
+    with engine.connect() as conn:
+        context.configure(
+            connection=conn,
+            target_metadata=Base.metadata,
+            version_table=VERSION_TABLE,
+            render_as_batch=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        conn.commit()
+
+
+run()

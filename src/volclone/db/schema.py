@@ -1,0 +1,103 @@
+"""The tables volclone owns. TaskFlow keeps its own (logbooks, flowdetails, atomdetails)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class VolumeTypeRow(Base):
+    __tablename__ = "volume_types"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra_specs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class VolumeRow(Base):
+    __tablename__ = "volumes"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    volume_type_id: Mapped[str] = mapped_column(ForeignKey("volume_types.id"))
+    backend: Mapped[str] = mapped_column(String(255))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class LayerRow(Base):
+    """One image file of the local pool.
+
+    A layer is referenced by the volume whose active layer it is (``volume_id``),
+    by the layers that use it as backing (``parent_id``) and by group snapshots
+    (``snapshot_members``). A layer with no reference is removed; a frozen layer is
+    never written to or committed into while more than one thing references it.
+    """
+
+    __tablename__ = "layers"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    backend: Mapped[str] = mapped_column(String(255))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("layers.id"), index=True)
+    volume_id: Mapped[str | None] = mapped_column(String(36), index=True, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SnapshotMemberRow(Base):
+    """A group snapshot's hold on one frozen layer."""
+
+    __tablename__ = "snapshot_members"
+    snapshot_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    volume_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    layer_id: Mapped[str] = mapped_column(ForeignKey("layers.id"), index=True)
+
+
+class GroupRow(Base):
+    """A group of volumes a clone task works on (Cinder's generic volume group)."""
+
+    __tablename__ = "volume_groups"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    volume_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CloneTaskRow(Base):
+    __tablename__ = "clone_tasks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    request: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    logbook_id: Mapped[str] = mapped_column(String(36))
+    flow_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SettingRow(Base):
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
