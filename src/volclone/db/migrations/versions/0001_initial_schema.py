@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 21:53:13.970789
+Create Date: 2026-11-30 21:55:25.170509
 
 """
 from typing import Sequence, Union

@@ -1,0 +1,52 @@
+"""The one place that wires concrete parts together. Nothing starts at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from volclone.backends.base import VolumeDriver
+from volclone.backends.local.driver import LocalDriver
+from volclone.backends.local.layers import Layer
+from volclone.config import Settings
+from volclone.db import repos
+from volclone.db.database import Database, make_engine, migrate
+from volclone.db.layers import SqlLayerStore
+from volclone.flows.engine import FlowRunner
+from volclone.service import AuthService, CloneService, Service, VolumeService, VolumeTypeService
+from volclone.service.volumes import Backends
+
+log = logging.getLogger(__name__)
+
+LOCAL = "local"
+
+
+def open_database(settings: Settings) -> Database:
+    """The database, migrated to the newest schema."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    return Database(engine)
+
+
+def build(settings: Settings, with_backends: bool = True) -> Service:
+    """A service for ``settings``. ``with_backends=False`` gives the admin commands
+    (tokens, config) a service that starts no storage daemon."""
+    db = open_database(settings)
+    drivers: dict[str, VolumeDriver] = {}
+    if with_backends:
+        drivers[LOCAL] = LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
+                                     store=SqlLayerStore(db, LOCAL, Layer))
+    backends = Backends(drivers, default=LOCAL)
+    volumes, groups = repos.Volumes(db), repos.Groups(db)
+    types = VolumeTypeService(repos.VolumeTypes(db))
+    runner = FlowRunner(db.engine, settings.flow_workers)
+    runner.setup()
+    clones = CloneService(volumes, repos.CloneTasks(db), repos.Settings(db), types, backends, runner,
+                          groups, settings.max_clone_volumes, settings.failpoints)
+
+    on_start = [lambda: types.ensure_default(LOCAL)]
+    on_start += [d.start for d in drivers.values()]
+    on_start.append(clones.resume_interrupted)
+    on_stop = [lambda: runner.close(wait=True), *(d.stop for d in drivers.values()), db.engine.dispose]
+    return Service(AuthService(repos.Tokens(db)), types, VolumeService(volumes, groups, types, backends),
+                   clones, on_start, on_stop)

@@ -1,0 +1,61 @@
+"""Typed settings, read from the environment (and CLI flags, which override it)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 8776
+DEFAULT_PREFIX = "clone-"
+
+
+def default_data_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/volclone")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "volclone"
+
+
+@dataclass
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    #: SQLAlchemy URL; empty means SQLite inside ``data_dir``.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    #: Most volumes one clone-volumes request may name.
+    max_clone_volumes: int = 100
+    #: Clone flows that run at once; more wait their turn.
+    flow_workers: int = 4
+    #: Task-name prefixes whose tasks fail on purpose (tests prove reverts with them).
+    failpoints: tuple[str, ...] = ()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'volclone.db'}"
+
+    @property
+    def pool_dir(self) -> Path:
+        return self.data_dir / "pool"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = dict(os.environ if env is None else env)
+        s = cls()
+        if env.get("VOLCLONE_DATA_DIR"):
+            s.data_dir = Path(env["VOLCLONE_DATA_DIR"])
+        s.database_url = env.get("VOLCLONE_DATABASE_URL", s.database_url)
+        s.host = env.get("VOLCLONE_HOST", s.host)
+        s.port = int(env.get("VOLCLONE_PORT", s.port))
+        s.max_clone_volumes = int(env.get("VOLCLONE_MAX_CLONE_VOLUMES", s.max_clone_volumes))
+        s.flow_workers = int(env.get("VOLCLONE_FLOW_WORKERS", s.flow_workers))
+        s.failpoints = tuple(p.strip() for p in env.get("VOLCLONE_FAILPOINTS", "").split(",") if p.strip())
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(s, key, value)
+        return s

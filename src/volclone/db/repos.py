@@ -1,0 +1,212 @@
+"""Repositories: the service's only way to rows. They return domain records."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from volclone.db.database import Database
+from volclone.db.schema import (
+    CloneTaskRow, GroupRow, SettingRow, TokenRow, VolumeRow, VolumeTypeRow, utcnow,
+)
+from volclone.domain import CloneTask, Principal, TaskState, Volume, VolumeStatus, VolumeType
+
+
+def _type(row: VolumeTypeRow) -> VolumeType:
+    return VolumeType(id=row.id, name=row.name, description=row.description,
+                      is_public=row.is_public, extra_specs=dict(row.extra_specs or {}))
+
+
+def _volume(row: VolumeRow) -> Volume:
+    return Volume(id=row.id, project_id=row.project_id, name=row.name, description=row.description,
+                  size=row.size, status=VolumeStatus(row.status), volume_type_id=row.volume_type_id,
+                  backend=row.backend, metadata=dict(row.metadata_ or {}),
+                  created_at=row.created_at, updated_at=row.updated_at)
+
+
+class VolumeTypes:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, vtype: VolumeType) -> VolumeType:
+        with self.db.session() as s:
+            s.add(VolumeTypeRow(id=vtype.id, name=vtype.name, description=vtype.description,
+                                is_public=vtype.is_public, extra_specs=dict(vtype.extra_specs)))
+        return vtype
+
+    def get(self, type_id: str) -> VolumeType | None:
+        with self.db.session() as s:
+            row = s.get(VolumeTypeRow, type_id)
+            return _type(row) if row else None
+
+    def by_name(self, name: str) -> VolumeType | None:
+        with self.db.session() as s:
+            row = s.scalar(select(VolumeTypeRow).where(VolumeTypeRow.name == name))
+            return _type(row) if row else None
+
+    def list(self) -> list[VolumeType]:
+        with self.db.session() as s:
+            return [_type(r) for r in s.scalars(select(VolumeTypeRow).order_by(VolumeTypeRow.created_at))]
+
+    def set_extra_specs(self, type_id: str, specs: dict[str, str]) -> None:
+        with self.db.session() as s:
+            row = s.get(VolumeTypeRow, type_id)
+            if row is not None:
+                row.extra_specs = specs
+
+    def delete(self, type_id: str) -> None:
+        with self.db.session() as s:
+            s.execute(delete(VolumeTypeRow).where(VolumeTypeRow.id == type_id))
+
+    def in_use(self, type_id: str) -> bool:
+        with self.db.session() as s:
+            return bool(s.scalar(select(func.count()).select_from(VolumeRow)
+                                 .where(VolumeRow.volume_type_id == type_id)))
+
+
+class Volumes:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, volumes: list[Volume]) -> None:
+        with self.db.session() as s:
+            s.add_all(VolumeRow(id=v.id, project_id=v.project_id, name=v.name, description=v.description,
+                                size=v.size, status=v.status.value, volume_type_id=v.volume_type_id,
+                                backend=v.backend, metadata_=dict(v.metadata)) for v in volumes)
+
+    def get(self, volume_id: str) -> Volume | None:
+        with self.db.session() as s:
+            row = s.get(VolumeRow, volume_id)
+            return _volume(row) if row else None
+
+    def get_many(self, volume_ids: list[str]) -> dict[str, Volume]:
+        with self.db.session() as s:
+            rows = s.scalars(select(VolumeRow).where(VolumeRow.id.in_(volume_ids)))
+            return {r.id: _volume(r) for r in rows}
+
+    def list(self, project_id: str | None, filters: dict[str, str] | None = None) -> list[Volume]:
+        q = select(VolumeRow).order_by(VolumeRow.created_at.desc(), VolumeRow.id)
+        if project_id is not None:
+            q = q.where(VolumeRow.project_id == project_id)
+        for key, value in (filters or {}).items():
+            q = q.where(getattr(VolumeRow, key) == value)
+        with self.db.session() as s:
+            return [_volume(r) for r in s.scalars(q)]
+
+    def update(self, volume_id: str, **fields: Any) -> Volume | None:
+        """Set fields (``metadata`` included); ``status`` takes a :class:`VolumeStatus`."""
+        with self.db.session() as s:
+            row = s.get(VolumeRow, volume_id)
+            if row is None:
+                return None
+            for key, value in fields.items():
+                if key == "metadata":
+                    row.metadata_ = dict(value)
+                elif key == "status":
+                    row.status = VolumeStatus(value).value
+                else:
+                    setattr(row, key, value)
+            row.updated_at = utcnow()
+            s.flush()
+            return _volume(row)
+
+    def set_status(self, volume_ids: list[str], status: VolumeStatus,
+                   only_from: frozenset[VolumeStatus] | None = None) -> list[str]:
+        """Move volumes to ``status`` (only those now in ``only_from``, if given); returns the ids moved."""
+        moved = []
+        with self.db.session() as s:
+            for row in s.scalars(select(VolumeRow).where(VolumeRow.id.in_(volume_ids))):
+                if only_from is None or VolumeStatus(row.status) in only_from:
+                    row.status = status.value
+                    row.updated_at = utcnow()
+                    moved.append(row.id)
+        return moved
+
+    def delete(self, volume_id: str) -> None:
+        with self.db.session() as s:
+            s.execute(delete(VolumeRow).where(VolumeRow.id == volume_id))
+
+
+class Groups:
+    """Source groups of running clone tasks; a grouped volume can't be deleted."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, group_id: str, task_id: str, project_id: str, volume_ids: list[str]) -> None:
+        with self.db.session() as s:
+            if s.get(GroupRow, group_id) is None:
+                s.add(GroupRow(id=group_id, task_id=task_id, project_id=project_id,
+                               volume_ids={"ids": list(volume_ids)}))
+
+    def exists(self, group_id: str) -> bool:
+        with self.db.session() as s:
+            return s.get(GroupRow, group_id) is not None
+
+    def delete(self, group_id: str) -> None:
+        with self.db.session() as s:
+            s.execute(delete(GroupRow).where(GroupRow.id == group_id))
+
+    def grouped(self, volume_id: str) -> bool:
+        with self.db.session() as s:
+            return any(volume_id in (r.volume_ids or {}).get("ids", []) for r in s.scalars(select(GroupRow)))
+
+
+class CloneTasks:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, task_id: str, project_id: str, request: dict[str, Any], logbook_id: str, flow_id: str) -> None:
+        with self.db.session() as s:
+            s.add(CloneTaskRow(id=task_id, project_id=project_id, request=request,
+                               logbook_id=logbook_id, flow_id=flow_id))
+
+    def get(self, task_id: str) -> CloneTaskRow | None:
+        with self.db.session() as s:
+            return s.get(CloneTaskRow, task_id)
+
+    def list(self) -> list[CloneTaskRow]:
+        with self.db.session() as s:
+            return list(s.scalars(select(CloneTaskRow).order_by(CloneTaskRow.created_at)))
+
+    def record(self, row: CloneTaskRow, state: TaskState) -> CloneTask:
+        return CloneTask(id=row.id, project_id=row.project_id, state=state, created_at=row.created_at)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Tokens:
+    """Local tokens, stored as SHA-256 hashes only."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, token: str, principal: Principal) -> None:
+        with self.db.session() as s:
+            s.add(TokenRow(token_hash=hash_token(token), project_id=principal.project_id,
+                           is_admin=principal.is_admin))
+
+    def find(self, token: str) -> Principal | None:
+        with self.db.session() as s:
+            row = s.get(TokenRow, hash_token(token))
+            return Principal(row.project_id, row.is_admin) if row else None
+
+
+class Settings:
+    """Runtime settings that change without a restart (e.g. the clone-name prefix)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, key: str, default: str) -> str:
+        with self.db.session() as s:
+            row = s.get(SettingRow, key)
+            return row.value if row else default
+
+    def set(self, key: str, value: str) -> None:
+        with self.db.session() as s:
+            s.merge(SettingRow(key=key, value=value))

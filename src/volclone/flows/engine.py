@@ -1,0 +1,93 @@
+"""Running clone flows: TaskFlow engines on SQL persistence, in a bounded thread pool.
+
+The flow's state lives in TaskFlow's tables in volclone's own database, so
+progress is read back from persistence (by this process or another) and an
+interrupted flow resumes after a restart: every task is safe to run again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import taskflow.engines
+from sqlalchemy import Engine
+from taskflow import exceptions as tf_exc
+from taskflow import states
+from taskflow.patterns import linear_flow
+from taskflow.persistence import models
+from taskflow.persistence.backends import impl_sqlalchemy
+
+log = logging.getLogger(__name__)
+
+#: Flow states after which nothing more happens.
+FINISHED = frozenset({states.SUCCESS, states.REVERTED, states.FAILURE})
+
+
+class FlowRunner:
+    def __init__(self, engine: Engine, workers: int) -> None:
+        self.backend = impl_sqlalchemy.SQLAlchemyBackend({"connection": str(engine.url)}, engine=engine)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flow")
+        self._running: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+
+    def setup(self) -> None:
+        """Create or upgrade TaskFlow's own tables."""
+        with contextlib.closing(self.backend.get_connection()) as conn:
+            conn.upgrade()
+
+    def close(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+    def create(self, name: str, flow: linear_flow.Flow, store: dict[str, Any]) -> tuple[str, str, Any]:
+        """Persist a new flow (every task PENDING) and return (logbook id, flow id, engine)."""
+        book = models.LogBook(name)
+        detail = models.FlowDetail(flow.name, uuid=name)
+        book.add(detail)
+        with contextlib.closing(self.backend.get_connection()) as conn:
+            conn.save_logbook(book)
+        engine = taskflow.engines.load(flow, store=store, flow_detail=detail, book=book, backend=self.backend)
+        engine.compile()
+        engine.prepare()
+        return book.uuid, detail.uuid, engine
+
+    def resume(self, logbook_id: str, flow_id: str, flow: linear_flow.Flow) -> Any:
+        """An engine that continues a persisted flow where it stopped."""
+        with contextlib.closing(self.backend.get_connection()) as conn:
+            book = conn.get_logbook(logbook_id)
+        detail = book.find(flow_id)
+        return taskflow.engines.load(flow, flow_detail=detail, book=book, backend=self.backend)
+
+    def submit(self, flow_id: str, engine: Any, on_done: Callable[[], None] | None = None) -> Future[None]:
+        def run() -> None:
+            try:
+                engine.run()
+            except Exception as exc:  # the flow reverted; its failure is in persistence
+                log.info("clone flow %s reverted: %s", flow_id, exc)
+            finally:
+                with self._lock:
+                    self._running.pop(flow_id, None)
+                if on_done is not None:
+                    on_done()
+
+        with self._lock:
+            fut = self._pool.submit(run)
+            self._running[flow_id] = fut
+        return fut
+
+    def wait(self, flow_id: str, timeout: float | None = None) -> None:
+        with self._lock:
+            fut = self._running.get(flow_id)
+        if fut is not None:
+            fut.result(timeout)
+
+    def flow_detail(self, flow_id: str) -> models.FlowDetail | None:
+        with contextlib.closing(self.backend.get_connection()) as conn:
+            try:
+                return conn.get_flow_details(flow_id)
+            except tf_exc.NotFound:
+                return None

@@ -1,0 +1,78 @@
+"""get_progress, derived from the flow's persisted state (TaskFlow's atom details).
+
+``progress`` is the share of steps that are done, where a running step counts
+with its own reported fraction and a failed or reverted step counts as done.
+It therefore never goes down while the flow runs (a revert only moves steps
+from done to done), stays below 100 until the flow ends, and is 100 when it
+ends either way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from taskflow import states
+from taskflow.persistence import models
+
+from volclone.domain import CloneProgress, TaskState
+from volclone.flows.clone_volumes import FLOW_NAME
+from volclone.flows.engine import FINISHED
+
+_DONE = frozenset({states.SUCCESS, states.FAILURE, states.REVERTING, states.REVERTED, states.REVERT_FAILURE})
+_AS_TASK_STATE = {
+    states.PENDING: TaskState.PENDING,
+    states.IGNORE: TaskState.PENDING,
+    states.RUNNING: TaskState.RUNNING,
+    states.SUCCESS: TaskState.SUCCESS,
+    states.FAILURE: TaskState.FAILURE,
+    states.REVERT_FAILURE: TaskState.FAILURE,
+    states.REVERTING: TaskState.REVERTING,
+    states.REVERTED: TaskState.REVERTED,
+}
+_FLOW_STATE = {
+    states.SUCCESS: TaskState.SUCCESS,
+    states.REVERTED: TaskState.REVERTED,
+    states.FAILURE: TaskState.FAILURE,
+    states.REVERTING: TaskState.REVERTING,
+    states.PENDING: TaskState.PENDING,
+}
+
+
+def _fraction(atom: models.AtomDetail) -> float:
+    if atom.state in _DONE:
+        return 1.0
+    if atom.state == states.RUNNING:
+        return float((atom.meta or {}).get("progress", 0.0))
+    return 0.0
+
+
+def first_failure(detail: models.FlowDetail) -> str | None:
+    for atom in detail:
+        if atom.failure is not None:
+            return str(atom.failure.exception_str)
+    return None
+
+
+def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, str]) -> CloneProgress:
+    """The progress of one clone task. ``clone_map`` is source id -> clone id."""
+    atoms = list(detail)
+    steps = [a for a in atoms if not a.name.startswith("_TaskFlow")]
+    finished = detail.state in FINISHED
+    if finished:
+        progress = 100
+    else:
+        done = sum(_fraction(a) for a in steps)
+        progress = min(99, math.floor(100 * done / len(steps))) if steps else 0
+    tasks = {a.name: _AS_TASK_STATE.get(a.state, TaskState.PENDING) for a in atoms}
+    flow_state = _FLOW_STATE.get(detail.state, TaskState.RUNNING)
+    results: dict[str, str]
+    if detail.state == states.SUCCESS:
+        results = dict(clone_map)
+    elif finished:
+        results = {"failure": first_failure(detail) or "the clone flow failed"}
+    else:
+        results = {}
+    extra: dict[str, Any] = {}
+    return CloneProgress(task_id=task_id, flow_name=FLOW_NAME, flow_state=flow_state, progress=progress,
+                         tasks=tasks, results=results, extra=extra)

@@ -1,0 +1,37 @@
+"""Use cases. The only layer that calls the database, the backends and the flows.
+
+``Service`` groups them; the API and the CLI get one from ``volclone.bootstrap``::
+
+    svc = bootstrap.build(Settings.from_env())
+    svc.start()
+    who = svc.auth.authenticate(token)
+    vol = svc.volumes.create(who, project, size=1, name="data")
+    task_id = svc.clones.start(who, CloneRequest(project, [vol.id]))
+"""
+
+from __future__ import annotations
+
+from volclone.service.auth import AuthService
+from volclone.service.clones import CloneService
+from volclone.service.volumes import VolumeService, VolumeTypeService
+
+__all__ = ["AuthService", "CloneService", "Service", "VolumeService", "VolumeTypeService"]
+
+
+class Service:
+    def __init__(self, auth: AuthService, types: VolumeTypeService, volumes: VolumeService,
+                 clones: CloneService, on_start: list, on_stop: list) -> None:  # type: ignore[type-arg]
+        self.auth = auth
+        self.types = types
+        self.volumes = volumes
+        self.clones = clones
+        self._on_start = on_start
+        self._on_stop = on_stop
+
+    def start(self) -> None:
+        for step in self._on_start:
+            step()
+
+    def stop(self) -> None:
+        for step in self._on_stop:
+            step()

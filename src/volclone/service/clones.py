@@ -1,0 +1,142 @@
+"""The clone-volumes use case: validate, start a persisted flow, report its progress."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from volclone.backends.base import GroupSnapshotCapable, supports_group_snapshots
+from volclone.config import DEFAULT_PREFIX
+from volclone.db.repos import CloneTasks, Groups, Settings, Volumes
+from volclone.domain import CLONEABLE, CloneProgress, CloneRequest, Principal
+from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
+from volclone.flows.clone_volumes import CloneContext, build_flow
+from volclone.flows.engine import FINISHED, FlowRunner
+from volclone.flows.progress import read_progress
+from volclone.naming import clone_names
+from volclone.service.auth import AuthService
+from volclone.service.volumes import Backends, VolumeTypeService
+
+log = logging.getLogger(__name__)
+
+PREFIX_KEY = "clone-name-prefix"
+
+
+def _clone_ids(n: int) -> list[str]:
+    """Fresh ids whose first 8 characters differ (they name the per-clone tasks)."""
+    ids: list[str] = []
+    while len(ids) < n:
+        cid = str(uuid.uuid4())
+        if all(cid[:8] != other[:8] for other in ids):
+            ids.append(cid)
+    return ids
+
+
+class CloneService:
+    def __init__(self, volumes: Volumes, tasks: CloneTasks, settings: Settings, types: VolumeTypeService,
+                 backends: Backends, runner: FlowRunner, groups: Groups, max_volumes: int,
+                 failpoints: tuple[str, ...] = ()) -> None:
+        self.volumes = volumes
+        self.tasks = tasks
+        self.settings = settings
+        self.types = types
+        self.backends = backends
+        self.runner = runner
+        self.ctx = CloneContext(volumes, groups, self.driver_for, failpoints)
+        self.max_volumes = max_volumes
+
+    # -- settings ------------------------------------------------------------
+    def prefix(self) -> str:
+        return self.settings.get(PREFIX_KEY, DEFAULT_PREFIX)
+
+    def set_prefix(self, prefix: str) -> None:
+        self.settings.set(PREFIX_KEY, prefix)
+
+    # -- clone ---------------------------------------------------------------
+    def driver_for(self, backend: str) -> GroupSnapshotCapable:
+        driver = self.backends.get(backend)
+        if not supports_group_snapshots(driver):
+            raise CapabilityMissing(f"backend {backend} cannot snapshot a group of volumes atomically")
+        assert isinstance(driver, GroupSnapshotCapable)
+        return driver
+
+    def start(self, who: Principal, req: CloneRequest) -> str:
+        """Validate the request, persist its flow and start it; returns the task id.
+
+        Nothing is created unless every check passes.
+        """
+        AuthService.authorize(who, req.project_id)
+        ids = req.volume_ids
+        if not ids:
+            raise BadRequest("volumes must name at least one volume")
+        if len(set(ids)) != len(ids):
+            raise BadRequest("volumes must not name a volume twice")
+        if len(ids) > self.max_volumes:
+            raise BadRequest(f"at most {self.max_volumes} volumes can be cloned in one request")
+        found = self.volumes.get_many(ids)
+        for vid in ids:
+            vol = found.get(vid)
+            if vol is None or vol.project_id != req.project_id:
+                raise NotFound(f"volume {vid} could not be found")
+            if vol.status not in CLONEABLE:
+                raise InvalidVolume(f"volume {vid} is {vol.status.value}; only available or in-use "
+                                    "volumes can be cloned")
+        backends = {found[v].backend for v in ids}
+        if len(backends) > 1:
+            raise BadRequest("the volumes are on different backends "
+                             f"({', '.join(sorted(backends))}); one consistent snapshot can't span them")
+        backend = backends.pop()
+        target = self.types.get(req.target_type_id) if req.target_type_id else None
+        if target is not None and self.backends.name_for(target) != backend:
+            raise BadRequest(f"target volume type {target.id} is on backend {self.backends.name_for(target)}, "
+                             f"the volumes on {backend}; cross-backend clones are not supported yet")
+        self.driver_for(backend)
+
+        clone_ids = _clone_ids(len(ids))
+        names = clone_names(self.prefix(), req.display_name, [found[v].name for v in ids], clone_ids)
+        clones = [
+            {"source": vid, "id": cid, "name": name, "description": req.description,
+             "volume_type_id": target.id if target else found[vid].volume_type_id}
+            for vid, cid, name in zip(ids, clone_ids, names)
+        ]
+        task_id = str(uuid.uuid4())
+        store: dict[str, Any] = {"task_id": task_id, "project_id": req.project_id, "backend": backend,
+                                 "source_ids": list(ids), "clones": clones}
+        flow = build_flow(self.ctx, task_id, clones)
+        logbook_id, flow_id, engine = self.runner.create(task_id, flow, store)
+        self.tasks.add(task_id, req.project_id, store, logbook_id, flow_id)
+        self.runner.submit(flow_id, engine)
+        log.info("clone task %s started: %s", task_id, ", ".join(ids))
+        return task_id
+
+    def resume_interrupted(self) -> list[str]:
+        """Continue flows a previous run left unfinished (every task is safe to repeat)."""
+        resumed = []
+        for row in self.tasks.list():
+            detail = self.runner.flow_detail(row.flow_id)
+            if detail is None or detail.state in FINISHED:
+                continue
+            flow = build_flow(self.ctx, row.id, row.request["clones"])
+            engine = self.runner.resume(row.logbook_id, row.flow_id, flow)
+            self.runner.submit(row.flow_id, engine)
+            resumed.append(row.id)
+            log.warning("resuming clone task %s (was %s)", row.id, detail.state)
+        return resumed
+
+    def progress(self, who: Principal, project_id: str, task_id: str) -> CloneProgress:
+        AuthService.authorize(who, project_id)
+        row = self.tasks.get(task_id)
+        if row is None or row.project_id != project_id:
+            raise NotFound(f"clone task {task_id} could not be found")
+        detail = self.runner.flow_detail(row.flow_id)
+        if detail is None:
+            raise NotFound(f"clone task {task_id} has no flow")
+        clone_map = {c["source"]: c["id"] for c in row.request["clones"]}
+        return read_progress(task_id, detail, clone_map)
+
+    def wait(self, task_id: str, timeout: float | None = None) -> None:
+        """Block until a flow of this process ends (for the CLI's serve-less tools and tests)."""
+        row = self.tasks.get(task_id)
+        if row is not None:
+            self.runner.wait(row.flow_id, timeout)

@@ -1,0 +1,178 @@
+"""Volume types and volumes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+
+from volclone.backends.base import VolumeDriver
+from volclone.db.repos import Groups, Volumes, VolumeTypes
+from volclone.domain import DELETABLE, Principal, Volume, VolumeStatus, VolumeType
+from volclone.errors import BadRequest, Conflict, InvalidVolume, NotFound
+from volclone.service.auth import AuthService
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TYPE = "__DEFAULT__"
+BACKEND_KEY = "volume_backend_name"
+
+
+class Backends:
+    """The configured backends by name; ``default`` serves types that name none."""
+
+    def __init__(self, drivers: Mapping[str, VolumeDriver], default: str) -> None:
+        self.drivers = dict(drivers)
+        self.default = default
+
+    def name_for(self, vtype: VolumeType) -> str:
+        return vtype.backend_name or self.default
+
+    def get(self, name: str) -> VolumeDriver:
+        try:
+            return self.drivers[name]
+        except KeyError:
+            raise BadRequest(f"no backend is named {name!r}") from None
+
+
+class VolumeTypeService:
+    def __init__(self, types: VolumeTypes) -> None:
+        self.repo = types
+
+    def ensure_default(self, backend: str) -> VolumeType:
+        vtype = self.repo.by_name(DEFAULT_TYPE)
+        if vtype is None:
+            vtype = self.repo.add(VolumeType(id=str(uuid.uuid4()), name=DEFAULT_TYPE,
+                                             description="Default Volume Type",
+                                             extra_specs={BACKEND_KEY: backend}))
+        return vtype
+
+    def list(self) -> list[VolumeType]:
+        return self.repo.list()
+
+    def get(self, type_id: str) -> VolumeType:
+        vtype = self.repo.get(type_id)
+        if vtype is None:
+            raise NotFound(f"volume type {type_id} could not be found")
+        return vtype
+
+    def find(self, id_or_name: str) -> VolumeType:
+        vtype = self.repo.get(id_or_name) or self.repo.by_name(id_or_name)
+        if vtype is None:
+            raise NotFound(f"volume type {id_or_name} could not be found")
+        return vtype
+
+    def create(self, who: Principal, name: str, description: str | None = None,
+               is_public: bool = True, extra_specs: dict[str, str] | None = None) -> VolumeType:
+        AuthService.require_admin(who)
+        if self.repo.by_name(name) is not None:
+            raise Conflict(f"volume type {name} already exists")
+        return self.repo.add(VolumeType(id=str(uuid.uuid4()), name=name, description=description,
+                                        is_public=is_public, extra_specs=dict(extra_specs or {})))
+
+    def delete(self, who: Principal, type_id: str) -> None:
+        AuthService.require_admin(who)
+        vtype = self.get(type_id)
+        if vtype.name == DEFAULT_TYPE:
+            raise BadRequest("the default volume type cannot be deleted")
+        if self.repo.in_use(type_id):
+            raise BadRequest(f"volume type {type_id} is in use by volumes")
+        self.repo.delete(type_id)
+
+    def set_extra_specs(self, who: Principal, type_id: str, specs: dict[str, str]) -> dict[str, str]:
+        AuthService.require_admin(who)
+        vtype = self.get(type_id)
+        if BACKEND_KEY in specs and specs[BACKEND_KEY] != vtype.extra_specs.get(BACKEND_KEY) \
+                and self.repo.in_use(type_id):
+            raise BadRequest(f"{BACKEND_KEY} of a type in use cannot change")
+        merged = {**vtype.extra_specs, **specs}
+        self.repo.set_extra_specs(type_id, merged)
+        return merged
+
+    def unset_extra_spec(self, who: Principal, type_id: str, key: str) -> None:
+        AuthService.require_admin(who)
+        vtype = self.get(type_id)
+        if key not in vtype.extra_specs:
+            raise NotFound(f"volume type {type_id} has no extra spec {key}")
+        if key == BACKEND_KEY and self.repo.in_use(type_id):
+            raise BadRequest(f"{BACKEND_KEY} of a type in use cannot change")
+        self.repo.set_extra_specs(type_id, {k: v for k, v in vtype.extra_specs.items() if k != key})
+
+
+class VolumeService:
+    def __init__(self, volumes: Volumes, groups: Groups, types: VolumeTypeService, backends: Backends) -> None:
+        self.repo = volumes
+        self.groups = groups
+        self.types = types
+        self.backends = backends
+
+    def get(self, who: Principal, project_id: str, volume_id: str) -> Volume:
+        AuthService.authorize(who, project_id)
+        vol = self.repo.get(volume_id)
+        if vol is None or vol.project_id != project_id:
+            raise NotFound(f"volume {volume_id} could not be found")
+        return vol
+
+    def list(self, who: Principal, project_id: str, all_projects: bool = False,
+             filters: dict[str, str] | None = None) -> list[Volume]:
+        AuthService.authorize(who, project_id)
+        scope = None if (all_projects and who.is_admin) else project_id
+        return self.repo.list(scope, filters)
+
+    def create(self, who: Principal, project_id: str, size: int, name: str | None = None,
+               description: str | None = None, volume_type: str | None = None,
+               metadata: dict[str, str] | None = None) -> Volume:
+        AuthService.authorize(who, project_id)
+        if size < 1:
+            raise BadRequest("size must be a positive number of GiB")
+        vtype = self.types.find(volume_type) if volume_type else self.types.find(DEFAULT_TYPE)
+        backend_name = self.backends.name_for(vtype)
+        driver = self.backends.get(backend_name)
+        vol = Volume(id=str(uuid.uuid4()), project_id=project_id, name=name, description=description,
+                     size=size, status=VolumeStatus.CREATING, volume_type_id=vtype.id,
+                     backend=backend_name, metadata=dict(metadata or {}))
+        self.repo.add([vol])
+        try:
+            driver.create_volume(vol.id, size)
+        except Exception:
+            log.exception("creating volume %s failed", vol.id)
+            self.repo.update(vol.id, status=VolumeStatus.ERROR)
+            raise
+        updated = self.repo.update(vol.id, status=VolumeStatus.AVAILABLE)
+        assert updated is not None
+        return updated
+
+    def update(self, who: Principal, project_id: str, volume_id: str, **fields: str | None) -> Volume:
+        self.get(who, project_id, volume_id)
+        updated = self.repo.update(volume_id, **fields)
+        assert updated is not None
+        return updated
+
+    def set_metadata(self, who: Principal, project_id: str, volume_id: str, metadata: dict[str, str],
+                     replace: bool = False) -> dict[str, str]:
+        vol = self.get(who, project_id, volume_id)
+        merged = dict(metadata) if replace else {**vol.metadata, **metadata}
+        self.repo.update(volume_id, metadata=merged)
+        return merged
+
+    def delete_metadata(self, who: Principal, project_id: str, volume_id: str, key: str) -> None:
+        vol = self.get(who, project_id, volume_id)
+        if key not in vol.metadata:
+            raise NotFound(f"volume {volume_id} has no metadata key {key}")
+        self.repo.update(volume_id, metadata={k: v for k, v in vol.metadata.items() if k != key})
+
+    def delete(self, who: Principal, project_id: str, volume_id: str) -> None:
+        vol = self.get(who, project_id, volume_id)
+        if vol.status not in DELETABLE:
+            raise InvalidVolume(f"volume {volume_id} is {vol.status.value}; it must be available or error")
+        if self.groups.grouped(volume_id):
+            raise InvalidVolume(f"volume {volume_id} is being cloned; delete it when the clone ends")
+        if not self.repo.set_status([volume_id], VolumeStatus.DELETING, only_from=DELETABLE):
+            raise InvalidVolume(f"volume {volume_id} changed state; try again")
+        try:
+            self.backends.get(vol.backend).delete_volume(volume_id)
+        except Exception:
+            log.exception("deleting volume %s failed", volume_id)
+            self.repo.update(volume_id, status=VolumeStatus.ERROR_DELETING)
+            raise
+        self.repo.delete(volume_id)
