@@ -1,0 +1,45 @@
+"""The app factory. The service is built elsewhere (``bootstrap``) and handed in."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.middleware.base import RequestResponseEndpoint
+
+from volclone import __version__
+from volclone.api import clones, faults, types, versions, volumes
+from volclone.service import Service
+
+
+def create_app(svc: Service, manage_lifecycle: bool = True) -> FastAPI:
+    """An app serving ``svc``; with ``manage_lifecycle`` it starts and stops the service too."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            svc.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                svc.stop()
+
+    app = FastAPI(title="volclone", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    app.state.service = svc
+    faults.install(app)
+    app.add_middleware(versions.MicroversionMiddleware)
+
+    @app.middleware("http")
+    async def require_json(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if request.method in ("POST", "PUT") and not ctype.endswith("json"):
+            return faults.fault(400, f"Content-Type {ctype!r} is not supported; send application/json")
+        return await call_next(request)
+
+    for router in (versions.router, types.router, volumes.router, clones.router):
+        app.include_router(router)
+    return app

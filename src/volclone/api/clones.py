@@ -1,0 +1,42 @@
+"""/v3/{project_id}/clone-volumes: start a consistent multi-volume clone, watch its progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from volclone.api import views
+from volclone.api.deps import principal, service
+from volclone.api.schemas import CloneVolumesBody
+from volclone.domain import CloneRequest, Principal
+from volclone.errors import BadRequest
+
+router = APIRouter(prefix="/v3/{project_id}/clone-volumes")
+ACTION = "clone-volumes"
+
+
+@router.post("")
+def clone_volumes(project_id: str, body: CloneVolumesBody, request: Request,
+                  who: Principal = Depends(principal)) -> dict[str, Any]:
+    b = body.clone_volumes
+    task_id = service(request).clones.start(who, CloneRequest(
+        project_id=project_id, volume_ids=b.volumes, display_name=b.display_name,
+        description=b.description, target_type_id=b.target_volume_type_id))
+    base = str(request.base_url).rstrip("/")
+    uri = f"{base}/v3/{project_id}/clone-volumes/get_progress?action={ACTION}&task_id={task_id}"
+    return {"clone-volumes": {"task_uri": uri}}
+
+
+@router.get("/get_progress")
+def get_progress(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    q = request.query_params
+    unknown = set(q) - {"action", "task_id"}
+    if unknown:
+        raise BadRequest(f"unknown query parameters: {', '.join(sorted(unknown))}")
+    if q.get("action") != ACTION:
+        raise BadRequest(f"action must be {ACTION}")
+    task_id = q.get("task_id")
+    if not task_id:
+        raise BadRequest("task_id is required")
+    return views.progress(service(request).clones.progress(who, project_id, task_id))

@@ -1,0 +1,55 @@
+"""How records look on the wire (Cinder v3's shapes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from volclone.domain import CloneProgress, Volume, VolumeType
+
+
+def _time(t: dt.datetime | None) -> str | None:
+    return t.isoformat(timespec="microseconds") if t else None
+
+
+def volume_type(t: VolumeType) -> dict[str, Any]:
+    return {"id": t.id, "name": t.name, "description": t.description, "is_public": t.is_public,
+            "os-volume-type-access:is_public": t.is_public, "extra_specs": dict(t.extra_specs),
+            "qos_specs_id": None}
+
+
+def volume_link(base: str, v: Volume) -> list[dict[str, str]]:
+    return [{"rel": "self", "href": f"{base}/v3/{v.project_id}/volumes/{v.id}"},
+            {"rel": "bookmark", "href": f"{base}/{v.project_id}/volumes/{v.id}"}]
+
+
+def volume_summary(base: str, v: Volume) -> dict[str, Any]:
+    return {"id": v.id, "name": v.name, "links": volume_link(base, v)}
+
+
+def volume(base: str, v: Volume, type_name: str | None, admin: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": v.id, "name": v.name, "description": v.description, "size": v.size,
+        "status": v.status.value, "volume_type": type_name, "volume_type_id": v.volume_type_id,
+        "metadata": dict(v.metadata), "availability_zone": "nova", "bootable": "false",
+        "encrypted": False, "multiattach": False, "attachments": [], "snapshot_id": None,
+        "source_volid": v.metadata.get("clone_source_volume_id"), "consistencygroup_id": None,
+        "group_id": None, "replication_status": "disabled", "migration_status": None,
+        "user_id": None, "os-vol-tenant-attr:tenant_id": v.project_id,
+        "created_at": _time(v.created_at), "updated_at": _time(v.updated_at),
+        "links": volume_link(base, v),
+    }
+    if admin:
+        body["os-vol-host-attr:host"] = f"volclone@{v.backend}#{v.backend}"
+    return body
+
+
+def progress(p: CloneProgress) -> dict[str, Any]:
+    """get_progress: the spec shows fields both inside ``details`` and at the top level; serve both."""
+    flow_details = {p.flow_name: p.flow_state.value}
+    details: dict[str, Any] = {
+        "results": dict(p.results), "completed_tasks": p.completed_tasks, "pending_tasks": p.pending_tasks,
+        "progress": p.progress, "flow_details": flow_details, **p.extra,
+    }
+    return {"details": details, "progress": p.progress, "pending_tasks": p.pending_tasks,
+            "flow_details": flow_details, "task_id": p.task_id}

@@ -1,0 +1,1 @@
+"""HTTP client commands (volume, type, clone). Filled in next."""
