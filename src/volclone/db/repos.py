@@ -112,6 +112,16 @@ class Volumes:
             s.flush()
             return _volume(row)
 
+    def merge_metadata(self, per_volume: dict[str, dict[str, str]]) -> list[str]:
+        """Add metadata to several volumes in one transaction; returns the ids not found."""
+        with self.db.session() as s:
+            rows = {r.id: r for r in s.scalars(select(VolumeRow).where(VolumeRow.id.in_(list(per_volume))))}
+            for vid, meta in per_volume.items():
+                if vid in rows:
+                    rows[vid].metadata_ = {**(rows[vid].metadata_ or {}), **meta}
+                    rows[vid].updated_at = utcnow()
+        return [vid for vid in per_volume if vid not in rows]
+
     def set_status(self, volume_ids: list[str], status: VolumeStatus,
                    only_from: frozenset[VolumeStatus] | None = None) -> list[str]:
         """Move volumes to ``status`` (only those now in ``only_from``, if given); returns the ids moved."""

@@ -128,21 +128,16 @@ class CreateGroupClone(CloneTask):
 
 
 class SetMetadataForVolume(CloneTask):
-    """Record on one clone where it came from (source volume and clone task).
+    """Record on every clone where it came from (source volume and clone task).
 
-    Revert: nothing of its own; the clone itself goes with CreateGroupClone's revert.
+    Revert: nothing of its own; the clones themselves go with CreateGroupClone's revert.
     """
 
-    def __init__(self, ctx: CloneContext, name: str, clone: dict[str, str]) -> None:
-        super().__init__(ctx, name)
-        self.clone = clone
-
-    def execute(self, task_id: str) -> None:
-        vol = self.ctx.volumes.get(self.clone["id"])
-        if vol is None:
-            raise InvalidVolume(f"clone {self.clone['id']} is gone")
-        meta = {**vol.metadata, META_SOURCE: self.clone["source"], META_TASK: task_id}
-        self.ctx.volumes.update(vol.id, metadata=meta)
+    def execute(self, task_id: str, clones: list[dict[str, str]]) -> None:
+        missing = self.ctx.volumes.merge_metadata(
+            {c["id"]: {META_SOURCE: c["source"], META_TASK: task_id} for c in clones})
+        if missing:
+            raise InvalidVolume(f"clones {', '.join(missing)} are gone")
         self.ctx.failpoint(self.name)
 
 
@@ -185,8 +180,8 @@ class SetClonesAvailable(CloneTask):
                                     only_from=frozenset({VolumeStatus.AVAILABLE}))
 
 
-def build_flow(ctx: CloneContext, task_id: str, clones: list[dict[str, str]]) -> linear_flow.Flow:
-    """The clone flow for one request. Names derive from the task id and clone ids only."""
+def build_flow(ctx: CloneContext, task_id: str) -> linear_flow.Flow:
+    """The clone flow for one request. Task names derive from the task id only."""
     short = task_id[:8]
     flow = linear_flow.Flow(FLOW_NAME)
     flow.add(
@@ -194,8 +189,8 @@ def build_flow(ctx: CloneContext, task_id: str, clones: list[dict[str, str]]) ->
         CreateGroupSnapshot(ctx, f"create_group_snapshot-{short}"),
         CreateGroupClone(ctx, f"create_group_clone-{short}"),
     )
-    flow.add(*(SetMetadataForVolume(ctx, f"set_metadata_for_volume-{c['id'][:8]}", c) for c in clones))
     flow.add(
+        SetMetadataForVolume(ctx, f"set_metadata_for_volume-{short}"),
         DeleteGroupSnapshot(ctx, f"delete_group_snapshot-{short}"),
         DeleteSourceGroup(ctx, f"delete_group-src_group-{short}"),
         SetClonesAvailable(ctx, f"set_clones_available-{short}"),

@@ -28,9 +28,30 @@ log = logging.getLogger(__name__)
 FINISHED = frozenset({states.SUCCESS, states.REVERTED, states.FAILURE})
 
 
+class SharedConnectionBackend(impl_sqlalchemy.SQLAlchemyBackend):  # type: ignore[misc]
+    """TaskFlow's SQL backend, handing out one connection object.
+
+    TaskFlow asks for a new connection for every save, and each one rebuilds
+    TaskFlow's table metadata (measured: ~5 ms each, ~70 per 10-volume flow,
+    most of the flow's time). Its connection only wraps the shared engine and
+    its ``close`` does nothing, so one object serves every thread.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__({"connection": str(engine.url)}, engine=engine)
+        self._shared: impl_sqlalchemy.Connection | None = None
+        self._shared_lock = threading.Lock()
+
+    def get_connection(self) -> impl_sqlalchemy.Connection:
+        with self._shared_lock:
+            if self._shared is None:
+                self._shared = super().get_connection()
+            return self._shared
+
+
 class FlowRunner:
     def __init__(self, engine: Engine, workers: int) -> None:
-        self.backend = impl_sqlalchemy.SQLAlchemyBackend({"connection": str(engine.url)}, engine=engine)
+        self.backend = SharedConnectionBackend(engine)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flow")
         self._running: dict[str, Future[None]] = {}
         self._lock = threading.Lock()

@@ -23,16 +23,6 @@ log = logging.getLogger(__name__)
 PREFIX_KEY = "clone-name-prefix"
 
 
-def _clone_ids(n: int) -> list[str]:
-    """Fresh ids whose first 8 characters differ (they name the per-clone tasks)."""
-    ids: list[str] = []
-    while len(ids) < n:
-        cid = str(uuid.uuid4())
-        if all(cid[:8] != other[:8] for other in ids):
-            ids.append(cid)
-    return ids
-
-
 class CloneService:
     def __init__(self, volumes: Volumes, tasks: CloneTasks, settings: Settings, types: VolumeTypeService,
                  backends: Backends, runner: FlowRunner, groups: Groups, max_volumes: int,
@@ -93,7 +83,7 @@ class CloneService:
                              f"the volumes on {backend}; cross-backend clones are not supported yet")
         self.driver_for(backend)
 
-        clone_ids = _clone_ids(len(ids))
+        clone_ids = [str(uuid.uuid4()) for _ in ids]
         names = clone_names(self.prefix(), req.display_name, [found[v].name for v in ids], clone_ids)
         clones = [
             {"source": vid, "id": cid, "name": name, "description": req.description,
@@ -103,7 +93,7 @@ class CloneService:
         task_id = str(uuid.uuid4())
         store: dict[str, Any] = {"task_id": task_id, "project_id": req.project_id, "backend": backend,
                                  "source_ids": list(ids), "clones": clones}
-        flow = build_flow(self.ctx, task_id, clones)
+        flow = build_flow(self.ctx, task_id)
         logbook_id, flow_id, engine = self.runner.create(task_id, flow, store)
         self.tasks.add(task_id, req.project_id, store, logbook_id, flow_id)
         self.runner.submit(flow_id, engine)
@@ -117,7 +107,7 @@ class CloneService:
             detail = self.runner.flow_detail(row.flow_id)
             if detail is None or detail.state in FINISHED:
                 continue
-            flow = build_flow(self.ctx, row.id, row.request["clones"])
+            flow = build_flow(self.ctx, row.id)
             engine = self.runner.resume(row.logbook_id, row.flow_id, flow)
             self.runner.submit(row.flow_id, engine)
             resumed.append(row.id)

@@ -107,11 +107,8 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable):
                                        backing=self.path(tops[vid].id))
                 for vid, ov in overlays.items()
             )
-            opened: list[str] = []
             try:
-                for vid in volume_ids:
-                    opened.append(vid)
-                    self._open(self.chain(vid))
+                self._open(volume_ids)
                 for ov in overlays.values():
                     self._add_node(ov, backing=None)
                 self.daemon.execute("transaction", actions=[
@@ -126,8 +123,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable):
                     self.path(ov.id).unlink(missing_ok=True)
                 raise
             finally:
-                for vid in opened:
-                    self._close(vid)
+                self._close(volume_ids)
             return GroupSnapshot(snapshot_id, {vid: top.id for vid, top in tops.items()})
 
     def find_group_snapshot(self, snapshot_id: str) -> GroupSnapshot | None:
@@ -206,14 +202,16 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable):
             **({"read-only": True} if layer.volume_id is None else {}),
         )
 
-    def _open(self, chain: list[Layer]) -> None:
-        """Open a volume's chain (active layer first) in the daemon, sharing open frozen layers."""
+    def _open(self, volume_ids: list[str]) -> None:
+        """Open volumes' chains in the daemon, bottom up, sharing frozen layers already open."""
         present = self.daemon_nodes()
-        backing = None
-        for layer in reversed(chain):
-            if layer.node not in present:
-                self._add_node(layer, backing)
-            backing = layer.node
+        for vid in volume_ids:
+            backing = None
+            for layer in reversed(self.chain(vid)):
+                if layer.node not in present:
+                    self._add_node(layer, backing)
+                    present.add(layer.node)
+                backing = layer.node
 
     def _del_node(self, node: str) -> bool:
         try:
@@ -223,9 +221,13 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable):
             log.debug("keeping node %s open: %s", node, exc.desc)
             return False
 
-    def _close(self, volume_id: str) -> None:
-        """Close a volume's chain from the top down, keeping layers other open nodes use."""
+    def _close(self, volume_ids: list[str]) -> None:
+        """Close volumes' chains from the top down, keeping layers that other open nodes use."""
         present = self.daemon_nodes()
-        for layer in self.chain(volume_id):
-            if layer.node in present and not self._del_node(layer.node):
-                break
+        for vid in volume_ids:
+            for layer in self.chain(vid):
+                if layer.node not in present:
+                    continue
+                if not self._del_node(layer.node):
+                    break
+                present.discard(layer.node)

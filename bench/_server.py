@@ -1,0 +1,47 @@
+"""Start a throwaway ``volclone serve`` for a benchmark, with its own data dir and tokens."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+VOLCLONE = str(Path(sys.executable).parent / "volclone")
+
+
+@contextlib.contextmanager
+def server(**env: str) -> Iterator[tuple[str, str, Path]]:
+    """Yields (url, admin token, data dir); everything goes when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="volclone-bench-") as tmp:
+        data = Path(tmp)
+        full_env = {**os.environ, "VOLCLONE_DATA_DIR": tmp, **env}
+        token = subprocess.run([VOLCLONE, "token", "create", "--project", "bench", "--admin"], env=full_env,
+                               capture_output=True, text=True, check=True).stdout.split()[-1]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with open(data / "serve.log", "wb") as log:
+            proc = subprocess.Popen([VOLCLONE, "serve", "--port", str(port)], env=full_env,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(f"{url}/v3/", timeout=1).status_code == 200:
+                        break
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError((data / "serve.log").read_text())
+                time.sleep(0.05)
+            yield url, token, data
+        finally:
+            proc.terminate()
+            proc.wait(30)
