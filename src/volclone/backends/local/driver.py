@@ -47,6 +47,16 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable):
     def start(self) -> None:
         self.pool.mkdir(parents=True, exist_ok=True)
         self.daemon.start()
+        self._remove_orphans()
+
+    def _remove_orphans(self) -> None:
+        """Delete pool files without a layer record: left by a crash between making a file
+        and recording it. Runs at start, before any flow, so nothing is being made now."""
+        known = self.store.all_ids()
+        for path in self.pool.glob("*.qcow2"):
+            if path.stem not in known:
+                log.warning("removing orphan pool file %s", path.name)
+                path.unlink(missing_ok=True)
 
     def stop(self) -> None:
         self.daemon.close()

@@ -36,6 +36,9 @@ class LayerStore(Protocol):
     def held_by(self, layer_id: str) -> list[str]:
         """Ids of the group snapshots that hold this layer."""
 
+    def all_ids(self) -> set[str]:
+        """Every layer id of this backend."""
+
     def add(self, layers: list[Layer]) -> None: ...
 
     def freeze(self, snapshot_id: str, overlays: Mapping[str, Layer]) -> None:

@@ -65,6 +65,7 @@ class StorageDaemon:
         self._thread = threading.Thread(target=self._loop.run_forever, name="qmp", daemon=True)
         self._thread.start()
         self._lock = threading.RLock()
+        self._stopping = False
         self.restarts = 0
 
     # -- lifecycle ---------------------------------------------------------
@@ -75,11 +76,29 @@ class StorageDaemon:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def _stop_stale(self) -> None:
+        """Stop a daemon that an earlier, killed run of the service left behind on our socket."""
+        pidfile = self.run_dir / "qsd.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if BINARY.encode() in cmdline and str(self.socket).encode() in cmdline:
+            log.warning("stopping a stale qemu-storage-daemon, pid %s", pid)
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+
     def start(self) -> None:
         with self._lock:
             if self.alive():
                 return
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._stop_stale()
             self.socket.unlink(missing_ok=True)
             log_file = open(self.run_dir / "qsd.log", "ab")
             try:
@@ -95,23 +114,44 @@ class StorageDaemon:
                 raise BackendError(f"{BINARY} is not installed (Debian: qemu-system-common)") from exc
             finally:
                 log_file.close()
+            self._stopping = False
             self._connect()
+            threading.Thread(target=self._watch, args=(self._proc,), name="qsd-watch", daemon=True).start()
             log.info("qemu-storage-daemon started, pid %s", self._proc.pid)
 
+    def _watch(self, proc: subprocess.Popen[bytes]) -> None:
+        """Notice the daemon's death as it happens and bring it back (unless we stopped it)."""
+        code = proc.wait()
+        if self._stopping or proc is not self._proc:
+            return
+        log.error("qemu-storage-daemon pid %s exited with status %s", proc.pid, code)
+        try:
+            self.ensure_running()
+        except Exception:
+            log.exception("restarting qemu-storage-daemon failed; the next command tries again")
+
     def _connect(self) -> None:
+        """Connect to the new daemon's QMP socket, waiting for it to listen."""
         deadline = time.monotonic() + 10
-        while not self.socket.exists():
+        while True:
             if not self.alive():
                 raise BackendError(f"{BINARY} exited at start; see {self.run_dir / 'qsd.log'}")
-            if time.monotonic() > deadline:
+            if self.socket.exists():
+                client = QMPClient("volclone")
+                try:
+                    self._run(client.connect(str(self.socket)), timeout=5)
+                    self._client = client
+                    return
+                except (QMPError, OSError) as exc:
+                    if time.monotonic() > deadline:
+                        raise BackendError(f"cannot connect to {BINARY}: {exc}") from exc
+            elif time.monotonic() > deadline:
                 raise BackendError(f"{BINARY} did not open its QMP socket")
             time.sleep(0.005)
-        client = QMPClient("volclone")
-        self._run(client.connect(str(self.socket)), timeout=10)
-        self._client = client
 
     def stop(self) -> None:
         with self._lock:
+            self._stopping = True
             self._disconnect()
             if self._proc is not None and self._proc.poll() is None:
                 self._proc.send_signal(signal.SIGTERM)
