@@ -1,0 +1,242 @@
+"""An HTTP client for the volclone API; the CLI uses it and it works as a small Python SDK.
+
+    >>> from volclone.client import Client
+    >>> with Client("http://127.0.0.1:8776", token, "p1") as c:        # doctest: +SKIP
+    ...     a = c.create_volume(1, name="a")
+    ...     b = c.create_volume(1, name="b")
+    ...     task_id = c.clone([a["id"], b["id"]], name="demo")
+    ...     final = c.wait(task_id, on_progress=lambda p: print(p["progress"]))
+    ...     final["details"]["results"]                                 # source id -> clone id
+
+Every failure is a :class:`ClientError`: an error answer from the server carries its
+HTTP status and OpenStack fault name; a server that can't be reached gives one whose
+message names the URL. httpx's own exceptions never leak out of this module.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from volclone import __version__
+
+DEFAULT_URL = "http://127.0.0.1:8776"
+TOKEN_HEADER = "X-Auth-Token"
+CLONE_ACTION = "clone-volumes"
+#: Flow states after which a clone task changes no more.
+FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
+
+Progress = dict[str, Any]
+
+
+class ClientError(Exception):
+    """A request failed.
+
+    ``status`` and ``fault`` are the HTTP status and the OpenStack fault name
+    (``itemNotFound``) when the server answered; both are ``None`` when it
+    could not be reached or the failure was found on this side.
+
+        >>> str(ClientError("volume x could not be found", 404, "itemNotFound"))
+        'HTTP 404 itemNotFound: volume x could not be found'
+    """
+
+    def __init__(self, message: str, status: int | None = None, fault: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.fault = fault
+
+    def __str__(self) -> str:
+        if self.status is None:
+            return self.message
+        return f"HTTP {self.status} {self.fault}: {self.message}"
+
+
+def flow_state(progress: Progress) -> str:
+    """The state of a clone task's flow, from a get_progress answer.
+
+        >>> flow_state({"flow_details": {"cloneFlow": "SUCCESS"}})
+        'SUCCESS'
+    """
+    details = progress.get("flow_details") or progress.get("details", {}).get("flow_details") or {}
+    return str(next(iter(details.values()), "PENDING"))
+
+
+def task_id_from_uri(task_uri: str) -> str:
+    """The task id a clone-volumes ``task_uri`` points at.
+
+        >>> task_id_from_uri("http://h/v3/p1/clone-volumes/get_progress?action=clone-volumes&task_id=84a0")
+        '84a0'
+    """
+    try:
+        task_id = httpx.URL(task_uri).params.get("task_id")
+    except httpx.InvalidURL:
+        task_id = None
+    if not task_id:
+        raise ClientError(f"the server's task_uri has no task_id: {task_uri!r}")
+    return task_id
+
+
+def _fault(response: httpx.Response) -> ClientError:
+    """Translate an error answer: ``{"itemNotFound": {"code": 404, "message": "..."}}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and len(body) == 1:
+        name, inner = next(iter(body.items()))
+        if isinstance(inner, dict) and "message" in inner:
+            return ClientError(str(inner["message"]), response.status_code, name)
+    text = response.text.strip() or response.reason_phrase
+    return ClientError(text, response.status_code, response.reason_phrase or "error")
+
+
+class Client:
+    """The API of one project at ``url``, acting with ``token``.
+
+    ``transport`` is the seam for tests (e.g. ``httpx.MockTransport``).
+    """
+
+    def __init__(self, url: str, token: str | None, project: str, *,
+                 timeout: float = 60.0, transport: httpx.BaseTransport | None = None) -> None:
+        if not project:
+            raise ClientError("no project given: the API's paths are /v3/<project_id>/...")
+        self.url = url.rstrip("/")
+        self.project = project
+        headers = {"User-Agent": f"volclone-client/{__version__}", "Accept": "application/json"}
+        if token:
+            headers[TOKEN_HEADER] = token
+        try:
+            self._http = httpx.Client(base_url=f"{self.url}/v3/{project}", headers=headers, timeout=timeout,
+                                      transport=transport)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ClientError(f"invalid URL {url!r}: {exc}") from exc
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the one place requests are made --------------------------------------
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send one request; the decoded JSON body (``None`` if empty), or a :class:`ClientError`."""
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ClientError(f"volclone at {self.url} did not answer in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise ClientError(f"cannot connect to volclone at {self.url}: {exc or type(exc).__name__}") from exc
+        except httpx.InvalidURL as exc:
+            raise ClientError(f"invalid URL {self.url!r}: {exc}") from exc
+        if not response.is_success:
+            raise _fault(response)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ClientError(f"{method} {response.url} answered {response.status_code} with a body that "
+                              f"is not JSON") from exc
+
+    # -- volumes --------------------------------------------------------------
+    def create_volume(self, size: int, name: str | None = None, description: str | None = None,
+                      volume_type: str | None = None, metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Create a volume of ``size`` GiB; ``volume_type`` is a type's name or id.
+
+            >>> client.create_volume(1, name="db", metadata={"tier": "gold"})["status"]   # doctest: +SKIP
+            'available'
+        """
+        body: dict[str, Any] = {"size": size}
+        body.update(_present(name=name, description=description, volume_type=volume_type))
+        if metadata:
+            body["metadata"] = dict(metadata)
+        return self.request("POST", "/volumes", json={"volume": body})["volume"]  # type: ignore[no-any-return]
+
+    def list_volumes(self, detail: bool = True) -> list[dict[str, Any]]:
+        """The project's volumes: full records, or only id/name/links with ``detail=False``."""
+        path = "/volumes/detail" if detail else "/volumes"
+        return self.request("GET", path)["volumes"]  # type: ignore[no-any-return]
+
+    def get_volume(self, volume_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/volumes/{volume_id}")["volume"]  # type: ignore[no-any-return]
+
+    def delete_volume(self, volume_id: str) -> None:
+        self.request("DELETE", f"/volumes/{volume_id}")
+
+    # -- volume types ---------------------------------------------------------
+    def create_type(self, name: str, description: str | None = None,
+                    extra_specs: Mapping[str, str] | None = None, is_public: bool = True) -> dict[str, Any]:
+        """Create a volume type (admin only).
+
+            >>> admin.create_type("fast", extra_specs={"volume_backend_name": "local"})   # doctest: +SKIP
+        """
+        body: dict[str, Any] = {"name": name, "os-volume-type-access:is_public": is_public}
+        body.update(_present(description=description))
+        if extra_specs:
+            body["extra_specs"] = dict(extra_specs)
+        return self.request("POST", "/types", json={"volume_type": body})["volume_type"]  # type: ignore[no-any-return]
+
+    def list_types(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/types")["volume_types"]  # type: ignore[no-any-return]
+
+    def find_type(self, name_or_id: str) -> dict[str, Any]:
+        """The volume type with this id, or else with this name."""
+        types = self.list_types()
+        for key in ("id", "name"):
+            for vtype in types:
+                if vtype.get(key) == name_or_id:
+                    return vtype
+        raise ClientError(f"no volume type has the name or id {name_or_id!r}")
+
+    # -- clone-volumes --------------------------------------------------------
+    def clone(self, volume_ids: list[str], name: str | None = None, description: str | None = None,
+              target_type: str | None = None) -> str:
+        """Start a consistent clone of ``volume_ids``; returns the task id.
+
+        ``target_type`` is a volume type's name or id (the API wants an id).
+
+            >>> task_id = client.clone([a, b], name="demo")      # clones named clone-demo-1, -2  # doctest: +SKIP
+        """
+        target_id = self.find_type(target_type)["id"] if target_type else None
+        body: dict[str, Any] = {"volumes": list(volume_ids)}
+        body.update(_present(**{"display-name": name, "description": description,
+                                "target-volume-type-id": target_id}))
+        answer = self.request("POST", "/clone-volumes", json={"clone-volumes": body})
+        return task_id_from_uri(str(answer["clone-volumes"]["task_uri"]))
+
+    def progress(self, task_id: str) -> Progress:
+        """get_progress of a clone task: progress, flow_details, pending_tasks, details{results, ...}."""
+        params = {"action": CLONE_ACTION, "task_id": task_id}
+        return self.request("GET", "/clone-volumes/get_progress", params=params)  # type: ignore[no-any-return]
+
+    def wait(self, task_id: str, poll: float = 0.5, on_progress: Callable[[Progress], None] | None = None,
+             timeout: float | None = None) -> Progress:
+        """Poll until the clone task ends; returns the last progress (check its flow state).
+
+            >>> final = client.wait(task_id, on_progress=lambda p: print(p["progress"]))  # doctest: +SKIP
+            >>> flow_state(final)                                                          # doctest: +SKIP
+            'SUCCESS'
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            progress = self.progress(task_id)
+            if on_progress is not None:
+                on_progress(progress)
+            if flow_state(progress) in FINAL_STATES:
+                return progress
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ClientError(f"clone task {task_id} did not end in {timeout:g}s; "
+                                  f"it is {flow_state(progress)} at {progress.get('progress')}%")
+            time.sleep(poll)
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """The fields that are not ``None`` (the API treats absent and null alike, absent is clearer)."""
+    return {k: v for k, v in fields.items() if v is not None}
