@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import RequestResponseEndpoint
 
 from volclone import __version__
-from volclone.api import clones, faults, types, versions, volumes
+from volclone.api import clones, deps, faults, types, versions, volumes
+from volclone.errors import VolcloneError
 from volclone.service import Service
 
 
@@ -38,6 +40,19 @@ def create_app(svc: Service, manage_lifecycle: bool = True) -> FastAPI:
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if request.method in ("POST", "PUT") and not ctype.endswith("json"):
             return faults.fault(400, f"Content-Type {ctype!r} is not supported; send application/json")
+        return await call_next(request)
+
+    # Added last, so it runs first: like keystonemiddleware in front of Cinder, a caller
+    # without a valid token for the project learns nothing else (not even that its
+    # body is malformed or its microversion unsupported).
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        project_id = deps.project_of(request.url.path)
+        if project_id is not None:
+            try:
+                request.state.principal = await run_in_threadpool(deps.check_caller, request, project_id)
+            except VolcloneError as exc:
+                return faults.fault(exc.status, exc.message, exc.fault)
         return await call_next(request)
 
     for router in (versions.router, types.router, volumes.router, clones.router):

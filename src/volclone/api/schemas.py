@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+#: Cinder's largest size (``cinder.api.validation.parameter_types.volume_size``: DB_MAX_INT GiB).
+MAX_SIZE_GIB = 0x7FFFFFFF
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
@@ -28,7 +31,7 @@ class ExtraSpecsBody(Strict):
 
 # -- volumes ------------------------------------------------------------------
 class VolumeCreate(Strict):
-    size: StrictInt = Field(ge=1)
+    size: StrictInt = Field(ge=1, le=MAX_SIZE_GIB)
     name: StrictStr | None = Field(None, max_length=255)
     description: StrictStr | None = None
     volume_type: StrictStr | None = None

@@ -30,6 +30,9 @@ class GroupSnapshot:
 class VolumeDriver(abc.ABC):
     """The primitives every backend has."""
 
+    #: The largest volume the backend can hold, if it has a limit.
+    max_size_gib: int | None = None
+
     def __init__(self, name: str) -> None:
         self.name = name
 

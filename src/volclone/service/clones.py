@@ -21,6 +21,8 @@ from volclone.service.volumes import Backends, VolumeTypeService
 log = logging.getLogger(__name__)
 
 PREFIX_KEY = "clone-name-prefix"
+#: The longest volume name (as in Cinder).
+MAX_NAME = 255
 
 
 class CloneService:
@@ -85,6 +87,10 @@ class CloneService:
 
         clone_ids = [str(uuid.uuid4()) for _ in ids]
         names = clone_names(self.prefix(), req.display_name, [found[v].name for v in ids], clone_ids)
+        if any(len(n) > MAX_NAME for n in names):
+            given = "display-name" if req.display_name else "the source volume's name"
+            raise BadRequest(f"with the prefix {self.prefix()!r}, {given} makes a clone name longer than "
+                             f"{MAX_NAME} characters")
         clones = [
             {"source": vid, "id": cid, "name": name, "description": req.description,
              "volume_type_id": target.id if target else found[vid].volume_type_id}

@@ -128,6 +128,9 @@ class VolumeService:
         vtype = self.types.find(volume_type) if volume_type else self.types.find(DEFAULT_TYPE)
         backend_name = self.backends.name_for(vtype)
         driver = self.backends.get(backend_name)
+        if driver.max_size_gib is not None and size > driver.max_size_gib:
+            raise BadRequest(f"size {size} GiB is more than backend {backend_name} can hold "
+                             f"({driver.max_size_gib} GiB)")
         vol = Volume(id=str(uuid.uuid4()), project_id=project_id, name=name, description=description,
                      size=size, status=VolumeStatus.CREATING, volume_type_id=vtype.id,
                      backend=backend_name, metadata=dict(metadata or {}))

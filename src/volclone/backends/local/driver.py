@@ -35,6 +35,8 @@ def new_layer_id() -> str:
 
 
 class LocalDriver(VolumeDriver, GroupSnapshotCapable):
+    #: qcow2 with 64 KiB clusters holds at most 2 PiB.
+    max_size_gib = 2 * 1024 * 1024
     def __init__(self, name: str, *, pool_dir: Path, run_dir: Path, store: LayerStore) -> None:
         super().__init__(name)
         self.pool = Path(pool_dir)
@@ -200,6 +202,13 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable):
         images.commit(self.path(child.id))
         self.store.merge_into_parent(child.id)
         self.path(child.id).unlink(missing_ok=True)
+        # The parent is an active layer now, so the frozen layer under it may have lost its
+        # last other user earlier (e.g. the older of two clones went first): fold it too, or
+        # a source's chain grows by one layer with every such clone-and-delete cycle.
+        parent = self.store.get(child.parent_id) if child.parent_id else None
+        grandparent = self.store.get(parent.parent_id) if parent and parent.parent_id else None
+        if grandparent is not None:
+            self._collect(grandparent)
 
     # -- the daemon's graph -------------------------------------------------
     def _add_node(self, layer: Layer, backing: str | None) -> None:
