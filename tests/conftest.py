@@ -106,6 +106,7 @@ class Server:
         from qemu.qmp.legacy import QEMUMonitorProtocol
 
         qmp = QEMUMonitorProtocol(str(self.data_dir / "run" / "qsd.qmp"))
+        qmp.settimeout(10)
         qmp.connect()
         try:
             nodes = qmp.cmd("query-named-block-nodes", flat=True)
@@ -149,6 +150,7 @@ class Api:
         """Poll get_progress until the flow ends; checks progress never goes down."""
         deadline = time.monotonic() + timeout
         last = -1
+        p: dict[str, Any] = {}
         while time.monotonic() < deadline:
             p = self.progress(task_id)
             assert p["progress"] >= last, f"progress went down: {last} -> {p['progress']}"

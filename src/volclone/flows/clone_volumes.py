@@ -69,13 +69,15 @@ class CreateSourceGroup(CloneTask):
     """
 
     def execute(self, task_id: str, project_id: str, source_ids: list[str]) -> None:
+        # Group first, check second: a delete claims the volume first and checks for
+        # groups second, so one of the two always sees the other.
+        self.ctx.groups.add(src_group_id(task_id), task_id, project_id, source_ids)
         volumes = self.ctx.volumes.get_many(source_ids)
         for vid in source_ids:
             vol = volumes.get(vid)
             if vol is None or vol.status not in CLONEABLE:
                 state = vol.status.value if vol else "deleted"
                 raise InvalidVolume(f"volume {vid} is {state} and cannot be cloned")
-        self.ctx.groups.add(src_group_id(task_id), task_id, project_id, source_ids)
         self.ctx.failpoint(self.name)
 
     def revert(self, task_id: str, **_: Any) -> None:

@@ -168,10 +168,13 @@ class VolumeService:
         vol = self.get(who, project_id, volume_id)
         if vol.status not in DELETABLE:
             raise InvalidVolume(f"volume {volume_id} is {vol.status.value}; it must be available or error")
-        if self.groups.grouped(volume_id):
-            raise InvalidVolume(f"volume {volume_id} is being cloned; delete it when the clone ends")
+        # Claim first, check second: a clone flow groups its sources first and checks their
+        # status second, so one of the two always sees the other.
         if not self.repo.set_status([volume_id], VolumeStatus.DELETING, only_from=DELETABLE):
             raise InvalidVolume(f"volume {volume_id} changed state; try again")
+        if self.groups.grouped(volume_id):
+            self.repo.set_status([volume_id], vol.status, only_from=frozenset({VolumeStatus.DELETING}))
+            raise InvalidVolume(f"volume {volume_id} is being cloned; delete it when the clone ends")
         try:
             self.backends.get(vol.backend).delete_volume(volume_id)
         except Exception:

@@ -57,7 +57,12 @@ class StorageDaemon:
 
     def __init__(self, run_dir: Path, on_restart: Callable[[], None] | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self.socket = self.run_dir / "qsd.qmp"
+        #: The driver's own monitor. A QMP monitor serves ONE client at a time (a
+        #: second one is accepted by the kernel but never greeted), so observers
+        #: get a monitor of their own, ``inspect_socket``.
+        self.socket = self.run_dir / "volclone.qmp"
+        #: A second monitor for operators and tests (``query-named-block-nodes`` etc.).
+        self.inspect_socket = self.run_dir / "qsd.qmp"
         self.on_restart = on_restart
         self._proc: subprocess.Popen[bytes] | None = None
         self._client: QMPClient | None = None
@@ -100,12 +105,15 @@ class StorageDaemon:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._stop_stale()
             self.socket.unlink(missing_ok=True)
+            self.inspect_socket.unlink(missing_ok=True)
             log_file = open(self.run_dir / "qsd.log", "ab")
             try:
                 self._proc = subprocess.Popen(
                     [BINARY,
                      "--chardev", f"socket,id=qmp0,path={self.socket},server=on,wait=off",
                      "--monitor", "chardev=qmp0",
+                     "--chardev", f"socket,id=qmp1,path={self.inspect_socket},server=on,wait=off",
+                     "--monitor", "chardev=qmp1",
                      "--pidfile", str(self.run_dir / "qsd.pid")],
                     stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
                     start_new_session=True,
