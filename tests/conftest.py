@@ -54,6 +54,14 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def __post_init__(self) -> None:
+        # Each server serves NBD on a port of its own, kept across restarts (same address).
+        self.env.setdefault("VOLCLONE_NBD_PORT", str(free_port()))
+
+    @property
+    def nbd_port(self) -> int:
+        return int(self.env["VOLCLONE_NBD_PORT"])
+
     def start(self) -> None:
         env = {**os.environ, "VOLCLONE_DATA_DIR": str(self.data_dir), **self.env}
         log = open(self.data_dir / "serve.log", "ab")

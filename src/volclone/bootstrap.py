@@ -35,7 +35,8 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     drivers: dict[str, VolumeDriver] = {}
     if with_backends:
         drivers[LOCAL] = LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
-                                     store=SqlLayerStore(db, LOCAL, Layer))
+                                     store=SqlLayerStore(db, LOCAL, Layer),
+                                     nbd_host=settings.nbd_host, nbd_port=settings.nbd_port)
     backends = Backends(drivers, default=LOCAL)
     volumes, groups = repos.Volumes(db), repos.Groups(db)
     types = VolumeTypeService(repos.VolumeTypes(db))

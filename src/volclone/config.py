@@ -28,6 +28,9 @@ class Settings:
     max_clone_volumes: int = 100
     #: Clone flows that run at once; more wait their turn.
     flow_workers: int = 4
+    #: Where the local pool's qemu-storage-daemon serves attached volumes over NBD.
+    nbd_host: str = "127.0.0.1"
+    nbd_port: int = 10809
     #: Task-name prefixes whose tasks fail on purpose (tests prove reverts with them).
     failpoints: tuple[str, ...] = ()
 
@@ -54,6 +57,8 @@ class Settings:
         s.port = int(env.get("VOLCLONE_PORT", s.port))
         s.max_clone_volumes = int(env.get("VOLCLONE_MAX_CLONE_VOLUMES", s.max_clone_volumes))
         s.flow_workers = int(env.get("VOLCLONE_FLOW_WORKERS", s.flow_workers))
+        s.nbd_host = env.get("VOLCLONE_NBD_HOST", s.nbd_host)
+        s.nbd_port = int(env.get("VOLCLONE_NBD_PORT", s.nbd_port))
         s.failpoints = tuple(p.strip() for p in env.get("VOLCLONE_FAILPOINTS", "").split(",") if p.strip())
         for key, value in overrides.items():
             if value is not None:

@@ -78,5 +78,18 @@ class GroupSnapshotCapable(abc.ABC):
         """
 
 
+class Attachable(abc.ABC):
+    """Volumes a host or VM reads and writes directly (Cinder's connections)."""
+
+    @abc.abstractmethod
+    def initialize_connection(self, volume_id: str, writable: bool) -> dict[str, object]:
+        """Make the volume reachable; returns Cinder's ``connection_info``
+        (``{"driver_volume_type": ..., "data": {...}}``). Calling it again is harmless."""
+
+    @abc.abstractmethod
+    def terminate_connection(self, volume_id: str) -> None:
+        """Stop serving the volume; a no-op when it is not served."""
+
+
 def supports_group_snapshots(driver: VolumeDriver) -> bool:
     return isinstance(driver, GroupSnapshotCapable)

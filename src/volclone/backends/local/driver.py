@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from volclone.backends.base import GroupSnapshot, GroupSnapshotCapable, VolumeDriver
+from volclone.backends.base import Attachable, GroupSnapshot, GroupSnapshotCapable, VolumeDriver
 from volclone.backends.local import images
 from volclone.backends.local.layers import Layer, LayerStore
 from volclone.backends.local.qsd import QMPCommandError, StorageDaemon
@@ -34,16 +35,26 @@ def new_layer_id() -> str:
     return secrets.token_hex(10)
 
 
-class LocalDriver(VolumeDriver, GroupSnapshotCapable):
+def _export_id(volume_id: str) -> str:
+    return f"x-{volume_id}"
+
+
+class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
     #: qcow2 with 64 KiB clusters holds at most 2 PiB.
     max_size_gib = 2 * 1024 * 1024
-    def __init__(self, name: str, *, pool_dir: Path, run_dir: Path, store: LayerStore) -> None:
+    def __init__(self, name: str, *, pool_dir: Path, run_dir: Path, store: LayerStore,
+                 nbd_host: str = "127.0.0.1", nbd_port: int = 10809) -> None:
         super().__init__(name)
         self.pool = Path(pool_dir)
         self.store = store
-        self.daemon = StorageDaemon(Path(run_dir))
-        # One lock for every change to the pool's graph: snapshots, merges, deletes.
+        self.nbd_host = nbd_host
+        self.nbd_port = nbd_port
+        self.daemon = StorageDaemon(Path(run_dir), on_restart=self._rebuild)
+        # One lock for every change to the pool's graph: snapshots, merges, deletes, exports.
         self._lock = threading.RLock()
+        #: Volumes served over NBD (volume id -> writable); they stay open in the daemon.
+        self._exports: dict[str, bool] = {}
+        self._nbd_started = False
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -62,6 +73,70 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable):
 
     def stop(self) -> None:
         self.daemon.close()
+        self._nbd_started = False
+
+    # -- attachments: NBD exports served by the daemon ----------------------
+    def initialize_connection(self, volume_id: str, writable: bool) -> dict[str, object]:
+        with self._lock:
+            if self.store.top(volume_id) is None:
+                raise BackendError(f"volume {volume_id} has no data in pool {self.name}")
+            if self._exports.get(volume_id) not in (None, writable):
+                self._unexport(volume_id)
+            if volume_id not in self._exports:
+                self._export(volume_id, writable)
+            return self.connection_info(volume_id)
+
+    def connection_info(self, volume_id: str) -> dict[str, object]:
+        uri = f"nbd://{self.nbd_host}:{self.nbd_port}/{volume_id}"
+        return {"driver_volume_type": "nbd",
+                "data": {"host": self.nbd_host, "port": self.nbd_port, "export_name": volume_id, "uri": uri}}
+
+    def terminate_connection(self, volume_id: str) -> None:
+        with self._lock:
+            if volume_id in self._exports:
+                self._unexport(volume_id)
+                del self._exports[volume_id]
+                self._close([volume_id])
+
+    def exported(self) -> dict[str, bool]:
+        return dict(self._exports)
+
+    def _export(self, volume_id: str, writable: bool) -> None:
+        if not self._nbd_started:
+            self.daemon.execute("nbd-server-start", addr={
+                "type": "inet", "data": {"host": self.nbd_host, "port": str(self.nbd_port)}})
+            self._nbd_started = True
+        self._open([volume_id])
+        top = self.store.top(volume_id)
+        assert top is not None
+        self.daemon.execute("block-export-add", type="nbd", id=_export_id(volume_id), name=volume_id,
+                            **{"node-name": top.node}, writable=writable)
+        self._exports[volume_id] = writable
+
+    def _unexport(self, volume_id: str) -> None:
+        """Remove an export at once (connected clients are cut off) and wait until it is gone."""
+        export_id = _export_id(volume_id)
+        try:
+            self.daemon.execute("block-export-del", id=export_id, mode="hard")
+        except QMPCommandError as exc:
+            log.debug("export %s: %s", export_id, exc.desc)
+        deadline = time.monotonic() + 10
+        while any(e["id"] == export_id for e in self.daemon.execute("query-block-exports")):
+            if time.monotonic() > deadline:
+                raise BackendError(f"export of volume {volume_id} did not go away")
+            time.sleep(0.002)
+
+    def _rebuild(self) -> None:
+        """After the daemon restarted: serve every exported volume again, at the same address."""
+        with self._lock:
+            self._nbd_started = False
+            exports, self._exports = self._exports, {}
+            for volume_id, writable in exports.items():
+                try:
+                    self._export(volume_id, writable)
+                except Exception:
+                    log.exception("re-exporting volume %s after a daemon restart failed", volume_id)
+            log.warning("qemu-storage-daemon restarted; %d exports rebuilt", len(self._exports))
 
     def path(self, layer_id: str) -> Path:
         return self.pool / f"{layer_id}.qcow2"
@@ -241,9 +316,12 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable):
             return False
 
     def _close(self, volume_ids: list[str]) -> None:
-        """Close volumes' chains from the top down, keeping layers that other open nodes use."""
+        """Close volumes' chains from the top down, keeping layers that other open nodes use
+        and the chains of exported volumes."""
         present = self.daemon_nodes()
         for vid in volume_ids:
+            if vid in self._exports:
+                continue
             for layer in self.chain(vid):
                 if layer.node not in present:
                     continue

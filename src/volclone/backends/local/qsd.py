@@ -203,8 +203,10 @@ class StorageDaemon:
             self.start()
             if had_run:
                 self.restarts += 1
-                if self.on_restart is not None:
-                    self.on_restart()
+        # Outside our lock: the owner's rebuild takes its own lock, which another thread
+        # may hold while it waits for a command of ours.
+        if had_run and self.on_restart is not None:
+            self.on_restart()
 
     # -- commands ----------------------------------------------------------
     def _run(self, coro: Any, timeout: float) -> Any:
