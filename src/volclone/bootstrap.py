@@ -36,7 +36,8 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     if with_backends:
         drivers[LOCAL] = LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
                                      store=SqlLayerStore(db, LOCAL, Layer),
-                                     nbd_host=settings.nbd_host, nbd_port=settings.nbd_port)
+                                     nbd_host=settings.nbd_host, nbd_port=settings.nbd_port,
+                                     unsafe_snapshot_gap_ms=settings.unsafe_snapshot_gap_ms)
     backends = Backends(drivers, default=LOCAL)
     volumes, groups = repos.Volumes(db), repos.Groups(db)
     types = VolumeTypeService(repos.VolumeTypes(db))

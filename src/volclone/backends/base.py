@@ -25,6 +25,8 @@ class GroupSnapshot:
 
     id: str
     members: Mapping[str, str] = field(default_factory=dict)  # volume id -> backend ref
+    #: How long writers' I/O was paused to take it, when the backend can tell.
+    io_freeze_ms: float | None = None
 
 
 class VolumeDriver(abc.ABC):

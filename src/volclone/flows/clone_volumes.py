@@ -91,10 +91,10 @@ class CreateGroupSnapshot(CloneTask):
     layers back once no clone uses the frozen ones, so sources are as before.
     """
 
-    def execute(self, task_id: str, backend: str, source_ids: list[str]) -> dict[str, str]:
+    def execute(self, task_id: str, backend: str, source_ids: list[str]) -> dict[str, Any]:
         snap = self.ctx.driver_for(backend).create_group_snapshot(snapshot_id(task_id), source_ids)
         self.ctx.failpoint(self.name)
-        return dict(snap.members)
+        return {"members": dict(snap.members), "io_freeze_ms": snap.io_freeze_ms}
 
     def revert(self, task_id: str, backend: str, **_: Any) -> None:
         self.ctx.driver_for(backend).delete_group_snapshot(snapshot_id(task_id))

@@ -74,5 +74,10 @@ def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, 
     else:
         results = {}
     extra: dict[str, Any] = {}
+    for atom in atoms:
+        if atom.name.startswith("create_group_snapshot") and isinstance(atom.results, dict):
+            freeze = atom.results.get("io_freeze_ms")
+            if freeze is not None:
+                extra["io_freeze_ms"] = round(float(freeze), 3)
     return CloneProgress(task_id=task_id, flow_name=FLOW_NAME, flow_state=flow_state, progress=progress,
                          tasks=tasks, results=results, extra=extra)

@@ -223,7 +223,9 @@ class StorageDaemon:
         assert client is not None
         try:
             return self._run(client.execute(command, arguments or None), COMMAND_TIMEOUT)
+        # "from None": the library's exceptions carry protocol objects that can't be
+        # persisted (TaskFlow stores a failed task's exception and its causes).
         except ExecuteError as exc:
-            raise QMPCommandError(command, exc.error_class, exc.error.error.desc) from exc
+            raise QMPCommandError(command, exc.error_class, exc.error.error.desc) from None
         except (QMPError, OSError, EOFError, TimeoutError) as exc:
-            raise BackendError(f"qemu-storage-daemon did not answer {command}: {exc}") from exc
+            raise BackendError(f"qemu-storage-daemon did not answer {command}: {exc}") from None
