@@ -37,6 +37,7 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
         drivers[LOCAL] = LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
                                      store=SqlLayerStore(db, LOCAL, Layer),
                                      nbd_host=settings.nbd_host, nbd_port=settings.nbd_port,
+                                     max_chain_depth=settings.max_chain_depth,
                                      unsafe_snapshot_gap_ms=settings.unsafe_snapshot_gap_ms)
     backends = Backends(drivers, default=LOCAL)
     volumes, groups = repos.Volumes(db), repos.Groups(db)

@@ -31,6 +31,8 @@ class Settings:
     #: Where the local pool's qemu-storage-daemon serves attached volumes over NBD.
     nbd_host: str = "127.0.0.1"
     nbd_port: int = 10809
+    #: Volumes deeper than this many layers are flattened in the background (0: never).
+    max_chain_depth: int = 8
     #: TESTS ONLY: snapshot volumes one at a time with this gap (ms) -- NOT consistent.
     unsafe_snapshot_gap_ms: float = 0
     #: Task-name prefixes whose tasks fail on purpose (tests prove reverts with them).
@@ -61,6 +63,7 @@ class Settings:
         s.flow_workers = int(env.get("VOLCLONE_FLOW_WORKERS", s.flow_workers))
         s.nbd_host = env.get("VOLCLONE_NBD_HOST", s.nbd_host)
         s.nbd_port = int(env.get("VOLCLONE_NBD_PORT", s.nbd_port))
+        s.max_chain_depth = int(env.get("VOLCLONE_MAX_CHAIN_DEPTH", s.max_chain_depth))
         s.unsafe_snapshot_gap_ms = float(env.get("VOLCLONE_UNSAFE_TEST_SNAPSHOT_GAP_MS", 0))
         s.failpoints = tuple(p.strip() for p in env.get("VOLCLONE_FAILPOINTS", "").split(",") if p.strip())
         for key, value in overrides.items():

@@ -82,6 +82,10 @@ class SqlLayerStore:
         with self.db.session() as s:
             s.execute(delete(LayerRow).where(LayerRow.id == layer_id))
 
+    def set_parent(self, layer_id: str, parent_id: str | None) -> None:
+        with self.db.session() as s:
+            s.execute(update(LayerRow).where(LayerRow.id == layer_id).values(parent_id=parent_id))
+
     def merge_into_parent(self, layer_id: str) -> None:
         with self.db.session() as s:
             row = s.get(LayerRow, layer_id)

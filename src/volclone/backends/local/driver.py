@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from volclone.backends.base import Attachable, GroupSnapshot, GroupSnapshotCapable, VolumeDriver
@@ -43,13 +44,17 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
     #: qcow2 with 64 KiB clusters holds at most 2 PiB.
     max_size_gib = 2 * 1024 * 1024
     def __init__(self, name: str, *, pool_dir: Path, run_dir: Path, store: LayerStore,
-                 nbd_host: str = "127.0.0.1", nbd_port: int = 10809, unsafe_snapshot_gap_ms: float = 0) -> None:
+                 nbd_host: str = "127.0.0.1", nbd_port: int = 10809, max_chain_depth: int = 8,
+                 unsafe_snapshot_gap_ms: float = 0) -> None:
         super().__init__(name)
         self.pool = Path(pool_dir)
         self.store = store
         self.nbd_host = nbd_host
         self.nbd_port = nbd_port
         self.unsafe_snapshot_gap_ms = unsafe_snapshot_gap_ms
+        #: Volumes deeper than this many layers are flattened in the background (0: never).
+        self.max_chain_depth = max_chain_depth
+        self._compactor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact")
         self.daemon = StorageDaemon(Path(run_dir), on_restart=self._rebuild)
         # One lock for every change to the pool's graph: snapshots, merges, deletes, exports.
         self._lock = threading.RLock()
@@ -73,6 +78,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
                 path.unlink(missing_ok=True)
 
     def stop(self) -> None:
+        self._compactor.shutdown(wait=True, cancel_futures=True)
         self.daemon.close()
         self._nbd_started = False
 
@@ -249,10 +255,13 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
         with self._lock:
             holds = self.store.holds(snapshot_id)
             self.store.release(snapshot_id)
+            touched = set(holds)
             for layer_id in holds.values():
+                touched.update(c.volume_id for c in self.store.children(layer_id) if c.volume_id)
                 layer = self.store.get(layer_id)
                 if layer is not None:
                     self._collect(layer)
+            self._compact_later(touched)
 
     def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str]) -> None:
         with self._lock:
@@ -295,23 +304,71 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
 
     def _mergeable(self, child: Layer) -> bool:
         return (child.volume_id is not None and not self.store.children(child.id)
-                and not self.store.held_by(child.id) and child.node not in self.daemon_nodes())
+                and not self.store.held_by(child.id))
 
     def _merge(self, child: Layer) -> None:
-        """Commit an active layer into its parent, which only it references.
+        """Fold an active layer into its parent, which only it references.
 
-        Crash-safe in any order: until the record moves, the child still reads the same data.
+        Offline with ``qemu-img commit`` when the volume is closed; live with an active
+        ``block-commit`` when it is exported (the export moves to the parent). Crash-safe in
+        any order: until the record moves, the child still reads the same data.
         """
-        images.commit(self.path(child.id))
+        assert child.parent_id is not None
+        parent = self.store.get(child.parent_id)
+        assert parent is not None
+        if child.node in self.daemon_nodes():
+            self.daemon.run_job("block-commit", f"commit-{child.id}", device=child.node,
+                                **{"base-node": parent.node})
+            self._del_node(child.node)
+        else:
+            images.commit(self.path(child.id))
         self.store.merge_into_parent(child.id)
         self.path(child.id).unlink(missing_ok=True)
         # The parent is an active layer now, so the frozen layer under it may have lost its
         # last other user earlier (e.g. the older of two clones went first): fold it too, or
         # a source's chain grows by one layer with every such clone-and-delete cycle.
-        parent = self.store.get(child.parent_id) if child.parent_id else None
-        grandparent = self.store.get(parent.parent_id) if parent and parent.parent_id else None
+        grandparent = self.store.get(parent.parent_id) if parent.parent_id else None
         if grandparent is not None:
             self._collect(grandparent)
+
+    # -- flattening: chains stay short ----------------------------------------
+    def flatten(self, volume_id: str) -> bool:
+        """Make a volume independent of every layer below its own; returns whether it changed.
+
+        Live with ``block-stream`` when the volume is exported, offline with
+        ``qemu-img rebase`` otherwise. The layers it leaves behind lose a reference
+        and go, or fold into their last user, by the usual rules.
+        """
+        with self._lock:
+            chain = self.chain(volume_id)
+            if len(chain) < 2:
+                return False
+            top, parent = chain[0], chain[1]
+            if top.node in self.daemon_nodes():
+                self.daemon.run_job("block-stream", f"stream-{top.id}", device=top.node)
+                self._close_layers(chain[1:])
+            else:
+                images.make_standalone(self.path(top.id))
+            self.store.set_parent(top.id, None)
+            self._collect(parent)
+            return True
+
+    def depth(self, volume_id: str) -> int:
+        return len(self.chain(volume_id))
+
+    def _compact_later(self, volume_ids: set[str]) -> None:
+        """Flatten, in the background, the volumes whose chains grew past the bound."""
+        if self.max_chain_depth and volume_ids:
+            self._compactor.submit(self._compact, sorted(volume_ids))
+
+    def _compact(self, volume_ids: list[str]) -> None:
+        for vid in volume_ids:
+            try:
+                if self.store.top(vid) is not None and self.depth(vid) > self.max_chain_depth:
+                    log.info("volume %s is %d layers deep; flattening it", vid, self.depth(vid))
+                    self.flatten(vid)
+            except Exception:
+                log.exception("flattening volume %s failed; it stays as it is", vid)
 
     # -- the daemon's graph -------------------------------------------------
     def _add_node(self, layer: Layer, backing: str | None) -> None:
@@ -342,6 +399,13 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
         except QMPCommandError as exc:
             log.debug("keeping node %s open: %s", node, exc.desc)
             return False
+
+    def _close_layers(self, layers: list[Layer]) -> None:
+        """Close these layers' nodes from the top down while nothing else uses them."""
+        present = self.daemon_nodes()
+        for layer in layers:
+            if layer.node in present and not self._del_node(layer.node):
+                break
 
     def _close(self, volume_ids: list[str]) -> None:
         """Close volumes' chains from the top down, keeping layers that other open nodes use

@@ -53,3 +53,11 @@ def run_all(commands: Iterable[list[str]]) -> None:
 def commit(path: Path) -> None:
     """Write an overlay's data into its backing file (the overlay is left as it was)."""
     run_all([["qemu-img", "commit", "-q", "-d", "-f", "qcow2", str(path)]])
+
+
+def make_standalone(path: Path) -> None:
+    """Copy into an overlay everything it reads from its backing chain, then drop the backing.
+
+    Safe if interrupted: the backing file name is cleared only at the end.
+    """
+    run_all([["qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", str(path)]])

@@ -54,5 +54,7 @@ class LayerStore(Protocol):
 
     def remove(self, layer_id: str) -> None: ...
 
+    def set_parent(self, layer_id: str, parent_id: str | None) -> None: ...
+
     def merge_into_parent(self, layer_id: str) -> None:
         """Atomically: the layer's parent becomes its volume's active layer and the layer's record goes."""

@@ -48,6 +48,21 @@ class QMPCommandError(BackendError):
         self.desc = desc
 
 
+class _QuietClient(QMPClient):  # type: ignore[misc]
+    """A QMPClient whose default event listener hears nothing.
+
+    qemu.qmp's default listener keeps every event forever (a queue plus a
+    history) and can't be removed; a daemon running jobs sends many. volclone
+    polls ``query-jobs`` instead of waiting on events. (``_event_dispatch`` is
+    the library's hook for this; qemu.qmp is pinned.)
+    """
+
+    async def _event_dispatch(self, msg: Any) -> None:
+        for listener in self._listeners:
+            if listener is not self.events:
+                await listener.put(msg)
+
+
 class StorageDaemon:
     """Starts, watches and talks to one qemu-storage-daemon.
 
@@ -145,7 +160,7 @@ class StorageDaemon:
             if not self.alive():
                 raise BackendError(f"{BINARY} exited at start; see {self.run_dir / 'qsd.log'}")
             if self.socket.exists():
-                client = QMPClient("volclone")
+                client = _QuietClient("volclone")
                 try:
                     self._run(client.connect(str(self.socket)), timeout=5)
                     self._client = client
@@ -229,3 +244,47 @@ class StorageDaemon:
             raise QMPCommandError(command, exc.error_class, exc.error.error.desc) from None
         except (QMPError, OSError, EOFError, TimeoutError) as exc:
             raise BackendError(f"qemu-storage-daemon did not answer {command}: {exc}") from None
+
+    def run_job(self, command: str, job_id: str, on_progress: Callable[[int, int], None] | None = None,
+                poll: float = 0.005, **arguments: Any) -> None:
+        """Start a block job and wait for it to end; a ``ready`` job (active commit) is completed.
+
+        ``on_progress(done, total)`` hears the job's byte counters. Raises
+        :class:`QMPCommandError` when the job fails. The job is dismissed in every
+        case, and cancelled first if we stop waiting early.
+        """
+        self.execute(command, **{"job-id": job_id, "auto-dismiss": False}, **arguments)
+        concluded = completing = False
+        try:
+            while True:
+                job = self.job(job_id)
+                if on_progress is not None:
+                    on_progress(int(job["current-progress"]), int(job["total-progress"]))
+                if job["status"] == "ready" and not completing:
+                    self.execute("job-complete", id=job_id)
+                    completing = True
+                elif job["status"] == "concluded":
+                    concluded = True
+                    if job.get("error"):
+                        raise QMPCommandError(command, "JobFailed", job["error"])
+                    return
+                time.sleep(poll)
+        finally:
+            self._dispose_job(job_id, concluded)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        for job in self.execute("query-jobs"):
+            if job["id"] == job_id:
+                return job  # type: ignore[no-any-return]
+        raise BackendError(f"job {job_id} vanished")
+
+    def _dispose_job(self, job_id: str, concluded: bool) -> None:
+        try:
+            if not concluded:
+                self.execute("job-cancel", id=job_id)
+                deadline = time.monotonic() + 30
+                while self.job(job_id)["status"] != "concluded" and time.monotonic() < deadline:
+                    time.sleep(0.005)
+            self.execute("job-dismiss", id=job_id)
+        except BackendError as exc:
+            log.warning("could not dispose of job %s: %s", job_id, exc)
