@@ -10,8 +10,12 @@ consistency.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+
+
+#: A progress callback: (bytes done, bytes total).
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,14 @@ class GroupSnapshotCapable(abc.ABC):
     """Atomic snapshots of several volumes, and clones made from them."""
 
     @abc.abstractmethod
-    def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str]) -> GroupSnapshot:
-        """Freeze all ``volume_ids`` at ONE point in time, atomically, or raise and change nothing."""
+    def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str], *,
+                              full_copy: Collection[str] = ()) -> GroupSnapshot:
+        """Freeze all ``volume_ids`` at ONE point in time, atomically, or raise and change nothing.
+
+        Sources in ``full_copy`` will be cloned as independent full copies (volume-type
+        extra spec ``clone_mode=full``); a backend may start those copies here, at the
+        same instant, or treat the hint as it sees fit.
+        """
 
     @abc.abstractmethod
     def find_group_snapshot(self, snapshot_id: str) -> GroupSnapshot | None:
@@ -73,10 +83,12 @@ class GroupSnapshotCapable(abc.ABC):
         """Drop the snapshot; data that clones or sources still use stays. Idempotent."""
 
     @abc.abstractmethod
-    def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str]) -> None:
+    def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str], *,
+                                  progress: Progress | None = None) -> None:
         """Make volume ``clones[source]`` from each source's point in time in ``snapshot``.
 
-        All or nothing: on error, no clone of this call is left behind.
+        All or nothing: on error, no clone of this call is left behind. A backend that
+        copies data reports ``progress(bytes done, bytes total)`` as it goes.
         """
 
 

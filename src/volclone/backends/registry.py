@@ -10,6 +10,7 @@ from volclone.errors import BadRequest
 
 DRIVERS = {
     "local": ("volclone.backends.local.driver", "LocalDriver", None),
+    "rbd": ("volclone.backends.rbd.driver", "RbdDriver", "apt-get install python3-rbd python3-rados"),
 }
 
 

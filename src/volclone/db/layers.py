@@ -57,8 +57,13 @@ class SqlLayerStore:
             s.add_all(LayerRow(id=x.id, backend=self.backend, parent_id=x.parent_id,
                                volume_id=x.volume_id) for x in layers)
 
-    def freeze(self, snapshot_id: str, overlays: Mapping[str, LayerLike]) -> None:
+    def freeze(self, snapshot_id: str, overlays: Mapping[str, LayerLike],
+               targets: Mapping[str, LayerLike] | None = None) -> None:
         with self.db.session() as s:
+            for volume_id, target in (targets or {}).items():
+                s.add(LayerRow(id=target.id, backend=self.backend, parent_id=None, volume_id=None))
+                s.flush()
+                s.add(SnapshotMemberRow(snapshot_id=snapshot_id, volume_id=volume_id, layer_id=target.id))
             for volume_id, overlay in overlays.items():
                 assert overlay.parent_id is not None
                 s.execute(update(LayerRow).where(LayerRow.id == overlay.parent_id).values(volume_id=None))
@@ -81,6 +86,10 @@ class SqlLayerStore:
     def remove(self, layer_id: str) -> None:
         with self.db.session() as s:
             s.execute(delete(LayerRow).where(LayerRow.id == layer_id))
+
+    def adopt(self, layer_id: str, volume_id: str | None) -> None:
+        with self.db.session() as s:
+            s.execute(update(LayerRow).where(LayerRow.id == layer_id).values(volume_id=volume_id))
 
     def set_parent(self, layer_id: str, parent_id: str | None) -> None:
         with self.db.session() as s:

@@ -14,6 +14,7 @@ plain JSON, because TaskFlow persists it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,9 +58,22 @@ def snapshot_id(task_id: str) -> str:
 
 
 class CloneTask(task.Task):  # type: ignore[misc]
+    #: Least time between two persisted progress reports of one task.
+    REPORT_EVERY = 0.2
+
     def __init__(self, ctx: CloneContext, name: str, **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
         self.ctx = ctx
+        self._reported = 0.0
+
+    def report_bytes(self, done: int, total: int) -> None:
+        """Persist byte progress (throttled); get_progress turns it into ``progress``."""
+        now = time.monotonic()
+        if total <= 0 or (now - self._reported < self.REPORT_EVERY and done < total):
+            return
+        self._reported = now
+        self.notifier.notify(task.EVENT_UPDATE_PROGRESS,
+                             {"progress": min(1.0, done / total), "bytes_done": done, "bytes_total": total})
 
 
 class CreateSourceGroup(CloneTask):
@@ -91,8 +105,11 @@ class CreateGroupSnapshot(CloneTask):
     layers back once no clone uses the frozen ones, so sources are as before.
     """
 
-    def execute(self, task_id: str, backend: str, source_ids: list[str]) -> dict[str, Any]:
-        snap = self.ctx.driver_for(backend).create_group_snapshot(snapshot_id(task_id), source_ids)
+    def execute(self, task_id: str, backend: str, source_ids: list[str],
+                clones: list[dict[str, str]]) -> dict[str, Any]:
+        full = [c["source"] for c in clones if c.get("mode") == "full"]
+        snap = self.ctx.driver_for(backend).create_group_snapshot(snapshot_id(task_id), source_ids,
+                                                                  full_copy=full)
         self.ctx.failpoint(self.name)
         return {"members": dict(snap.members), "io_freeze_ms": snap.io_freeze_ms}
 
@@ -119,7 +136,8 @@ class CreateGroupClone(CloneTask):
         snap = driver.find_group_snapshot(snapshot_id(task_id))
         if snap is None:
             raise InvalidVolume(f"group snapshot of task {task_id} is gone")
-        driver.clone_from_group_snapshot(snap, {c["source"]: c["id"] for c in clones})
+        driver.clone_from_group_snapshot(snap, {c["source"]: c["id"] for c in clones},
+                                         progress=self.report_bytes)
         self.ctx.failpoint(self.name)
 
     def revert(self, backend: str, clones: list[dict[str, str]], **_: Any) -> None:

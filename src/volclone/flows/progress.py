@@ -39,6 +39,14 @@ _FLOW_STATE = {
 }
 
 
+#: Steps that may copy data weigh more, so ``progress`` moves with the bytes copied.
+WEIGHTS = {"create_group_clone": 5.0}
+
+
+def _weight(atom: models.AtomDetail) -> float:
+    return next((w for prefix, w in WEIGHTS.items() if atom.name.startswith(prefix)), 1.0)
+
+
 def _fraction(atom: models.AtomDetail) -> float:
     if atom.state in _DONE:
         return 1.0
@@ -62,8 +70,9 @@ def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, 
     if finished:
         progress = 100
     else:
-        done = sum(_fraction(a) for a in steps)
-        progress = min(99, math.floor(100 * done / len(steps))) if steps else 0
+        done = sum(_weight(a) * _fraction(a) for a in steps)
+        total = sum(_weight(a) for a in steps)
+        progress = min(99, math.floor(100 * done / total)) if steps else 0
     tasks = {a.name: _AS_TASK_STATE.get(a.state, TaskState.PENDING) for a in atoms}
     flow_state = _FLOW_STATE.get(detail.state, TaskState.RUNNING)
     results: dict[str, str]
@@ -79,5 +88,9 @@ def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, 
             freeze = atom.results.get("io_freeze_ms")
             if freeze is not None:
                 extra["io_freeze_ms"] = round(float(freeze), 3)
+        copied = ((atom.meta or {}).get("progress_details") or {}).get("details") or {}
+        if "bytes_total" in copied:
+            extra["bytes_done"] = copied["bytes_done"]
+            extra["bytes_total"] = copied["bytes_total"]
     return CloneProgress(task_id=task_id, flow_name=FLOW_NAME, flow_state=flow_state, progress=progress,
                          tasks=tasks, results=results, extra=extra)

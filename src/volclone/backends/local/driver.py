@@ -17,11 +17,11 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from volclone.backends.base import Attachable, GroupSnapshot, GroupSnapshotCapable, VolumeDriver
+from volclone.backends.base import Attachable, GroupSnapshot, GroupSnapshotCapable, Progress, VolumeDriver
 from volclone.backends.local import images
 from volclone.backends.local.layers import Layer, LayerStore
 from volclone.backends.local.qsd import QMPCommandError, StorageDaemon
@@ -38,6 +38,10 @@ def new_layer_id() -> str:
 
 def _export_id(volume_id: str) -> str:
     return f"x-{volume_id}"
+
+
+def _copy_job(target: Layer) -> str:
+    return f"copy-{target.id}"
 
 
 class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
@@ -60,11 +64,18 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
         self._lock = threading.RLock()
         #: Volumes served over NBD (volume id -> writable); they stay open in the daemon.
         self._exports: dict[str, bool] = {}
+        #: Sources of running full copies: their graphs must not change until the copy ends.
+        self._copying: set[str] = set()
+        self._idle = threading.Condition(self._lock)
+        #: Whether the pool's filesystem can share blocks between files (found at start).
+        self.reflink = False
         self._nbd_started = False
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
         self.pool.mkdir(parents=True, exist_ok=True)
+        self.reflink = images.can_reflink(self.pool)
+        log.info("pool %s: %s clones", self.pool, "reflink" if self.reflink else "linked qcow2")
         self.daemon.start()
         self._remove_orphans()
 
@@ -177,75 +188,98 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
         return out
 
     def delete_volume(self, volume_id: str) -> None:
+        """The volume lets go of its active layer; the layer goes when nothing else holds it."""
         with self._lock:
             top = self.store.top(volume_id)
             if top is None:
                 return
-            self._drop(top)
+            self.store.adopt(top.id, None)
+            self._collect(Layer(top.id, top.parent_id, None))
 
     # -- group snapshots and clones ---------------------------------------
-    def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str]) -> GroupSnapshot:
+    def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str], *,
+                              full_copy: Collection[str] = ()) -> GroupSnapshot:
+        """Freeze ``volume_ids`` at one instant. Sources in ``full_copy`` are not frozen:
+        a point-in-time full copy of each starts in the same transaction instead
+        (``blockdev-backup``), into a new layer the snapshot holds until a clone adopts it."""
         with self._lock:
             existing = self.find_group_snapshot(snapshot_id)
             if existing is not None:
                 return existing
+            self._idle.wait_for(lambda: not self._copying.intersection(volume_ids))
             tops = {}
             for vid in volume_ids:
                 top = self.store.top(vid)
                 if top is None:
                     raise BackendError(f"volume {vid} has no data in pool {self.name}")
                 tops[vid] = top
-            overlays = {vid: Layer(new_layer_id(), top.id, vid) for vid, top in tops.items()}
+            overlays = {v: Layer(new_layer_id(), tops[v].id, v) for v in volume_ids if v not in full_copy}
+            targets = {v: Layer(new_layer_id()) for v in volume_ids if v in full_copy}
+            sizes = {v: images.virtual_size(self.path(top.id)) for v, top in tops.items()}
             images.run_all(
-                images.create_commands(self.path(ov.id), images.virtual_size(self.path(tops[vid].id)),
-                                       backing=self.path(tops[vid].id))
-                for vid, ov in overlays.items()
+                [images.create_commands(self.path(ov.id), sizes[v], backing=self.path(tops[v].id))
+                 for v, ov in overlays.items()]
+                + [images.create_commands(self.path(t.id), sizes[v]) for v, t in targets.items()]
             )
+            new_layers = [*overlays.values(), *targets.values()]
             self._open(volume_ids)
             try:
-                for ov in overlays.values():
-                    self._add_node(ov, backing=None)
+                for layer in new_layers:
+                    self._add_node(layer, backing=None)
                 # Record first, switch second: if the service dies between the two, the
                 # overlay (empty, backed by the old top) reads exactly like the old top.
-                self.store.freeze(snapshot_id, overlays)
+                self.store.freeze(snapshot_id, overlays, targets)
                 try:
-                    freeze_ms = self._switch(tops, overlays, volume_ids)
+                    freeze_ms = self._switch(tops, overlays, targets, volume_ids)
                 except Exception:
                     self.store.release(snapshot_id)
                     for ov in overlays.values():
                         self.store.merge_into_parent(ov.id)
+                    for t in targets.values():
+                        self.store.remove(t.id)
                     raise
             except Exception:
-                for ov in overlays.values():
-                    self._del_node(ov.node)
-                    self.path(ov.id).unlink(missing_ok=True)
+                for layer in new_layers:
+                    self._del_node(layer.node)
+                    self.path(layer.id).unlink(missing_ok=True)
+                self._close(list(targets))
                 raise
             finally:
-                self._close(volume_ids)
-            log.info("group snapshot %s of %d volumes: I/O paused %.2f ms", snapshot_id, len(volume_ids),
-                     freeze_ms)
-            return GroupSnapshot(snapshot_id, {vid: top.id for vid, top in tops.items()}, io_freeze_ms=freeze_ms)
+                self._close(list(overlays))
+            self._copying.update(targets)
+            log.info("group snapshot %s of %d volumes (%d full copies): I/O paused %.2f ms", snapshot_id,
+                     len(volume_ids), len(targets), freeze_ms)
+            members = {v: (targets[v] if v in targets else tops[v]).id for v in volume_ids}
+            return GroupSnapshot(snapshot_id, members, io_freeze_ms=freeze_ms)
 
-    def _switch(self, tops: Mapping[str, Layer], overlays: Mapping[str, Layer], volume_ids: list[str]) -> float:
-        """Put every overlay on top of its volume in ONE QMP transaction: the consistency
-        point. Returns how long the daemon took (an upper bound on the writers' pause), in ms.
+    def _switch(self, tops: Mapping[str, Layer], overlays: Mapping[str, Layer], targets: Mapping[str, Layer],
+                volume_ids: list[str]) -> float:
+        """ONE QMP transaction: every overlay goes on top of its volume and every full copy
+        starts -- the consistency point. Returns how long the daemon took (an upper bound on
+        the writers' pause), in ms.
 
-        ``unsafe_snapshot_gap_ms`` (tests only) snapshots one volume at a time with a gap
+        ``unsafe_snapshot_gap_ms`` (tests only) switches one volume at a time with a gap
         instead, which is NOT consistent; the consistency tests use it to prove they can fail.
         """
-        actions = [{"type": "blockdev-snapshot", "data": {"node": tops[v].node, "overlay": overlays[v].node}}
-                   for v in volume_ids]
-        if self.unsafe_snapshot_gap_ms:
-            total = 0.0
-            for action in actions:
-                t0 = time.perf_counter()
-                self.daemon.execute("transaction", actions=[action])
-                total += time.perf_counter() - t0
+        actions = [
+            {"type": "blockdev-snapshot", "data": {"node": tops[v].node, "overlay": overlays[v].node}}
+            if v in overlays else
+            {"type": "blockdev-backup", "data": {"device": tops[v].node, "target": targets[v].node,
+                                                 "sync": "full", "job-id": _copy_job(targets[v]),
+                                                 "auto-dismiss": False}}
+            for v in volume_ids
+        ]
+        grouped = {"completion-mode": "grouped"} if targets else {}
+        batches = [[a] for a in actions] if self.unsafe_snapshot_gap_ms else [actions]
+        total = 0.0
+        for batch in batches:
+            t0 = time.perf_counter()
+            self.daemon.execute("transaction", actions=batch,
+                                **({"properties": grouped} if grouped and len(batch) > 1 else {}))
+            total += time.perf_counter() - t0
+            if self.unsafe_snapshot_gap_ms:
                 time.sleep(self.unsafe_snapshot_gap_ms / 1000)
-            return total * 1000
-        t0 = time.perf_counter()
-        self.daemon.execute("transaction", actions=actions)
-        return (time.perf_counter() - t0) * 1000
+        return total * 1000
 
     def find_group_snapshot(self, snapshot_id: str) -> GroupSnapshot | None:
         holds = self.store.holds(snapshot_id)
@@ -254,6 +288,10 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
     def delete_group_snapshot(self, snapshot_id: str) -> None:
         with self._lock:
             holds = self.store.holds(snapshot_id)
+            for source, layer_id in holds.items():
+                layer = self.store.get(layer_id)
+                if layer is not None and source in self._copying and self._is_copy(layer):
+                    self._end_copy(source, layer, adopt_as=None)
             self.store.release(snapshot_id)
             touched = set(holds)
             for layer_id in holds.values():
@@ -263,25 +301,84 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
                     self._collect(layer)
             self._compact_later(touched)
 
-    def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str]) -> None:
+    def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str], *,
+                                  progress: Progress | None = None) -> None:
+        """Linked clones: a new qcow2 over each frozen layer (instant at any size). On a pool
+        that can reflink (XFS, btrfs), independent clones: a reflink copy of the frozen layer,
+        sharing its blocks, so the source's overlay folds back and chains stay one deep.
+        Full copies started by the snapshot are waited for (``progress`` hears their bytes)
+        and their layers become the clones."""
         with self._lock:
-            made = {
-                clone_id: Layer(new_layer_id(), snapshot.members[source], clone_id)
-                for source, clone_id in clones.items()
-                if self.store.top(clone_id) is None
-            }
-            images.run_all(
-                images.create_commands(self.path(layer.id), images.virtual_size(self.path(layer.parent_id)),
-                                       backing=self.path(layer.parent_id))
-                for layer in made.values()
-                if layer.parent_id
-            )
-            try:
-                self.store.add(list(made.values()))
-            except Exception:
-                for layer in made.values():
-                    self.path(layer.id).unlink(missing_ok=True)
-                raise
+            missing = [s for s in clones if s not in snapshot.members]
+            if missing:
+                raise BackendError(f"volumes {', '.join(missing)} are not in group snapshot {snapshot.id}")
+            frozen = {source: self.store.get(snapshot.members[source]) for source in clones}
+            broken = [s for s, layer in frozen.items() if layer is None or not self.path(layer.id).exists()]
+            if broken:
+                raise BackendError(f"group snapshot {snapshot.id} lost the data of {', '.join(broken)}")
+            todo = {s: layer for s, layer in frozen.items()
+                    if layer is not None and self.store.top(clones[s]) is None}
+            copies = {s: layer for s, layer in todo.items() if s in self._copying or self._is_copy(layer)}
+            self._clone_linked({clones[s]: layer for s, layer in todo.items() if s not in copies})
+        if copies:
+            self._finish_copies(copies, clones, progress)
+
+    def _clone_linked(self, todo: Mapping[str, Layer]) -> None:
+        made: list[Layer] = []
+        try:
+            if self.reflink:
+                for clone_id, layer in todo.items():
+                    made.append(Layer(new_layer_id(), layer.parent_id, clone_id))
+                    images.reflink(self.path(layer.id), self.path(made[-1].id))
+            else:
+                made = [Layer(new_layer_id(), layer.id, clone_id) for clone_id, layer in todo.items()]
+                images.run_all(
+                    images.create_commands(self.path(c.id), images.virtual_size(self.path(p.id)),
+                                           backing=self.path(p.id))
+                    for c, p in zip(made, todo.values())
+                )
+            self.store.add(made)
+        except Exception:
+            for layer in made:
+                self.path(layer.id).unlink(missing_ok=True)
+            raise
+
+    def _is_copy(self, layer: Layer) -> bool:
+        """A layer a full copy writes into: held by a snapshot, used by nothing yet."""
+        return layer.parent_id is None and layer.volume_id is None and not self.store.children(layer.id)
+
+    def _finish_copies(self, copies: Mapping[str, Layer], clones: Mapping[str, str],
+                       progress: Progress | None) -> None:
+        """Wait for the full copies (without the pool lock: they may take long), then let
+        each clone adopt its copy. A failure leaves the copies to delete_group_snapshot."""
+        jobs = {_copy_job(layer): source for source, layer in copies.items()}
+        while True:
+            running = {j["id"]: j for j in self.daemon.execute("query-jobs") if j["id"] in jobs}
+            lost = [jobs[j] for j in jobs if j not in running]
+            if lost:
+                raise BackendError(f"the full copy of {', '.join(lost)} was lost (did the daemon restart?)")
+            if progress is not None:
+                progress(sum(int(j["current-progress"]) for j in running.values()),
+                         sum(int(j["total-progress"]) for j in running.values()))
+            if all(j["status"] == "concluded" for j in running.values()):
+                failed = {jobs[i]: j["error"] for i, j in running.items() if j.get("error")}
+                if failed:
+                    raise BackendError("full copy failed: " + "; ".join(f"{s}: {e}" for s, e in failed.items()))
+                break
+            time.sleep(0.02)
+        with self._lock:
+            for source, layer in copies.items():
+                self._end_copy(source, layer, adopt_as=clones[source])
+
+    def _end_copy(self, source: str, layer: Layer, adopt_as: str | None) -> None:
+        """Retire a full copy's job and node; the clone ``adopt_as`` takes its layer (or nobody)."""
+        self.daemon.dispose_job(_copy_job(layer))
+        self._del_node(layer.node)
+        if adopt_as is not None:
+            self.store.adopt(layer.id, adopt_as)
+        self._copying.discard(source)
+        self._close([source])
+        self._idle.notify_all()
 
     # -- reference counting -----------------------------------------------
     def _drop(self, layer: Layer) -> None:
@@ -371,14 +468,14 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
                 log.exception("flattening volume %s failed; it stays as it is", vid)
 
     # -- the daemon's graph -------------------------------------------------
-    def _add_node(self, layer: Layer, backing: str | None) -> None:
+    def _add_node(self, layer: Layer, backing: str | None, read_only: bool = False) -> None:
         self.daemon.execute(
             "blockdev-add",
             driver="qcow2",
             **{"node-name": layer.node},
             file={"driver": "file", "filename": str(self.path(layer.id))},
             backing=backing,
-            **({"read-only": True} if layer.volume_id is None else {}),
+            **({"read-only": True} if read_only else {}),
         )
 
     def _open(self, volume_ids: list[str]) -> None:
@@ -388,7 +485,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
             backing = None
             for layer in reversed(self.chain(vid)):
                 if layer.node not in present:
-                    self._add_node(layer, backing)
+                    self._add_node(layer, backing, read_only=layer.volume_id is None)
                     present.add(layer.node)
                 backing = layer.node
 
@@ -412,7 +509,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
         and the chains of exported volumes."""
         present = self.daemon_nodes()
         for vid in volume_ids:
-            if vid in self._exports:
+            if vid in self._exports or vid in self._copying:
                 continue
             for layer in self.chain(vid):
                 if layer.node not in present:

@@ -41,10 +41,15 @@ class LayerStore(Protocol):
 
     def add(self, layers: list[Layer]) -> None: ...
 
-    def freeze(self, snapshot_id: str, overlays: Mapping[str, Layer]) -> None:
-        """Record a group snapshot, atomically: for each volume, its active layer
-        becomes frozen and held by ``snapshot_id``; ``overlays[volume]`` (whose
-        parent is that layer) becomes the volume's active layer."""
+    def freeze(self, snapshot_id: str, overlays: Mapping[str, Layer],
+               targets: Mapping[str, Layer] | None = None) -> None:
+        """Record a group snapshot, atomically: for each volume of ``overlays``, its
+        active layer becomes frozen and held by ``snapshot_id`` and ``overlays[volume]``
+        (whose parent is that layer) becomes the volume's active layer; each layer of
+        ``targets`` (a full copy of that volume) is added, held by the snapshot."""
+
+    def adopt(self, layer_id: str, volume_id: str | None) -> None:
+        """An unowned layer becomes the active layer of ``volume_id`` (None: of nobody)."""
 
     def holds(self, snapshot_id: str) -> dict[str, str]:
         """volume id -> frozen layer id held by this snapshot."""

@@ -278,6 +278,14 @@ class StorageDaemon:
                 return job  # type: ignore[no-any-return]
         raise BackendError(f"job {job_id} vanished")
 
+    def dispose_job(self, job_id: str) -> None:
+        """Cancel a job if it still runs, then dismiss it; a no-op for a job that is gone."""
+        try:
+            status = self.job(job_id)["status"]
+        except BackendError:
+            return
+        self._dispose_job(job_id, concluded=status == "concluded")
+
     def _dispose_job(self, job_id: str, concluded: bool) -> None:
         try:
             if not concluded:

@@ -1,0 +1,1 @@
+"""The distributed backend: thin RBD images in a Ceph pool, group snapshots for consistency."""

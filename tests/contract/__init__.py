@@ -1,0 +1,1 @@
+"""The driver contract: one test suite that every backend runs with its own fixtures."""

@@ -1,0 +1,80 @@
+"""The driver contract on the local backend: qcow2 layers under a temporary directory,
+their records in a migrated SQLite database; data read and written with ``qemu-io``."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from itertools import groupby
+from pathlib import Path
+
+import pytest
+
+from volclone.backends.local.driver import LocalDriver
+from volclone.backends.local.layers import Layer
+from volclone.db.database import Database, make_engine, migrate
+from volclone.db.layers import SqlLayerStore
+
+from .base import DriverContract, Read, Write
+
+
+def qemu_io(path: Path, *commands: str, read_only: bool = False) -> str:
+    args = ["qemu-io", "-f", "qcow2", *(["-r", "-U"] if read_only else [])]
+    for command in commands:
+        args += ["-c", command]
+    out = subprocess.run([*args, str(path)], capture_output=True, text=True, timeout=60, check=True)
+    # qemu-io reports failed commands on stdout and still exits 0
+    assert "failed" not in out.stdout and "error" not in out.stdout.lower(), out.stdout
+    return out.stdout
+
+
+def parse_hexdump(text: str) -> bytes:
+    """The bytes of ``read -v`` lines: ``00000000:  41 41 ...  AA..``."""
+    data = bytearray()
+    for line in text.splitlines():
+        if len(line) > 10 and line[8:11] == ":  ":
+            data += bytes.fromhex(line[11:].split("  ")[0])
+    return bytes(data)
+
+
+class TestLocalDriver(DriverContract):
+    @pytest.fixture
+    def driver(self, tmp_path: Path) -> Iterator[LocalDriver]:
+        engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
+        migrate(engine)
+        driver = LocalDriver("local", pool_dir=tmp_path / "pool", run_dir=tmp_path / "run",
+                             store=SqlLayerStore(Database(engine), "local", Layer))
+        driver.start()
+        yield driver
+        driver.stop()
+        engine.dispose()
+
+    @staticmethod
+    def active_file(driver: LocalDriver, volume_id: str) -> Path:
+        top = driver.store.top(volume_id)
+        assert top is not None, f"volume {volume_id} has no active layer"
+        return driver.path(top.id)
+
+    @pytest.fixture
+    def write(self, driver: LocalDriver) -> Write:
+        def write(volume_id: str, offset: int, data: bytes) -> None:
+            commands, at = [], offset
+            for byte, run in groupby(data):  # qemu-io writes patterns: one command per run of a byte
+                length = len(list(run))
+                commands.append(f"write -P {byte:#04x} {at} {length}")
+                at += length
+            qemu_io(self.active_file(driver, volume_id), *commands)
+        return write
+
+    @pytest.fixture
+    def read(self, driver: LocalDriver) -> Read:
+        def read(volume_id: str, offset: int, length: int) -> bytes:
+            out = qemu_io(self.active_file(driver, volume_id), f"read -v {offset} {length}", read_only=True)
+            data = parse_hexdump(out)
+            assert len(data) == length, out
+            return data
+        return read
+
+    @pytest.fixture
+    def pool_state(self, driver: LocalDriver) -> Callable[[], object]:
+        return lambda: (sorted(p.name for p in driver.pool.iterdir()), sorted(driver.store.all_ids()))
