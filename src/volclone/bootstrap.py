@@ -12,7 +12,7 @@ from volclone.db import repos
 from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
 from volclone.flows.engine import FlowRunner
-from volclone.service import AuthService, CloneService, Service, VolumeService, VolumeTypeService
+from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,15 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     runner.setup()
     clones = CloneService(volumes, repos.CloneTasks(db), repos.Settings(db), types, backends, runner,
                           groups, settings.max_clone_volumes, settings.failpoints)
+    attachment_rows = repos.Attachments(db)
+    attachments = AttachmentService(attachment_rows, volumes, backends)
 
     on_start = [lambda: types.ensure_default(LOCAL)]
     on_start += [d.start for d in drivers.values()]
+    if with_backends:  # attached volumes are served again where they were (VOLCLONE_NBD_HOST/PORT)
+        on_start.append(attachments.restore)
     on_start.append(clones.resume_interrupted)
     on_stop = [lambda: runner.close(wait=True), *(d.stop for d in drivers.values()), db.engine.dispose]
-    return Service(AuthService(repos.Tokens(db)), types, VolumeService(volumes, groups, types, backends),
-                   clones, on_start, on_stop)
+    return Service(AuthService(repos.Tokens(db)), types,
+                   VolumeService(volumes, groups, types, backends, attachment_rows),
+                   clones, attachments, on_start, on_stop)

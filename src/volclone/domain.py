@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class VolumeStatus(str, enum.Enum):
     CREATING = "creating"
     AVAILABLE = "available"
+    #: Attachments exist, none is served yet (made without a connector).
+    RESERVED = "reserved"
+    #: Served to a consumer that has not completed its attachment yet.
+    ATTACHING = "attaching"
     IN_USE = "in-use"
     DELETING = "deleting"
     ERROR = "error"
@@ -20,6 +26,26 @@ class VolumeStatus(str, enum.Enum):
 CLONEABLE = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.IN_USE})
 #: Statuses a volume may be deleted from.
 DELETABLE = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.ERROR, VolumeStatus.ERROR_DELETING})
+#: Statuses a volume may get a new attachment in (whether its mode fits is checked apart).
+ATTACHABLE = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.RESERVED, VolumeStatus.ATTACHING,
+                        VolumeStatus.IN_USE})
+
+
+class AttachStatus(str, enum.Enum):
+    """An attachment's progress (Cinder's ``attach_status``)."""
+
+    RESERVED = "reserved"    # made without a connector: nothing is served yet
+    ATTACHING = "attaching"  # served; the consumer has not completed it
+    ATTACHED = "attached"    # completed (PUT, os-attach)
+
+
+class AttachMode(str, enum.Enum):
+    RW = "rw"
+    RO = "ro"
+
+
+#: The attachment statuses whose volume is served (exported) by its backend.
+SERVED = frozenset({AttachStatus.ATTACHING, AttachStatus.ATTACHED})
 
 
 class TaskState(str, enum.Enum):
@@ -51,6 +77,60 @@ class VolumeType:
 
 
 @dataclass
+class Attachment:
+    """A consumer's use of a volume (Cinder's volume attachment)."""
+
+    id: str
+    volume_id: str
+    project_id: str
+    instance_uuid: str | None
+    mode: AttachMode
+    status: AttachStatus
+    #: What the consumer told about itself (Cinder's connector: host, ip, initiator, ...).
+    connector: dict[str, Any] = field(default_factory=dict)
+    #: How to reach the volume (``{"driver_volume_type": "nbd", "data": {...}}``); None until served.
+    connection_info: dict[str, Any] | None = None
+    mountpoint: str | None = None
+    created_at: dt.datetime | None = None
+    attached_at: dt.datetime | None = None
+
+    @property
+    def host(self) -> str | None:
+        host = self.connector.get("host")
+        return str(host) if host is not None else None
+
+
+def attached_status(attachments: Iterable[Attachment]) -> VolumeStatus:
+    """The status a volume with these attachments has (Cinder's order: attached > attaching > reserved).
+
+        >>> attached_status([])
+        <VolumeStatus.AVAILABLE: 'available'>
+    """
+    statuses = {a.status for a in attachments}
+    if AttachStatus.ATTACHED in statuses:
+        return VolumeStatus.IN_USE
+    if AttachStatus.ATTACHING in statuses:
+        return VolumeStatus.ATTACHING
+    if AttachStatus.RESERVED in statuses:
+        return VolumeStatus.RESERVED
+    return VolumeStatus.AVAILABLE
+
+
+def mode_conflict(existing: Iterable[Attachment], mode: AttachMode) -> str | None:
+    """Why a new attachment in ``mode`` can't join ``existing`` ones, or None if it can.
+
+    A volume is served through ONE export, writable or not: it is attached once
+    read-write, or any number of times read-only, never both.
+    """
+    modes = {a.mode for a in existing}
+    if AttachMode.RW in modes:
+        return "it is attached read-write already; a read-write attachment is exclusive"
+    if mode is AttachMode.RW and modes:
+        return "it is attached read-only; detach every attachment before attaching it read-write"
+    return None
+
+
+@dataclass
 class Volume:
     id: str
     project_id: str
@@ -63,6 +143,7 @@ class Volume:
     metadata: dict[str, str] = field(default_factory=dict)
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 @dataclass

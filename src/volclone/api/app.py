@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import RequestResponseEndpoint
 
 from volclone import __version__
-from volclone.api import clones, deps, faults, types, versions, volumes
+from volclone.api import attachments, clones, deps, faults, types, versions, volumes
 from volclone.errors import VolcloneError
 from volclone.service import Service
 
@@ -55,6 +55,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True) -> FastAPI:
                 return faults.fault(exc.status, exc.message, exc.fault)
         return await call_next(request)
 
-    for router in (versions.router, types.router, volumes.router, clones.router):
+    for router in (versions.router, types.router, volumes.router, clones.router, attachments.router,
+                   attachments.actions):
         app.include_router(router)
     return app

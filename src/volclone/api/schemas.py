@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 #: Cinder's largest size (``cinder.api.validation.parameter_types.volume_size``: DB_MAX_INT GiB).
 MAX_SIZE_GIB = 0x7FFFFFFF
@@ -73,3 +75,72 @@ class CloneVolumes(Strict):
 
 class CloneVolumesBody(Strict):
     clone_volumes: CloneVolumes = Field(alias="clone-volumes")
+
+
+# -- attachments (Cinder v3, microversion 3.27) and the older volume actions --------
+#: A connector describes the consumer (host, ip, initiator, mountpoint, mode...): any JSON object.
+Connector = dict[StrictStr, Any]
+
+
+class AttachmentCreate(Strict):
+    volume_uuid: StrictStr = Field(min_length=1, max_length=36)
+    instance_uuid: StrictStr | None = Field(None, max_length=255)
+    connector: Connector | None = None
+    mode: Literal["rw", "ro"] | None = None
+
+
+class AttachmentCreateBody(Strict):
+    attachment: AttachmentCreate
+
+
+class AttachmentUpdate(Strict):
+    connector: Connector | None = None
+
+
+class AttachmentUpdateBody(Strict):
+    attachment: AttachmentUpdate
+
+
+class AttachmentActionBody(Strict):
+    """``POST /attachments/{id}/action``: ``{"os-complete": <anything, e.g. the id>}``."""
+
+    os_complete: Any = Field(alias="os-complete")
+
+
+class OsInitializeConnection(Strict):
+    connector: Connector
+
+
+class OsAttach(Strict):
+    instance_uuid: StrictStr | None = Field(None, max_length=255)
+    mountpoint: StrictStr = Field(min_length=1, max_length=255)
+    mode: Literal["rw", "ro"] | None = None
+
+
+class OsDetach(Strict):
+    attachment_id: StrictStr | None = Field(None, max_length=36)
+
+
+class OsTerminateConnection(Strict):
+    connector: Connector
+
+
+class VolumeActionBody(Strict):
+    """``POST /volumes/{id}/action``: exactly one action."""
+
+    os_initialize_connection: OsInitializeConnection | None = Field(None, alias="os-initialize_connection")
+    os_attach: OsAttach | None = Field(None, alias="os-attach")
+    os_detach: OsDetach | None = Field(None, alias="os-detach")
+    os_terminate_connection: OsTerminateConnection | None = Field(None, alias="os-terminate_connection")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_known_action(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = sorted(f.alias for f in cls.model_fields.values() if f.alias)
+            unknown = sorted(set(data) - set(known))
+            if unknown:
+                raise ValueError(f"there is no action {', '.join(unknown)}; volclone knows {', '.join(known)}")
+            if len(data) != 1:
+                raise ValueError("the body must name exactly one action")
+        return data

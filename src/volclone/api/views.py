@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from volclone.domain import CloneProgress, Volume, VolumeType
+from volclone.domain import Attachment, AttachStatus, CloneProgress, Volume, VolumeType
 
 
 def _time(t: dt.datetime | None) -> str | None:
@@ -32,7 +32,8 @@ def volume(base: str, v: Volume, type_name: str | None, admin: bool) -> dict[str
         "id": v.id, "name": v.name, "description": v.description, "size": v.size,
         "status": v.status.value, "volume_type": type_name, "volume_type_id": v.volume_type_id,
         "metadata": dict(v.metadata), "availability_zone": "nova", "bootable": "false",
-        "encrypted": False, "multiattach": False, "attachments": [], "snapshot_id": None,
+        "encrypted": False, "multiattach": False, "snapshot_id": None,
+        "attachments": [volume_attachment(a) for a in v.attachments if a.status is AttachStatus.ATTACHED],
         "source_volid": v.metadata.get("clone_source_volume_id"), "consistencygroup_id": None,
         "group_id": None, "replication_status": "disabled", "migration_status": None,
         "user_id": None, "os-vol-tenant-attr:tenant_id": v.project_id,
@@ -42,6 +43,22 @@ def volume(base: str, v: Volume, type_name: str | None, admin: bool) -> dict[str
     if admin:
         body["os-vol-host-attr:host"] = f"volclone@{v.backend}#{v.backend}"
     return body
+
+
+def volume_attachment(a: Attachment) -> dict[str, Any]:
+    """An attachment inside a volume's record (Cinder lists the completed ones only)."""
+    return {"id": a.volume_id, "attachment_id": a.id, "volume_id": a.volume_id, "server_id": a.instance_uuid,
+            "host_name": a.host, "device": a.mountpoint, "attached_at": _time(a.attached_at)}
+
+
+def attachment_summary(a: Attachment) -> dict[str, Any]:
+    return {"id": a.id, "status": a.status.value, "instance": a.instance_uuid, "volume_id": a.volume_id}
+
+
+def attachment(a: Attachment) -> dict[str, Any]:
+    """Cinder's detailed attachment; like Cinder, a time not set yet is ``""``."""
+    return {**attachment_summary(a), "attached_at": _time(a.attached_at) or "", "detached_at": "",
+            "attach_mode": a.mode.value, "connection_info": a.connection_info}
 
 
 def progress(p: CloneProgress) -> dict[str, Any]:

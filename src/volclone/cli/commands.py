@@ -2,6 +2,8 @@
 
     volclone volume create --size 1 --name db --metadata tier=gold
     volclone volume list --json
+    volclone volume attach VOL --mode ro     # prints the nbd:// URI to read (and write) it at
+    volclone volume detach ATTACHMENT_ID
     volclone type create fast --property volume_backend_name=local      # admin token
     volclone clone VOL1 VOL2 --name demo      # live progress, then a source -> clone table
     volclone clone status TASK_ID
@@ -221,6 +223,40 @@ def volume_delete(session: Session, volume_ids: tuple[str, ...]) -> None:
         session.emit_json({"deleted": deleted, "failed": failed})
     if failed:
         raise click.exceptions.Exit(1)
+
+
+@volume.command("attach")
+@click.argument("volume_id", metavar="ID")
+@click.option("--mode", type=click.Choice(["rw", "ro"]), default="rw", show_default=True,
+              help="Read-write (exclusive) or read-only (shared).")
+@click.option("--instance", metavar="UUID", help="Who uses the volume (Cinder's instance_uuid).")
+@client_command
+def volume_attach(session: Session, volume_id: str, mode: str, instance: str | None) -> None:
+    """Attach a volume; prints the NBD URI it is served at (the attachment id goes to stderr).
+
+    \b
+        volclone volume attach VOL --mode ro
+        qemu-io -f raw -r "$(volclone volume attach VOL --mode ro)" -c 'read 0 64k'
+    """
+    attachment = session.client.attach(volume_id, mode, instance)
+    if session.as_json:
+        session.emit_json(attachment)
+        return
+    click.echo(f"Attachment {attachment['id']} ({attachment['attach_mode']}); "
+               f"detach with: volclone volume detach {attachment['id']}", err=True)
+    click.echo(attachment["connection_info"]["data"]["uri"])
+
+
+@volume.command("detach")
+@click.argument("attachment_id", metavar="ATTACHMENT_ID")
+@client_command
+def volume_detach(session: Session, attachment_id: str) -> None:
+    """Detach: end an attachment (the volume is available again once none is left)."""
+    left = session.client.detach(attachment_id)
+    if session.as_json:
+        session.emit_json({"detached": attachment_id, "attachments": left})
+    else:
+        click.echo(f"Detached attachment {attachment_id}")
 
 
 # -- type ---------------------------------------------------------------------------

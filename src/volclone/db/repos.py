@@ -5,13 +5,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from collections.abc import Callable
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
 from volclone.db.schema import (
-    CloneTaskRow, GroupRow, SettingRow, TokenRow, VolumeRow, VolumeTypeRow, utcnow,
+    AttachmentRow, CloneTaskRow, GroupRow, SettingRow, TokenRow, VolumeRow, VolumeTypeRow, utcnow,
 )
-from volclone.domain import CloneTask, Principal, TaskState, Volume, VolumeStatus, VolumeType
+from volclone.domain import (
+    Attachment, AttachMode, AttachStatus, CloneTask, Principal, TaskState, Volume, VolumeStatus, VolumeType,
+    attached_status,
+)
 
 
 def _type(row: VolumeTypeRow) -> VolumeType:
@@ -19,11 +25,20 @@ def _type(row: VolumeTypeRow) -> VolumeType:
                       is_public=row.is_public, extra_specs=dict(row.extra_specs or {}))
 
 
+def _attachment(row: AttachmentRow) -> Attachment:
+    return Attachment(id=row.id, volume_id=row.volume_id, project_id=row.project_id,
+                      instance_uuid=row.instance_uuid, mode=AttachMode(row.mode), status=AttachStatus(row.status),
+                      connector=dict(row.connector or {}),
+                      connection_info=dict(row.connection_info) if row.connection_info is not None else None,
+                      mountpoint=row.mountpoint, created_at=row.created_at, attached_at=row.attached_at)
+
+
 def _volume(row: VolumeRow) -> Volume:
     return Volume(id=row.id, project_id=row.project_id, name=row.name, description=row.description,
                   size=row.size, status=VolumeStatus(row.status), volume_type_id=row.volume_type_id,
                   backend=row.backend, metadata=dict(row.metadata_ or {}),
-                  created_at=row.created_at, updated_at=row.updated_at)
+                  created_at=row.created_at, updated_at=row.updated_at,
+                  attachments=[_attachment(a) for a in row.attachments])
 
 
 class VolumeTypes:
@@ -137,6 +152,93 @@ class Volumes:
     def delete(self, volume_id: str) -> None:
         with self.db.session() as s:
             s.execute(delete(VolumeRow).where(VolumeRow.id == volume_id))
+
+
+#: Volume statuses that follow from the volume's attachments (others, e.g. ``deleting``, win).
+_ATTACH_DERIVED = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.RESERVED, VolumeStatus.ATTACHING,
+                             VolumeStatus.IN_USE})
+
+
+class Attachments:
+    """Attachment rows; every change also sets the volume's status from its attachments
+    (:func:`~volclone.domain.attached_status`) in the same transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def _sync(s: Session, volume_id: str, also_from: frozenset[VolumeStatus] = frozenset()) -> None:
+        s.flush()
+        rows = s.scalars(select(AttachmentRow).where(AttachmentRow.volume_id == volume_id)).all()
+        status = attached_status(_attachment(r) for r in rows)
+        s.execute(update(VolumeRow)
+                  .where(VolumeRow.id == volume_id,
+                         VolumeRow.status.in_([v.value for v in _ATTACH_DERIVED | also_from]),
+                         VolumeRow.status != status.value)
+                  .values(status=status.value, updated_at=utcnow()))
+
+    def add(self, attachment: Attachment, volume_in: frozenset[VolumeStatus]) -> bool:
+        """Record ``attachment`` if its volume is in one of ``volume_in`` now; False if it is not.
+
+        The check and the insert are one transaction that claims the volume's row with a
+        conditional UPDATE, so a volume delete (which claims ``deleting``) can't slip between.
+        """
+        with self.db.session() as s:
+            claimed = s.execute(update(VolumeRow)
+                                .where(VolumeRow.id == attachment.volume_id,
+                                       VolumeRow.status.in_([v.value for v in volume_in]))
+                                .values(updated_at=utcnow()))
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            a = attachment
+            s.add(AttachmentRow(id=a.id, volume_id=a.volume_id, project_id=a.project_id,
+                                instance_uuid=a.instance_uuid, mode=a.mode.value, status=a.status.value,
+                                connector=dict(a.connector), connection_info=a.connection_info,
+                                mountpoint=a.mountpoint, attached_at=a.attached_at))
+            self._sync(s, a.volume_id)
+        return True
+
+    def get(self, attachment_id: str) -> Attachment | None:
+        with self.db.session() as s:
+            row = s.get(AttachmentRow, attachment_id)
+            return _attachment(row) if row else None
+
+    def list(self, project_id: str | None = None, volume_id: str | None = None,
+             where: Callable[[Attachment], bool] | None = None) -> list[Attachment]:
+        q = select(AttachmentRow).order_by(AttachmentRow.created_at, AttachmentRow.id)
+        if project_id is not None:
+            q = q.where(AttachmentRow.project_id == project_id)
+        if volume_id is not None:
+            q = q.where(AttachmentRow.volume_id == volume_id)
+        with self.db.session() as s:
+            found = [_attachment(r) for r in s.scalars(q)]
+        return [a for a in found if where is None or where(a)]
+
+    def update(self, attachment_id: str, **fields: Any) -> Attachment | None:
+        """Set fields (``status``/``mode`` take their enums); the volume's status follows."""
+        with self.db.session() as s:
+            row = s.get(AttachmentRow, attachment_id)
+            if row is None:
+                return None
+            for key, value in fields.items():
+                setattr(row, key, value.value if key in ("status", "mode") else value)
+            self._sync(s, row.volume_id)
+            s.flush()
+            return _attachment(row)
+
+    def remove(self, attachment_id: str) -> None:
+        """Delete the row; the volume's status follows (``available`` once none is left)."""
+        with self.db.session() as s:
+            row = s.get(AttachmentRow, attachment_id)
+            if row is not None:
+                volume_id = row.volume_id
+                s.delete(row)
+                self._sync(s, volume_id)
+
+    def sync_status(self, volume_id: str, also_from: frozenset[VolumeStatus]) -> None:
+        """Set the volume's status from its attachments, also when it is in ``also_from`` now."""
+        with self.db.session() as s:
+            self._sync(s, volume_id, also_from)
 
 
 class Groups:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> dt.datetime:
@@ -40,6 +40,27 @@ class VolumeRow(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    #: Loaded with the volume (one extra query per load); changed only through ``AttachmentRow``.
+    attachments: Mapped[list[AttachmentRow]] = relationship(
+        lazy="selectin", viewonly=True, order_by="AttachmentRow.created_at, AttachmentRow.id")
+
+
+class AttachmentRow(Base):
+    """A consumer's use of a volume (Cinder's ``volume_attachment``). A detached
+    attachment's row is deleted; a volume with attachments cannot be deleted."""
+
+    __tablename__ = "attachments"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    volume_id: Mapped[str] = mapped_column(ForeignKey("volumes.id"), index=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    instance_uuid: Mapped[str | None] = mapped_column(String(255), index=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(32))
+    connector: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    connection_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    mountpoint: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    attached_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class LayerRow(Base):

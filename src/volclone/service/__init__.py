@@ -7,24 +7,28 @@
     who = svc.auth.authenticate(token)
     vol = svc.volumes.create(who, project, size=1, name="data")
     task_id = svc.clones.start(who, CloneRequest(project, [vol.id]))
+    att = svc.attachments.create(who, project, vol.id, connector={"host": "h1"})
 """
 
 from __future__ import annotations
 
+from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AuthService", "CloneService", "Service", "VolumeService", "VolumeTypeService"]
+__all__ = ["AttachmentService", "AuthService", "CloneService", "Service", "VolumeService", "VolumeTypeService"]
 
 
 class Service:
     def __init__(self, auth: AuthService, types: VolumeTypeService, volumes: VolumeService,
-                 clones: CloneService, on_start: list, on_stop: list) -> None:  # type: ignore[type-arg]
+                 clones: CloneService, attachments: AttachmentService,
+                 on_start: list, on_stop: list) -> None:  # type: ignore[type-arg]
         self.auth = auth
         self.types = types
         self.volumes = volumes
         self.clones = clones
+        self.attachments = attachments
         self._on_start = on_start
         self._on_stop = on_stop
 

@@ -16,7 +16,7 @@ from volclone.flows.engine import FINISHED, FlowRunner
 from volclone.flows.progress import read_progress
 from volclone.naming import clone_names
 from volclone.service.auth import AuthService
-from volclone.service.volumes import Backends, VolumeTypeService
+from volclone.service.volumes import Backends, VolumeTypeService, clone_mode
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,10 @@ class CloneService:
             given = "display-name" if req.display_name else "the source volume's name"
             raise BadRequest(f"with the prefix {self.prefix()!r}, {given} makes a clone name longer than "
                              f"{MAX_NAME} characters")
+        clone_types = {vid: target or self.types.get(found[vid].volume_type_id) for vid in ids}
         clones = [
             {"source": vid, "id": cid, "name": name, "description": req.description,
-             "volume_type_id": target.id if target else found[vid].volume_type_id}
+             "volume_type_id": clone_types[vid].id, "mode": clone_mode(clone_types[vid])}
             for vid, cid, name in zip(ids, clone_ids, names)
         ]
         task_id = str(uuid.uuid4())

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 
 from volclone.backends.base import VolumeDriver
-from volclone.db.repos import Groups, Volumes, VolumeTypes
+from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
 from volclone.domain import DELETABLE, Principal, Volume, VolumeStatus, VolumeType
 from volclone.errors import BadRequest, Conflict, InvalidVolume, NotFound
 from volclone.service.auth import AuthService
@@ -16,6 +16,19 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TYPE = "__DEFAULT__"
 BACKEND_KEY = "volume_backend_name"
+#: Extra spec choosing how clones of this type are made: linked (default) or full copies.
+CLONE_MODE_KEY = "clone_mode"
+CLONE_MODES = ("linked", "full")
+
+
+def clone_mode(vtype: VolumeType) -> str:
+    return vtype.extra_specs.get(CLONE_MODE_KEY, "linked")
+
+
+def _check_specs(specs: dict[str, str]) -> None:
+    mode = specs.get(CLONE_MODE_KEY)
+    if mode is not None and mode not in CLONE_MODES:
+        raise BadRequest(f"{CLONE_MODE_KEY} must be one of {', '.join(CLONE_MODES)}, not {mode!r}")
 
 
 class Backends:
@@ -65,6 +78,7 @@ class VolumeTypeService:
     def create(self, who: Principal, name: str, description: str | None = None,
                is_public: bool = True, extra_specs: dict[str, str] | None = None) -> VolumeType:
         AuthService.require_admin(who)
+        _check_specs(extra_specs or {})
         if self.repo.by_name(name) is not None:
             raise Conflict(f"volume type {name} already exists")
         return self.repo.add(VolumeType(id=str(uuid.uuid4()), name=name, description=description,
@@ -82,6 +96,7 @@ class VolumeTypeService:
     def set_extra_specs(self, who: Principal, type_id: str, specs: dict[str, str]) -> dict[str, str]:
         AuthService.require_admin(who)
         vtype = self.get(type_id)
+        _check_specs(specs)
         if BACKEND_KEY in specs and specs[BACKEND_KEY] != vtype.extra_specs.get(BACKEND_KEY) \
                 and self.repo.in_use(type_id):
             raise BadRequest(f"{BACKEND_KEY} of a type in use cannot change")
@@ -100,11 +115,13 @@ class VolumeTypeService:
 
 
 class VolumeService:
-    def __init__(self, volumes: Volumes, groups: Groups, types: VolumeTypeService, backends: Backends) -> None:
+    def __init__(self, volumes: Volumes, groups: Groups, types: VolumeTypeService, backends: Backends,
+                 attachments: Attachments | None = None) -> None:
         self.repo = volumes
         self.groups = groups
         self.types = types
         self.backends = backends
+        self.attachments = attachments
 
     def get(self, who: Principal, project_id: str, volume_id: str) -> Volume:
         AuthService.authorize(who, project_id)
@@ -172,6 +189,11 @@ class VolumeService:
         # status second, so one of the two always sees the other.
         if not self.repo.set_status([volume_id], VolumeStatus.DELETING, only_from=DELETABLE):
             raise InvalidVolume(f"volume {volume_id} changed state; try again")
+        # An attachment records itself in one transaction that requires an attachable status,
+        # so one made before our claim is seen here, and none can be made after it.
+        if self.attachments is not None and self.attachments.list(volume_id=volume_id):
+            self.attachments.sync_status(volume_id, also_from=frozenset({VolumeStatus.DELETING}))
+            raise InvalidVolume(f"volume {volume_id} is attached; delete its attachments first")
         if self.groups.grouped(volume_id):
             self.repo.set_status([volume_id], vol.status, only_from=frozenset({VolumeStatus.DELETING}))
             raise InvalidVolume(f"volume {volume_id} is being cloned; delete it when the clone ends")

@@ -1,0 +1,118 @@
+"""/v3/{project_id}/attachments (Cinder's attachments API, microversion 3.27 and later) and the
+older attach actions on /v3/{project_id}/volumes/{volume_id}/action.
+
+    POST   /attachments          {"attachment": {"volume_uuid", "instance_uuid", "connector", "mode"}}
+    GET    /attachments[/detail] ?volume_id=&instance_id=&status=&all_tenants=
+    GET    /attachments/{id}
+    PUT    /attachments/{id}     {"attachment": {"connector": {...}}}  completes it: volume in-use
+    DELETE /attachments/{id}     answers the volume's attachments that are left
+    POST   /attachments/{id}/action  {"os-complete": ...}: the same completion as PUT (Cinder has it
+                                 from 3.44; served here from 3.27, the newest microversion volclone has)
+    POST   /volumes/{id}/action  os-initialize_connection | os-attach | os-detach | os-terminate_connection
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from volclone.api import views
+from volclone.api.deps import principal, service
+from volclone.api.schemas import AttachmentActionBody, AttachmentCreateBody, AttachmentUpdateBody, VolumeActionBody
+from volclone.api.versions import fmt
+from volclone.domain import AttachMode, Principal
+from volclone.errors import BadRequest, NotFound
+
+#: The microversion that brought the attachments API (Cinder's ``NEW_ATTACH``).
+ATTACHMENTS_VERSION = (3, 27)
+
+
+def require_version(request: Request) -> None:
+    """Below 3.27 the attachments API does not exist: 404, as Cinder answers for a version-gated method."""
+    version = getattr(request.state, "api_version", None)
+    if version is None or version < ATTACHMENTS_VERSION:
+        shown = fmt(version) if version else "?"
+        raise NotFound(f"API version {shown} is not supported on this method; attachments need "
+                       f"microversion {fmt(ATTACHMENTS_VERSION)} or later (OpenStack-API-Version: volume "
+                       f"{fmt(ATTACHMENTS_VERSION)})")
+
+
+router = APIRouter(prefix="/v3/{project_id}/attachments", dependencies=[Depends(require_version)])
+actions = APIRouter(prefix="/v3/{project_id}/volumes/{volume_id}/action")
+
+
+def _list(request: Request, who: Principal, project_id: str) -> list[Any]:
+    q = request.query_params
+    return service(request).attachments.list(
+        who, project_id, all_projects=q.get("all_tenants", "0").lower() in ("1", "true"),
+        volume_id=q.get("volume_id"), instance_uuid=q.get("instance_id"),
+        status=q.get("status") or q.get("attach_status"))
+
+
+@router.post("")
+def create_attachment(project_id: str, body: AttachmentCreateBody, request: Request,
+                      who: Principal = Depends(principal)) -> dict[str, Any]:
+    b = body.attachment
+    a = service(request).attachments.create(who, project_id, b.volume_uuid, b.instance_uuid, b.connector,
+                                            AttachMode(b.mode) if b.mode else None)
+    return {"attachment": views.attachment(a)}
+
+
+@router.get("")
+def list_attachments(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    return {"attachments": [views.attachment_summary(a) for a in _list(request, who, project_id)]}
+
+
+@router.get("/detail")
+def list_attachments_detail(project_id: str, request: Request,
+                            who: Principal = Depends(principal)) -> dict[str, Any]:
+    return {"attachments": [views.attachment(a) for a in _list(request, who, project_id)]}
+
+
+@router.get("/{attachment_id}")
+def show_attachment(project_id: str, attachment_id: str, request: Request,
+                    who: Principal = Depends(principal)) -> dict[str, Any]:
+    return {"attachment": views.attachment(service(request).attachments.get(who, project_id, attachment_id))}
+
+
+@router.put("/{attachment_id}")
+def update_attachment(project_id: str, attachment_id: str, body: AttachmentUpdateBody, request: Request,
+                      who: Principal = Depends(principal)) -> dict[str, Any]:
+    a = service(request).attachments.complete(who, project_id, attachment_id, body.attachment.connector)
+    return {"attachment": views.attachment(a)}
+
+
+@router.post("/{attachment_id}/action", status_code=204)
+def attachment_action(project_id: str, attachment_id: str, body: AttachmentActionBody, request: Request,
+                      who: Principal = Depends(principal)) -> Response:
+    service(request).attachments.complete(who, project_id, attachment_id)
+    return Response(status_code=204)
+
+
+@router.delete("/{attachment_id}")
+def delete_attachment(project_id: str, attachment_id: str, request: Request,
+                      who: Principal = Depends(principal)) -> dict[str, Any]:
+    left = service(request).attachments.delete(who, project_id, attachment_id)
+    return {"attachments": [views.attachment_summary(a) for a in left]}
+
+
+@actions.post("")
+def volume_action(project_id: str, volume_id: str, body: VolumeActionBody, request: Request,
+                  who: Principal = Depends(principal)) -> Any:
+    svc = service(request).attachments
+    (name,) = body.model_fields_set
+    if getattr(body, name) is None:
+        raise BadRequest(f"{VolumeActionBody.model_fields[name].alias} needs an object")
+    if body.os_initialize_connection is not None:
+        info = svc.initialize_connection(who, project_id, volume_id, body.os_initialize_connection.connector)
+        return {"connection_info": info}
+    if body.os_attach is not None:
+        b = body.os_attach
+        svc.attach(who, project_id, volume_id, b.instance_uuid, b.mountpoint,
+                   AttachMode(b.mode) if b.mode else None)
+    elif body.os_detach is not None:
+        svc.detach(who, project_id, volume_id, body.os_detach.attachment_id)
+    elif body.os_terminate_connection is not None:
+        svc.terminate_connection(who, project_id, volume_id, body.os_terminate_connection.connector)
+    return Response(status_code=202)

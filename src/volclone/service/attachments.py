@@ -1,0 +1,312 @@
+"""Attachments: serving a volume to a consumer (Cinder's v3 attachments API and the older
+volume actions), through the backend's :class:`~volclone.backends.base.Attachable` capability.
+
+    a = svc.attachments.create(who, project, volume_id, instance_uuid=server, connector={"host": "h1"})
+    a.connection_info        # {"driver_volume_type": "nbd", "data": {"uri": "nbd://...", ...}}
+    svc.attachments.complete(who, project, a.id)     # volume in-use
+    svc.attachments.delete(who, project, a.id)       # volume available again once none is left
+
+The rules:
+
+* the volume must exist in the project (404) and be ``available``, ``reserved``,
+  ``attaching`` or ``in-use``; ``creating``, ``error``, ``deleting``... are 400s;
+* a volume is served through ONE export, writable or not: it is attached once
+  read-write, or any number of times read-only, never both (400 otherwise);
+* an attachment made with a connector is served at once (``attaching``); one made
+  without is only ``reserved`` until a connector comes with its completion;
+* the volume's status follows its attachments: ``in-use`` once one is completed
+  (``attached``), ``attaching``/``reserved`` before, ``available`` once none is left;
+* the database is the record of what is served: an attachment is recorded before its
+  volume is exported and deleted only after the export is gone, so at service start
+  :meth:`AttachmentService.restore` exports again exactly what is recorded, at the
+  backend's configured address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from volclone.backends.base import Attachable
+from volclone.db.repos import Attachments, Volumes
+from volclone.domain import (
+    ATTACHABLE, SERVED, Attachment, AttachMode, AttachStatus, Principal, Volume, mode_conflict,
+)
+from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
+from volclone.service.auth import AuthService
+from volclone.service.volumes import Backends
+
+log = logging.getLogger(__name__)
+
+#: Connector keys that say how to attach (Cinder puts ``mode`` and ``mountpoint`` there too).
+MODE_KEY = "mode"
+MOUNTPOINT_KEY = "mountpoint"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _same_connector(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two connectors name the same consumer: the same ``host`` if both give one, else equal."""
+    if a.get("host") is not None and b.get("host") is not None:
+        return a["host"] == b["host"]
+    return dict(a) == dict(b)
+
+
+class AttachmentService:
+    def __init__(self, attachments: Attachments, volumes: Volumes, backends: Backends) -> None:
+        self.repo = attachments
+        self.volumes = volumes
+        self.backends = backends
+        # Every change of what is served goes through here: the check of the other
+        # attachments, the backend call and the record stay in step. (One process serves
+        # a pool: its exports live in that process's daemon.)
+        self._lock = threading.RLock()
+
+    # -- lookups ---------------------------------------------------------------
+    def _volume(self, project_id: str, volume_id: str) -> Volume:
+        vol = self.volumes.get(volume_id)
+        if vol is None or vol.project_id != project_id:
+            raise NotFound(f"volume {volume_id} could not be found")
+        return vol
+
+    def driver_for(self, backend: str) -> Attachable:
+        driver = self.backends.get(backend)
+        if not isinstance(driver, Attachable):
+            raise CapabilityMissing(f"backend {backend} cannot serve volumes to consumers (no attachments)")
+        return driver
+
+    def get(self, who: Principal, project_id: str, attachment_id: str) -> Attachment:
+        AuthService.authorize(who, project_id)
+        a = self.repo.get(attachment_id)
+        if a is None or a.project_id != project_id:
+            raise NotFound(f"attachment {attachment_id} could not be found")
+        return a
+
+    def list(self, who: Principal, project_id: str, all_projects: bool = False, volume_id: str | None = None,
+             instance_uuid: str | None = None, status: str | None = None) -> list[Attachment]:
+        AuthService.authorize(who, project_id)
+        scope = None if (all_projects and who.is_admin) else project_id
+        return self.repo.list(scope, volume_id, where=lambda a: (
+            (instance_uuid is None or a.instance_uuid == instance_uuid)
+            and (status is None or a.status.value == status)))
+
+    # -- the attachments API -------------------------------------------------------
+    def create(self, who: Principal, project_id: str, volume_id: str, instance_uuid: str | None = None,
+               connector: Mapping[str, Any] | None = None, mode: AttachMode | None = None) -> Attachment:
+        """Attach; served at once when ``connector`` is given, else only reserved.
+
+        ``mode`` defaults to the connector's ``mode``, else read-write. Nothing is
+        recorded or served unless every check passes.
+        """
+        AuthService.authorize(who, project_id)
+        connector = dict(connector or {})
+        with self._lock:
+            return self._attach(project_id, volume_id, instance_uuid, connector, self._mode(mode, connector),
+                                serve=bool(connector))
+
+    def _attach(self, project_id: str, volume_id: str, instance_uuid: str | None, connector: dict[str, Any],
+                mode: AttachMode, serve: bool) -> Attachment:
+        vol = self._volume(project_id, volume_id)
+        driver = self.driver_for(vol.backend)
+        self._check_attachable(vol, mode)
+        a = Attachment(id=str(uuid.uuid4()), volume_id=volume_id, project_id=project_id,
+                       instance_uuid=instance_uuid, mode=mode,
+                       status=AttachStatus.ATTACHING if serve else AttachStatus.RESERVED,
+                       connector=connector, mountpoint=_mountpoint(connector))
+        # Record first, serve second (see _detach for the other half).
+        if not self.repo.add(a, volume_in=ATTACHABLE):
+            raise InvalidVolume(f"volume {volume_id} changed state; try again")
+        if not serve:
+            return a
+        try:
+            info = self._serve(driver, a)
+        except Exception:
+            log.exception("serving volume %s failed", volume_id)
+            self.repo.remove(a.id)
+            raise
+        updated = self.repo.update(a.id, connection_info=info)
+        assert updated is not None
+        log.info("volume %s attached %s (attachment %s)", volume_id, mode.value, a.id)
+        return updated
+
+    def complete(self, who: Principal, project_id: str, attachment_id: str,
+                 connector: Mapping[str, Any] | None = None) -> Attachment:
+        """Mark an attachment done (volume ``in-use``), serving it first if it was only reserved."""
+        with self._lock:
+            a = self.get(who, project_id, attachment_id)
+            if connector and MODE_KEY in connector and connector[MODE_KEY] not in (None, a.mode.value):
+                raise BadRequest(f"attachment {attachment_id} is {a.mode.value}; its mode can't change")
+            fields: dict[str, Any] = {}
+            if connector:
+                fields["connector"] = dict(connector)
+                fields["mountpoint"] = _mountpoint(connector) or a.mountpoint
+            if a.status is AttachStatus.RESERVED:  # record first, serve second, as in _attach
+                driver = self.driver_for(self._volume(project_id, a.volume_id).backend)
+                self.repo.update(attachment_id, status=AttachStatus.ATTACHING)
+                try:
+                    fields["connection_info"] = self._serve(driver, a)
+                except Exception:
+                    self.repo.update(attachment_id, status=AttachStatus.RESERVED)
+                    raise
+            if a.status is not AttachStatus.ATTACHED:
+                fields.update(status=AttachStatus.ATTACHED, attached_at=_now())
+            updated = self.repo.update(attachment_id, **fields) if fields else a
+            assert updated is not None
+            return updated
+
+    def delete(self, who: Principal, project_id: str, attachment_id: str) -> list[Attachment]:
+        """Detach; returns the volume's attachments that are left."""
+        with self._lock:
+            a = self.get(who, project_id, attachment_id)
+            self._detach(a)
+            return self.repo.list(volume_id=a.volume_id)
+
+    # -- the older volume actions, on the same records -------------------------------
+    def initialize_connection(self, who: Principal, project_id: str, volume_id: str,
+                              connector: Mapping[str, Any]) -> dict[str, Any]:
+        """``os-initialize_connection``: serve the volume to ``connector``; repeating it is harmless.
+
+        It makes an attachment (``attaching``, read-write unless the connector says ``ro``)
+        that ``os-attach`` completes, or reuses the pending one of the same connector.
+        """
+        with self._lock:
+            AuthService.authorize(who, project_id)
+            vol = self._volume(project_id, volume_id)
+            for a in vol.attachments:
+                if a.status is AttachStatus.ATTACHING and _same_connector(a.connector, connector):
+                    assert a.connection_info is not None
+                    return a.connection_info
+            a = self._attach(project_id, volume_id, None, dict(connector), self._mode(None, connector), serve=True)
+            assert a.connection_info is not None
+            return a.connection_info
+
+    def attach(self, who: Principal, project_id: str, volume_id: str, instance_uuid: str | None,
+               mountpoint: str | None, mode: AttachMode | None) -> Attachment:
+        """``os-attach``: complete the volume's pending attachment (the one of this instance, or the
+        only one without an instance), or attach and complete at once when there is none."""
+        with self._lock:
+            AuthService.authorize(who, project_id)
+            vol = self._volume(project_id, volume_id)
+            pending = [a for a in vol.attachments if a.status is not AttachStatus.ATTACHED
+                       and a.instance_uuid in (None, instance_uuid)]
+            if len(pending) > 1:
+                raise BadRequest(f"volume {volume_id} has {len(pending)} pending attachments; "
+                                 "use the attachments API to complete one")
+            if not pending:
+                connector = {MOUNTPOINT_KEY: mountpoint} if mountpoint else {}
+                a = self._attach(project_id, volume_id, instance_uuid, connector, mode or AttachMode.RW, serve=True)
+            else:
+                a = pending[0]
+                if mode is not None and mode is not a.mode:
+                    raise BadRequest(f"volume {volume_id} was connected {a.mode.value}; os-attach can't "
+                                     f"make it {mode.value}")
+            fields: dict[str, Any] = {"instance_uuid": instance_uuid or a.instance_uuid}
+            if mountpoint:
+                fields["mountpoint"] = mountpoint
+            self.repo.update(a.id, **fields)
+            return self.complete(who, project_id, a.id)
+
+    def detach(self, who: Principal, project_id: str, volume_id: str, attachment_id: str | None) -> None:
+        """``os-detach``: delete the named attachment, or the volume's only one."""
+        with self._lock:
+            AuthService.authorize(who, project_id)
+            vol = self._volume(project_id, volume_id)
+            if attachment_id is None:
+                if len(vol.attachments) != 1:
+                    raise BadRequest(f"volume {volume_id} has {len(vol.attachments)} attachments; "
+                                     "name one with attachment_id")
+                attachment_id = vol.attachments[0].id
+            a = self.get(who, project_id, attachment_id)
+            if a.volume_id != volume_id:
+                raise NotFound(f"volume {volume_id} has no attachment {attachment_id}")
+            self._detach(a)
+
+    def terminate_connection(self, who: Principal, project_id: str, volume_id: str,
+                             connector: Mapping[str, Any]) -> None:
+        """``os-terminate_connection``: end this connector's attachments that were never completed.
+
+        A completed attachment ends with ``os-detach`` (Nova calls both, in either order).
+        """
+        with self._lock:
+            AuthService.authorize(who, project_id)
+            vol = self._volume(project_id, volume_id)
+            for a in vol.attachments:
+                if a.status is not AttachStatus.ATTACHED and _same_connector(a.connector, connector):
+                    self._detach(a)
+
+    # -- at service start --------------------------------------------------------
+    def restore(self) -> int:
+        """Serve every attached volume again, as recorded (after a service restart); returns how many."""
+        served = 0
+        with self._lock:
+            by_volume: dict[str, list[Attachment]] = {}
+            for a in self.repo.list():
+                if a.status in SERVED:
+                    by_volume.setdefault(a.volume_id, []).append(a)
+            for volume_id, attachments in by_volume.items():
+                vol = self.volumes.get(volume_id)
+                try:
+                    assert vol is not None
+                    driver = self.driver_for(vol.backend)
+                    for a in attachments:
+                        self.repo.update(a.id, connection_info=self._serve(driver, a))
+                    served += 1
+                except Exception:
+                    log.exception("serving attached volume %s again failed", volume_id)
+        if served:
+            log.info("%d attached volumes served again", served)
+        return served
+
+    # -- internals -----------------------------------------------------------------
+    @staticmethod
+    def _mode(mode: AttachMode | None, connector: Mapping[str, Any]) -> AttachMode:
+        given = connector.get(MODE_KEY)
+        if given is not None:
+            try:
+                from_connector = AttachMode(given)
+            except ValueError:
+                raise BadRequest(f"connector mode must be rw or ro, not {given!r}") from None
+            if mode is not None and mode is not from_connector:
+                raise BadRequest(f"mode {mode.value} and the connector's mode {given} disagree")
+            return from_connector
+        return mode or AttachMode.RW
+
+    def _check_attachable(self, vol: Volume, mode: AttachMode) -> None:
+        if vol.status not in ATTACHABLE:
+            raise InvalidVolume(f"volume {vol.id} is {vol.status.value}; only available or in-use "
+                                "volumes can be attached")
+        why = mode_conflict(vol.attachments, mode)
+        if why:
+            raise InvalidVolume(f"volume {vol.id} can't be attached {mode.value}: {why}")
+
+    @staticmethod
+    def _serve(driver: Attachable, a: Attachment) -> dict[str, Any]:
+        """Export the volume in the attachment's mode; Cinder's connection_info with ``access_mode``."""
+        info = dict(driver.initialize_connection(a.volume_id, writable=a.mode is AttachMode.RW))
+        data = info.get("data")
+        info["data"] = {**(data if isinstance(data, dict) else {}), "access_mode": a.mode.value}
+        return info
+
+    def _detach(self, a: Attachment) -> None:
+        """Stop serving the volume when ``a`` is its last served attachment, then forget ``a``.
+
+        In this order: a crash in between leaves the record, and a restart serves it again.
+        """
+        others = [o for o in self.repo.list(volume_id=a.volume_id) if o.id != a.id and o.status in SERVED]
+        if a.status in SERVED and not others:
+            vol = self.volumes.get(a.volume_id)
+            assert vol is not None
+            self.driver_for(vol.backend).terminate_connection(a.volume_id)
+        self.repo.remove(a.id)
+        log.info("volume %s detached (attachment %s)", a.volume_id, a.id)
+
+
+def _mountpoint(connector: Mapping[str, Any]) -> str | None:
+    value = connector.get(MOUNTPOINT_KEY)
+    return str(value) if value else None
