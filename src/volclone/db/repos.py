@@ -139,15 +139,15 @@ class Volumes:
 
     def set_status(self, volume_ids: list[str], status: VolumeStatus,
                    only_from: frozenset[VolumeStatus] | None = None) -> list[str]:
-        """Move volumes to ``status`` (only those now in ``only_from``, if given); returns the ids moved."""
-        moved = []
+        """Move volumes to ``status`` (only those now in ``only_from``, if given); returns the ids moved.
+
+        One conditional UPDATE, so a claim can't interleave with another writer's.
+        """
+        q = update(VolumeRow).where(VolumeRow.id.in_(volume_ids))
+        if only_from is not None:
+            q = q.where(VolumeRow.status.in_([s.value for s in only_from]))
         with self.db.session() as s:
-            for row in s.scalars(select(VolumeRow).where(VolumeRow.id.in_(volume_ids))):
-                if only_from is None or VolumeStatus(row.status) in only_from:
-                    row.status = status.value
-                    row.updated_at = utcnow()
-                    moved.append(row.id)
-        return moved
+            return list(s.scalars(q.values(status=status.value, updated_at=utcnow()).returning(VolumeRow.id)))
 
     def delete(self, volume_id: str) -> None:
         with self.db.session() as s:
