@@ -270,6 +270,11 @@ class Client:
         return answer["attachments"]  # type: ignore[no-any-return]
 
 
+    def flatten(self, volume_id: str) -> None:
+        """Make a volume independent of layers it shares with its source (``os-flatten``)."""
+        self.request("POST", f"/volumes/{volume_id}/action", json={"os-flatten": {}})
+
+
 def _present(**fields: Any) -> dict[str, Any]:
     """The fields that are not ``None`` (the API treats absent and null alike, absent is clearer)."""
     return {k: v for k, v in fields.items() if v is not None}

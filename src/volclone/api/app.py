@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import RequestResponseEndpoint
 
 from volclone import __version__
-from volclone.api import attachments, clones, deps, faults, types, versions, volumes
+from volclone.api import attachments, clones, deps, faults, types, versions, volume_actions, volumes
 from volclone.errors import VolcloneError
 from volclone.service import Service
 
@@ -56,6 +56,6 @@ def create_app(svc: Service, manage_lifecycle: bool = True) -> FastAPI:
         return await call_next(request)
 
     for router in (versions.router, types.router, volumes.router, clones.router, attachments.router,
-                   attachments.actions):
+                   volume_actions.router):
         app.include_router(router)
     return app

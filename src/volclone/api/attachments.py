@@ -1,5 +1,4 @@
-"""/v3/{project_id}/attachments (Cinder's attachments API, microversion 3.27 and later) and the
-older attach actions on /v3/{project_id}/volumes/{volume_id}/action.
+"""/v3/{project_id}/attachments (Cinder's attachments API, microversion 3.27 and later).
 
     POST   /attachments          {"attachment": {"volume_uuid", "instance_uuid", "connector", "mode"}}
     GET    /attachments[/detail] ?volume_id=&instance_id=&status=&all_tenants=
@@ -8,7 +7,8 @@ older attach actions on /v3/{project_id}/volumes/{volume_id}/action.
     DELETE /attachments/{id}     answers the volume's attachments that are left
     POST   /attachments/{id}/action  {"os-complete": ...}: the same completion as PUT (Cinder has it
                                  from 3.44; served here from 3.27, the newest microversion volclone has)
-    POST   /volumes/{id}/action  os-initialize_connection | os-attach | os-detach | os-terminate_connection
+
+The older attach actions on /volumes/{id}/action are in ``volume_actions``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api import views
 from volclone.api.deps import principal, service
-from volclone.api.schemas import AttachmentActionBody, AttachmentCreateBody, AttachmentUpdateBody, VolumeActionBody
+from volclone.api.schemas import AttachmentActionBody, AttachmentCreateBody, AttachmentUpdateBody
 from volclone.api.versions import fmt
 from volclone.domain import AttachMode, Principal
 from volclone.errors import BadRequest, NotFound
@@ -39,7 +39,6 @@ def require_version(request: Request) -> None:
 
 
 router = APIRouter(prefix="/v3/{project_id}/attachments", dependencies=[Depends(require_version)])
-actions = APIRouter(prefix="/v3/{project_id}/volumes/{volume_id}/action")
 
 
 def _list(request: Request, who: Principal, project_id: str) -> list[Any]:
@@ -95,24 +94,3 @@ def delete_attachment(project_id: str, attachment_id: str, request: Request,
                       who: Principal = Depends(principal)) -> dict[str, Any]:
     left = service(request).attachments.delete(who, project_id, attachment_id)
     return {"attachments": [views.attachment_summary(a) for a in left]}
-
-
-@actions.post("")
-def volume_action(project_id: str, volume_id: str, body: VolumeActionBody, request: Request,
-                  who: Principal = Depends(principal)) -> Any:
-    svc = service(request).attachments
-    (name,) = body.model_fields_set
-    if getattr(body, name) is None:
-        raise BadRequest(f"{VolumeActionBody.model_fields[name].alias} needs an object")
-    if body.os_initialize_connection is not None:
-        info = svc.initialize_connection(who, project_id, volume_id, body.os_initialize_connection.connector)
-        return {"connection_info": info}
-    if body.os_attach is not None:
-        b = body.os_attach
-        svc.attach(who, project_id, volume_id, b.instance_uuid, b.mountpoint,
-                   AttachMode(b.mode) if b.mode else None)
-    elif body.os_detach is not None:
-        svc.detach(who, project_id, volume_id, body.os_detach.attachment_id)
-    elif body.os_terminate_connection is not None:
-        svc.terminate_connection(who, project_id, volume_id, body.os_terminate_connection.connector)
-    return Response(status_code=202)

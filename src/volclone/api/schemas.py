@@ -125,6 +125,10 @@ class OsTerminateConnection(Strict):
     connector: Connector
 
 
+class Flatten(Strict):
+    """``{"os-flatten": {}}``: no options."""
+
+
 class VolumeActionBody(Strict):
     """``POST /volumes/{id}/action``: exactly one action."""
 
@@ -132,6 +136,7 @@ class VolumeActionBody(Strict):
     os_attach: OsAttach | None = Field(None, alias="os-attach")
     os_detach: OsDetach | None = Field(None, alias="os-detach")
     os_terminate_connection: OsTerminateConnection | None = Field(None, alias="os-terminate_connection")
+    os_flatten: Flatten | None = Field(None, alias="os-flatten")
 
     @model_validator(mode="before")
     @classmethod

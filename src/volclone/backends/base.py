@@ -105,5 +105,13 @@ class Attachable(abc.ABC):
         """Stop serving the volume; a no-op when it is not served."""
 
 
+class Flattenable(abc.ABC):
+    """Volumes made from another's data can be made independent of it."""
+
+    @abc.abstractmethod
+    def flatten(self, volume_id: str) -> bool:
+        """Copy in whatever the volume still reads from shared layers; returns whether it changed."""
+
+
 def supports_group_snapshots(driver: VolumeDriver) -> bool:
     return isinstance(driver, GroupSnapshotCapable)

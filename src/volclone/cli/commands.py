@@ -259,6 +259,18 @@ def volume_detach(session: Session, attachment_id: str) -> None:
         click.echo(f"Detached attachment {attachment_id}")
 
 
+@volume.command("flatten")
+@click.argument("volume_id", metavar="VOL")
+@client_command
+def volume_flatten(session: Session, volume_id: str) -> None:
+    """Make a clone independent of its source's layers now (also done in the background)."""
+    session.client.flatten(volume_id)
+    if session.as_json:
+        session.emit_json({"flattened": volume_id})
+    else:
+        click.echo(f"Flattened volume {volume_id}")
+
+
 # -- type ---------------------------------------------------------------------------
 @main.group("type")
 def type_group() -> None:

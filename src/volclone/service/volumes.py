@@ -6,10 +6,10 @@ import logging
 import uuid
 from collections.abc import Mapping
 
-from volclone.backends.base import VolumeDriver
+from volclone.backends.base import Flattenable, VolumeDriver
 from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
-from volclone.domain import DELETABLE, Principal, Volume, VolumeStatus, VolumeType
-from volclone.errors import BadRequest, Conflict, InvalidVolume, NotFound
+from volclone.domain import CLONEABLE, DELETABLE, Principal, Volume, VolumeStatus, VolumeType
+from volclone.errors import BadRequest, CapabilityMissing, Conflict, InvalidVolume, NotFound
 from volclone.service.auth import AuthService
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,19 @@ class VolumeService:
         if key not in vol.metadata:
             raise NotFound(f"volume {volume_id} has no metadata key {key}")
         self.repo.update(volume_id, metadata={k: v for k, v in vol.metadata.items() if k != key})
+
+    def flatten(self, who: Principal, project_id: str, volume_id: str) -> bool:
+        """Make a volume independent of the layers it shares; returns whether anything changed."""
+        vol = self.get(who, project_id, volume_id)
+        if vol.status not in CLONEABLE:
+            raise InvalidVolume(f"volume {volume_id} is {vol.status.value}; only available or in-use "
+                                "volumes can be flattened")
+        if self.groups.grouped(volume_id):
+            raise InvalidVolume(f"volume {volume_id} is being cloned; flatten it when the clone ends")
+        driver = self.backends.get(vol.backend)
+        if not isinstance(driver, Flattenable):
+            raise CapabilityMissing(f"backend {vol.backend} cannot flatten volumes")
+        return driver.flatten(volume_id)
 
     def delete(self, who: Principal, project_id: str, volume_id: str) -> None:
         vol = self.get(who, project_id, volume_id)

@@ -21,7 +21,9 @@ from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from volclone.backends.base import Attachable, GroupSnapshot, GroupSnapshotCapable, Progress, VolumeDriver
+from volclone.backends.base import (
+    Attachable, Flattenable, GroupSnapshot, GroupSnapshotCapable, Progress, VolumeDriver,
+)
 from volclone.backends.local import images
 from volclone.backends.local.layers import Layer, LayerStore
 from volclone.backends.local.qsd import QMPCommandError, StorageDaemon
@@ -44,7 +46,7 @@ def _copy_job(target: Layer) -> str:
     return f"copy-{target.id}"
 
 
-class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable):
+class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable):
     #: qcow2 with 64 KiB clusters holds at most 2 PiB.
     max_size_gib = 2 * 1024 * 1024
     def __init__(self, name: str, *, pool_dir: Path, run_dir: Path, store: LayerStore,
