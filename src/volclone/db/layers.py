@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, literal, select, update
+from sqlalchemy.orm import aliased
 
 from volclone.db.database import Database
 from volclone.db.schema import LayerRow, SnapshotMemberRow
@@ -33,6 +34,17 @@ class SqlLayerStore:
         with self.db.session() as s:
             return self._out(s.scalar(select(LayerRow).where(
                 LayerRow.backend == self.backend, LayerRow.volume_id == volume_id)))
+
+    def chain(self, volume_id: str) -> list[Any]:
+        """A volume's layers, active layer first, in one recursive query."""
+        up = select(LayerRow.id, LayerRow.parent_id, LayerRow.volume_id, literal(0).label("depth")).where(
+            LayerRow.backend == self.backend, LayerRow.volume_id == volume_id).cte("chain", recursive=True)
+        parent = aliased(LayerRow)
+        up = up.union_all(select(parent.id, parent.parent_id, parent.volume_id, (up.c.depth + 1).label("depth"))
+                          .where(parent.id == up.c.parent_id))
+        with self.db.session() as s:
+            rows = s.execute(select(up.c.id, up.c.parent_id, up.c.volume_id).order_by(up.c.depth)).all()
+            return [self.make(*r) for r in rows]
 
     def get(self, layer_id: str) -> Any:
         with self.db.session() as s:

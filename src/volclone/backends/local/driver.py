@@ -182,12 +182,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable):
 
     def chain(self, volume_id: str) -> list[Layer]:
         """A volume's layers, active layer first."""
-        layer = self.store.top(volume_id)
-        out = []
-        while layer is not None:
-            out.append(layer)
-            layer = self.store.get(layer.parent_id) if layer.parent_id else None
-        return out
+        return self.store.chain(volume_id)
 
     def delete_volume(self, volume_id: str) -> None:
         """The volume lets go of its active layer; the layer goes when nothing else holds it."""

@@ -31,6 +31,9 @@ class LayerStore(Protocol):
 
     def get(self, layer_id: str) -> Layer | None: ...
 
+    def chain(self, volume_id: str) -> list[Layer]:
+        """A volume's layers, active layer first."""
+
     def children(self, layer_id: str) -> list[Layer]: ...
 
     def held_by(self, layer_id: str) -> list[str]:
