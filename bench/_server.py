@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,13 +18,16 @@ VOLCLONE = str(Path(sys.executable).parent / "volclone")
 
 
 @contextlib.contextmanager
-def server(**env: str) -> Iterator[tuple[str, str, Path]]:
-    """Yields (url, admin token, data dir); everything goes when the block ends."""
+def server(prepare: Callable[[dict[str, str]], None] | None = None, **env: str) -> Iterator[tuple[str, str, Path]]:
+    """Yields (url, admin token, data dir); everything goes when the block ends. ``prepare(env)``
+    runs before the server starts (e.g. ``volclone backend add``; ``env`` has VOLCLONE_DATA_DIR)."""
     with tempfile.TemporaryDirectory(prefix="volclone-bench-") as tmp:
         data = Path(tmp)
         full_env = {**os.environ, "VOLCLONE_DATA_DIR": tmp, **env}
         token = subprocess.run([VOLCLONE, "token", "create", "--project", "bench", "--admin"], env=full_env,
                                capture_output=True, text=True, check=True).stdout.split()[-1]
+        if prepare is not None:
+            prepare(full_env)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from volclone.backends.base import VolumeDriver
@@ -13,6 +14,7 @@ from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
 from volclone.flows.engine import FlowRunner
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
+from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
                                      max_chain_depth=settings.max_chain_depth,
                                      unsafe_snapshot_gap_ms=settings.unsafe_snapshot_gap_ms)
     backends = Backends(drivers, default=LOCAL)
+    # Backends added with `volclone backend add`: one that cannot start is unavailable (503),
+    # the service runs on without it.
+    configured = add_configured(backends, repos.BackendConfigs(db).list()) if with_backends else []
     volumes, groups = repos.Volumes(db), repos.Groups(db)
     types = VolumeTypeService(repos.VolumeTypes(db))
     runner = FlowRunner(db.engine, settings.flow_workers)
@@ -50,11 +55,17 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     attachments = AttachmentService(attachment_rows, volumes, backends)
 
     on_start = [lambda: types.ensure_default(LOCAL)]
-    on_start += [d.start for d in drivers.values()]
+    on_start += [d.start for d in drivers.values()]  # the built-in local pool must start
+    on_start.append(functools.partial(start_tolerantly, backends, configured))
     if with_backends:  # attached volumes are served again where they were (VOLCLONE_NBD_HOST/PORT)
         on_start.append(attachments.restore)
     on_start.append(clones.resume_interrupted)
-    on_stop = [lambda: runner.close(wait=True), *(d.stop for d in drivers.values()), db.engine.dispose]
+    on_stop = [lambda: runner.close(wait=True), *(d.stop for d in backends.drivers.values()), db.engine.dispose]
     return Service(AuthService(repos.Tokens(db)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows),
                    clones, attachments, on_start, on_stop)
+
+
+def backend_admin(settings: Settings) -> BackendAdmin:
+    """Adding and listing backends (``volclone backend ...``); starts no storage."""
+    return BackendAdmin(repos.BackendConfigs(open_database(settings)), builtin=frozenset({LOCAL}))

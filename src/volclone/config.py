@@ -32,7 +32,7 @@ class Settings:
     nbd_host: str = "127.0.0.1"
     nbd_port: int = 10809
     #: Volumes deeper than this many layers are flattened in the background (0: never).
-    max_chain_depth: int = 8
+    max_chain_depth: int = 4
     #: TESTS ONLY: snapshot volumes one at a time with this gap (ms) -- NOT consistent.
     unsafe_snapshot_gap_ms: float = 0
     #: Task-name prefixes whose tasks fail on purpose (tests prove reverts with them).

@@ -194,3 +194,13 @@ class CloneProgress:
     def pending_tasks(self) -> dict[str, str]:
         """Steps not finished yet: waiting, running or being reverted."""
         return {n: s.value for n, s in self.tasks.items() if s not in FINISHED}
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """A storage backend added with ``volclone backend add``: its driver and the driver's options
+    (for RBD: ``conf``, ``pool``, ``user``). Volume types reach it by ``volume_backend_name``."""
+
+    name: str
+    driver: str
+    options: dict[str, Any] = field(default_factory=dict)

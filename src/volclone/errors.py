@@ -11,7 +11,8 @@ its HTTP status and the OpenStack fault name the API puts in the body::
     ├── NotFound                  404 itemNotFound
     ├── Conflict                  409 conflictingRequest
     └── BackendError              500 computeFault  (storage failed; translated at the driver boundary)
-        └── CapabilityMissing     400 badRequest   (the backend can't do what was asked)
+        ├── CapabilityMissing     400 badRequest   (the backend can't do what was asked)
+        └── BackendUnavailable    503 serviceUnavailable (the backend did not start, e.g. its cluster is down)
 
 Lower-level errors (QMP, SQL, subprocess) are translated where they occur
 (``raise BackendError(...) from exc``) and never leak past the layer that saw them.
@@ -67,6 +68,14 @@ class CapabilityMissing(BackendError):
 
     status = 400
     fault = "badRequest"
+
+
+class BackendUnavailable(BackendError):
+    """The backend is configured but its driver did not start (its cluster was unreachable,
+    its bindings are missing); the rest of the service works on."""
+
+    status = 503
+    fault = "serviceUnavailable"
 
 
 class InjectedFailure(VolcloneError):

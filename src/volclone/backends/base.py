@@ -5,13 +5,19 @@ snapshots and clones are a separate capability (:class:`GroupSnapshotCapable`):
 a backend that cannot snapshot a group of volumes at one point in time does not
 implement it, and the service refuses to clone from it rather than faking
 consistency.
+
+Clones onto another backend need two more small capabilities: the source backend
+reads a volume as of a group snapshot (:class:`SnapshotReadable`), the target
+backend fills a new volume with writes (:class:`VolumeImportable`);
+``volclone.backends.copy`` moves the bytes between them.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 
 
 #: A progress callback: (bytes done, bytes total).
@@ -111,6 +117,63 @@ class Flattenable(abc.ABC):
     @abc.abstractmethod
     def flatten(self, volume_id: str) -> bool:
         """Copy in whatever the volume still reads from shared layers; returns whether it changed."""
+
+
+class VolumeReader(abc.ABC):
+    """One volume's data as of a group snapshot, open for reading. ``read`` may be called
+    from several threads at once. Close it (or use it as a context manager) when done."""
+
+    #: The volume's size in bytes.
+    size: int
+
+    @abc.abstractmethod
+    def extents(self) -> Iterator[tuple[int, int]]:
+        """``(offset, length)`` ranges that may hold data, in order; the rest reads as zeros."""
+
+    @abc.abstractmethod
+    def read(self, offset: int, length: int) -> bytes: ...
+
+    def close(self) -> None:
+        """Let go of the snapshot's data."""
+
+    def __enter__(self) -> VolumeReader:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class VolumeWriter(abc.ABC):
+    """A new volume being filled. It exists (``volume_exists``) only after :meth:`commit`;
+    :meth:`abort` leaves nothing behind. ``write`` may be called from several threads at once."""
+
+    @abc.abstractmethod
+    def write(self, offset: int, data: bytes | bytearray | memoryview) -> None: ...
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make everything written durable and the volume complete."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Remove what was written; idempotent."""
+
+
+class SnapshotReadable(abc.ABC):
+    """The source side of a cross-backend clone: read a volume as of a group snapshot."""
+
+    @abc.abstractmethod
+    def open_snapshot_member(self, snapshot: GroupSnapshot, volume_id: str) -> VolumeReader:
+        """``volume_id``'s data as the group snapshot froze it (the snapshot stays meanwhile)."""
+
+
+class VolumeImportable(abc.ABC):
+    """The target side of a cross-backend clone: make a volume from bytes written into it."""
+
+    @abc.abstractmethod
+    def import_volume(self, volume_id: str, size: int) -> VolumeWriter:
+        """Start a new, empty (all zeros), thin volume of ``size`` bytes, to be written and committed."""
 
 
 def supports_group_snapshots(driver: VolumeDriver) -> bool:

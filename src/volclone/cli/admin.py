@@ -1,7 +1,8 @@
-"""Commands that act on the local data directory: serve, token, config."""
+"""Commands that act on the local data directory: serve, token, config, backend."""
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -102,3 +103,61 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
         sys.exit(2)
     bootstrap.build(settings_from(ctx), with_backends=False).clones.set_prefix(value)
     click.echo(f"{key} = {value}")
+
+
+@main.group()
+def backend() -> None:
+    """Storage backends besides the built-in local pool.
+
+    A running server picks a new backend up at its next start; a volume type whose
+    volume_backend_name is the backend's name puts its volumes there.
+    """
+
+
+@backend.command("add")
+@click.argument("name")
+@click.option("--driver", required=True, help="The backend's driver: rbd (Ceph RBD).")
+@click.option("--conf", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The cluster's ceph.conf (mon addresses; the keyring it names or the one beside it).")
+@click.option("--pool", required=True, help="The pool that holds the volumes' images.")
+@click.option("--user", default=None, help="The Ceph client id (without 'client.') [default: admin].")
+@click.option("--no-check", is_flag=True, help="Add it without connecting to the cluster first.")
+@click.pass_context
+def backend_add(ctx: click.Context, name: str, driver: str, conf: Path, pool: str, user: str | None,
+                no_check: bool) -> None:
+    """Add backend NAME; it is checked by connecting to its cluster and opening the pool."""
+    from volclone import bootstrap
+    from volclone.errors import VolcloneError
+
+    admin = bootstrap.backend_admin(settings_from(ctx))
+    try:
+        added = admin.add(name, driver, {"conf": str(conf.resolve()), "pool": pool, "user": user},
+                          check=not no_check)
+    except VolcloneError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"backend {added.name} added ({added.driver}: {_describe(added.options)}); "
+               "a running server uses it after its next start")
+
+
+@backend.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def backend_list(ctx: click.Context, as_json: bool) -> None:
+    """The backends: the built-in local pool, then the ones added."""
+    from volclone import bootstrap
+
+    settings = settings_from(ctx)
+    rows = [{"name": bootstrap.LOCAL, "driver": "local", "options": {"pool": str(settings.pool_dir)}}]
+    rows += [{"name": b.name, "driver": b.driver, "options": b.options}
+             for b in bootstrap.backend_admin(settings).list()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        click.echo(f"{r['name']:<{width}}  {r['driver']:<6}  {_describe(r['options'])}")
+
+
+def _describe(options: dict[str, object]) -> str:
+    return " ".join(f"{k}={v}" for k, v in options.items())

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
 from volclone.db.schema import (
-    AttachmentRow, CloneTaskRow, GroupRow, SettingRow, TokenRow, VolumeRow, VolumeTypeRow, utcnow,
+    AttachmentRow, BackendRow, CloneTaskRow, GroupRow, SettingRow, TokenRow, VolumeRow, VolumeTypeRow, utcnow,
 )
 from volclone.domain import (
-    Attachment, AttachMode, AttachStatus, CloneTask, Principal, TaskState, Volume, VolumeStatus, VolumeType,
+    Attachment, AttachMode, AttachStatus, BackendConfig, CloneTask, Principal, TaskState, Volume, VolumeStatus, VolumeType,
     attached_status,
 )
 
@@ -322,3 +322,28 @@ class Settings:
     def set(self, key: str, value: str) -> None:
         with self.db.session() as s:
             s.merge(SettingRow(key=key, value=value))
+
+
+class BackendConfigs:
+    """Backends added with ``volclone backend add``, in the order they were added."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, backend: BackendConfig) -> bool:
+        """Record ``backend``; False (and nothing changes) if the name is taken."""
+        with self.db.session() as s:
+            if s.get(BackendRow, backend.name) is not None:
+                return False
+            s.add(BackendRow(name=backend.name, driver=backend.driver, options=dict(backend.options)))
+        return True
+
+    def get(self, name: str) -> BackendConfig | None:
+        with self.db.session() as s:
+            row = s.get(BackendRow, name)
+            return BackendConfig(row.name, row.driver, dict(row.options or {})) if row else None
+
+    def list(self) -> list[BackendConfig]:
+        with self.db.session() as s:
+            rows = s.scalars(select(BackendRow).order_by(BackendRow.created_at, BackendRow.name))
+            return [BackendConfig(r.name, r.driver, dict(r.options or {})) for r in rows]

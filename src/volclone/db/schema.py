@@ -118,6 +118,16 @@ class TokenRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class BackendRow(Base):
+    """A backend added with ``volclone backend add`` (the built-in ``local`` has no row)."""
+
+    __tablename__ = "backends"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    driver: Mapped[str] = mapped_column(String(64))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class SettingRow(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(255), primary_key=True)

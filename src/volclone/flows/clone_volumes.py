@@ -22,7 +22,8 @@ from typing import Any
 from taskflow import task
 from taskflow.patterns import linear_flow
 
-from volclone.backends.base import GroupSnapshotCapable
+from volclone.backends.base import GroupSnapshotCapable, VolumeDriver
+from volclone.backends.copy import copy_from_group_snapshot
 from volclone.db.repos import Groups, Volumes
 from volclone.domain import CLONEABLE, Volume, VolumeStatus
 from volclone.errors import InjectedFailure, InvalidVolume
@@ -43,6 +44,11 @@ class CloneContext:
     groups: Groups
     driver_for: Callable[[str], GroupSnapshotCapable]
     failpoints: tuple[str, ...] = ()
+    #: Any backend by name: where clones on another backend than their sources go.
+    backend_for: Callable[[str], VolumeDriver] | None = None
+
+    def backend(self, name: str) -> VolumeDriver:
+        return self.backend_for(name) if self.backend_for else self.driver_for(name)  # type: ignore[return-value]
 
     def failpoint(self, task_name: str) -> None:
         if any(task_name.startswith(p) for p in self.failpoints):
@@ -118,7 +124,8 @@ class CreateGroupSnapshot(CloneTask):
 
 
 class CreateGroupClone(CloneTask):
-    """Create the clone volumes (``creating``) from the group snapshot, all at once.
+    """Create the clone volumes (``creating``) from the group snapshot, all at once. A clone
+    whose ``backend`` is not the sources' is a copy of the snapshot's data made there.
 
     Revert: delete every clone of this task that exists, data and record.
     """
@@ -129,21 +136,26 @@ class CreateGroupClone(CloneTask):
         self.ctx.volumes.add([
             Volume(id=c["id"], project_id=project_id, name=c["name"], description=c.get("description"),
                    size=sources[c["source"]].size, status=VolumeStatus.CREATING,
-                   volume_type_id=c["volume_type_id"], backend=backend)
+                   volume_type_id=c["volume_type_id"], backend=c.get("backend") or backend)
             for c in clones if c["id"] not in existing
         ])
         driver = self.ctx.driver_for(backend)
         snap = driver.find_group_snapshot(snapshot_id(task_id))
         if snap is None:
             raise InvalidVolume(f"group snapshot of task {task_id} is gone")
-        driver.clone_from_group_snapshot(snap, {c["source"]: c["id"] for c in clones},
+        targets = {c.get("backend") or backend for c in clones}
+        for target in sorted(targets):
+            made = {c["source"]: c["id"] for c in clones if (c.get("backend") or backend) == target}
+            if target == backend:
+                driver.clone_from_group_snapshot(snap, made, progress=self.report_bytes)
+            else:
+                copy_from_group_snapshot(self.ctx.backend(backend), snap, self.ctx.backend(target), made,
                                          progress=self.report_bytes)
         self.ctx.failpoint(self.name)
 
     def revert(self, backend: str, clones: list[dict[str, str]], **_: Any) -> None:
-        driver = self.ctx.driver_for(backend)
         for c in clones:
-            driver.delete_volume(c["id"])
+            self.ctx.backend(c.get("backend") or backend).delete_volume(c["id"])
             self.ctx.volumes.delete(c["id"])
 
 

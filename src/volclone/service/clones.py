@@ -6,10 +6,12 @@ import logging
 import uuid
 from typing import Any
 
-from volclone.backends.base import GroupSnapshotCapable, supports_group_snapshots
+from volclone.backends.base import (
+    GroupSnapshotCapable, SnapshotReadable, VolumeImportable, supports_group_snapshots,
+)
 from volclone.config import DEFAULT_PREFIX
 from volclone.db.repos import CloneTasks, Groups, Settings, Volumes
-from volclone.domain import CLONEABLE, CloneProgress, CloneRequest, Principal
+from volclone.domain import CLONEABLE, CloneProgress, CloneRequest, Principal, Volume
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
 from volclone.flows.clone_volumes import CloneContext, build_flow
 from volclone.flows.engine import FINISHED, FlowRunner
@@ -21,6 +23,8 @@ from volclone.service.volumes import Backends, VolumeTypeService, clone_mode
 log = logging.getLogger(__name__)
 
 PREFIX_KEY = "clone-name-prefix"
+#: How a clone on another backend than its source is made: a copy of the snapshot's data.
+CROSS_BACKEND_MODE = "copy"
 #: The longest volume name (as in Cinder).
 MAX_NAME = 255
 
@@ -35,7 +39,7 @@ class CloneService:
         self.types = types
         self.backends = backends
         self.runner = runner
-        self.ctx = CloneContext(volumes, groups, self.driver_for, failpoints)
+        self.ctx = CloneContext(volumes, groups, self.driver_for, failpoints, backend_for=backends.get)
         self.max_volumes = max_volumes
 
     # -- settings ------------------------------------------------------------
@@ -80,10 +84,10 @@ class CloneService:
                              f"({', '.join(sorted(backends))}); one consistent snapshot can't span them")
         backend = backends.pop()
         target = self.types.get(req.target_type_id) if req.target_type_id else None
-        if target is not None and self.backends.name_for(target) != backend:
-            raise BadRequest(f"target volume type {target.id} is on backend {self.backends.name_for(target)}, "
-                             f"the volumes on {backend}; cross-backend clones are not supported yet")
+        target_backend = self.backends.name_for(target) if target is not None else backend
         self.driver_for(backend)
+        if target_backend != backend:
+            self._check_cross_backend(backend, target_backend, [found[v] for v in ids])
 
         clone_ids = [str(uuid.uuid4()) for _ in ids]
         names = clone_names(self.prefix(), req.display_name, [found[v].name for v in ids], clone_ids)
@@ -92,11 +96,14 @@ class CloneService:
             raise BadRequest(f"with the prefix {self.prefix()!r}, {given} makes a clone name longer than "
                              f"{MAX_NAME} characters")
         clone_types = {vid: target or self.types.get(found[vid].volume_type_id) for vid in ids}
-        clones = [
+        clones: list[dict[str, str | None]] = [
             {"source": vid, "id": cid, "name": name, "description": req.description,
              "volume_type_id": clone_types[vid].id, "mode": clone_mode(clone_types[vid])}
             for vid, cid, name in zip(ids, clone_ids, names)
         ]
+        if target_backend != backend:  # the copy is the clone: no full copy at the snapshot
+            for c in clones:
+                c.update(backend=target_backend, mode=CROSS_BACKEND_MODE)
         task_id = str(uuid.uuid4())
         store: dict[str, Any] = {"task_id": task_id, "project_id": req.project_id, "backend": backend,
                                  "source_ids": list(ids), "clones": clones}
@@ -107,12 +114,31 @@ class CloneService:
         log.info("clone task %s started: %s", task_id, ", ".join(ids))
         return task_id
 
+    def _check_cross_backend(self, backend: str, target_backend: str, volumes: list[Volume]) -> None:
+        """A clone onto another backend copies the snapshot's data: the source must read it
+        out, the target take it in and hold volumes that big."""
+        if not isinstance(self.backends.get(backend), SnapshotReadable):
+            raise CapabilityMissing(f"backend {backend} cannot copy its volumes to another backend")
+        target = self.backends.get(target_backend)
+        if not isinstance(target, VolumeImportable):
+            raise CapabilityMissing(f"backend {target_backend} cannot take volumes copied from another backend")
+        too_big = [v.id for v in volumes if target.max_size_gib is not None and v.size > target.max_size_gib]
+        if too_big:
+            raise BadRequest(f"volumes {', '.join(too_big)} are larger than backend {target.name} can hold "
+                             f"({target.max_size_gib} GiB)")
+
     def resume_interrupted(self) -> list[str]:
         """Continue flows a previous run left unfinished (every task is safe to repeat)."""
         resumed = []
         for row in self.tasks.list():
             detail = self.runner.flow_detail(row.flow_id)
             if detail is None or detail.state in FINISHED:
+                continue
+            needed = {row.request["backend"], *(c.get("backend") for c in row.request["clones"])} - {None}
+            down = sorted(b for b in needed if b in self.backends.unavailable)
+            if down:
+                log.error("clone task %s waits for the next service start: backend %s is unavailable",
+                          row.id, ", ".join(down))
                 continue
             flow = build_flow(self.ctx, row.id)
             engine = self.runner.resume(row.logbook_id, row.flow_id, flow)

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from volclone.backends.base import Flattenable, VolumeDriver
 from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
 from volclone.domain import CLONEABLE, DELETABLE, Principal, Volume, VolumeStatus, VolumeType
-from volclone.errors import BadRequest, CapabilityMissing, Conflict, InvalidVolume, NotFound
+from volclone.errors import (
+    BackendUnavailable, BadRequest, CapabilityMissing, Conflict, InvalidVolume, NotFound,
+)
 from volclone.service.auth import AuthService
 
 log = logging.getLogger(__name__)
@@ -32,16 +34,24 @@ def _check_specs(specs: dict[str, str]) -> None:
 
 
 class Backends:
-    """The configured backends by name; ``default`` serves types that name none."""
+    """The configured backends by name; ``default`` serves types that name none.
+
+    A backend whose driver did not start (its cluster was down at service start) is
+    *unavailable*: asking for it raises :class:`BackendUnavailable` (503) with the reason.
+    """
 
     def __init__(self, drivers: Mapping[str, VolumeDriver], default: str) -> None:
         self.drivers = dict(drivers)
         self.default = default
+        #: Backend name -> why it is unavailable.
+        self.unavailable: dict[str, str] = {}
 
     def name_for(self, vtype: VolumeType) -> str:
         return vtype.backend_name or self.default
 
     def get(self, name: str) -> VolumeDriver:
+        if name in self.unavailable:
+            raise BackendUnavailable(f"backend {name} is unavailable: {self.unavailable[name]}")
         try:
             return self.drivers[name]
         except KeyError:
@@ -198,6 +208,7 @@ class VolumeService:
         vol = self.get(who, project_id, volume_id)
         if vol.status not in DELETABLE:
             raise InvalidVolume(f"volume {volume_id} is {vol.status.value}; it must be available or error")
+        driver = self.backends.get(vol.backend)  # an unavailable backend: 503 and nothing changes
         # Claim first, check second: a clone flow groups its sources first and checks their
         # status second, so one of the two always sees the other.
         if not self.repo.set_status([volume_id], VolumeStatus.DELETING, only_from=DELETABLE):
@@ -211,7 +222,7 @@ class VolumeService:
             self.repo.set_status([volume_id], vol.status, only_from=frozenset({VolumeStatus.DELETING}))
             raise InvalidVolume(f"volume {volume_id} is being cloned; delete it when the clone ends")
         try:
-            self.backends.get(vol.backend).delete_volume(volume_id)
+            driver.delete_volume(volume_id)
         except Exception:
             log.exception("deleting volume %s failed", volume_id)
             self.repo.update(volume_id, status=VolumeStatus.ERROR_DELETING)

@@ -26,30 +26,38 @@ def virtual_size(path: Path) -> int:
     return int(size)
 
 
-def create_commands(path: Path, size: int, backing: Path | None = None) -> list[str]:
+#: Full copies land in 2 MiB clusters (64 KiB subclusters keep small writes small): with
+#: copy offload, 5-10x the throughput of 64 KiB clusters (measured, docs/measurements.md).
+COPY_TARGET_OPTIONS = "cluster_size=2M,extended_l2=on"
+
+
+def create_commands(path: Path, size: int, backing: Path | None = None, options: str | None = None) -> list[str]:
     """The qemu-img command that makes an image (an overlay when ``backing`` is given).
 
     The backing file is named relative to the pool, so the pool can move. ``-u``
     keeps qemu-img from opening the backing file, which the daemon may hold.
     """
     cmd = ["qemu-img", "create", "-q", "-f", "qcow2"]
+    if options:
+        cmd += ["-o", options]
     if backing is not None:
         cmd += ["-u", "-b", backing.name, "-F", "qcow2"]
     return cmd + [str(path), str(size)]
 
 
-def run_all(commands: Iterable[list[str]]) -> None:
-    """Run qemu-img commands side by side; raise if any failed (all are waited for)."""
-    procs = [
-        (cmd, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE))
-        for cmd in commands
-    ]
+def run_all(commands: Iterable[list[str]], at_once: int = 2 * (os.cpu_count() or 1)) -> None:
+    """Run qemu-img commands side by side, ``at_once`` at a time (fifty at once starve the
+    daemon's I/O of CPU on a small machine); raise if any failed, after all have run."""
     errors = []
-    for cmd, proc in procs:
-        _, err = proc.communicate()
-        if proc.returncode != 0:
-            errors.append(f"{' '.join(cmd[:2])} {cmd[-2]}: {err.decode(errors='replace').strip()}")
+    pending = list(commands)
+    while pending:
+        batch, pending = pending[:at_once], pending[at_once:]
+        procs = [(cmd, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE)) for cmd in batch]
+        for cmd, proc in procs:
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                errors.append(f"{' '.join(cmd[:2])} {cmd[-2]}: {err.decode(errors='replace').strip()}")
     if errors:
         raise BackendError("; ".join(errors))
 
