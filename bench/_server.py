@@ -48,3 +48,25 @@ def server(prepare: Callable[[dict[str, str]], None] | None = None, **env: str) 
         finally:
             proc.terminate()
             proc.wait(30)
+
+
+def clone_and_wait(http: httpx.Client, ids: list[str], poll: float = 0.005) -> tuple[float, float, dict]:  # type: ignore[type-arg]
+    """POST clone-volumes for ``ids`` and poll get_progress until the flow ends.
+
+    Returns (POST time, end time) in perf_counter seconds and the last progress document;
+    raises unless the flow ended in SUCCESS.
+    """
+    t0 = time.perf_counter()
+    r = http.post("/clone-volumes", json={"clone-volumes": {"volumes": ids, "display-name": "bench"}})
+    r.raise_for_status()
+    task_uri = r.json()["clone-volumes"]["task_uri"]
+    while True:
+        p = http.get(task_uri).json()
+        state = p["flow_details"]["cloneFlow"]
+        if state in ("SUCCESS", "REVERTED", "FAILURE"):
+            break
+        time.sleep(poll)
+    t1 = time.perf_counter()
+    if state != "SUCCESS":
+        raise RuntimeError(f"clone ended {state}: {p['details']['results']}")
+    return t0, t1, p

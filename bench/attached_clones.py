@@ -46,7 +46,7 @@ from typing import Any
 
 import httpx
 
-from _server import server
+from _server import clone_and_wait, server
 
 COUNTS = (1, 10, 50)
 MV = {"OpenStack-API-Version": "volume 3.27"}
@@ -99,19 +99,7 @@ def attach(http: httpx.Client, volume_id: str) -> tuple[str, str]:
 
 def clone_once(http: httpx.Client, ids: list[str]) -> tuple[float, float, float]:
     """(POST time, SUCCESS time, io_freeze_ms); times in perf_counter seconds."""
-    t0 = time.perf_counter()
-    r = http.post("/clone-volumes", json={"clone-volumes": {"volumes": ids, "display-name": "bench"}})
-    r.raise_for_status()
-    task_uri = r.json()["clone-volumes"]["task_uri"]
-    while True:
-        p = http.get(task_uri).json()
-        state = p["flow_details"]["cloneFlow"]
-        if state in ("SUCCESS", "REVERTED", "FAILURE"):
-            break
-        time.sleep(0.005)
-    t1 = time.perf_counter()
-    if state != "SUCCESS":
-        raise RuntimeError(f"clone ended {state}: {p['details']['results']}")
+    t0, t1, p = clone_and_wait(http, ids)
     return t0, t1, float(p["details"]["io_freeze_ms"])
 
 

@@ -19,27 +19,15 @@ from pathlib import Path
 
 import httpx
 
-from _server import server
+from _server import clone_and_wait, server
 
 COUNTS = (1, 10, 50)
 SIZES_GIB = (1, 100)
 
 
 def clone_once(http: httpx.Client, ids: list[str]) -> float:
-    t0 = time.perf_counter()
-    r = http.post("/clone-volumes", json={"clone-volumes": {"volumes": ids, "display-name": "bench"}})
-    r.raise_for_status()
-    task_uri = r.json()["clone-volumes"]["task_uri"]
-    while True:
-        p = http.get(task_uri).json()
-        state = p["flow_details"]["cloneFlow"]
-        if state in ("SUCCESS", "REVERTED", "FAILURE"):
-            break
-        time.sleep(0.005)
-    elapsed = time.perf_counter() - t0
-    if state != "SUCCESS":
-        raise RuntimeError(f"clone ended {state}: {p['details']['results']}")
-    return elapsed
+    t0, t1, _ = clone_and_wait(http, ids)
+    return t1 - t0
 
 
 def main() -> None:
