@@ -11,16 +11,7 @@ import pytest
 
 from .conftest import MIB, RbdEnv, pattern
 
-#: The flow's tasks in the order they run (the spec's names; the rest is the task id).
-TASKS = [
-    "create_src_vol_group-",
-    "create_group_snapshot-",
-    "create_group_clone-",
-    "set_metadata_for_volume-",
-    "delete_group_snapshot-",
-    "delete_group-src_group-",
-    "set_clones_available-",
-]
+from flows.test_revert import TASKS  # the flow's task-name prefixes, in order
 
 
 def no_clone_leftovers(listing: dict[str, Any]) -> None:
