@@ -15,10 +15,13 @@ backend fills a new volume with writes (:class:`VolumeImportable`);
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
+
+log = logging.getLogger(__name__)
 
 #: A progress callback: (bytes done, bytes total).
 Progress = Callable[[int, int], None]
@@ -174,6 +177,16 @@ class VolumeImportable(abc.ABC):
     @abc.abstractmethod
     def import_volume(self, volume_id: str, size: int) -> VolumeWriter:
         """Start a new, empty (all zeros), thin volume of ``size`` bytes, to be written and committed."""
+
+
+def remove_made(driver: VolumeDriver, volume_ids: list[str]) -> None:
+    """Undo a failed all-or-nothing call: delete the volumes it made, logging (not raising)
+    what can't be deleted, so the caller re-raises the original error."""
+    for volume_id in volume_ids:
+        try:
+            driver.delete_volume(volume_id)
+        except Exception:
+            log.exception("backend %s: could not remove volume %s of a failed call", driver.name, volume_id)
 
 
 def supports_group_snapshots(driver: VolumeDriver) -> bool:

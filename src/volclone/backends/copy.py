@@ -24,6 +24,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
 from volclone.backends.base import (
     GroupSnapshot, Progress, SnapshotReadable, VolumeDriver, VolumeImportable, VolumeReader, VolumeWriter,
+    remove_made,
 )
 from volclone.errors import BackendError, CapabilityMissing
 
@@ -80,11 +81,7 @@ def copy_from_group_snapshot(source: VolumeDriver, snapshot: GroupSnapshot, targ
             log.info("copied volume %s (%s) to %s on backend %s", s, source.name, clone_id, target.name)
         counter.finish()
     except Exception:
-        for clone_id in made:
-            try:
-                target.delete_volume(clone_id)
-            except Exception:
-                log.exception("backend %s: could not remove copy %s of a failed call", target.name, clone_id)
+        remove_made(target, made)
         raise
 
 

@@ -52,7 +52,7 @@ from typing import Any
 
 from volclone.backends.base import (
     Attachable, GroupSnapshot, GroupSnapshotCapable, SnapshotReadable, VolumeDriver, VolumeImportable,
-    VolumeReader, VolumeWriter,
+    VolumeReader, VolumeWriter, remove_made,
 )
 from volclone.backends.rbd.ports import RbdReader, RbdWriter
 from volclone.errors import BackendError
@@ -483,11 +483,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
                     for future in futures:
                         future.cancel()
         except Exception:
-            for clone_id in made:
-                try:
-                    self.delete_volume(clone_id)
-                except Exception:
-                    log.exception("backend %s: could not remove clone %s of a failed call", self.name, clone_id)
+            remove_made(self, made)
             raise
 
     @staticmethod
