@@ -4,7 +4,10 @@ volumes, and how long the writers stall while a clone runs.
 Every volume (1 GiB) is attached read-write through the attachments API and written over its
 NBD export by ``--writers`` processes (separate processes, like VMs: no shared GIL), each
 looping over its share of the volumes: a 4 KiB write at a random 4 KiB-aligned offset in the
-first 256 MiB, then a flush, then the next volume. Every write+flush is timed with
+first 256 MiB, then the next volume; every ``--flush-every``-th write of a writer is followed by
+a flush (1, the default: every write is flushed, the crash-consistency test's pattern; 16: a
+guest that flushes now and then, whose dirty data the snapshot's flush must write). Every op
+(write, or write+flush) is timed with
 ``time.perf_counter`` (CLOCK_MONOTONIC, the same clock in every process), so each op can be
 placed against the clone windows [POST, SUCCESS]:
 
@@ -18,9 +21,10 @@ placed against the clone windows [POST, SUCCESS]:
 added beforehand, then only the one QMP ``transaction`` timed, and the ops overlapping it --
 the part of the stall the consistency point itself costs, apart from the rest of the flow.
 
-Target (issue 3): longest stall <= 20 ms at 50 volumes. Writes bench/results/attached_clones.json.
+Target (issue 3): longest stall <= 20 ms at 50 volumes. Writes bench/results/attached_clones.json
+(attached_clones_flushN.json with ``--flush-every N``).
 
-    .venv/bin/python bench/attached_clones.py [--repeat 5] [--writers 4]
+    .venv/bin/python bench/attached_clones.py [--repeat 5] [--writers 4] [--flush-every 1]
 """
 
 from __future__ import annotations
@@ -56,9 +60,10 @@ SPAN = 256 * 1024 * 1024
 MARGIN_S = 0.2
 
 
-def writer(uris: list[str], stop: Event, out: Connection) -> None:
-    """One writer process: write+flush each of its volumes in turn until told to stop;
-    sends back (start, end) of every op as two arrays of perf_counter seconds."""
+def writer(uris: list[str], stop: Event, out: Connection, flush_every: int = 1) -> None:
+    """One writer process: write each of its volumes in turn until told to stop, flushing
+    after every ``flush_every``-th write; sends back (start, end) of every op as two arrays
+    of perf_counter seconds."""
     import nbd
 
     handles = []
@@ -70,13 +75,16 @@ def writer(uris: list[str], stop: Event, out: Connection) -> None:
     buf = os.urandom(WRITE)
     starts, ends = array("d"), array("d")
     error = None
+    writes = 0
     try:
         while not stop.is_set():
             for h in handles:
                 off = rng.randrange(SPAN // WRITE) * WRITE
                 t0 = time.perf_counter()
                 h.pwrite(buf, off)
-                h.flush()
+                writes += 1
+                if writes % flush_every == 0:
+                    h.flush()
                 starts.append(t0)
                 ends.append(time.perf_counter())
     except Exception as exc:  # reported to the parent
@@ -125,14 +133,14 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def start_writers(uris: list[str], writers: int) -> tuple[Event, list[Any], list[Connection]]:
+def start_writers(uris: list[str], writers: int, flush_every: int = 1) -> tuple[Event, list[Any], list[Connection]]:
     n = min(writers, len(uris))
     ctx = mp.get_context("fork")
     stop = ctx.Event()
     procs, pipes = [], []
     for i in range(n):
         rx, tx = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=writer, args=(uris[i::n], stop, tx))
+        p = ctx.Process(target=writer, args=(uris[i::n], stop, tx, flush_every))
         p.start()
         procs.append(p)
         pipes.append(rx)
@@ -162,7 +170,7 @@ def overlapping(ops: list[tuple[float, float]], t0: float, t1: float) -> list[fl
     return [(e - s) * 1000 for s, e in ops if e >= t0 and s <= t1]
 
 
-def bare_case(count: int, repeat: int, writers: int, gap_s: float) -> dict[str, Any]:
+def bare_case(count: int, repeat: int, writers: int, gap_s: float, flush_every: int) -> dict[str, Any]:
     """The consistency point alone, on a bare daemon under the same load: see the module doc."""
     from qemu.qmp.legacy import QEMUMonitorProtocol
 
@@ -197,7 +205,8 @@ def bare_case(count: int, repeat: int, writers: int, gap_s: float) -> dict[str, 
             for i, node in enumerate(tops):
                 qmp.cmd("block-export-add", type="nbd", id=f"e{i}", name=f"e{i}", **{"node-name": node},
                         writable=True)
-            stop, procs, pipes = start_writers([f"nbd://127.0.0.1:{port}/e{i}" for i in range(count)], writers)
+            stop, procs, pipes = start_writers([f"nbd://127.0.0.1:{port}/e{i}" for i in range(count)], writers,
+                                               flush_every)
             windows = []
             try:
                 time.sleep(gap_s)
@@ -227,12 +236,12 @@ def bare_case(count: int, repeat: int, writers: int, gap_s: float) -> dict[str, 
 
 
 def run_case(http: httpx.Client, log: Path, count: int, repeat: int, writers: int,
-             gap_s: float) -> dict[str, Any]:
+             gap_s: float, flush_every: int) -> dict[str, Any]:
     ids = [http.post("/volumes", json={"volume": {"size": 1}}).json()["volume"]["id"] for _ in range(count)]
     attached = [attach(http, v) for v in ids]
     uris = [u for _, u in attached]
     n_writers = min(writers, count)
-    stop, procs, pipes = start_writers(uris, writers)
+    stop, procs, pipes = start_writers(uris, writers, flush_every)
     windows = []
     try:
         time.sleep(gap_s * 2)  # warm up: every writer connected and going
@@ -267,7 +276,7 @@ def run_case(http: httpx.Client, log: Path, count: int, repeat: int, writers: in
         "ops_during_clones": len(during),
         "baseline_max_ms": max(baseline, default=float("nan")), "baseline_p99_ms": pct(baseline, 0.99),
         "baseline_median_ms": pct(baseline, 0.5), "baseline_ops": len(baseline),
-        "write_flush_ops_per_s": len(ops) / span,
+        "ops_per_s": len(ops) / span,
         "timelines": timelines,
     }
 
@@ -278,26 +287,29 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=4, help="writer processes (each loops over its volumes)")
     ap.add_argument("--gap", type=float, default=1.0, help="seconds between clones (baseline time)")
     ap.add_argument("--counts", type=int, nargs="*", default=list(COUNTS))
+    ap.add_argument("--flush-every", type=int, default=1, help="a flush after every N-th write of a writer")
     ap.add_argument("--no-bare", action="store_true", help="skip the bare-daemon comparison")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "attached_clones.json")
+    ap.add_argument("--out", type=Path, help="default: results/attached_clones[_flushN].json")
     args = ap.parse_args()
+    suffix = "" if args.flush_every == 1 else f"_flush{args.flush_every}"
+    args.out = args.out or Path(__file__).parent / "results" / f"attached_clones{suffix}.json"
     load_before = os.getloadavg()
     cases = []
     with server(VOLCLONE_MAX_CLONE_VOLUMES="100") as (url, token, data):
         http = httpx.Client(base_url=f"{url}/v3/bench", headers={"X-Auth-Token": token}, timeout=120)
         for count in args.counts:
-            c = run_case(http, data / "serve.log", count, args.repeat, args.writers, args.gap)
+            c = run_case(http, data / "serve.log", count, args.repeat, args.writers, args.gap, args.flush_every)
             cases.append(c)
             print(f"{count:3d} attached volumes: clone median {c['latency_median_s'] * 1000:7.1f} ms, "
                   f"stall max {c['stall_max_ms']:6.1f} ms p99 {c['stall_p99_ms']:6.1f} ms "
                   f"(baseline max {c['baseline_max_ms']:6.1f} p99 {c['baseline_p99_ms']:5.1f}), "
-                  f"io_freeze max {c['io_freeze_max_ms']:6.1f} ms, {c['write_flush_ops_per_s']:.0f} ops/s")
+                  f"io_freeze max {c['io_freeze_max_ms']:6.1f} ms, {c['ops_per_s']:.0f} ops/s")
         paused = [line.split("paused ")[-1] for line in (data / "serve.log").read_text().splitlines()
                   if "I/O paused" in line]
     bare = []
     if not args.no_bare:
         for count in args.counts:
-            b = bare_case(count, args.repeat, args.writers, args.gap)
+            b = bare_case(count, args.repeat, args.writers, args.gap, args.flush_every)
             bare.append(b)
             print(f"{count:3d} volumes, bare daemon: transaction max {max(b['transaction_ms']):6.1f} ms, "
                   f"stall max {b['stall_max_ms']:6.1f} ms p99 {b['stall_p99_ms']:6.1f} ms")
@@ -313,7 +325,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "setup": {"volume_gib": 1, "write_bytes": WRITE, "span_bytes": SPAN, "repeat": args.repeat,
-                  "writers": args.writers, "gap_s": args.gap},
+                  "writers": args.writers, "gap_s": args.gap, "flush_every": args.flush_every},
         "cases": cases, "bare": bare, "summary": summary, "server_log_io_paused": paused,
         "targets": {"stall_max_ms_at_50": 20.0},
     }

@@ -78,3 +78,54 @@ class TestLocalDriver(DriverContract):
     @pytest.fixture
     def pool_state(self, driver: LocalDriver) -> Callable[[], object]:
         return lambda: (sorted(p.name for p in driver.pool.iterdir()), sorted(driver.store.all_ids()))
+
+
+def test_stop_cancels_a_live_flatten_and_the_chain_reads_the_same(tmp_path: Path) -> None:
+    """Stopping the service does not wait for a background flatten: its stream is cancelled,
+    the volume keeps its chain, and every byte reads as before."""
+    import threading
+
+    from volclone.backends.local.qsd import JobCancelled
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
+    migrate(engine)
+    driver = LocalDriver("local", pool_dir=tmp_path / "pool", run_dir=tmp_path / "run",
+                         store=SqlLayerStore(Database(engine), "local", Layer))
+    driver.start()
+    try:
+        driver.create_volume("v", 1)
+        file = TestLocalDriver.active_file(driver, "v")
+        qemu_io(file, "write -P 0x5a 0 8M")
+        snap = driver.create_group_snapshot("s", ["v"])
+        driver.clone_from_group_snapshot(snap, {"v": "c"})
+        driver.delete_group_snapshot("s")
+        assert driver.depth("v") == 2
+        driver.initialize_connection("v", writable=True)
+        real = driver.daemon.run_job
+        # the real stream, slowed to 1 MiB/s so that it is surely still running at stop()
+        driver.daemon.run_job = lambda *a, **kw: real(*a, speed=1 << 20, **kw)  # type: ignore[method-assign]
+        outcome: list[BaseException | bool] = []
+
+        def flatten() -> None:
+            try:
+                outcome.append(driver.flatten("v"))
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=flatten)
+        worker.start()
+        while not any(j["id"].startswith("stream-") for j in driver.daemon.execute("query-jobs")):
+            assert worker.is_alive(), outcome
+        driver.stop()
+        worker.join(60)
+        assert not worker.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], JobCancelled), outcome
+        assert driver.depth("v") == 2, "a cancelled flatten leaves the chain as it was"
+        top = TestLocalDriver.active_file(driver, "v")
+        assert "backing file" in subprocess.run(["qemu-img", "info", "-U", str(top)], capture_output=True,
+                                                text=True, check=True).stdout
+        out = qemu_io(top, "read -P 0x5a 0 8M", "read -P 0 8M 8M", read_only=True)
+        assert "read 8388608/8388608" in out
+    finally:
+        driver.stop()
+        engine.dispose()

@@ -62,6 +62,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         #: Volumes deeper than this many layers are flattened in the background (0: never).
         self.max_chain_depth = max_chain_depth
         self._compactor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact")
+        self._stopping = threading.Event()
         self.daemon = StorageDaemon(Path(run_dir), on_restart=self._rebuild)
         # One lock for every change to the pool's graph: snapshots, merges, deletes, exports.
         self._lock = threading.RLock()
@@ -97,9 +98,12 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 path.unlink(missing_ok=True)
 
     def stop(self) -> None:
+        """Stop promptly: a flatten in progress is cancelled, not waited for to the end."""
+        self._stopping.set()
         self._compactor.shutdown(wait=True, cancel_futures=True)
-        self.daemon.close()
-        self._nbd_started = False
+        with self._lock:  # a flatten holds it until its cancelled stream is disposed of
+            self.daemon.close()
+            self._nbd_started = False
 
     # -- attachments: NBD exports served by the daemon ----------------------
     def initialize_connection(self, volume_id: str, writable: bool) -> dict[str, object]:
@@ -280,6 +284,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         ]
         grouped = {"completion-mode": "grouped"} if targets else {}
         batches = [[a] for a in actions] if self.unsafe_snapshot_gap_ms else [actions]
+        images.flush_to_disk(self.path(tops[v].id) for v in volume_ids)
         total = 0.0
         for batch in batches:
             t0 = time.perf_counter()
@@ -451,7 +456,10 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 return False
             top, parent = chain[0], chain[1]
             if top.node in self._nodes:
-                self.daemon.run_job("block-stream", f"stream-{top.id}", device=top.node)
+                # A stream cancelled halfway changes nothing the chain reads (it only
+                # copied data up), and the next stream skips what is already there.
+                self.daemon.run_job("block-stream", f"stream-{top.id}", device=top.node,
+                                    give_up=self._stopping.is_set)
                 self._close_layers(chain[1:])
             else:
                 images.make_standalone(self.path(top.id))
@@ -469,10 +477,14 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
 
     def _compact(self, volume_ids: list[str]) -> None:
         for vid in volume_ids:
+            if self._stopping.is_set():
+                return
             try:
                 if self.store.top(vid) is not None and self.depth(vid) > self.max_chain_depth:
                     log.info("volume %s is %d layers deep; flattening it", vid, self.depth(vid))
                     self.flatten(vid)
+            except JobCancelled:
+                log.info("flattening volume %s stopped: the service is stopping", vid)
             except Exception:
                 log.exception("flattening volume %s failed; it stays as it is", vid)
 

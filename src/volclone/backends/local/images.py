@@ -9,6 +9,7 @@ import struct
 import subprocess
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from volclone.errors import BackendError
@@ -45,6 +46,10 @@ def create_commands(path: Path, size: int, backing: Path | None = None, options:
     return cmd + [str(path), str(size)]
 
 
+#: qemu-img runs below the daemon's priority: the daemon serves attached volumes' I/O.
+NICE = ["nice", "-n", "10"]
+
+
 def run_all(commands: Iterable[list[str]], at_once: int = 2 * (os.cpu_count() or 1)) -> None:
     """Run qemu-img commands side by side, ``at_once`` at a time (fifty at once starve the
     daemon's I/O of CPU on a small machine); raise if any failed, after all have run."""
@@ -52,7 +57,7 @@ def run_all(commands: Iterable[list[str]], at_once: int = 2 * (os.cpu_count() or
     pending = list(commands)
     while pending:
         batch, pending = pending[:at_once], pending[at_once:]
-        procs = [(cmd, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        procs = [(cmd, subprocess.Popen(NICE + cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE)) for cmd in batch]
         for cmd, proc in procs:
             _, err = proc.communicate()
@@ -60,6 +65,24 @@ def run_all(commands: Iterable[list[str]], at_once: int = 2 * (os.cpu_count() or
                 errors.append(f"{' '.join(cmd[:2])} {cmd[-2]}: {err.decode(errors='replace').strip()}")
     if errors:
         raise BackendError("; ".join(errors))
+
+
+def flush_to_disk(paths: Iterable[Path], at_once: int = 16) -> None:
+    """fdatasync files side by side. Before a group snapshot: the daemon flushes each old
+    top inside the transaction, one after the other, while writers wait; what is already
+    on disk makes those flushes shorter (stalls ~2.5x shorter under unflushed writes,
+    docs/measurements-issue3.md)."""
+    def one(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+
+    paths = list(paths)
+    if paths:
+        with ThreadPoolExecutor(min(at_once, len(paths))) as pool:
+            list(pool.map(one, paths))
 
 
 def commit(path: Path) -> None:

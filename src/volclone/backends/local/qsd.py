@@ -48,6 +48,10 @@ class QMPCommandError(BackendError):
         self.desc = desc
 
 
+class JobCancelled(BackendError):
+    """We stopped waiting for a block job and cancelled it (see ``run_job``'s ``give_up``)."""
+
+
 class _QuietClient(QMPClient):  # type: ignore[misc]
     """A QMPClient whose default event listener hears nothing.
 
@@ -246,17 +250,20 @@ class StorageDaemon:
             raise BackendError(f"qemu-storage-daemon did not answer {command}: {exc}") from None
 
     def run_job(self, command: str, job_id: str, on_progress: Callable[[int, int], None] | None = None,
-                poll: float = 0.005, **arguments: Any) -> None:
+                poll: float = 0.005, give_up: Callable[[], bool] | None = None, **arguments: Any) -> None:
         """Start a block job and wait for it to end; a ``ready`` job (active commit) is completed.
 
         ``on_progress(done, total)`` hears the job's byte counters. Raises
-        :class:`QMPCommandError` when the job fails. The job is dismissed in every
-        case, and cancelled first if we stop waiting early.
+        :class:`QMPCommandError` when the job fails, and :class:`JobCancelled` when
+        ``give_up()`` turns true first. The job is dismissed in every case, and
+        cancelled first if we stop waiting early.
         """
         self.execute(command, **{"job-id": job_id, "auto-dismiss": False}, **arguments)
         concluded = completing = False
         try:
             while True:
+                if give_up is not None and give_up():
+                    raise JobCancelled(f"{command} {job_id} cancelled")
                 job = self.job(job_id)
                 if on_progress is not None:
                     on_progress(int(job["current-progress"]), int(job["total-progress"]))
