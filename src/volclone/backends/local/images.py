@@ -46,10 +46,6 @@ def create_commands(path: Path, size: int, backing: Path | None = None, options:
     return cmd + [str(path), str(size)]
 
 
-#: qemu-img runs below the daemon's priority: the daemon serves attached volumes' I/O.
-NICE = ["nice", "-n", "10"]
-
-
 def run_all(commands: Iterable[list[str]], at_once: int = 2 * (os.cpu_count() or 1)) -> None:
     """Run qemu-img commands side by side, ``at_once`` at a time (fifty at once starve the
     daemon's I/O of CPU on a small machine); raise if any failed, after all have run."""
@@ -57,7 +53,7 @@ def run_all(commands: Iterable[list[str]], at_once: int = 2 * (os.cpu_count() or
     pending = list(commands)
     while pending:
         batch, pending = pending[:at_once], pending[at_once:]
-        procs = [(cmd, subprocess.Popen(NICE + cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        procs = [(cmd, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE)) for cmd in batch]
         for cmd, proc in procs:
             _, err = proc.communicate()
