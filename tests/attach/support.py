@@ -44,19 +44,26 @@ def uri_of(attachment: dict[str, Any]) -> str:
 
 
 def connect(uri: str, timeout: float = 0) -> nbd.NBD:
-    """An NBD handle on ``uri``; retried for ``timeout`` seconds (an export coming back)."""
+    """An NBD handle on ``uri``; retried for ``timeout`` seconds (an export coming back).
+
+    While a restarted daemon re-adds its exports, a client can negotiate the metadata
+    context before its export exists and be let in just after: a working connection without
+    block status (a VM's QEMU would just read everything). We want block status, so we retry.
+    """
     deadline = time.monotonic() + timeout
     while True:
         h = nbd.NBD()
         h.add_meta_context("base:allocation")
         try:
             h.connect_uri(uri)
-            return h
+            if h.can_meta_context("base:allocation") or time.monotonic() >= deadline:
+                return h
+            h.shutdown()
         except nbd.Error:
-            del h  # libnbd closes a handle when it is collected
             if time.monotonic() >= deadline:
                 raise
-            time.sleep(0.05)
+        del h  # libnbd closes a handle when it is collected
+        time.sleep(0.05)
 
 
 @contextmanager
