@@ -4,6 +4,8 @@ their records in a migrated SQLite database; data read and written with ``qemu-i
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Iterator
 from itertools import groupby
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from volclone.backends.local.driver import LocalDriver
 from volclone.backends.local.layers import Layer
+from volclone.backends.local.qsd import JobCancelled
 from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
 
@@ -80,22 +83,11 @@ class TestLocalDriver(DriverContract):
         return lambda: (sorted(p.name for p in driver.pool.iterdir()), sorted(driver.store.all_ids()))
 
 
-def test_stop_cancels_a_live_flatten_and_the_chain_reads_the_same(tmp_path: Path) -> None:
-    """Stopping the service does not wait for a background flatten: its stream is cancelled,
-    the volume keeps its chain, and every byte reads as before."""
-    import threading
-
-    from volclone.backends.local.qsd import JobCancelled
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
-    migrate(engine)
-    driver = LocalDriver("local", pool_dir=tmp_path / "pool", run_dir=tmp_path / "run",
-                         store=SqlLayerStore(Database(engine), "local", Layer))
-    driver.start()
-    try:
+    def test_stop_cancels_a_live_flatten_and_the_chain_reads_the_same(self, driver: LocalDriver) -> None:
+        """Stopping the service does not wait for a flatten: its stream is cancelled, the
+        volume keeps its chain, and every byte reads as before."""
         driver.create_volume("v", 1)
-        file = TestLocalDriver.active_file(driver, "v")
-        qemu_io(file, "write -P 0x5a 0 8M")
+        qemu_io(self.active_file(driver, "v"), "write -P 0x5a 0 8M")
         snap = driver.create_group_snapshot("s", ["v"])
         driver.clone_from_group_snapshot(snap, {"v": "c"})
         driver.delete_group_snapshot("s")
@@ -116,16 +108,14 @@ def test_stop_cancels_a_live_flatten_and_the_chain_reads_the_same(tmp_path: Path
         worker.start()
         while not any(j["id"].startswith("stream-") for j in driver.daemon.execute("query-jobs")):
             assert worker.is_alive(), outcome
+            time.sleep(0.005)
         driver.stop()
         worker.join(60)
         assert not worker.is_alive()
         assert len(outcome) == 1 and isinstance(outcome[0], JobCancelled), outcome
         assert driver.depth("v") == 2, "a cancelled flatten leaves the chain as it was"
-        top = TestLocalDriver.active_file(driver, "v")
-        assert "backing file" in subprocess.run(["qemu-img", "info", "-U", str(top)], capture_output=True,
-                                                text=True, check=True).stdout
+        top = self.active_file(driver, "v")
+        info = subprocess.run(["qemu-img", "info", "-U", str(top)], capture_output=True, text=True, check=True)
+        assert "backing file" in info.stdout
         out = qemu_io(top, "read -P 0x5a 0 8M", "read -P 0 8M 8M", read_only=True)
         assert "read 8388608/8388608" in out
-    finally:
-        driver.stop()
-        engine.dispose()
