@@ -9,12 +9,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 
 VOLCLONE = str(Path(sys.executable).parent / "volclone")
+#: Attachments need microversion 3.27.
+MV = {"OpenStack-API-Version": "volume 3.27"}
 
 
 @contextlib.contextmanager
@@ -70,3 +73,14 @@ def clone_and_wait(http: httpx.Client, ids: list[str], poll: float = 0.005) -> t
     if state != "SUCCESS":
         raise RuntimeError(f"clone ended {state}: {p['details']['results']}")
     return t0, t1, p
+
+
+def attach(http: httpx.Client, volume_id: str) -> tuple[str, str]:
+    """Attach a volume read-write and complete the attachment (volume in-use): (id, NBD uri)."""
+    body = {"attachment": {"volume_uuid": volume_id, "instance_uuid": str(uuid.uuid4()),
+                           "connector": {"host": "bench"}, "mode": "rw"}}
+    r = http.post("/attachments", json=body, headers=MV)
+    r.raise_for_status()
+    a = r.json()["attachment"]
+    http.put(f"/attachments/{a['id']}", json={"attachment": {}}, headers=MV).raise_for_status()
+    return a["id"], a["connection_info"]["data"]["uri"]

@@ -41,7 +41,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-import uuid
 from array import array
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
@@ -50,10 +49,9 @@ from typing import Any
 
 import httpx
 
-from _server import clone_and_wait, server
+from _server import MV, attach, clone_and_wait, server
 
 COUNTS = (1, 10, 50)
-MV = {"OpenStack-API-Version": "volume 3.27"}
 WRITE = 4096
 SPAN = 256 * 1024 * 1024
 #: Ops this close to a clone window count neither as stalls of it nor as baseline.
@@ -93,16 +91,6 @@ def writer(uris: list[str], stop: Event, out: Connection, flush_every: int = 1) 
         h.shutdown()
     out.send((starts.tobytes(), ends.tobytes(), error))
     out.close()
-
-
-def attach(http: httpx.Client, volume_id: str) -> tuple[str, str]:
-    body = {"attachment": {"volume_uuid": volume_id, "instance_uuid": str(uuid.uuid4()),
-                           "connector": {"host": "bench"}, "mode": "rw"}}
-    r = http.post("/attachments", json=body, headers=MV)
-    r.raise_for_status()
-    a = r.json()["attachment"]
-    http.put(f"/attachments/{a['id']}", json={"attachment": {}}, headers=MV).raise_for_status()
-    return a["id"], a["connection_info"]["data"]["uri"]
 
 
 def clone_once(http: httpx.Client, ids: list[str]) -> tuple[float, float, float]:

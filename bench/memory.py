@@ -26,16 +26,14 @@ import json
 import os
 import platform
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from _server import server
+from _server import attach, server
 
 MIB = 1024 * 1024
-MV = {"OpenStack-API-Version": "volume 3.27"}
 
 
 def serve_pid(port: int) -> int:
@@ -89,13 +87,7 @@ def main() -> None:
         uris = []
         for _ in range(args.volumes):
             vid = http.post("/volumes", json={"volume": {"size": 1}}).json()["volume"]["id"]
-            body = {"attachment": {"volume_uuid": vid, "instance_uuid": str(uuid.uuid4()),
-                                   "connector": {"host": "bench"}, "mode": "rw"}}
-            r = http.post("/attachments", json=body, headers=MV)
-            r.raise_for_status()
-            a = r.json()["attachment"]
-            http.put(f"/attachments/{a['id']}", json={"attachment": {}}, headers=MV).raise_for_status()
-            uris.append(a["connection_info"]["data"]["uri"])
+            uris.append(attach(http, vid)[1])
         attach_s = time.perf_counter() - t0
         states["exported"] = snapshot(pids)
         print(f"{args.volumes} attached, no client ({attach_s:.1f} s):", json.dumps(states["exported"]))
