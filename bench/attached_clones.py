@@ -105,7 +105,7 @@ def log_events(log: Path, since: float, until: float, wall_offset: float) -> lis
     out = []
     for line in log.read_text(errors="replace").splitlines():
         try:
-            when = dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=dt.timezone.utc)
+            when = dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=dt.UTC)
         except ValueError:
             continue
         t = when.timestamp() - wall_offset
@@ -149,7 +149,7 @@ def stop_writers(stop: Event, procs: list[Any], pipes: list[Connection]) -> list
         starts, ends = array("d"), array("d")
         starts.frombytes(s)
         ends.frombytes(e)
-        ops.extend(zip(starts, ends))
+        ops.extend(zip(starts, ends, strict=False))
     return ops
 
 
@@ -200,13 +200,13 @@ def bare_case(count: int, repeat: int, writers: int, gap_s: float, flush_every: 
                 time.sleep(gap_s)
                 for r in range(1, repeat + 1):
                     overlays = [f"v{i}-{r}" for i in range(count)]
-                    for top, ov in zip(tops, overlays):
+                    for top, ov in zip(tops, overlays, strict=False):
                         add(ov, backing=top)
                     time.sleep(gap_s)
                     t0 = time.perf_counter()
                     qmp.cmd("transaction", actions=[
                         {"type": "blockdev-snapshot", "data": {"node": top, "overlay": ov}}
-                        for top, ov in zip(tops, overlays)])
+                        for top, ov in zip(tops, overlays, strict=False)])
                     windows.append((t0, time.perf_counter()))
                     tops = overlays
                 time.sleep(gap_s / 2)

@@ -133,7 +133,8 @@ def main() -> None:
             copy = data / "copy.raw"
             cp_s, cp_cpu, fsync_s = timed_cp(raw, copy)
             size = raw.stat().st_size
-            cps.append({"seconds": cp_s, "cpu_s": cp_cpu, "fsync_after_s": fsync_s, "bytes": size, "mib_per_s": size / MIB / cp_s,
+            cps.append({"seconds": cp_s, "cpu_s": cp_cpu, "fsync_after_s": fsync_s, "bytes": size,
+                        "mib_per_s": size / MIB / cp_s,
                         "mib_per_s_with_fsync": size / MIB / (cp_s + fsync_s)})
             copy.unlink()
             print(f"full clone {clones[-1]['mib_per_s']:7.1f} MiB/s ({elapsed:.2f} s, daemon CPU {cpu:.2f} s); "
@@ -146,7 +147,8 @@ def main() -> None:
     best_clone, best_cp = max(c["mib_per_s"] for c in clones), max(c["mib_per_s"] for c in cps)
     gib = args.gib
     summary = {"full_clone_mib_per_s": clone_rate, "cp_mib_per_s": cp_rate, "ratio": clone_rate / cp_rate,
-               "best_full_clone_mib_per_s": best_clone, "best_cp_mib_per_s": best_cp, "ratio_best": best_clone / best_cp,
+               "best_full_clone_mib_per_s": best_clone, "best_cp_mib_per_s": best_cp,
+               "ratio_best": best_clone / best_cp,
                "cp_with_fsync_mib_per_s": cp_rate_fsync, "ratio_to_cp_with_fsync": clone_rate / cp_rate_fsync,
                "daemon_cpu_s_per_gib": statistics.median(c["daemon_cpu_s"] for c in clones) / gib,
                "cp_cpu_s_per_gib": statistics.median(c["cpu_s"] for c in cps) / gib}

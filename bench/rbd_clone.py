@@ -90,6 +90,7 @@ def dev_cluster() -> Iterator[str]:
 
 def open_pool(conf: str, pool: str) -> tuple[Any, Any]:
     import rados
+
     import rbd
 
     cluster = rados.Rados(conffile=conf)
@@ -128,7 +129,7 @@ def floor_clone(ioctx: Any, images: list[str], tag: str, workers: int) -> tuple[
             image.deep_copy(ioctx, dest, features=features)
 
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(copy, zip(images, dests)))
+        list(pool.map(copy, zip(images, dests, strict=False)))
     rbd.RBD().group_remove(ioctx, group)
     return time.perf_counter() - t0, dests
 
@@ -161,6 +162,11 @@ def volclone_clone(http: httpx.Client, ids: list[str], target_type: str | None =
 def delete_volumes(http: httpx.Client, ids: list[str]) -> None:
     for vid in ids:
         http.delete(f"/volumes/{vid}").raise_for_status()
+
+
+def floor_of(times: dict[str, list[float]]) -> float:
+    """The faster floor of the last round."""
+    return min(times["floor_serial"][-1], times["floor_parallel"][-1])
 
 
 def summary(runs: list[float]) -> dict[str, Any]:
@@ -238,7 +244,7 @@ def run(conf: str, pool: str, rounds: int) -> dict[str, Any]:
                 for step in steps[r % 3:] + steps[:r % 3]:
                     step()
                 print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v)
-                      + f"; ratio {times['volclone'][-1] / min(times['floor_serial'][-1], times['floor_parallel'][-1]):.2f}")
+                      + f"; ratio {times['volclone'][-1] / floor_of(times):.2f}")
             for _ in range(max(1, rounds // 2)):
                 elapsed, clones = volclone_clone(http, ids, target_type=local_type)
                 times["cross_backend_to_local"].append(elapsed)
@@ -250,7 +256,8 @@ def run(conf: str, pool: str, rounds: int) -> dict[str, Any]:
 
     cases = {k: summary(v) for k, v in times.items()}
     floor_s = min(cases["floor_serial"]["median_s"], cases["floor_parallel"]["median_s"])
-    per_round = [v / min(s, p) for v, s, p in zip(times["volclone"], times["floor_serial"], times["floor_parallel"])]
+    per_round = [v / min(s, p) for v, s, p in zip(times["volclone"], times["floor_serial"], times["floor_parallel"],
+                                                  strict=False)]
     ratio = statistics.median(per_round)
     data = VOLUMES * EXTENTS * EXTENT
     return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 
 from volclone.backends.base import VolumeDriver
 from volclone.backends.local.driver import LocalDriver
@@ -54,13 +55,14 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
 
-    on_start = [lambda: types.ensure_default(LOCAL)]
+    on_start: list[Callable[[], object]] = [lambda: types.ensure_default(LOCAL)]
     on_start += [d.start for d in drivers.values()]  # the built-in local pool must start
     on_start.append(functools.partial(start_tolerantly, backends, configured))
     if with_backends:  # attached volumes are served again where they were (VOLCLONE_NBD_HOST/PORT)
         on_start.append(attachments.restore)
     on_start.append(clones.resume_interrupted)
-    on_stop = [lambda: runner.close(wait=True), *(d.stop for d in backends.drivers.values()), db.engine.dispose]
+    on_stop: list[Callable[[], object]] = [lambda: runner.close(wait=True),
+                                           *(d.stop for d in backends.drivers.values()), db.engine.dispose]
     return Service(AuthService(repos.Tokens(db)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows),
                    clones, attachments, on_start, on_stop)

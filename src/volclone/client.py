@@ -58,7 +58,7 @@ class ClientError(Exception):
         return f"HTTP {self.status} {self.fault}: {self.message}"
 
 
-def flow_state(progress: Progress) -> str:
+def flow_state(progress: Mapping[str, Any]) -> str:
     """The state of a clone task's flow, from a get_progress answer.
 
         >>> flow_state({"flow_details": {"cloneFlow": "SUCCESS"}})
@@ -80,7 +80,7 @@ def task_id_from_uri(task_uri: str) -> str:
         task_id = None
     if not task_id:
         raise ClientError(f"the server's task_uri has no task_id: {task_uri!r}")
-    return task_id
+    return str(task_id)
 
 
 def _fault(response: httpx.Response) -> ClientError:

@@ -15,7 +15,13 @@ from volclone.backends.base import Attachable, VolumeDriver
 from volclone.db import repos
 from volclone.db.database import Database, alembic_config, make_engine, migrate
 from volclone.domain import (
-    Attachment, AttachMode, AttachStatus, Principal, VolumeStatus, attached_status, mode_conflict,
+    Attachment,
+    AttachMode,
+    AttachStatus,
+    Principal,
+    VolumeStatus,
+    attached_status,
+    mode_conflict,
 )
 from volclone.errors import BackendError, CapabilityMissing, InvalidVolume
 from volclone.service import AttachmentService, VolumeService, VolumeTypeService

@@ -59,7 +59,7 @@ def test_overlapping_clones_at_once(make_env) -> None:
     assert not errors, errors
 
     expected: dict[str, int] = {}  # volume id -> index of the source whose data it holds
-    for picks, task in zip(REQUESTS, tasks):
+    for picks, task in zip(REQUESTS, tasks, strict=False):
         assert task is not None
         p = e.user.wait(task)
         assert p["flow_details"] == {"cloneFlow": "SUCCESS"}, p

@@ -144,7 +144,7 @@ def per_image_round(ioctx: Any, vids: list[str], gap: float) -> list[int]:
             image.create_snap(name)
             snap_ids.append(image.snap_get_id(name))
         time.sleep(gap)
-    values = [counter_of(ioctx, image_name(v), s) for v, s in zip(vids, snap_ids)]
+    values = [counter_of(ioctx, image_name(v), s) for v, s in zip(vids, snap_ids, strict=False)]
     for vid in vids:
         with rbd.Image(ioctx, image_name(vid)) as image:
             image.remove_snap(name)
@@ -192,7 +192,7 @@ def test_per_image_snapshots_are_not(driver: RbdDriver, ceph_cluster: Cluster, c
 # -- reverts leave nothing --------------------------------------------------
 def test_a_reverted_clone_leaves_the_pool_as_it_was(driver: RbdDriver, ceph_io: Any) -> None:
     vids = sources(driver, 2)
-    for vid, ch in zip(vids, (b"a", b"b")):
+    for vid, ch in zip(vids, (b"a", b"b"), strict=False):
         write(ceph_io, vid, 0, block(ch))
     before = pool_listing(ceph_io)
 

@@ -77,6 +77,7 @@ def pattern(byte: int, length: int) -> bytes:
 @pytest.fixture(scope="session")
 def api_pool(ceph_cluster: Cluster) -> Iterator[Any]:
     import rados
+
     import rbd
 
     cluster = rados.Rados(conffile=ceph_cluster.conf)

@@ -31,7 +31,7 @@ def mon_v1(conf: str) -> tuple[str, str]:
 def qemu_io(info: dict[str, Any], *commands: str) -> str:
     """Run qemu-io on the volume the way Nova's libvirt driver would open it from connection_info."""
     data = info["data"]
-    mons = "\\;".join(f"{h}\\:{p}" for h, p in zip(data["hosts"], data["ports"]))
+    mons = "\\;".join(f"{h}\\:{p}" for h, p in zip(data["hosts"], data["ports"], strict=False))
     spec = f"rbd:{data['name']}:mon_host={mons}"
     spec += f":id={data['auth_username']}" if data["auth_enabled"] else ":auth_supported=none"
     args = ["qemu-io", "-f", "raw", *(["-r"] if data["access_mode"] == "ro" else []), spec]

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import MIB, RbdEnv, pattern
-
 from flows.test_revert import TASKS  # the flow's task-name prefixes, in order
+
+from .conftest import MIB, RbdEnv, pattern
 
 
 def no_clone_leftovers(listing: dict[str, Any]) -> None:

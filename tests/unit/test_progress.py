@@ -13,7 +13,7 @@ STEPS = ["create_src_vol_group-t", "create_group_snapshot-t", "create_group_clon
 def detail(flow_state, atom_states, progress_of_running=0.0, fail=None):
     fd = models.FlowDetail("cloneFlow", uuid="f")
     fd.state = flow_state
-    for name, state in zip(STEPS, atom_states):
+    for name, state in zip(STEPS, atom_states, strict=False):
         ad = models.TaskDetail(name, uuid=name)
         ad.state = state
         if state == states.RUNNING:

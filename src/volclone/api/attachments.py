@@ -22,7 +22,7 @@ from volclone.api.deps import principal, service
 from volclone.api.schemas import AttachmentActionBody, AttachmentCreateBody, AttachmentUpdateBody
 from volclone.api.versions import fmt
 from volclone.domain import AttachMode, Principal
-from volclone.errors import BadRequest, NotFound
+from volclone.errors import NotFound
 
 #: The microversion that brought the attachments API (Cinder's ``NEW_ATTACH``).
 ATTACHMENTS_VERSION = (3, 27)

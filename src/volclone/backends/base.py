@@ -20,7 +20,6 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
-
 log = logging.getLogger(__name__)
 
 #: A progress callback: (bytes done, bytes total).
@@ -51,10 +50,10 @@ class VolumeDriver(abc.ABC):
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def start(self) -> None:
+    def start(self) -> None:  # noqa: B027 (a no-op by default, on purpose)
         """Bring up whatever the backend needs (daemons, connections)."""
 
-    def stop(self) -> None:
+    def stop(self) -> None:  # noqa: B027 (a no-op by default, on purpose)
         """Release what :meth:`start` took."""
 
     @abc.abstractmethod
@@ -136,7 +135,7 @@ class VolumeReader(abc.ABC):
     @abc.abstractmethod
     def read(self, offset: int, length: int) -> bytes: ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a no-op by default, on purpose)
         """Let go of the snapshot's data."""
 
     def __enter__(self) -> VolumeReader:

@@ -23,7 +23,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
 from volclone.backends.base import (
-    GroupSnapshot, Progress, SnapshotReadable, VolumeDriver, VolumeImportable, VolumeReader, VolumeWriter,
+    GroupSnapshot,
+    Progress,
+    SnapshotReadable,
+    VolumeDriver,
+    VolumeImportable,
+    VolumeReader,
+    VolumeWriter,
     remove_made,
 )
 from volclone.errors import BackendError, CapabilityMissing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from volclone.cli.admin import main
 from volclone.cli import commands  # noqa: F401  (registers the client commands on ``main``)
+from volclone.cli.admin import main
 
 __all__ = ["main"]

@@ -6,7 +6,9 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,7 +18,7 @@ PREFIX_SETTING = "clone-name-prefix"
 
 
 def settings_from(ctx: click.Context, **overrides: object) -> Settings:
-    return Settings.from_env(data_dir=ctx.obj.get("data_dir"), **overrides)
+    return Settings.from_env(None, data_dir=ctx.obj.get("data_dir"), **overrides)
 
 
 @click.group()
@@ -148,7 +150,8 @@ def backend_list(ctx: click.Context, as_json: bool) -> None:
     from volclone import bootstrap
 
     settings = settings_from(ctx)
-    rows = [{"name": bootstrap.LOCAL, "driver": "local", "options": {"pool": str(settings.pool_dir)}}]
+    rows: list[dict[str, Any]] = [
+        {"name": bootstrap.LOCAL, "driver": "local", "options": {"pool": str(settings.pool_dir)}}]
     rows += [{"name": b.name, "driver": b.driver, "options": b.options}
              for b in bootstrap.backend_admin(settings).list()]
     if as_json:
@@ -159,5 +162,5 @@ def backend_list(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{r['name']:<{width}}  {r['driver']:<6}  {_describe(r['options'])}")
 
 
-def _describe(options: dict[str, object]) -> str:
+def _describe(options: Mapping[str, object]) -> str:
     return " ".join(f"{k}={v}" for k, v in options.items())

@@ -105,14 +105,14 @@ def client_command(func: Callable[Concatenate[Session, P], None]) -> Callable[P,
     return run  # type: ignore[return-value]  # click fills url/token/project/as_json
 
 
-class KeyValue(click.ParamType):
+class KeyValue(click.ParamType):  # type: ignore[type-arg]
     """``KEY=VALUE`` on the command line, as a ``(key, value)`` pair."""
 
     name = "KEY=VALUE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, str]:
         if isinstance(value, tuple):
-            return value  # type: ignore[return-value]
+            return value
         key, sep, val = str(value).partition("=")
         if not sep or not key:
             self.fail(f"{value!r} is not KEY=VALUE", param, ctx)

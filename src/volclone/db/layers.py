@@ -3,7 +3,7 @@ structurally; this package never imports the backends)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import delete, literal, select, update
@@ -14,9 +14,12 @@ from volclone.db.schema import LayerRow, SnapshotMemberRow
 
 
 class LayerLike(Protocol):
-    id: str
-    parent_id: str | None
-    volume_id: str | None
+    @property
+    def id(self) -> str: ...
+    @property
+    def parent_id(self) -> str | None: ...
+    @property
+    def volume_id(self) -> str | None: ...
 
 
 class SqlLayerStore:
@@ -64,7 +67,7 @@ class SqlLayerStore:
         with self.db.session() as s:
             return set(s.scalars(select(LayerRow.id).where(LayerRow.backend == self.backend)).all())
 
-    def add(self, layers: list[LayerLike]) -> None:
+    def add(self, layers: Sequence[LayerLike]) -> None:
         with self.db.session() as s:
             s.add_all(LayerRow(id=x.id, backend=self.backend, parent_id=x.parent_id,
                                volume_id=x.volume_id) for x in layers)

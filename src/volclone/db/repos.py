@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
-from typing import Any
-
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
 from volclone.db.schema import (
-    AttachmentRow, BackendRow, CloneTaskRow, GroupRow, SettingRow, TokenRow, VolumeRow, VolumeTypeRow, utcnow,
+    AttachmentRow,
+    BackendRow,
+    CloneTaskRow,
+    GroupRow,
+    SettingRow,
+    TokenRow,
+    VolumeRow,
+    VolumeTypeRow,
+    utcnow,
 )
 from volclone.domain import (
-    Attachment, AttachMode, AttachStatus, BackendConfig, CloneTask, Principal, TaskState, Volume, VolumeStatus, VolumeType,
+    Attachment,
+    AttachMode,
+    AttachStatus,
+    BackendConfig,
+    CloneTask,
+    Principal,
+    TaskState,
+    Volume,
+    VolumeStatus,
+    VolumeType,
     attached_status,
 )
 
@@ -127,7 +144,7 @@ class Volumes:
             s.flush()
             return _volume(row)
 
-    def merge_metadata(self, per_volume: dict[str, dict[str, str]]) -> list[str]:
+    def merge_metadata(self, per_volume: dict[str, dict[str, str]]) -> builtins.list[str]:
         """Add metadata to several volumes in one transaction; returns the ids not found."""
         with self.db.session() as s:
             rows = {r.id: r for r in s.scalars(select(VolumeRow).where(VolumeRow.id.in_(list(per_volume))))}
@@ -137,8 +154,8 @@ class Volumes:
                     rows[vid].updated_at = utcnow()
         return [vid for vid in per_volume if vid not in rows]
 
-    def set_status(self, volume_ids: list[str], status: VolumeStatus,
-                   only_from: frozenset[VolumeStatus] | None = None) -> list[str]:
+    def set_status(self, volume_ids: builtins.list[str], status: VolumeStatus,
+                   only_from: frozenset[VolumeStatus] | None = None) -> builtins.list[str]:
         """Move volumes to ``status`` (only those now in ``only_from``, if given); returns the ids moved.
 
         One conditional UPDATE, so a claim can't interleave with another writer's.

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
@@ -23,7 +25,7 @@ __all__ = ["AttachmentService", "AuthService", "CloneService", "Service", "Volum
 class Service:
     def __init__(self, auth: AuthService, types: VolumeTypeService, volumes: VolumeService,
                  clones: CloneService, attachments: AttachmentService,
-                 on_start: list, on_stop: list) -> None:  # type: ignore[type-arg]
+                 on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]]) -> None:
         self.auth = auth
         self.types = types
         self.volumes = volumes

@@ -24,6 +24,7 @@ The rules:
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import logging
 import threading
@@ -34,7 +35,14 @@ from typing import Any
 from volclone.backends.base import Attachable
 from volclone.db.repos import Attachments, Volumes
 from volclone.domain import (
-    ATTACHABLE, SERVED, Attachment, AttachMode, AttachStatus, Principal, Volume, mode_conflict,
+    ATTACHABLE,
+    SERVED,
+    Attachment,
+    AttachMode,
+    AttachStatus,
+    Principal,
+    Volume,
+    mode_conflict,
 )
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
 from volclone.service.auth import AuthService
@@ -48,13 +56,13 @@ MOUNTPOINT_KEY = "mountpoint"
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _same_connector(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two connectors name the same consumer: the same ``host`` if both give one, else equal."""
     if a.get("host") is not None and b.get("host") is not None:
-        return a["host"] == b["host"]
+        return bool(a["host"] == b["host"])
     return dict(a) == dict(b)
 
 
@@ -160,7 +168,7 @@ class AttachmentService:
             assert updated is not None
             return updated
 
-    def delete(self, who: Principal, project_id: str, attachment_id: str) -> list[Attachment]:
+    def delete(self, who: Principal, project_id: str, attachment_id: str) -> builtins.list[Attachment]:
         """Detach; returns the volume's attachments that are left."""
         with self._lock:
             a = self.get(who, project_id, attachment_id)

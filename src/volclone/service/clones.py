@@ -7,7 +7,10 @@ import uuid
 from typing import Any
 
 from volclone.backends.base import (
-    GroupSnapshotCapable, SnapshotReadable, VolumeImportable, supports_group_snapshots,
+    GroupSnapshotCapable,
+    SnapshotReadable,
+    VolumeImportable,
+    supports_group_snapshots,
 )
 from volclone.config import DEFAULT_PREFIX
 from volclone.db.repos import CloneTasks, Groups, Settings, Volumes
@@ -99,7 +102,7 @@ class CloneService:
         clones: list[dict[str, str | None]] = [
             {"source": vid, "id": cid, "name": name, "description": req.description,
              "volume_type_id": clone_types[vid].id, "mode": clone_mode(clone_types[vid])}
-            for vid, cid, name in zip(ids, clone_ids, names)
+            for vid, cid, name in zip(ids, clone_ids, names, strict=True)
         ]
         if target_backend != backend:  # the copy is the clone: no full copy at the snapshot
             for c in clones:

@@ -10,7 +10,12 @@ from volclone.backends.base import Flattenable, VolumeDriver
 from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
 from volclone.domain import CLONEABLE, DELETABLE, Principal, Volume, VolumeStatus, VolumeType
 from volclone.errors import (
-    BackendUnavailable, BadRequest, CapabilityMissing, Conflict, InvalidVolume, NotFound,
+    BackendUnavailable,
+    BadRequest,
+    CapabilityMissing,
+    Conflict,
+    InvalidVolume,
+    NotFound,
 )
 from volclone.service.auth import AuthService
 

@@ -20,19 +20,30 @@ import time
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from volclone.backends.base import (
-    Attachable, Flattenable, GroupSnapshot, GroupSnapshotCapable, Progress, VolumeDriver,
+    Attachable,
+    Flattenable,
+    GroupSnapshot,
+    GroupSnapshotCapable,
+    Progress,
+    VolumeDriver,
 )
 from volclone.backends.local import images
 from volclone.backends.local.layers import Layer, LayerStore
 from volclone.backends.local.ports import NbdPorts
-from volclone.backends.local.qsd import QMPCommandError, StorageDaemon
+from volclone.backends.local.qsd import JobCancelled, QMPCommandError, StorageDaemon
 from volclone.errors import BackendError
 
 log = logging.getLogger(__name__)
 
 GIB = 1024**3
+
+
+def _args(arguments: dict[str, Any]) -> dict[str, Any]:
+    """QMP arguments whose names are not Python identifiers, to pass as ``**``."""
+    return arguments
 
 
 def new_layer_id() -> str:
@@ -357,7 +368,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 images.run_all(
                     images.create_commands(self.path(c.id), images.virtual_size(self.path(p.id)),
                                            backing=self.path(p.id))
-                    for c, p in zip(made, todo.values())
+                    for c, p in zip(made, todo.values(), strict=True)
                 )
             self.store.add(made)
         except Exception:
@@ -437,7 +448,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         assert parent is not None
         if child.node in self._nodes:
             self.daemon.run_job("block-commit", f"commit-{child.id}", device=child.node,
-                                **{"base-node": parent.node})
+                                **_args({"base-node": parent.node}))
             self._del_node(child.node)
         else:
             images.commit(self.path(child.id))

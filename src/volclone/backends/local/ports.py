@@ -94,9 +94,10 @@ class LocalReader(VolumeReader):
         while offset < self.size:
             found: list[tuple[int, int]] = []
 
-            def heard(context: str, _offset: int, entries: list[int], _err: Any) -> int:
+            def heard(context: str, _offset: int, entries: list[int], _err: Any,
+                      found: list[tuple[int, int]] = found) -> int:
                 if context == "base:allocation":
-                    found.extend(zip(entries[::2], entries[1::2]))
+                    found.extend(zip(entries[::2], entries[1::2], strict=True))
                 return 0
 
             try:
@@ -184,7 +185,8 @@ class LocalWriter(VolumeWriter):
 class NbdPorts(SnapshotReadable, VolumeImportable):
     """Cross-backend copies for :class:`~volclone.backends.local.driver.LocalDriver` (a mixin)."""
 
-    def open_snapshot_member(self: LocalDriver, snapshot: GroupSnapshot, volume_id: str) -> VolumeReader:
+    def open_snapshot_member(  # type: ignore[misc]  # a mixin of LocalDriver, until the driver split
+            self: LocalDriver, snapshot: GroupSnapshot, volume_id: str) -> VolumeReader:
         layer_id = snapshot.members.get(volume_id)
         if layer_id is None:
             raise BackendError(f"volume {volume_id} is not in group snapshot {snapshot.id}")
@@ -196,7 +198,8 @@ class NbdPorts(SnapshotReadable, VolumeImportable):
                 raise BackendError(f"the full copy of {volume_id} in {snapshot.id} is still running")
             return LocalReader(self.path(layer.id))
 
-    def import_volume(self: LocalDriver, volume_id: str, size: int) -> VolumeWriter:
+    def import_volume(  # type: ignore[misc]  # a mixin of LocalDriver, until the driver split
+            self: LocalDriver, volume_id: str, size: int) -> VolumeWriter:
         from volclone.backends.local.driver import new_layer_id  # the driver module imports this one
 
         if self.store.top(volume_id) is not None:

@@ -23,8 +23,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from qemu.qmp import ExecuteError, QMPClient
 from qemu.qmp.error import QMPError
@@ -52,7 +53,7 @@ class JobCancelled(BackendError):
     """We stopped waiting for a block job and cancelled it (see ``run_job``'s ``give_up``)."""
 
 
-class _QuietClient(QMPClient):  # type: ignore[misc]
+class _QuietClient(QMPClient):
     """A QMPClient whose default event listener hears nothing.
 
     qemu.qmp's default listener keeps every event forever (a queue plus a

@@ -46,13 +46,20 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Collection, Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from volclone.backends.base import (
-    Attachable, GroupSnapshot, GroupSnapshotCapable, SnapshotReadable, VolumeDriver, VolumeImportable,
-    VolumeReader, VolumeWriter, remove_made,
+    Attachable,
+    GroupSnapshot,
+    GroupSnapshotCapable,
+    SnapshotReadable,
+    VolumeDriver,
+    VolumeImportable,
+    VolumeReader,
+    VolumeWriter,
+    remove_made,
 )
 from volclone.backends.rbd.ports import RbdReader, RbdWriter
 from volclone.errors import BackendError
@@ -106,6 +113,7 @@ def _check_id(kind: str, value: str) -> None:
 def _bindings() -> tuple[Any, Any]:
     try:
         import rados
+
         import rbd
     except ImportError as exc:
         raise BackendError(f"the RBD driver needs Ceph's Python bindings ({INSTALL_HINT}): {exc}") from exc
@@ -349,7 +357,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
                     handle.create_snap(_GROUP_SNAP_NAME)  # writers pause within this call
                     freeze_ms = (time.perf_counter() - started) * 1000
                     snap_ids = self._map(lambda vid: self._group_snap_id(image_name(vid), group), volume_ids)
-                    members = dict(zip(volume_ids, snap_ids))
+                    members = dict(zip(volume_ids, snap_ids, strict=True))
                     self._write_record(snapshot_id, members)
                     self._ungroup(group)
             except Exception:
@@ -457,7 +465,8 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
             with self._ceph(f"cloning from group snapshot {snapshot.id}"):
                 snap_ids = {source: self._snap_ref(snapshot, source) for source in clones}
                 sources = list(clones)
-                sizes = dict(zip(sources, self._map(lambda s: self._size_at(image_name(s), snap_ids[s]), sources)))
+                sizes = dict(zip(sources, self._map(lambda s: self._size_at(image_name(s), snap_ids[s]), sources),
+                                 strict=True))
                 total, done = sum(sizes.values()), 0
                 report(done, total)
                 images = set(self._rbd.RBD().list(self._io))

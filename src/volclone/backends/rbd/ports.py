@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager
+from typing import Any
 
 from volclone.backends.base import VolumeReader, VolumeWriter
 
 #: ``translate(doing)``: a context that turns librbd/librados errors into BackendError.
-Translate = Callable[[str], ContextManager[None]]
+Translate = Callable[[str], AbstractContextManager[None]]
 
 
 class RbdReader(VolumeReader):
