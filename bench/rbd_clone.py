@@ -203,7 +203,8 @@ def run(conf: str, pool: str, rounds: int) -> dict[str, Any]:
     cluster, ioctx = open_pool(conf, pool)
 
     def add_backend(env: dict[str, str]) -> None:
-        subprocess.run([VOLCLONE, "backend", "add", "ceph", "--driver", "rbd", "--conf", conf, "--pool", pool],
+        subprocess.run([VOLCLONE, "backend", "add", "ceph", "--driver", "rbd", "-o", f"conf={conf}",
+                        "-o", f"pool={pool}"],
                        env=env, check=True, capture_output=True)
 
     times: dict[str, list[float]] = {"volclone": [], "floor_serial": [], "floor_parallel": [],

@@ -115,7 +115,8 @@ def _warm_up(ioctx: Any) -> None:
 def start_env(data_dir: Path, cluster: Cluster, io: Any, extra_env: dict[str, str] | None = None) -> RbdEnv:
     data_dir.mkdir(parents=True, exist_ok=True)
     admin_token, user_token = make_token(data_dir, "admin", admin=True), make_token(data_dir, "p1")
-    run_cli(data_dir, "backend", "add", BACKEND, "--driver", "rbd", "--conf", cluster.conf, "--pool", POOL)
+    run_cli(data_dir, "backend", "add", BACKEND, "--driver", "rbd", "-o", f"conf={cluster.conf}",
+            "-o", f"pool={POOL}")
     server = Server(data_dir, free_port(), env=dict(extra_env or {}))
     server.start()
     admin, user = server.client(admin_token, "p1"), server.client(user_token, "p1")

@@ -26,17 +26,21 @@ def test_backend_add_refuses_what_cannot_work(tmp_path: Path, ceph_cluster: Clus
     def add(name: str, *args: str) -> Any:
         return run_cli(tmp_path, "backend", "add", name, *args, check=False)
 
-    ok = ("--driver", "rbd", "--conf", ceph_cluster.conf, "--pool", POOL)
+    ok = ("--driver", "rbd", "-o", f"conf={ceph_cluster.conf}", "--option", f"pool={POOL}")
     assert add("ceph", *ok).returncode == 0
     cases = {
         "a name taken": (add("ceph", *ok), "exists already"),
         "the built-in": (add("local", *ok), "exists already"),
         "a bad name": (add("a b", *ok), "backend name"),
-        "an unknown driver": (add("x", "--driver", "nfs", "--conf", ceph_cluster.conf, "--pool", POOL),
+        "an unknown driver": (add("x", "--driver", "nfs", "-o", f"conf={ceph_cluster.conf}", "-o", f"pool={POOL}"),
                               "unknown backend driver 'nfs'; known: rbd"),
-        "no conf file": (add("x", "--driver", "rbd", "--conf", str(tmp_path / "none.conf"), "--pool", POOL),
+        "no conf file": (add("x", "--driver", "rbd", "-o", f"conf={tmp_path / 'none.conf'}", "-o", f"pool={POOL}"),
                          "does not exist"),
-        "no such pool": (add("x", "--driver", "rbd", "--conf", ceph_cluster.conf, "--pool", "no-such-pool"),
+        "no pool given": (add("x", "--driver", "rbd", "-o", f"conf={ceph_cluster.conf}"), "needs the option pool"),
+        "an option it does not take": (add("x", *ok, "-o", "colour=blue"), "refused its options"),
+        "an option given twice": (add("x", *ok, "-o", "pool=other"), "given twice"),
+        "not KEY=VALUE": (add("x", *ok, "-o", "pool"), "is not KEY=VALUE"),
+        "no such pool": (add("x", "--driver", "rbd", "-o", f"conf={ceph_cluster.conf}", "-o", "pool=no-such-pool"),
                          "no-such-pool"),
     }
     for case, (r, message) in cases.items():
@@ -44,7 +48,7 @@ def test_backend_add_refuses_what_cannot_work(tmp_path: Path, ceph_cluster: Clus
     names = [b["name"] for b in json.loads(run_cli(tmp_path, "backend", "list", "--json").stdout)]
     assert names == ["local", "ceph"]
     # --no-check records it without connecting (a cluster that is down now).
-    assert add("later", *ok[:-1], "no-such-pool", "--no-check").returncode == 0
+    assert add("later", *ok[:-1], "pool=no-such-pool", "--no-check").returncode == 0
 
 
 def test_a_backend_that_cannot_start_is_503_and_the_rest_works(tmp_path: Path, ceph_cluster: Cluster,
@@ -52,7 +56,7 @@ def test_a_backend_that_cannot_start_is_503_and_the_rest_works(tmp_path: Path, c
     conf = tmp_path / "ceph.conf"
     shutil.copy(ceph_cluster.conf, conf)
     admin_token = make_token(tmp_path, "admin", admin=True)
-    run_cli(tmp_path, "backend", "add", "gone", "--driver", "rbd", "--conf", str(conf), "--pool", POOL)
+    run_cli(tmp_path, "backend", "add", "gone", "--driver", "rbd", "-o", f"conf={conf}", "-o", f"pool={POOL}")
     server = Server(tmp_path, free_port())
     server.start()
     try:

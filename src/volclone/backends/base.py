@@ -50,6 +50,12 @@ class VolumeDriver(abc.ABC):
     def __init__(self, name: str) -> None:
         self.name = name
 
+    @classmethod
+    def prepare_options(cls, options: Mapping[str, str]) -> dict[str, str]:
+        """The options to record for a new backend of this driver, as given on ``backend add``
+        (e.g. a path made absolute); raises ``ValueError`` for options it can't use."""
+        return dict(options)
+
     def start(self) -> None:  # noqa: B027 (a no-op by default, on purpose)
         """Bring up whatever the backend needs (daemons, connections)."""
 

@@ -14,8 +14,8 @@ DRIVERS = {
 }
 
 
-def load_driver(driver: str, name: str, **options: Any) -> VolumeDriver:
-    """Build the driver ``driver`` for the backend called ``name``."""
+def driver_class(driver: str) -> type[VolumeDriver]:
+    """The class of driver ``driver``, imported now."""
     try:
         module_name, class_name, install_hint = DRIVERS[driver]
     except KeyError:
@@ -25,5 +25,10 @@ def load_driver(driver: str, name: str, **options: Any) -> VolumeDriver:
     except ImportError as exc:
         hint = f" ({install_hint})" if install_hint else ""
         raise BadRequest(f"driver {driver!r} cannot be loaded: {exc}{hint}") from exc
-    cls = getattr(module, class_name)
-    return cls(name, **options)  # type: ignore[no-any-return]
+    cls: type[VolumeDriver] = getattr(module, class_name)
+    return cls
+
+
+def load_driver(driver: str, name: str, **options: Any) -> VolumeDriver:
+    """Build the driver ``driver`` for the backend called ``name``."""
+    return driver_class(driver)(name, **options)

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from volclone.cli.params import KeyValue
 from volclone.config import Settings
 
 PREFIX_SETTING = "clone-name-prefix"
@@ -118,23 +119,28 @@ def backend() -> None:
 
 @backend.command("add")
 @click.argument("name")
-@click.option("--driver", required=True, help="The backend's driver: rbd (Ceph RBD).")
-@click.option("--conf", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The cluster's ceph.conf (mon addresses; the keyring it names or the one beside it).")
-@click.option("--pool", required=True, help="The pool that holds the volumes' images.")
-@click.option("--user", default=None, help="The Ceph client id (without 'client.') [default: admin].")
-@click.option("--no-check", is_flag=True, help="Add it without connecting to the cluster first.")
+@click.option("--driver", required=True, help="The backend's driver, e.g. rbd (Ceph RBD).")
+@click.option("--option", "-o", "options", type=KeyValue(), multiple=True,
+              help="A driver option; repeat for more. rbd: conf=PATH (the cluster's ceph.conf), pool=POOL, "
+                   "user=ID (the Ceph client id without 'client.'; default admin).")
+@click.option("--no-check", is_flag=True, help="Add it without starting its driver (connecting) first.")
 @click.pass_context
-def backend_add(ctx: click.Context, name: str, driver: str, conf: Path, pool: str, user: str | None,
+def backend_add(ctx: click.Context, name: str, driver: str, options: tuple[tuple[str, str], ...],
                 no_check: bool) -> None:
-    """Add backend NAME; it is checked by connecting to its cluster and opening the pool."""
+    """Add backend NAME; it is checked by starting its driver once (rbd: connect and open the pool).
+
+        volclone backend add ceph --driver rbd -o conf=/etc/ceph/ceph.conf -o pool=volumes -o user=volclone
+    """
     from volclone import bootstrap
     from volclone.errors import VolcloneError
 
     admin = bootstrap.backend_admin(settings_from(ctx))
+    given = dict(options)
+    if len(given) != len(options):
+        click.echo("Error: an option is given twice", err=True)
+        sys.exit(2)
     try:
-        added = admin.add(name, driver, {"conf": str(conf.resolve()), "pool": pool, "user": user},
-                          check=not no_check)
+        added = admin.add(name, driver, dict(given), check=not no_check)
     except VolcloneError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(1)

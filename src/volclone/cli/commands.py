@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from volclone.cli.admin import main
+from volclone.cli.params import KeyValue
 from volclone.client import DEFAULT_URL, Client, ClientError, flow_state
 
 P = ParamSpec("P")
@@ -103,20 +104,6 @@ def client_command(func: Callable[Concatenate[Session, P], None]) -> Callable[P,
             raise ApiError(exc) from exc
 
     return run  # type: ignore[return-value]  # click fills url/token/project/as_json
-
-
-class KeyValue(click.ParamType):  # type: ignore[type-arg]
-    """``KEY=VALUE`` on the command line, as a ``(key, value)`` pair."""
-
-    name = "KEY=VALUE"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, str]:
-        if isinstance(value, tuple):
-            return value
-        key, sep, val = str(value).partition("=")
-        if not sep or not key:
-            self.fail(f"{value!r} is not KEY=VALUE", param, ctx)
-        return key, val
 
 
 # -- rendering ------------------------------------------------------------------

@@ -50,7 +50,12 @@ class BackendAdmin:
         if driver not in registry.DRIVERS or driver in _BUILT_IN_DRIVERS:
             known = sorted(set(registry.DRIVERS) - _BUILT_IN_DRIVERS)
             raise BadRequest(f"unknown backend driver {driver!r}; known: {', '.join(known)}")
-        config = BackendConfig(name, driver, {k: v for k, v in options.items() if v is not None})
+        try:
+            prepared = registry.driver_class(driver).prepare_options(
+                {k: v for k, v in options.items() if v is not None})
+        except ValueError as exc:
+            raise BadRequest(f"backend {name}: {exc}") from exc
+        config = BackendConfig(name, driver, prepared)
         instance = build_driver(config)
         if check:
             try:

@@ -48,6 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
 from typing import Any
 
 from volclone.backends.base import (
@@ -139,6 +140,19 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         # time, and while `group snap create` holds its members' exclusive locks, librbd
         # refuses other snapshot operations on them with EBUSY.
         self._group_lock = threading.RLock()
+
+    @classmethod
+    def prepare_options(cls, options: Mapping[str, str]) -> dict[str, str]:
+        """``conf`` (required) must name an existing file; it is recorded as an absolute path."""
+        prepared = dict(options)
+        for required in ("conf", "pool"):
+            if not prepared.get(required):
+                raise ValueError(f"the rbd driver needs the option {required}=...")
+        conf = Path(prepared["conf"])
+        if not conf.is_file():
+            raise ValueError(f"conf file {conf} does not exist")
+        prepared["conf"] = str(conf.resolve())
+        return prepared
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
