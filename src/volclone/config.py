@@ -8,6 +8,8 @@ from pathlib import Path
 
 DEFAULT_PORT = 8776
 DEFAULT_PREFIX = "clone-"
+#: The longest request body the API reads (1 MiB); longer ones are 413s.
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def default_data_dir() -> Path:
@@ -37,6 +39,8 @@ class Settings:
     unsafe_snapshot_gap_ms: float = 0
     #: Task-name prefixes whose tasks fail on purpose (tests prove reverts with them).
     failpoints: tuple[str, ...] = ()
+    #: The longest request body the API accepts, in bytes (``VOLCLONE_MAX_REQUEST_BYTES``).
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
     @property
     def db_url(self) -> str:
@@ -66,6 +70,10 @@ class Settings:
         s.max_chain_depth = int(env.get("VOLCLONE_MAX_CHAIN_DEPTH", s.max_chain_depth))
         s.unsafe_snapshot_gap_ms = float(env.get("VOLCLONE_UNSAFE_TEST_SNAPSHOT_GAP_MS", 0))
         s.failpoints = tuple(p.strip() for p in env.get("VOLCLONE_FAILPOINTS", "").split(",") if p.strip())
+        s.max_request_bytes = int(env.get("VOLCLONE_MAX_REQUEST_BYTES", s.max_request_bytes))
+        if s.max_request_bytes < 1:
+            raise ValueError(f"VOLCLONE_MAX_REQUEST_BYTES must be a positive number of bytes, "
+                             f"not {s.max_request_bytes}")
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

@@ -80,3 +80,10 @@ class BackendUnavailable(BackendError):
 
 class InjectedFailure(VolcloneError):
     """Raised by a failpoint (``VOLCLONE_FAILPOINTS``) to prove a revert path."""
+
+
+class OverLimit(VolcloneError):
+    """413 overLimit: a request passes a size or count limit (a volume's metadata items)."""
+
+    status = 413
+    fault = "overLimit"

@@ -17,5 +17,5 @@ def other(env: Env) -> Api:
 
 @pytest.fixture(scope="session")
 def default_type(env: Env) -> dict[str, Any]:
-    types = env.user.ok("GET", "/types")["volume_types"]
+    types = env.admin.ok("GET", "/types")["volume_types"]
     return next(t for t in types if t["name"] == "__DEFAULT__")

@@ -12,7 +12,7 @@ import httpx
 
 #: The OpenStack fault name for each status (Cinder's cinder/api/openstack/wsgi.py).
 FAULTS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
-          405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest"}
+          405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest", 413: "overLimit"}
 
 
 def assert_fault(r: httpx.Response, status: int, contains: str | None = None) -> str:

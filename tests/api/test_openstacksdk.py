@@ -121,15 +121,20 @@ def test_types(env, bs, admin_bs, default_type):
     t = admin_bs.create_type(name=name, description="sdk", extra_specs={"volume_backend_name": "local"})
     try:
         assert (t.name, t.description, t.is_public) == (name, "sdk", True)
-        got = bs.get_type(t.id)
+        got = admin_bs.get_type(t.id)
         assert (got.id, got.name, got.extra_specs) == (t.id, name, {"volume_backend_name": "local"})
+        # A user sees the type, not the operator's extra specs (Cinder's user-visible specs only).
+        got = bs.get_type(t.id)
+        assert (got.id, got.name, got.extra_specs) == (t.id, name, {})
         assert bs.find_type(name).id == t.id
         assert t.id in {x.id for x in bs.types()}
 
-        admin_bs.update_type_extra_specs(t.id, tier="gold", iops="100")
-        assert bs.get_type(t.id).extra_specs == {"volume_backend_name": "local", "tier": "gold", "iops": "100"}
-        admin_bs.delete_type_extra_specs(t.id, ["iops"])
-        assert bs.get_type(t.id).extra_specs == {"volume_backend_name": "local", "tier": "gold"}
+        admin_bs.update_type_extra_specs(t.id, tier="gold", iops="100", multiattach="<is> False")
+        assert admin_bs.get_type(t.id).extra_specs == {"volume_backend_name": "local", "tier": "gold", "iops": "100",
+                                                       "multiattach": "<is> False"}
+        assert bs.get_type(t.id).extra_specs == {"multiattach": "<is> False"}
+        admin_bs.delete_type_extra_specs(t.id, ["iops", "multiattach"])
+        assert admin_bs.get_type(t.id).extra_specs == {"volume_backend_name": "local", "tier": "gold"}
 
         v = bs.create_volume(size=1, name=unique("sdk"), volume_type=name)
         try:

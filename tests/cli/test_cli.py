@@ -126,13 +126,16 @@ def test_type_create_list_and_use(env: Env, cli: Run) -> None:
     assert (vtype["name"], vtype["description"], vtype["is_public"]) == (name, "fast disks", False)
     assert vtype["extra_specs"] == {"volume_backend_name": "local"}
 
-    assert name in {t["name"] for t in ok_json(cli("type", "list", "--json"))}
-    row = table_row(ok_text(cli("type", "list")), name)
+    assert name in {t["name"] for t in ok_json(cli("type", "list", "--json", token=env.admin_token))}
+    row = table_row(ok_text(cli("type", "list", token=env.admin_token)), name)
     assert vtype["id"] in row and "volume_backend_name=local" in row
+    # A private type is the admins' own: a user neither sees nor uses it.
+    assert name not in {t["name"] for t in ok_json(cli("type", "list", "--json"))}
+    assert_error(cli("volume", "create", "--size", "1", "--type", name), "Error (HTTP 404 itemNotFound):")
 
     # volume create takes the type's name or id
-    by_name = ok_json(cli("volume", "create", "--size", "1", "--type", name, "--json"))
-    by_id = ok_json(cli("volume", "create", "--size", "1", "--type", vtype["id"], "--json"))
+    by_name = ok_json(cli("volume", "create", "--size", "1", "--type", name, "--json", token=env.admin_token))
+    by_id = ok_json(cli("volume", "create", "--size", "1", "--type", vtype["id"], "--json", token=env.admin_token))
     assert by_name["volume_type_id"] == by_id["volume_type_id"] == vtype["id"]
 
 

@@ -11,13 +11,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import RequestResponseEndpoint
 
 from volclone import __version__
-from volclone.api import attachments, clones, deps, faults, types, versions, volume_actions, volumes
+from volclone.api import attachments, clones, deps, faults, limits, types, versions, volume_actions, volumes
+from volclone.config import Settings
 from volclone.errors import VolcloneError
 from volclone.service import Service
 
 
-def create_app(svc: Service, manage_lifecycle: bool = True) -> FastAPI:
-    """An app serving ``svc``; with ``manage_lifecycle`` it starts and stops the service too."""
+def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: int | None = None) -> FastAPI:
+    """An app serving ``svc``; with ``manage_lifecycle`` it starts and stops the service too.
+    Request bodies longer than ``max_request_bytes`` (default: ``VOLCLONE_MAX_REQUEST_BYTES``) are 413s."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -33,6 +35,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.service = svc
     faults.install(app)
+    app.add_middleware(limits.BodyLimit, max_bytes=max_request_bytes or Settings.from_env().max_request_bytes)
     app.add_middleware(versions.MicroversionMiddleware)
 
     @app.middleware("http")
@@ -47,10 +50,11 @@ def create_app(svc: Service, manage_lifecycle: bool = True) -> FastAPI:
     # body is malformed or its microversion unsupported).
     @app.middleware("http")
     async def authenticate(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        project_id = deps.project_of(request.url.path)
-        if project_id is not None:
+        path = deps.path_of(request.scope)
+        if not deps.is_public(path):  # every other path, known or not, needs a token
             try:
-                request.state.principal = await run_in_threadpool(deps.check_caller, request, project_id)
+                request.state.principal = await run_in_threadpool(deps.check_caller, request,
+                                                                  deps.project_of(path))
             except VolcloneError as exc:
                 return faults.fault(exc.status, exc.message, exc.fault)
         return await call_next(request)

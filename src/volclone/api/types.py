@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api import views
 from volclone.api.deps import principal, service
-from volclone.api.schemas import ExtraSpecsBody, VolumeTypeCreateBody
+from volclone.api.schemas import MAX_TEXT, ExtraSpecsBody, VolumeTypeCreateBody
 from volclone.domain import Principal
 from volclone.errors import BadRequest, NotFound
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v3/{project_id}/types")
 
 @router.get("")
 def list_types(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"volume_types": [views.volume_type(t) for t in service(request).types.list()]}
+    return {"volume_types": [views.volume_type(t) for t in service(request).types.list(who)]}
 
 
 @router.post("")
@@ -30,12 +30,12 @@ def create_type(body: VolumeTypeCreateBody, request: Request, who: Principal = D
 
 @router.get("/default")
 def default_type(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"volume_type": views.volume_type(service(request).types.find("__DEFAULT__"))}
+    return {"volume_type": views.volume_type(service(request).types.default(who))}
 
 
 @router.get("/{type_id}")
 def show_type(type_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"volume_type": views.volume_type(service(request).types.get(type_id))}
+    return {"volume_type": views.volume_type(service(request).types.show(who, type_id))}
 
 
 @router.delete("/{type_id}", status_code=202)
@@ -46,7 +46,7 @@ def delete_type(type_id: str, request: Request, who: Principal = Depends(princip
 
 @router.get("/{type_id}/extra_specs")
 def list_specs(type_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"extra_specs": service(request).types.get(type_id).extra_specs}
+    return {"extra_specs": service(request).types.show(who, type_id).extra_specs}
 
 
 @router.post("/{type_id}/extra_specs")
@@ -58,7 +58,7 @@ def set_specs(type_id: str, body: ExtraSpecsBody, request: Request,
 
 @router.get("/{type_id}/extra_specs/{key}")
 def show_spec(type_id: str, key: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    specs = service(request).types.get(type_id).extra_specs
+    specs = service(request).types.show(who, type_id).extra_specs
     if key not in specs:
         raise NotFound(f"volume type {type_id} has no extra spec {key}")
     return {key: specs[key]}
@@ -69,6 +69,8 @@ def update_spec(type_id: str, key: str, body: dict[str, str], request: Request,
                 who: Principal = Depends(principal)) -> dict[str, Any]:
     if list(body) != [key]:
         raise BadRequest(f"the body must be {{{key!r}: value}}")
+    if len(key) > MAX_TEXT or len(body[key]) > MAX_TEXT:
+        raise BadRequest(f"extra spec keys and values are at most {MAX_TEXT} characters")
     service(request).types.set_extra_specs(who, type_id, body)
     return body
 

@@ -14,7 +14,9 @@ MIN_VERSION = (3, 0)
 MAX_VERSION = (3, 27)
 HEADER = "OpenStack-API-Version"
 SERVICE = "volume"
-_VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
+#: ASCII digits only (``\d`` takes any script's), and few of them: ``int()`` of thousands of
+#: digits is slow and refuses past 4300 (Python's digit limit).
+_VERSION_RE = re.compile(r"^([0-9]{1,6})\.([0-9]{1,6})$")
 
 router = APIRouter()
 
@@ -65,7 +67,8 @@ def requested_version(header: str | None) -> tuple[int, int] | str:
                 return MAX_VERSION
             m = _VERSION_RE.match(value)
             if not m:
-                return f"invalid API version {words[1]!r}"
+                shown = words[1] if len(words[1]) <= 32 else words[1][:32] + "..."
+                return f"invalid API version {shown!r}; give MAJOR.MINOR, e.g. {fmt(MAX_VERSION)}"
             version = (int(m.group(1)), int(m.group(2)))
             if not MIN_VERSION <= version <= MAX_VERSION:
                 return (f"version {words[1]} is not supported by the API; "
@@ -76,7 +79,8 @@ def requested_version(header: str | None) -> tuple[int, int] | str:
 
 class MicroversionMiddleware(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if not request.url.path.startswith("/v3/") or request.url.path == "/v3/":
+        path = str(request.scope.get("path", ""))
+        if not path.startswith("/v3/") or path == "/v3/":
             return await call_next(request)
         version = requested_version(request.headers.get(HEADER))
         if isinstance(version, str):

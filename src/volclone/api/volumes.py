@@ -63,8 +63,11 @@ def list_volumes_detail(project_id: str, request: Request, who: Principal = Depe
 def create_volume(project_id: str, body: VolumeCreateBody, request: Request,
                   who: Principal = Depends(principal)) -> dict[str, Any]:
     v = body.volume
-    vol = service(request).volumes.create(who, project_id, v.size, v.name, v.description, v.volume_type,
-                                          v.metadata)
+    assert v.size is not None  # the schema requires it
+    name = v.name if v.name is not None else v.display_name
+    description = v.description if v.description is not None else v.display_description
+    vol = service(request).volumes.create(who, project_id, v.size, name, description, v.volume_type,
+                                          v.metadata or {})
     return {"volume": _detail(request, who, [vol])[0]}
 
 

@@ -1,13 +1,19 @@
-"""Repositories: the service's only way to rows. They return domain records."""
+"""Repositories: the service's only way to rows. They return domain records.
+
+Database errors stop here: a constraint a concurrent writer won (two types created with one
+name at once) is a :class:`~volclone.errors.Conflict` (409), never SQLAlchemy's IntegrityError.
+"""
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
@@ -35,6 +41,20 @@ from volclone.domain import (
     VolumeType,
     attached_status,
 )
+from volclone.errors import Conflict
+
+#: What a lost race on a constraint tells the caller.
+_RACED = "the change conflicts with another one made at the same time; try again"
+
+
+@contextlib.contextmanager
+def _transaction(db: Database, conflict: str = _RACED) -> Iterator[Session]:
+    """``db.session()``, with a broken constraint (checked at flush or commit) turned into a Conflict."""
+    try:
+        with db.session() as s:
+            yield s
+    except IntegrityError as exc:
+        raise Conflict(conflict) from exc
 
 
 def _type(row: VolumeTypeRow) -> VolumeType:
@@ -63,37 +83,38 @@ class VolumeTypes:
         self.db = db
 
     def add(self, vtype: VolumeType) -> VolumeType:
-        with self.db.session() as s:
+        """Record ``vtype``; Conflict if its name (or id) is taken, also by a create that raced this one."""
+        with _transaction(self.db, f"volume type {vtype.name} already exists") as s:
             s.add(VolumeTypeRow(id=vtype.id, name=vtype.name, description=vtype.description,
                                 is_public=vtype.is_public, extra_specs=dict(vtype.extra_specs)))
         return vtype
 
     def get(self, type_id: str) -> VolumeType | None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.get(VolumeTypeRow, type_id)
             return _type(row) if row else None
 
     def by_name(self, name: str) -> VolumeType | None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.scalar(select(VolumeTypeRow).where(VolumeTypeRow.name == name))
             return _type(row) if row else None
 
     def list(self) -> list[VolumeType]:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             return [_type(r) for r in s.scalars(select(VolumeTypeRow).order_by(VolumeTypeRow.created_at))]
 
     def set_extra_specs(self, type_id: str, specs: dict[str, str]) -> None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.get(VolumeTypeRow, type_id)
             if row is not None:
                 row.extra_specs = specs
 
     def delete(self, type_id: str) -> None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             s.execute(delete(VolumeTypeRow).where(VolumeTypeRow.id == type_id))
 
     def in_use(self, type_id: str) -> bool:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             return bool(s.scalar(select(func.count()).select_from(VolumeRow)
                                  .where(VolumeRow.volume_type_id == type_id)))
 
@@ -103,18 +124,18 @@ class Volumes:
         self.db = db
 
     def add(self, volumes: list[Volume]) -> None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             s.add_all(VolumeRow(id=v.id, project_id=v.project_id, name=v.name, description=v.description,
                                 size=v.size, status=v.status.value, volume_type_id=v.volume_type_id,
                                 backend=v.backend, metadata_=dict(v.metadata)) for v in volumes)
 
     def get(self, volume_id: str) -> Volume | None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.get(VolumeRow, volume_id)
             return _volume(row) if row else None
 
     def get_many(self, volume_ids: list[str]) -> dict[str, Volume]:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             rows = s.scalars(select(VolumeRow).where(VolumeRow.id.in_(volume_ids)))
             return {r.id: _volume(r) for r in rows}
 
@@ -124,12 +145,12 @@ class Volumes:
             q = q.where(VolumeRow.project_id == project_id)
         for key, value in (filters or {}).items():
             q = q.where(getattr(VolumeRow, key) == value)
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             return [_volume(r) for r in s.scalars(q)]
 
     def update(self, volume_id: str, **fields: Any) -> Volume | None:
         """Set fields (``metadata`` included); ``status`` takes a :class:`VolumeStatus`."""
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.get(VolumeRow, volume_id)
             if row is None:
                 return None
@@ -146,7 +167,7 @@ class Volumes:
 
     def merge_metadata(self, per_volume: dict[str, dict[str, str]]) -> builtins.list[str]:
         """Add metadata to several volumes in one transaction; returns the ids not found."""
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             rows = {r.id: r for r in s.scalars(select(VolumeRow).where(VolumeRow.id.in_(list(per_volume))))}
             for vid, meta in per_volume.items():
                 if vid in rows:
@@ -163,11 +184,11 @@ class Volumes:
         q = update(VolumeRow).where(VolumeRow.id.in_(volume_ids))
         if only_from is not None:
             q = q.where(VolumeRow.status.in_([s.value for s in only_from]))
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             return list(s.scalars(q.values(status=status.value, updated_at=utcnow()).returning(VolumeRow.id)))
 
     def delete(self, volume_id: str) -> None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             s.execute(delete(VolumeRow).where(VolumeRow.id == volume_id))
 
 
@@ -200,7 +221,7 @@ class Attachments:
         The check and the insert are one transaction that claims the volume's row with a
         conditional UPDATE, so a volume delete (which claims ``deleting``) can't slip between.
         """
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             claimed = s.execute(update(VolumeRow)
                                 .where(VolumeRow.id == attachment.volume_id,
                                        VolumeRow.status.in_([v.value for v in volume_in]))
@@ -216,7 +237,7 @@ class Attachments:
         return True
 
     def get(self, attachment_id: str) -> Attachment | None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.get(AttachmentRow, attachment_id)
             return _attachment(row) if row else None
 
@@ -227,13 +248,13 @@ class Attachments:
             q = q.where(AttachmentRow.project_id == project_id)
         if volume_id is not None:
             q = q.where(AttachmentRow.volume_id == volume_id)
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             found = [_attachment(r) for r in s.scalars(q)]
         return [a for a in found if where is None or where(a)]
 
     def update(self, attachment_id: str, **fields: Any) -> Attachment | None:
         """Set fields (``status``/``mode`` take their enums); the volume's status follows."""
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.get(AttachmentRow, attachment_id)
             if row is None:
                 return None
@@ -245,7 +266,7 @@ class Attachments:
 
     def remove(self, attachment_id: str) -> None:
         """Delete the row; the volume's status follows (``available`` once none is left)."""
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.get(AttachmentRow, attachment_id)
             if row is not None:
                 volume_id = row.volume_id
@@ -254,7 +275,7 @@ class Attachments:
 
     def sync_status(self, volume_id: str, also_from: frozenset[VolumeStatus]) -> None:
         """Set the volume's status from its attachments, also when it is in ``also_from`` now."""
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             self._sync(s, volume_id, also_from)
 
 
@@ -265,21 +286,21 @@ class Groups:
         self.db = db
 
     def add(self, group_id: str, task_id: str, project_id: str, volume_ids: list[str]) -> None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             if s.get(GroupRow, group_id) is None:
                 s.add(GroupRow(id=group_id, task_id=task_id, project_id=project_id,
                                volume_ids={"ids": list(volume_ids)}))
 
     def exists(self, group_id: str) -> bool:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             return s.get(GroupRow, group_id) is not None
 
     def delete(self, group_id: str) -> None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             s.execute(delete(GroupRow).where(GroupRow.id == group_id))
 
     def grouped(self, volume_id: str) -> bool:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             return any(volume_id in (r.volume_ids or {}).get("ids", []) for r in s.scalars(select(GroupRow)))
 
 
@@ -288,16 +309,16 @@ class CloneTasks:
         self.db = db
 
     def add(self, task_id: str, project_id: str, request: dict[str, Any], logbook_id: str, flow_id: str) -> None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             s.add(CloneTaskRow(id=task_id, project_id=project_id, request=request,
                                logbook_id=logbook_id, flow_id=flow_id))
 
     def get(self, task_id: str) -> CloneTaskRow | None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             return s.get(CloneTaskRow, task_id)
 
     def list(self) -> list[CloneTaskRow]:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             return list(s.scalars(select(CloneTaskRow).order_by(CloneTaskRow.created_at)))
 
     def record(self, row: CloneTaskRow, state: TaskState) -> CloneTask:
@@ -315,12 +336,12 @@ class Tokens:
         self.db = db
 
     def add(self, token: str, principal: Principal) -> None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             s.add(TokenRow(token_hash=hash_token(token), project_id=principal.project_id,
                            is_admin=principal.is_admin))
 
     def find(self, token: str) -> Principal | None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.get(TokenRow, hash_token(token))
             return Principal(row.project_id, row.is_admin) if row else None
 
@@ -332,12 +353,12 @@ class Settings:
         self.db = db
 
     def get(self, key: str, default: str) -> str:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.get(SettingRow, key)
             return row.value if row else default
 
     def set(self, key: str, value: str) -> None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             s.merge(SettingRow(key=key, value=value))
 
 
@@ -349,18 +370,18 @@ class BackendConfigs:
 
     def add(self, backend: BackendConfig) -> bool:
         """Record ``backend``; False (and nothing changes) if the name is taken."""
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             if s.get(BackendRow, backend.name) is not None:
                 return False
             s.add(BackendRow(name=backend.name, driver=backend.driver, options=dict(backend.options)))
         return True
 
     def get(self, name: str) -> BackendConfig | None:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             row = s.get(BackendRow, name)
             return BackendConfig(row.name, row.driver, dict(row.options or {})) if row else None
 
     def list(self) -> list[BackendConfig]:
-        with self.db.session() as s:
+        with _transaction(self.db) as s:
             rows = s.scalars(select(BackendRow).order_by(BackendRow.created_at, BackendRow.name))
             return [BackendConfig(r.name, r.driver, dict(r.options or {})) for r in rows]

@@ -86,7 +86,7 @@ class CloneService:
             raise BadRequest("the volumes are on different backends "
                              f"({', '.join(sorted(backends))}); one consistent snapshot can't span them")
         backend = backends.pop()
-        target = self.types.get(req.target_type_id) if req.target_type_id else None
+        target = self.types.get(req.target_type_id, who) if req.target_type_id else None
         target_backend = self.backends.name_for(target) if target is not None else backend
         self.driver_for(backend)
         if target_backend != backend:

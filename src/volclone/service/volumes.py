@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from volclone.errors import (
     Conflict,
     InvalidVolume,
     NotFound,
+    OverLimit,
 )
 from volclone.service.auth import AuthService
 
@@ -26,6 +28,12 @@ BACKEND_KEY = "volume_backend_name"
 #: Extra spec choosing how clones of this type are made: linked (default) or full copies.
 CLONE_MODE_KEY = "clone_mode"
 CLONE_MODES = ("linked", "full")
+#: The most metadata items a volume (or extra specs a type) may have. Cinder has no fixed number;
+#: 128 is Nova's ``metadata_items`` quota, the cap the OpenStack family knows.
+MAX_METADATA_ITEMS = 128
+#: The extra specs a user who is not an admin sees (Cinder's ``USER_VISIBLE_EXTRA_SPECS``); the
+#: rest (``volume_backend_name``, ``clone_mode``, ...) are the operator's business.
+USER_VISIBLE_EXTRA_SPECS = ("RESKEY:availability_zones", "multiattach", "replication_enabled")
 
 
 def clone_mode(vtype: VolumeType) -> str:
@@ -63,7 +71,19 @@ class Backends:
             raise BadRequest(f"no backend is named {name!r}") from None
 
 
+def _check_metadata_count(old: Mapping[str, str], new: Mapping[str, str]) -> None:
+    """Past the cap, a change may not add items (a volume the clone flow put over it can still
+    be edited, and shrink)."""
+    if len(new) > MAX_METADATA_ITEMS and len(new) > len(old):
+        raise OverLimit(f"a volume has at most {MAX_METADATA_ITEMS} metadata items; this would make {len(new)}")
+
+
 class VolumeTypeService:
+    """Volume types. A private type (``is_public: false``) is visible to admins only, as in Cinder
+    without type-access grants: to anyone else it does not exist (404). Callers acting for a user
+    pass ``who``; the service's own look-ups (the type of an existing volume) do not.
+    """
+
     def __init__(self, types: VolumeTypes) -> None:
         self.repo = types
 
@@ -75,25 +95,52 @@ class VolumeTypeService:
                                              extra_specs={BACKEND_KEY: backend}))
         return vtype
 
-    def list(self) -> list[VolumeType]:
-        return self.repo.list()
+    @staticmethod
+    def _sees(who: Principal | None, vtype: VolumeType | None) -> bool:
+        return vtype is not None and (who is None or who.is_admin or vtype.is_public)
 
-    def get(self, type_id: str) -> VolumeType:
+    @staticmethod
+    def shown_to(who: Principal, vtype: VolumeType) -> VolumeType:
+        """``vtype`` as ``who`` may see it: a user who is not an admin sees only the user-visible extra specs."""
+        if who.is_admin:
+            return vtype
+        specs = {k: v for k, v in vtype.extra_specs.items() if k in USER_VISIBLE_EXTRA_SPECS}
+        return dataclasses.replace(vtype, extra_specs=specs)
+
+    def list(self, who: Principal | None = None) -> list[VolumeType]:
+        """Every type, or (with ``who``) those ``who`` can see, as they may see them."""
+        types = self.repo.list()
+        if who is None:
+            return types
+        return [self.shown_to(who, t) for t in types if self._sees(who, t)]
+
+    def get(self, type_id: str, who: Principal | None = None) -> VolumeType:
+        """The type with this id (404 if ``who`` is given and cannot see it). Its specs are whole."""
         vtype = self.repo.get(type_id)
-        if vtype is None:
+        if vtype is None or not self._sees(who, vtype):
             raise NotFound(f"volume type {type_id} could not be found")
         return vtype
 
-    def find(self, id_or_name: str) -> VolumeType:
+    def find(self, id_or_name: str, who: Principal | None = None) -> VolumeType:
+        """The type with this id or name (404 if ``who`` is given and cannot see it). Its specs are whole."""
         vtype = self.repo.get(id_or_name) or self.repo.by_name(id_or_name)
-        if vtype is None:
+        if vtype is None or not self._sees(who, vtype):
             raise NotFound(f"volume type {id_or_name} could not be found")
         return vtype
+
+    def show(self, who: Principal, type_id: str) -> VolumeType:
+        """The type with this id as ``who`` may see it (404 if ``who`` cannot see it)."""
+        return self.shown_to(who, self.get(type_id, who))
+
+    def default(self, who: Principal) -> VolumeType:
+        return self.shown_to(who, self.find(DEFAULT_TYPE, who))
 
     def create(self, who: Principal, name: str, description: str | None = None,
                is_public: bool = True, extra_specs: dict[str, str] | None = None) -> VolumeType:
         AuthService.require_admin(who)
         _check_specs(extra_specs or {})
+        if len(extra_specs or {}) > MAX_METADATA_ITEMS:
+            raise OverLimit(f"a volume type has at most {MAX_METADATA_ITEMS} extra specs")
         if self.repo.by_name(name) is not None:
             raise Conflict(f"volume type {name} already exists")
         return self.repo.add(VolumeType(id=str(uuid.uuid4()), name=name, description=description,
@@ -116,6 +163,9 @@ class VolumeTypeService:
                 and self.repo.in_use(type_id):
             raise BadRequest(f"{BACKEND_KEY} of a type in use cannot change")
         merged = {**vtype.extra_specs, **specs}
+        if len(merged) > MAX_METADATA_ITEMS and len(merged) > len(vtype.extra_specs):
+            raise OverLimit(f"a volume type has at most {MAX_METADATA_ITEMS} extra specs; this would make "
+                            f"{len(merged)}")
         self.repo.set_extra_specs(type_id, merged)
         return merged
 
@@ -157,7 +207,8 @@ class VolumeService:
         AuthService.authorize(who, project_id)
         if size < 1:
             raise BadRequest("size must be a positive number of GiB")
-        vtype = self.types.find(volume_type) if volume_type else self.types.find(DEFAULT_TYPE)
+        _check_metadata_count({}, metadata or {})
+        vtype = self.types.find(volume_type or DEFAULT_TYPE, who)
         backend_name = self.backends.name_for(vtype)
         driver = self.backends.get(backend_name)
         if driver.max_size_gib is not None and size > driver.max_size_gib:
@@ -177,8 +228,12 @@ class VolumeService:
         assert updated is not None
         return updated
 
-    def update(self, who: Principal, project_id: str, volume_id: str, **fields: str | None) -> Volume:
-        self.get(who, project_id, volume_id)
+    def update(self, who: Principal, project_id: str, volume_id: str,
+               **fields: str | dict[str, str] | None) -> Volume:
+        vol = self.get(who, project_id, volume_id)
+        metadata = fields.get("metadata")
+        if isinstance(metadata, dict):
+            _check_metadata_count(vol.metadata, metadata)
         updated = self.repo.update(volume_id, **fields)
         assert updated is not None
         return updated
@@ -187,6 +242,7 @@ class VolumeService:
                      replace: bool = False) -> dict[str, str]:
         vol = self.get(who, project_id, volume_id)
         merged = dict(metadata) if replace else {**vol.metadata, **metadata}
+        _check_metadata_count(vol.metadata, merged)
         self.repo.update(volume_id, metadata=merged)
         return merged
 
