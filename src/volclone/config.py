@@ -37,6 +37,8 @@ class Settings:
     unsafe_snapshot_gap_ms: float = 0
     #: Task-name prefixes whose tasks fail on purpose (tests prove reverts with them).
     failpoints: tuple[str, ...] = ()
+    #: Seconds between retries of what failed clone reverts left behind (also retried at start).
+    leftover_retry_s: float = 60.0
 
     @property
     def db_url(self) -> str:
@@ -66,6 +68,7 @@ class Settings:
         s.max_chain_depth = int(env.get("VOLCLONE_MAX_CHAIN_DEPTH", s.max_chain_depth))
         s.unsafe_snapshot_gap_ms = float(env.get("VOLCLONE_UNSAFE_TEST_SNAPSHOT_GAP_MS", 0))
         s.failpoints = tuple(p.strip() for p in env.get("VOLCLONE_FAILPOINTS", "").split(",") if p.strip())
+        s.leftover_retry_s = float(env.get("VOLCLONE_LEFTOVER_RETRY_S", s.leftover_retry_s))
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

@@ -80,3 +80,8 @@ class BackendUnavailable(BackendError):
 
 class InjectedFailure(VolcloneError):
     """Raised by a failpoint (``VOLCLONE_FAILPOINTS``) to prove a revert path."""
+
+
+class RevertIncomplete(VolcloneError):
+    """A clone flow's revert undid all it could but left items behind (recorded as leftovers
+    and retried until they are gone); the flow ends FAILURE with this message."""
