@@ -9,6 +9,7 @@ every message, what was left is recorded, and the leftover retry (at start, and 
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 
 from conftest import Env
@@ -148,3 +149,26 @@ def test_a_clone_failure_shows_tenants_no_server_path(make_env) -> None:
     assert str(srv.data_dir) not in failure and not re.search(r"(^|[\s'\"(])/\w", failure), failure
     assert "Traceback" not in failure and "\n" not in failure
     assert str(srv.data_dir / "pool") in srv.log()  # the operator has it all
+
+
+def test_a_start_releases_sources_grouped_by_flows_that_have_ended(make_env) -> None:
+    """Groups no leftover names (left by a flow that failed before leftovers were recorded,
+    or by a task that is gone) are released once their flow has ended."""
+    e: Env = make_env()
+    srv, api = e.server, e.user
+    a = api.create_volume(1, "a")["id"]
+    b = api.create_volume(1, "b")["id"]
+    ended = api.clone([a])
+    assert api.wait(ended)["flow_details"] == {"cloneFlow": "SUCCESS"}
+    srv.stop()
+    con = sqlite3.connect(srv.data_dir / "volclone.db")
+    with con:
+        for group, task, ids in ((f"src_group-{ended}", ended, [a]), ("src_group-gone", "gone", [b])):
+            con.execute("INSERT INTO volume_groups (id, task_id, project_id, volume_ids, created_at) "
+                        "VALUES (?, ?, 'p1', ?, '2026-12-01 00:00:00')", (group, task, f'{{"ids": ["{ids[0]}"]}}'))
+    con.close()
+    srv.start()
+    assert srv.db_rows("SELECT id FROM volume_groups") == []
+    for vid in (a, b):
+        r = api.request("DELETE", f"/volumes/{vid}")
+        assert r.status_code == 202, r.text
