@@ -101,14 +101,14 @@ class CloneContext:
     #: Where reverts record what they could not undo (default: in the volumes' database).
     leftovers: Leftovers | None = None
     points: Failpoints = field(init=False)
+    records: Leftovers = field(init=False)
     #: Revert failures that could not even be recorded, by task id (reported, not retried).
     _unrecorded: dict[str, list[str]] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.points = Failpoints(self.failpoints)
-        if self.leftovers is None:
-            self.leftovers = Leftovers(self.volumes.db)
+        self.records = self.leftovers or Leftovers(self.volumes.db)
 
     def backend(self, name: str) -> VolumeDriver:
         return self.backend_for(name) if self.backend_for else self.driver_for(name)  # type: ignore[return-value]
@@ -153,18 +153,16 @@ class CloneContext:
             except Exception:
                 log.exception("clone %s could not be marked %s", ref, VolumeStatus.ERROR_DELETING.value)
         try:
-            assert self.leftovers is not None
-            self.leftovers.record(Leftover.new(task_id, step, action.value, ref, backend, message))
+            self.records.record(Leftover.new(task_id, step, action.value, ref, backend, message))
         except Exception:
             log.exception("clone task %s: the leftover %s could not be recorded", task_id, action.describe(ref))
             with self._lock:
-                self._unrecorded.setdefault(task_id, []).append(f"{action.describe(ref)}: {message}")
+                self._unrecorded.setdefault(task_id, []).append(f"{action.describe(ref)} ({message})")
         return False
 
     def report_revert(self, task_id: str) -> None:
         """Raise :class:`RevertIncomplete` naming everything this task's revert left behind."""
-        assert self.leftovers is not None
-        items = [f"{Undo(i.kind).describe(i.ref)} ({i.message})" for i in self.leftovers.for_task(task_id)]
+        items = [f"{Undo(i.kind).describe(i.ref)} ({i.message})" for i in self.records.for_task(task_id)]
         with self._lock:
             items += self._unrecorded.pop(task_id, [])
         if items:

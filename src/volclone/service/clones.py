@@ -226,9 +226,9 @@ class CloneService:
         with self._retry_lock:
             pending = sorted(self.leftovers.pending(), key=lambda i: RETRY_ORDER.index(Undo(i.kind)))
             left = 0
-            for item in pending:
-                if self.retrier.stopping:
-                    return left + len(pending)
+            for n, item in enumerate(pending):
+                if self.retrier.stopping:  # the service stops: the rest waits for the next start
+                    return left + len(pending) - n
                 left += not self._retry(item)
             self._release_dead_groups()
             return left
