@@ -51,7 +51,8 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     runner = FlowRunner(db.engine, settings.flow_workers)
     runner.setup()
     clones = CloneService(volumes, repos.CloneTasks(db), repos.Settings(db), types, backends, runner,
-                          groups, settings.max_clone_volumes, settings.failpoints)
+                          groups, settings.max_clone_volumes, settings.failpoints,
+                          retry_interval=settings.leftover_retry_s)
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
 
@@ -61,7 +62,9 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     if with_backends:  # attached volumes are served again where they were (VOLCLONE_NBD_HOST/PORT)
         on_start.append(attachments.restore)
     on_start.append(clones.resume_interrupted)
-    on_stop: list[Callable[[], object]] = [lambda: runner.close(wait=True),
+    if with_backends:  # what failed reverts left: retried now, then periodically until gone
+        on_start.append(clones.start_retrying)
+    on_stop: list[Callable[[], object]] = [clones.stop_retrying, lambda: runner.close(wait=True),
                                            *(d.stop for d in backends.drivers.values()), db.engine.dispose]
     return Service(AuthService(repos.Tokens(db)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows),

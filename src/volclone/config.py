@@ -41,6 +41,8 @@ class Settings:
     failpoints: tuple[str, ...] = ()
     #: The longest request body the API accepts, in bytes (``VOLCLONE_MAX_REQUEST_BYTES``).
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    #: Seconds between retries of what failed clone reverts left behind (also retried at start).
+    leftover_retry_s: float = 60.0
 
     @property
     def db_url(self) -> str:
@@ -74,6 +76,7 @@ class Settings:
         if s.max_request_bytes < 1:
             raise ValueError(f"VOLCLONE_MAX_REQUEST_BYTES must be a positive number of bytes, "
                              f"not {s.max_request_bytes}")
+        s.leftover_retry_s = float(env.get("VOLCLONE_LEFTOVER_RETRY_S", s.leftover_retry_s))
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

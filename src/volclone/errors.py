@@ -87,3 +87,8 @@ class OverLimit(VolcloneError):
 
     status = 413
     fault = "overLimit"
+
+
+class RevertIncomplete(VolcloneError):
+    """A clone flow's revert undid all it could but left items behind (recorded as leftovers
+    and retried until they are gone); the flow ends FAILURE with this message."""

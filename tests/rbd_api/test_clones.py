@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
-from flows.test_revert import TASKS  # the flow's task-name prefixes, in order
+from volclone.flows.model import Step
 
 from .conftest import MIB, RbdEnv, pattern
+
+#: The flow's task-name prefixes, in order.
+TASKS = [s.prefix for s in Step]
 
 
 def no_clone_leftovers(listing: dict[str, Any]) -> None:

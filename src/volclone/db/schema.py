@@ -110,6 +110,27 @@ class CloneTaskRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class LeftoverRow(Base):
+    """Something a clone flow's revert could not remove or release (a clone volume, a group
+    snapshot, a source group, a status); retried until it is gone, then marked resolved."""
+
+    __tablename__ = "clone_leftovers"
+    #: ``<kind>:<ref>``: one row per thing, however often its removal fails.
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), index=True)
+    #: The flow step whose revert left it (an atom name).
+    step: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str | None] = mapped_column(String(255))
+    #: The last failure, as a tenant may read it (no server paths).
+    message: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+
+
 class TokenRow(Base):
     __tablename__ = "tokens"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -7,16 +7,35 @@ what to undo from deterministic ids rather than from the task's result, so they
 also clean up after a task that failed half-way (the failpoints prove it: they
 fire *after* a task's side effect).
 
+Reverts never strand anything. A revert undoes item by item (each clone, the group
+snapshot, the source group, each status); an item that fails is logged, recorded
+as a leftover (``volclone.db.leftovers``) and the revert goes on, so every earlier
+step still reverts too. The first step's revert runs last: when anything was left,
+it raises :class:`~volclone.errors.RevertIncomplete` naming every item, so the flow
+ends FAILURE instead of REVERTED. The service retries the leftovers at start and
+periodically until they are gone.
+
+Failpoints (``VOLCLONE_FAILPOINTS``, comma-separated; for tests):
+
+* ``<task-name-prefix>``: a task whose name starts with it fails right after its side
+  effect (e.g. ``create_group_clone``);
+* ``revert:<undo>[:N]``: the undo action ``<undo>`` (one of :class:`~volclone.flows.model.Undo`:
+  ``reset_clone_status``, ``delete_clone``, ``delete_group_snapshot``, ``delete_group``) fails
+  its first N times in this process (default 1), in reverts and in leftover retries alike.
+
 Data moves between tasks by argument name; everything in the flow's store is
-plain JSON, because TaskFlow persists it.
+plain JSON, because TaskFlow persists it: the clones travel as
+:meth:`CloneSpec.to_json <volclone.flows.model.CloneSpec.to_json>` and are read back
+with ``CloneSpec.load_all``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from taskflow import task
@@ -24,9 +43,12 @@ from taskflow.patterns import linear_flow
 
 from volclone.backends.base import GroupSnapshotCapable, VolumeDriver
 from volclone.backends.copy import copy_from_group_snapshot
+from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import Groups, Volumes
 from volclone.domain import CLONEABLE, Volume, VolumeStatus
-from volclone.errors import InjectedFailure, InvalidVolume
+from volclone.errors import InjectedFailure, InvalidVolume, RevertIncomplete
+from volclone.flows.messages import public_error
+from volclone.flows.model import CloneSpec, Step, Undo
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +56,36 @@ FLOW_NAME = "cloneFlow"
 #: The clone's metadata keys that name where it came from.
 META_SOURCE = "clone_source_volume_id"
 META_TASK = "clone_task_id"
+#: The failpoint entries that make an undo action fail: ``revert:<undo>[:N]``.
+REVERT_FAILPOINT = "revert:"
+
+
+class Failpoints:
+    """The parsed ``VOLCLONE_FAILPOINTS`` entries (see the module docstring)."""
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        prefixes: list[str] = []
+        self._undo_left: dict[Undo, int] = {}
+        for entry in entries:
+            if not entry.startswith(REVERT_FAILPOINT):
+                prefixes.append(entry)
+                continue
+            name, _, count = entry[len(REVERT_FAILPOINT):].partition(":")
+            self._undo_left[Undo(name)] = int(count) if count else 1
+        self.prefixes = tuple(prefixes)
+        self._lock = threading.Lock()
+
+    def task(self, task_name: str) -> None:
+        if any(task_name.startswith(p) for p in self.prefixes):
+            raise InjectedFailure(f"failpoint hit in {task_name}")
+
+    def undo(self, action: Undo, ref: str) -> None:
+        with self._lock:
+            left = self._undo_left.get(action, 0)
+            if left <= 0:
+                return
+            self._undo_left[action] = left - 1
+        raise InjectedFailure(f"failpoint hit in revert {action.value} of {ref}")
 
 
 @dataclass
@@ -46,13 +98,76 @@ class CloneContext:
     failpoints: tuple[str, ...] = ()
     #: Any backend by name: where clones on another backend than their sources go.
     backend_for: Callable[[str], VolumeDriver] | None = None
+    #: Where reverts record what they could not undo (default: in the volumes' database).
+    leftovers: Leftovers | None = None
+    points: Failpoints = field(init=False)
+    records: Leftovers = field(init=False)
+    #: Revert failures that could not even be recorded, by task id (reported, not retried).
+    _unrecorded: dict[str, list[str]] = field(init=False, default_factory=dict)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.points = Failpoints(self.failpoints)
+        self.records = self.leftovers or Leftovers(self.volumes.db)
 
     def backend(self, name: str) -> VolumeDriver:
         return self.backend_for(name) if self.backend_for else self.driver_for(name)  # type: ignore[return-value]
 
     def failpoint(self, task_name: str) -> None:
-        if any(task_name.startswith(p) for p in self.failpoints):
-            raise InjectedFailure(f"failpoint hit in {task_name}")
+        self.points.task(task_name)
+
+    # -- undoing, in reverts and in retries ------------------------------------
+    def undo_action(self, action: Undo, ref: str, backend: str | None) -> Callable[[], None]:
+        def reset_status() -> None:
+            self.volumes.set_status([ref], VolumeStatus.CREATING, only_from=frozenset({VolumeStatus.AVAILABLE}))
+
+        def delete_clone() -> None:
+            self.backend(str(backend)).delete_volume(ref)
+            self.volumes.delete(ref)
+
+        def delete_snapshot() -> None:
+            self.driver_for(str(backend)).delete_group_snapshot(ref)
+
+        def delete_group() -> None:
+            self.groups.delete(ref)
+
+        return {Undo.RESET_CLONE_STATUS: reset_status, Undo.DELETE_CLONE: delete_clone,
+                Undo.DELETE_GROUP_SNAPSHOT: delete_snapshot, Undo.DELETE_GROUP: delete_group}[action]
+
+    def try_undo(self, action: Undo, ref: str, backend: str | None) -> None:
+        """Undo one item once (the revert failpoints apply); raises what the undo raised."""
+        self.points.undo(action, ref)
+        self.undo_action(action, ref, backend)()
+
+    def undo(self, task_id: str, step: str, action: Undo, ref: str, backend: str | None = None) -> bool:
+        """Undo one item for a revert: on failure log it, record a leftover, and return False."""
+        try:
+            self.try_undo(action, ref, backend)
+            return True
+        except Exception as exc:
+            log.exception("clone task %s, revert of %s: %s; recorded to retry", task_id, step, action.describe(ref))
+            message = public_error(exc)
+        if action is Undo.DELETE_CLONE:  # as Cinder marks a volume whose delete failed
+            try:
+                self.volumes.set_status([ref], VolumeStatus.ERROR_DELETING)
+            except Exception:
+                log.exception("clone %s could not be marked %s", ref, VolumeStatus.ERROR_DELETING.value)
+        try:
+            self.records.record(Leftover.new(task_id, step, action.value, ref, backend, message))
+        except Exception:
+            log.exception("clone task %s: the leftover %s could not be recorded", task_id, action.describe(ref))
+            with self._lock:
+                self._unrecorded.setdefault(task_id, []).append(f"{action.describe(ref)} ({message})")
+        return False
+
+    def report_revert(self, task_id: str) -> None:
+        """Raise :class:`RevertIncomplete` naming everything this task's revert left behind."""
+        items = [f"{Undo(i.kind).describe(i.ref)} ({i.message})" for i in self.records.for_task(task_id)]
+        with self._lock:
+            items += self._unrecorded.pop(task_id, [])
+        if items:
+            raise RevertIncomplete("the revert could not undo everything; what is left is retried until it is "
+                                   "gone: " + "; ".join(items))
 
 
 def src_group_id(task_id: str) -> str:
@@ -85,7 +200,8 @@ class CloneTask(task.Task):  # type: ignore[misc]
 class CreateSourceGroup(CloneTask):
     """Group the sources for this task; a grouped volume cannot be deleted meanwhile.
 
-    Revert: delete the group record.
+    Revert: delete the group record. It is the last revert to run, so it then reports
+    everything the flow's revert left behind (the flow ends FAILURE if anything was).
     """
 
     def execute(self, task_id: str, project_id: str, source_ids: list[str]) -> None:
@@ -101,7 +217,8 @@ class CreateSourceGroup(CloneTask):
         self.ctx.failpoint(self.name)
 
     def revert(self, task_id: str, **_: Any) -> None:
-        self.ctx.groups.delete(src_group_id(task_id))
+        self.ctx.undo(task_id, self.name, Undo.DELETE_GROUP, src_group_id(task_id))
+        self.ctx.report_revert(task_id)
 
 
 class CreateGroupSnapshot(CloneTask):
@@ -112,40 +229,40 @@ class CreateGroupSnapshot(CloneTask):
     """
 
     def execute(self, task_id: str, backend: str, source_ids: list[str],
-                clones: list[dict[str, str]]) -> dict[str, Any]:
-        full = [c["source"] for c in clones if c.get("mode") == "full"]
+                clones: list[dict[str, Any]]) -> dict[str, Any]:
+        full = [c.source for c in CloneSpec.load_all(clones, backend) if c.mode == "full"]
         snap = self.ctx.driver_for(backend).create_group_snapshot(snapshot_id(task_id), source_ids,
                                                                   full_copy=full)
         self.ctx.failpoint(self.name)
         return {"members": dict(snap.members), "io_freeze_ms": snap.io_freeze_ms}
 
     def revert(self, task_id: str, backend: str, **_: Any) -> None:
-        self.ctx.driver_for(backend).delete_group_snapshot(snapshot_id(task_id))
+        self.ctx.undo(task_id, self.name, Undo.DELETE_GROUP_SNAPSHOT, snapshot_id(task_id), backend)
 
 
 class CreateGroupClone(CloneTask):
     """Create the clone volumes (``creating``) from the group snapshot, all at once. A clone
     whose ``backend`` is not the sources' is a copy of the snapshot's data made there.
 
-    Revert: delete every clone of this task that exists, data and record.
+    Revert: delete every clone of this task that exists, data and record, one by one.
     """
 
-    def execute(self, task_id: str, project_id: str, backend: str, clones: list[dict[str, str]]) -> None:
-        sources = self.ctx.volumes.get_many([c["source"] for c in clones])
-        existing = self.ctx.volumes.get_many([c["id"] for c in clones])
+    def execute(self, task_id: str, project_id: str, backend: str, clones: list[dict[str, Any]]) -> None:
+        specs = CloneSpec.load_all(clones, backend)
+        sources = self.ctx.volumes.get_many([c.source for c in specs])
+        existing = self.ctx.volumes.get_many([c.id for c in specs])
         self.ctx.volumes.add([
-            Volume(id=c["id"], project_id=project_id, name=c["name"], description=c.get("description"),
-                   size=sources[c["source"]].size, status=VolumeStatus.CREATING,
-                   volume_type_id=c["volume_type_id"], backend=c.get("backend") or backend)
-            for c in clones if c["id"] not in existing
+            Volume(id=c.id, project_id=project_id, name=c.name, description=c.description,
+                   size=sources[c.source].size, status=VolumeStatus.CREATING,
+                   volume_type_id=c.volume_type_id, backend=c.backend)
+            for c in specs if c.id not in existing
         ])
         driver = self.ctx.driver_for(backend)
         snap = driver.find_group_snapshot(snapshot_id(task_id))
         if snap is None:
             raise InvalidVolume(f"group snapshot of task {task_id} is gone")
-        targets = {c.get("backend") or backend for c in clones}
-        for target in sorted(targets):
-            made = {c["source"]: c["id"] for c in clones if (c.get("backend") or backend) == target}
+        for target in sorted({c.backend for c in specs}):
+            made = {c.source: c.id for c in specs if c.backend == target}
             if target == backend:
                 driver.clone_from_group_snapshot(snap, made, progress=self.report_bytes)
             else:
@@ -153,10 +270,9 @@ class CreateGroupClone(CloneTask):
                                          progress=self.report_bytes)
         self.ctx.failpoint(self.name)
 
-    def revert(self, backend: str, clones: list[dict[str, str]], **_: Any) -> None:
-        for c in clones:
-            self.ctx.backend(c.get("backend") or backend).delete_volume(c["id"])
-            self.ctx.volumes.delete(c["id"])
+    def revert(self, task_id: str, backend: str, clones: list[dict[str, Any]], **_: Any) -> None:
+        for c in CloneSpec.load_all(clones, backend):
+            self.ctx.undo(task_id, self.name, Undo.DELETE_CLONE, c.id, c.backend)
 
 
 class SetMetadataForVolume(CloneTask):
@@ -165,9 +281,9 @@ class SetMetadataForVolume(CloneTask):
     Revert: nothing of its own; the clones themselves go with CreateGroupClone's revert.
     """
 
-    def execute(self, task_id: str, clones: list[dict[str, str]]) -> None:
+    def execute(self, task_id: str, backend: str, clones: list[dict[str, Any]]) -> None:
         missing = self.ctx.volumes.merge_metadata(
-            {c["id"]: {META_SOURCE: c["source"], META_TASK: task_id} for c in clones})
+            {c.id: {META_SOURCE: c.source, META_TASK: task_id} for c in CloneSpec.load_all(clones, backend)})
         if missing:
             raise InvalidVolume(f"clones {', '.join(missing)} are gone")
         self.ctx.failpoint(self.name)
@@ -199,32 +315,32 @@ class DeleteSourceGroup(CloneTask):
 class SetClonesAvailable(CloneTask):
     """The last step: the clones become ``available``.
 
-    Revert: back to ``creating`` (CreateGroupClone's revert then deletes them).
+    Revert: back to ``creating``, clone by clone (CreateGroupClone's revert then deletes them).
     """
 
-    def execute(self, clones: list[dict[str, str]]) -> None:
-        ids = [c["id"] for c in clones]
-        self.ctx.volumes.set_status(ids, VolumeStatus.AVAILABLE)
+    def execute(self, backend: str, clones: list[dict[str, Any]]) -> None:
+        self.ctx.volumes.set_status([c.id for c in CloneSpec.load_all(clones, backend)], VolumeStatus.AVAILABLE)
         self.ctx.failpoint(self.name)
 
-    def revert(self, clones: list[dict[str, str]], **_: Any) -> None:
-        self.ctx.volumes.set_status([c["id"] for c in clones], VolumeStatus.CREATING,
-                                    only_from=frozenset({VolumeStatus.AVAILABLE}))
+    def revert(self, task_id: str, backend: str, clones: list[dict[str, Any]], **_: Any) -> None:
+        for c in CloneSpec.load_all(clones, backend):
+            self.ctx.undo(task_id, self.name, Undo.RESET_CLONE_STATUS, c.id)
+
+
+#: The task class of every step, in the order the flow runs them.
+TASKS: dict[Step, type[CloneTask]] = {
+    Step.CREATE_SRC_GROUP: CreateSourceGroup,
+    Step.CREATE_GROUP_SNAPSHOT: CreateGroupSnapshot,
+    Step.CREATE_GROUP_CLONE: CreateGroupClone,
+    Step.SET_METADATA: SetMetadataForVolume,
+    Step.DELETE_GROUP_SNAPSHOT: DeleteGroupSnapshot,
+    Step.DELETE_SRC_GROUP: DeleteSourceGroup,
+    Step.SET_CLONES_AVAILABLE: SetClonesAvailable,
+}
 
 
 def build_flow(ctx: CloneContext, task_id: str) -> linear_flow.Flow:
     """The clone flow for one request. Task names derive from the task id only."""
-    short = task_id[:8]
     flow = linear_flow.Flow(FLOW_NAME)
-    flow.add(
-        CreateSourceGroup(ctx, f"create_src_vol_group-{short}"),
-        CreateGroupSnapshot(ctx, f"create_group_snapshot-{short}"),
-        CreateGroupClone(ctx, f"create_group_clone-{short}"),
-    )
-    flow.add(
-        SetMetadataForVolume(ctx, f"set_metadata_for_volume-{short}"),
-        DeleteGroupSnapshot(ctx, f"delete_group_snapshot-{short}"),
-        DeleteSourceGroup(ctx, f"delete_group-src_group-{short}"),
-        SetClonesAvailable(ctx, f"set_clones_available-{short}"),
-    )
+    flow.add(*(cls(ctx, step.task_name(task_id)) for step, cls in TASKS.items()))
     return flow

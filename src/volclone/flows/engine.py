@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -83,17 +82,16 @@ class FlowRunner:
         detail = book.find(flow_id)
         return taskflow.engines.load(flow, flow_detail=detail, book=book, backend=self.backend)
 
-    def submit(self, flow_id: str, engine: Any, on_done: Callable[[], None] | None = None) -> Future[None]:
+    def submit(self, flow_id: str, engine: Any) -> Future[None]:
         def run() -> None:
             try:
                 engine.run()
-            except Exception as exc:  # the flow reverted; its failure is in persistence
-                log.info("clone flow %s reverted: %s", flow_id, exc)
+            except Exception:  # the flow reverted (or its revert failed); its state is in persistence
+                # The full error for the operator; tenants read a cleaned one in get_progress.
+                log.warning("clone flow %s did not succeed", flow_id, exc_info=True)
             finally:
                 with self._lock:
                     self._running.pop(flow_id, None)
-                if on_done is not None:
-                    on_done()
 
         with self._lock:
             fut = self._pool.submit(run)

@@ -5,6 +5,22 @@ with its own reported fraction and a failed or reverted step counts as done.
 It therefore never goes down while the flow runs (a revert only moves steps
 from done to done), stays below 100 until the flow ends, and is 100 when it
 ends either way.
+
+Which steps are listed (``completed_tasks`` / ``pending_tasks``):
+
+* While the flow runs, every step: those not started yet are ``PENDING`` in ``pending_tasks``.
+* Once it reverts (``REVERTING``) and after it ended ``REVERTED`` or ``FAILURE``, steps that
+  never ran are **left out**: they did nothing and nothing of theirs was undone, so neither
+  ``PENDING`` (they never will run) nor ``REVERTED`` would be true. A finished flow's
+  ``pending_tasks`` is therefore always ``{}``, as in the spec's examples.
+* A step that ran and was undone is ``REVERTED``; a step whose revert left something
+  behind (recorded as a leftover, retried until gone) is ``FAILURE``.
+
+``results`` is source id -> clone id after ``SUCCESS``; after ``REVERTED`` it is
+``{"failure": "<why the flow failed>"}``, and after ``FAILURE`` (the revert left things
+behind) ``{"failure": "<why the flow failed>; the revert could not undo everything; ...:
+<each item and why>"}``. Messages are what a tenant may read: no server paths, no stack
+traces (the server log has the full errors).
 """
 
 from __future__ import annotations
@@ -16,8 +32,11 @@ from taskflow import states
 from taskflow.persistence import models
 
 from volclone.domain import CloneProgress, TaskState
+from volclone.errors import RevertIncomplete, VolcloneError
 from volclone.flows.clone_volumes import FLOW_NAME
 from volclone.flows.engine import FINISHED
+from volclone.flows.messages import tenant_message
+from volclone.flows.model import Step
 
 _DONE = frozenset({states.SUCCESS, states.FAILURE, states.REVERTING, states.REVERTED, states.REVERT_FAILURE})
 _AS_TASK_STATE = {
@@ -39,12 +58,17 @@ _FLOW_STATE = {
 }
 
 
+#: Flow states in which a step that has not run never will.
+_UNDOING = frozenset({states.REVERTING, states.REVERTED, states.FAILURE})
+_NEVER_RAN = frozenset({states.PENDING, states.IGNORE})
+
 #: Steps that may copy data weigh more, so ``progress`` moves with the bytes copied.
-WEIGHTS = {"create_group_clone": 5.0}
+WEIGHTS = {Step.CREATE_GROUP_CLONE: 5.0}
 
 
 def _weight(atom: models.AtomDetail) -> float:
-    return next((w for prefix, w in WEIGHTS.items() if atom.name.startswith(prefix)), 1.0)
+    step = Step.of(atom.name)
+    return WEIGHTS.get(step, 1.0) if step is not None else 1.0
 
 
 def _fraction(atom: models.AtomDetail) -> float:
@@ -55,15 +79,34 @@ def _fraction(atom: models.AtomDetail) -> float:
     return 0.0
 
 
+def _tenant_text(fail: Any) -> str:
+    """A persisted TaskFlow failure as a tenant may read it."""
+    text = tenant_message(str(fail.exception_str))
+    if fail.check(VolcloneError) is not None:
+        return text
+    return f"an internal error ({text if fail.check(OSError) is not None else 'details are in the server log'})"
+
+
 def first_failure(detail: models.FlowDetail) -> str | None:
-    for atom in detail:
-        if atom.failure is not None:
-            return str(atom.failure.exception_str)
-    return None
+    """Why the flow failed, then what its revert left behind (if it did), cleaned for tenants."""
+    parts = [_tenant_text(a.failure) for a in detail if a.failure is not None][:1]
+    parts += [_tenant_text(a.revert_failure) for a in detail if a.revert_failure is not None]
+    return "; ".join(parts) or None
 
 
-def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, str]) -> CloneProgress:
-    """The progress of one clone task. ``clone_map`` is source id -> clone id."""
+def _step_state(atom: models.AtomDetail, revert_failed: frozenset[str]) -> TaskState:
+    if atom.name in revert_failed:
+        return TaskState.FAILURE
+    if atom.state == states.REVERT_FAILURE and atom.revert_failure is not None \
+            and atom.revert_failure.check(RevertIncomplete) is not None:
+        return TaskState.REVERTED  # it undid its own part; it only reports the others'
+    return _AS_TASK_STATE.get(atom.state, TaskState.PENDING)
+
+
+def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, str],
+                  revert_failed: frozenset[str] = frozenset()) -> CloneProgress:
+    """The progress of one clone task. ``clone_map`` is source id -> clone id; ``revert_failed``
+    names the steps whose revert left something behind."""
     atoms = list(detail)
     steps = [a for a in atoms if not a.name.startswith("_TaskFlow")]
     finished = detail.state in FINISHED
@@ -73,7 +116,8 @@ def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, 
         done = sum(_weight(a) * _fraction(a) for a in steps)
         total = sum(_weight(a) for a in steps)
         progress = min(99, math.floor(100 * done / total)) if steps else 0
-    tasks = {a.name: _AS_TASK_STATE.get(a.state, TaskState.PENDING) for a in atoms}
+    undoing = detail.state in _UNDOING
+    tasks = {a.name: _step_state(a, revert_failed) for a in atoms if not (undoing and a.state in _NEVER_RAN)}
     flow_state = _FLOW_STATE.get(detail.state, TaskState.RUNNING)
     results: dict[str, str]
     if detail.state == states.SUCCESS:
@@ -84,7 +128,7 @@ def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, 
         results = {}
     extra: dict[str, Any] = {}
     for atom in atoms:
-        if atom.name.startswith("create_group_snapshot") and isinstance(atom.results, dict):
+        if Step.of(atom.name) is Step.CREATE_GROUP_SNAPSHOT and isinstance(atom.results, dict):
             freeze = atom.results.get("io_freeze_ms")
             if freeze is not None:
                 extra["io_freeze_ms"] = round(float(freeze), 3)

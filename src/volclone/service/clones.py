@@ -1,9 +1,12 @@
-"""The clone-volumes use case: validate, start a persisted flow, report its progress."""
+"""The clone-volumes use case: validate, start a persisted flow, report its progress, and
+retry what failed reverts left behind until it is gone."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from volclone.backends.base import (
@@ -13,11 +16,14 @@ from volclone.backends.base import (
     supports_group_snapshots,
 )
 from volclone.config import DEFAULT_PREFIX
+from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import CloneTasks, Groups, Settings, Volumes
 from volclone.domain import CLONEABLE, CloneProgress, CloneRequest, Principal, Volume
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
 from volclone.flows.clone_volumes import CloneContext, build_flow
 from volclone.flows.engine import FINISHED, FlowRunner
+from volclone.flows.messages import public_error
+from volclone.flows.model import CloneSpec, Undo
 from volclone.flows.progress import read_progress
 from volclone.naming import clone_names
 from volclone.service.auth import AuthService
@@ -30,20 +36,70 @@ PREFIX_KEY = "clone-name-prefix"
 CROSS_BACKEND_MODE = "copy"
 #: The longest volume name (as in Cinder).
 MAX_NAME = 255
+#: Leftovers are retried in this order: what uses the snapshot first, the source groups last.
+RETRY_ORDER = (Undo.RESET_CLONE_STATUS, Undo.DELETE_CLONE, Undo.DELETE_GROUP_SNAPSHOT, Undo.DELETE_GROUP)
+
+
+class Periodic:
+    """Run ``work`` every ``interval`` seconds in a daemon thread until :meth:`stop`;
+    a failing run is logged and the next one comes all the same."""
+
+    def __init__(self, name: str, work: Callable[[], object], interval: float) -> None:
+        self.name = name
+        self.work = work
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.work()
+            except Exception:
+                log.exception("%s failed; it runs again in %.0f s", self.name, self.interval)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop promptly: the wait between runs ends at once; a run in progress is waited for
+        (up to ``timeout``; it checks :attr:`stopping` between items)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("%s did not stop within %.0f s", self.name, timeout)
+            self._thread = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
 
 class CloneService:
+    #: Bounds of the leftover retry interval (seconds).
+    RETRY_INTERVAL_BOUNDS = (0.1, 3600.0)
+
     def __init__(self, volumes: Volumes, tasks: CloneTasks, settings: Settings, types: VolumeTypeService,
                  backends: Backends, runner: FlowRunner, groups: Groups, max_volumes: int,
-                 failpoints: tuple[str, ...] = ()) -> None:
+                 failpoints: tuple[str, ...] = (), leftovers: Leftovers | None = None,
+                 retry_interval: float = 60.0) -> None:
         self.volumes = volumes
         self.tasks = tasks
         self.settings = settings
         self.types = types
         self.backends = backends
         self.runner = runner
-        self.ctx = CloneContext(volumes, groups, self.driver_for, failpoints, backend_for=backends.get)
+        self.groups = groups
+        self.leftovers = leftovers or Leftovers(volumes.db)
+        self.ctx = CloneContext(volumes, groups, self.driver_for, failpoints, backend_for=backends.get,
+                                leftovers=self.leftovers)
         self.max_volumes = max_volumes
+        low, high = self.RETRY_INTERVAL_BOUNDS
+        self.retrier = Periodic("leftover-retry", self.retry_leftovers, min(high, max(low, retry_interval)))
+        self._retry_lock = threading.Lock()
 
     # -- settings ------------------------------------------------------------
     def prefix(self) -> str:
@@ -99,17 +155,17 @@ class CloneService:
             raise BadRequest(f"with the prefix {self.prefix()!r}, {given} makes a clone name longer than "
                              f"{MAX_NAME} characters")
         clone_types = {vid: target or self.types.get(found[vid].volume_type_id) for vid in ids}
-        clones: list[dict[str, str | None]] = [
-            {"source": vid, "id": cid, "name": name, "description": req.description,
-             "volume_type_id": clone_types[vid].id, "mode": clone_mode(clone_types[vid])}
+        # Onto another backend the copy is the clone: no full copy at the snapshot.
+        cross = target_backend != backend
+        clones = [
+            CloneSpec(source=vid, id=cid, name=name, description=req.description,
+                      volume_type_id=clone_types[vid].id, backend=target_backend,
+                      mode=CROSS_BACKEND_MODE if cross else clone_mode(clone_types[vid]))
             for vid, cid, name in zip(ids, clone_ids, names, strict=True)
         ]
-        if target_backend != backend:  # the copy is the clone: no full copy at the snapshot
-            for c in clones:
-                c.update(backend=target_backend, mode=CROSS_BACKEND_MODE)
         task_id = str(uuid.uuid4())
         store: dict[str, Any] = {"task_id": task_id, "project_id": req.project_id, "backend": backend,
-                                 "source_ids": list(ids), "clones": clones}
+                                 "source_ids": list(ids), "clones": [c.to_json() for c in clones]}
         flow = build_flow(self.ctx, task_id)
         logbook_id, flow_id, engine = self.runner.create(task_id, flow, store)
         self.tasks.add(task_id, req.project_id, store, logbook_id, flow_id)
@@ -137,7 +193,8 @@ class CloneService:
             detail = self.runner.flow_detail(row.flow_id)
             if detail is None or detail.state in FINISHED:
                 continue
-            needed = {row.request["backend"], *(c.get("backend") for c in row.request["clones"])} - {None}
+            backend = row.request["backend"]
+            needed = {backend, *(c.backend for c in CloneSpec.load_all(row.request["clones"], backend))}
             down = sorted(b for b in needed if b in self.backends.unavailable)
             if down:
                 log.error("clone task %s waits for the next service start: backend %s is unavailable",
@@ -158,8 +215,61 @@ class CloneService:
         detail = self.runner.flow_detail(row.flow_id)
         if detail is None:
             raise NotFound(f"clone task {task_id} has no flow")
-        clone_map = {c["source"]: c["id"] for c in row.request["clones"]}
-        return read_progress(task_id, detail, clone_map)
+        clone_map = {c.source: c.id for c in CloneSpec.load_all(row.request["clones"], row.request["backend"])}
+        failed = frozenset(i.step for i in self.leftovers.for_task(task_id))
+        return read_progress(task_id, detail, clone_map, failed)
+
+    # -- leftovers of failed reverts ------------------------------------------
+    def retry_leftovers(self) -> int:
+        """Try once more to remove what failed reverts left behind, and release the source
+        groups of flows that have ended; returns how many leftovers are still there."""
+        with self._retry_lock:
+            pending = sorted(self.leftovers.pending(), key=lambda i: RETRY_ORDER.index(Undo(i.kind)))
+            left = 0
+            for n, item in enumerate(pending):
+                if self.retrier.stopping:  # the service stops: the rest waits for the next start
+                    return left + len(pending) - n
+                left += not self._retry(item)
+            self._release_dead_groups()
+            return left
+
+    def _retry(self, item: Leftover) -> bool:
+        action = Undo(item.kind)
+        try:
+            self.ctx.try_undo(action, item.ref, item.backend)
+        except Exception as exc:
+            log.warning("clone task %s: %s, still (attempt %d): %s", item.task_id, action.describe(item.ref),
+                        item.attempts + 1, exc, exc_info=True)
+            self.leftovers.failed_again(item.id, public_error(exc))
+            return False
+        self.leftovers.resolve(item.id)
+        log.warning("clone task %s: removed a leftover of its revert: %s", item.task_id,
+                    action.describe(item.ref).replace(" was not ", " was "))
+        return True
+
+    def _release_dead_groups(self) -> None:
+        """A source is never left grouped by a flow that has ended (nor by one that is gone)."""
+        for group_id, task_id in self.leftovers.source_groups():
+            row = self.tasks.get(task_id)
+            detail = self.runner.flow_detail(row.flow_id) if row is not None else None
+            if detail is not None and detail.state not in FINISHED:
+                continue
+            self.groups.delete(group_id)
+            log.warning("released source group %s of clone task %s, which has ended", group_id, task_id)
+
+    def start_retrying(self) -> None:
+        """Retry leftovers now, then every ``retry_interval`` seconds in the background."""
+        try:
+            left = self.retry_leftovers()
+            if left:
+                log.warning("%d leftovers of failed clone reverts remain; retried every %.0f s",
+                            left, self.retrier.interval)
+        except Exception:
+            log.exception("retrying the leftovers of failed clone reverts failed")
+        self.retrier.start()
+
+    def stop_retrying(self) -> None:
+        self.retrier.stop()
 
     def wait(self, task_id: str, timeout: float | None = None) -> None:
         """Block until a flow of this process ends (for the CLI's serve-less tools and tests)."""
