@@ -18,7 +18,9 @@ from volclone.backends.local.qsd import JobCancelled
 from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
 
-from .base import DriverContract, Read, Write
+from .base import Read, Write
+from .group_snapshots import GroupSnapshotContract
+from .volumes import VolumeContract
 
 
 def qemu_io(path: Path, *commands: str, read_only: bool = False) -> str:
@@ -40,7 +42,7 @@ def parse_hexdump(text: str) -> bytes:
     return bytes(data)
 
 
-class TestLocalDriver(DriverContract):
+class TestLocalDriver(VolumeContract, GroupSnapshotContract):
     @pytest.fixture
     def driver(self, tmp_path: Path) -> Iterator[LocalDriver]:
         engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
