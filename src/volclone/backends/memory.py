@@ -229,6 +229,12 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
         with self._lock:
             return self._top(volume_id).size
 
+    def extents(self, volume_id: str) -> list[tuple[int, int]]:
+        """``(offset, length)`` ranges of the volume that may hold data; the rest reads as zeros."""
+        with self._lock:
+            top = self._top(volume_id)
+            return list(_extents(top.merged(), top.size))
+
     # -- volumes -------------------------------------------------------------
     def _new_layer(self, size: int, parent: _Layer | None = None, volume_id: str | None = None) -> _Layer:
         layer = _Layer(f"{self.name}-{next(self._ids)}", size, parent, volume_id=volume_id)
