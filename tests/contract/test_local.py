@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from volclone.backends.local.driver import LocalDriver
 from volclone.backends.local.layers import Layer
 from volclone.backends.local.qsd import JobCancelled
@@ -47,8 +48,9 @@ class TestLocalDriver(VolumeContract, GroupSnapshotContract):
     def driver(self, tmp_path: Path) -> Iterator[LocalDriver]:
         engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
         migrate(engine)
+        # An NBD port of its own: the default (10809) may be taken by another server on the machine.
         driver = LocalDriver("local", pool_dir=tmp_path / "pool", run_dir=tmp_path / "run",
-                             store=SqlLayerStore(Database(engine), "local", Layer))
+                             store=SqlLayerStore(Database(engine), "local", Layer), nbd_port=free_port())
         driver.start()
         yield driver
         driver.stop()
