@@ -152,8 +152,9 @@ def test_an_injected_fault_fires_once_before_or_after() -> None:
     driver.inject("flatten", lambda: seen.append("called"))
     driver.flatten("v")
     assert seen == ["called"]
-    with pytest.raises(ValueError):
-        driver.inject("no_such_method")
+    for name in ("no_such_method", "read", "volume_exists"):  # never silently ignored
+        with pytest.raises(ValueError, match="can't make"):
+            driver.inject(name)
 
 
 def test_a_connection_is_for_its_own_backend() -> None:

@@ -73,6 +73,10 @@ R = TypeVar("R")
 Fault = BaseException | Callable[[], object]
 
 
+#: The methods :meth:`MemoryDriver.inject` can make fail.
+_FAULTABLE: set[str] = set()
+
+
 def _faultable(method: Callable[Concatenate[MemoryDriver, P], R]) -> Callable[Concatenate[MemoryDriver, P], R]:
     """Let :meth:`MemoryDriver.inject` make ``method`` fail once, before or after it acts."""
     name = method.__name__
@@ -83,6 +87,7 @@ def _faultable(method: Callable[Concatenate[MemoryDriver, P], R]) -> Callable[Co
         self._fire(name, after=True)
         return result
     functools.update_wrapper(wrapper, method)
+    _FAULTABLE.add(name)
     return wrapper
 
 
@@ -197,8 +202,8 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
         """The next call of ``method`` fails once: it raises ``fault`` (a BackendError by
         default), or runs it if it is callable, before the method acts, or after it acted
         (``after=True``). Several injections for one method fire on successive calls."""
-        if not callable(getattr(type(self), method, None)):
-            raise ValueError(f"MemoryDriver has no method {method!r}")
+        if method not in _FAULTABLE:
+            raise ValueError(f"MemoryDriver can't make {method!r} fail; it can: {', '.join(sorted(_FAULTABLE))}")
         with self._lock:
             self._faults.setdefault((method, after), []).append(
                 fault if fault is not None else BackendError(f"injected fault in {method}"))
