@@ -86,6 +86,21 @@ def test_chains_fold_back_when_the_clones_go() -> None:
     assert driver.read("v", 0, BLOCK) == block(b"v")
 
 
+def test_a_deleted_snapshot_makes_no_clone() -> None:
+    """A GroupSnapshot kept after its deletion names a layer that is the source's active
+    layer again (the overlay folded back): a clone linked to it would change with the source."""
+    driver = MemoryDriver("m")
+    driver.create_volume("v", 1)
+    driver.write("v", 0, block(b"1"))
+    snap = driver.create_group_snapshot("s", ["v"])
+    driver.delete_group_snapshot("s")
+    with pytest.raises(BackendError, match="no data"):
+        driver.clone_from_group_snapshot(snap, {"v": "c"})
+    with pytest.raises(BackendError, match="no data"):
+        driver.open_snapshot_member(snap, "v")
+    assert not driver.volume_exists("c")
+
+
 def test_full_copy_clones_share_nothing() -> None:
     driver = MemoryDriver("m")
     driver.create_volume("v", 1)

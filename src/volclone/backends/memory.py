@@ -362,7 +362,9 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
 
     def _frozen(self, snapshot: GroupSnapshot, source: str) -> _Layer:
         layer = self._layers.get(snapshot.members.get(source, ""))
-        if layer is None:
+        # Only a layer this snapshot holds is frozen: after the snapshot is deleted, its layer
+        # may be a volume's active layer again, and a clone linked to it would change with it.
+        if layer is None or snapshot.id not in layer.holds:
             raise BackendError(f"group snapshot {snapshot.id} has no data of volume {source}")
         return layer
 
