@@ -15,15 +15,14 @@ driver implements and provides the fixtures::
         @pytest.fixture
         def pool_state(self, driver): ...  # pool_state() -> a comparable listing of the pool
 
-The parts:
+The parts, one module each:
 
-=====================================  ============================================
-``volumes.VolumeContract``             the primitives: create, exists, delete, data
-``group_snapshots.GroupSnapshotContract``  consistent group snapshots and clones
-``attach.AttachContract``              connections (also needs ``connect``)
-``flatten.FlattenContract``            making a volume independent of shared layers
-``cross_backend.CrossBackendContract`` reading snapshot members, importing volumes
-=====================================  ============================================
+* ``volumes.VolumeContract``: the primitives (create, exists, delete, data kept);
+* ``group_snapshots.GroupSnapshotContract``: consistent group snapshots and their clones;
+* ``attach.AttachContract``: connections (the test class also provides ``connect``);
+* ``flatten.FlattenContract``: making a volume independent of shared layers;
+* ``cross_backend.CrossBackendContract``: reading snapshot members and importing volumes,
+  copied to and from an in-memory driver.
 
 Each covers what must NOT happen too: a failed call leaves nothing behind, and a driver
 without a capability is recognised as such.

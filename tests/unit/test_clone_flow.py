@@ -238,3 +238,46 @@ def test_a_second_driver_is_not_touched_by_a_clone_on_the_first(make_fast) -> No
     srcs = sources(fast)
     assert fast.wait(fast.clone(srcs)).flow_state is TaskState.SUCCESS
     assert other.state() == ([], [], [])
+
+
+# -- onto another backend -------------------------------------------------------------
+def cross(make_fast: Any) -> tuple[Fast, MemoryDriver, str, list[str]]:
+    other = MemoryDriver("mem2")
+    fast: Fast = make_fast(drivers={"local": MemoryDriver("local"), "mem2": other})
+    t = fast.svc.types.create(fast.admin, "two", extra_specs={"volume_backend_name": "mem2"})
+    return fast, other, t.id, sources(fast)
+
+
+@pytest.mark.parametrize(("method", "after"), [("import_volume", False), ("import_volume", True)])
+def test_a_copy_that_fails_on_the_target_reverts_on_both_backends(make_fast, method: str, after: bool) -> None:
+    fast, other, type_id, srcs = cross(make_fast)
+    sums = {v: fast.digest(v) for v in srcs}
+    before = fast.footprint()
+    other.inject(method, lambda: None)  # the first source is copied ...
+    other.inject(method, after=after)   # ... the second fails
+    p = fast.wait(fast.clone(srcs, target_type_id=type_id))
+    assert p.flow_state is TaskState.REVERTED, p
+    assert f"injected fault in {method}" in p.results["failure"]
+    assert other.state() == ([], [], []), "the first copy went too"
+    assert_reverted_cleanly(fast, srcs, before, sums)
+
+
+def test_a_copy_interrupted_by_a_crash_resumes_and_keeps_what_was_copied(make_fast) -> None:
+    fast, other, type_id, srcs = cross(make_fast)
+    sums = {v: fast.digest(v) for v in srcs}
+    other.inject("import_volume", lambda: None)
+    other.inject("import_volume", Crash("killed"))  # while the second source is copied
+    task = fast.clone(srcs, target_type_id=type_id)
+    with contextlib.suppress(Crash):
+        fast.svc.clones.wait(task, 60)
+    assert fast.svc.clones.progress(fast.who, "p1", task).flow_state is TaskState.RUNNING
+    assert len(other.state()[0]) == 1, "the first copy was committed before the crash"
+
+    fast = fast.restart()
+    p = fast.wait(task)
+    assert p.flow_state is TaskState.SUCCESS, p
+    assert sorted(other.state()[0]) == sorted(p.results.values())
+    for src, clone in p.results.items():
+        assert fast.get(clone).backend == "mem2"
+        assert fast.digest(clone) == sums[src]
+    assert fast.mem.state()[2] == [], "the snapshot on the sources' backend is gone"
