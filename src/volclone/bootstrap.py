@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from volclone.backends.base import VolumeDriver
 from volclone.backends.local.driver import LocalDriver
@@ -31,21 +31,31 @@ def open_database(settings: Settings) -> Database:
     return Database(engine)
 
 
-def build(settings: Settings, with_backends: bool = True) -> Service:
+def build(settings: Settings, with_backends: bool = True,
+          drivers: Mapping[str, VolumeDriver] | None = None) -> Service:
     """A service for ``settings``. ``with_backends=False`` gives the admin commands
-    (tokens, config) a service that starts no storage daemon."""
+    (tokens, config) a service that starts no storage daemon.
+
+    ``drivers`` (backend name -> driver; the first is the default) replaces the built-in
+    local pool and the backends recorded with ``volclone backend add``: the fast tests build
+    the whole service in process this way, on ``volclone.backends.memory.MemoryDriver``::
+
+        svc = build(Settings(data_dir=tmp), drivers={"local": MemoryDriver("local")})
+    """
     db = open_database(settings)
-    drivers: dict[str, VolumeDriver] = {}
-    if with_backends:
-        drivers[LOCAL] = LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
-                                     store=SqlLayerStore(db, LOCAL, Layer),
-                                     nbd_host=settings.nbd_host, nbd_port=settings.nbd_port,
-                                     max_chain_depth=settings.max_chain_depth,
-                                     unsafe_snapshot_gap_ms=settings.unsafe_snapshot_gap_ms)
-    backends = Backends(drivers, default=LOCAL)
+    given = drivers is not None
+    if drivers is None:
+        drivers = {LOCAL: LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
+                                      store=SqlLayerStore(db, LOCAL, Layer),
+                                      nbd_host=settings.nbd_host, nbd_port=settings.nbd_port,
+                                      max_chain_depth=settings.max_chain_depth,
+                                      unsafe_snapshot_gap_ms=settings.unsafe_snapshot_gap_ms)
+                   } if with_backends else {}
+    default = next(iter(drivers), LOCAL)
+    backends = Backends(drivers, default=default)
     # Backends added with `volclone backend add`: one that cannot start is unavailable (503),
     # the service runs on without it.
-    configured = add_configured(backends, repos.BackendConfigs(db).list()) if with_backends else []
+    configured = add_configured(backends, repos.BackendConfigs(db).list()) if with_backends and not given else []
     volumes, groups = repos.Volumes(db), repos.Groups(db)
     types = VolumeTypeService(repos.VolumeTypes(db))
     runner = FlowRunner(db.engine, settings.flow_workers)
@@ -56,7 +66,7 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
 
-    on_start: list[Callable[[], object]] = [lambda: types.ensure_default(LOCAL)]
+    on_start: list[Callable[[], object]] = [lambda: types.ensure_default(default)]
     on_start += [d.start for d in drivers.values()]  # the built-in local pool must start
     on_start.append(functools.partial(start_tolerantly, backends, configured))
     if with_backends:  # attached volumes are served again where they were (VOLCLONE_NBD_HOST/PORT)

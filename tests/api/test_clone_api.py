@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import httpx
@@ -98,32 +97,6 @@ def test_clones_are_real_available_volumes_that_name_their_source(env, sources):
         delete_clones(env, p)
 
 
-def test_clones_are_creating_while_the_flow_runs(env, sources):
-    name = unique("run")
-    task = task_id_of(clone_volumes(env, [v["id"] for v in sources], **{"display-name": name}))
-    seen: list[tuple[str, str, list[str]]] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        p = env.user.progress(task)
-        found = env.user.ok("GET", "/volumes/detail", params={"name": f"clone-{name}-1"})["volumes"]
-        seen.append((p["flow_details"]["cloneFlow"], p["progress"], [v["status"] for v in found]))
-        if p["flow_details"]["cloneFlow"] in FINAL:
-            break
-    try:
-        assert seen[-1][0] == "SUCCESS"
-        running = [s for s in seen if s[0] not in FINAL]
-        assert running, "the flow ended before it was ever seen running"
-        # a clone appears as 'creating' and turns 'available' only at the end
-        statuses = [status for _, _, found in seen for status in found]
-        assert "creating" in statuses, seen
-        assert statuses[-1] == "available"
-        assert statuses == sorted(statuses, key=["creating", "available"].index), seen
-        for state, progress, _ in running:
-            assert state in ("PENDING", "RUNNING") and 0 <= progress < 100
-    finally:
-        delete_clones(env, env.user.progress(task))
-
-
 def test_progress_while_running(env, sources):
     task = task_id_of(clone_volumes(env, [v["id"] for v in sources]))
     snaps = []
@@ -152,31 +125,6 @@ def test_progress_while_running(env, sources):
         delete_clones(env, snaps[-1])
 
 
-def test_in_use_volumes_can_be_cloned(env, sources):
-    set_status(env.server, sources[0]["id"], "in-use")
-    try:
-        p = env.user.wait(task_id_of(clone_volumes(env, [sources[0]["id"]])))
-        assert p["flow_details"] == {"cloneFlow": "SUCCESS"}
-        assert env.user.ok("GET", f"/volumes/{sources[0]['id']}")["volume"]["status"] == "in-use"
-        delete_clones(env, p)
-    finally:
-        set_status(env.server, sources[0]["id"], "available")
-
-
-def test_a_clone_can_be_cloned(env, sources):
-    first = env.user.wait(task_id_of(clone_volumes(env, [sources[0]["id"]])))
-    second = None
-    try:
-        clone = first["details"]["results"][sources[0]["id"]]
-        second = env.user.wait(task_id_of(clone_volumes(env, [clone])))
-        assert second["flow_details"] == {"cloneFlow": "SUCCESS"}
-        assert env.user.ok("GET", f"/volumes/{second['details']['results'][clone]}")["volume"]["size"] == 1
-    finally:
-        if second:
-            delete_clones(env, second)
-        delete_clones(env, first)
-
-
 # -- target-volume-type-id ----------------------------------------------------------
 def test_target_type_is_given_to_the_clones(env, sources):
     t = env.admin.ok("POST", "/types", json={"volume_type": {
@@ -190,17 +138,6 @@ def test_target_type_is_given_to_the_clones(env, sources):
             assert env.user.ok("GET", f"/volumes/{src['id']}")["volume"]["volume_type_id"] == src["volume_type_id"]
     finally:
         delete_clones(env, p)
-        env.admin.ok("DELETE", f"/types/{t['id']}")
-
-
-def test_target_type_on_another_backend_is_400(env, sources):
-    t = env.admin.ok("POST", "/types", json={"volume_type": {
-        "name": unique("type"), "extra_specs": {"volume_backend_name": "other"}}})["volume_type"]
-    try:
-        with creates_nothing(env.server):
-            assert_fault(clone_volumes(env, [v["id"] for v in sources], **{"target-volume-type-id": t["id"]}),
-                         400, "backend")
-    finally:
         env.admin.ok("DELETE", f"/types/{t['id']}")
 
 
@@ -274,18 +211,7 @@ def test_unknown_volume_is_404_and_creates_nothing(env, sources):
         assert_fault(clone_volumes(env, [sources[0]["id"], missing, sources[1]["id"]]), 404, missing)
 
 
-def test_another_projects_volume_is_404_and_creates_nothing(env, other, sources):
-    theirs = other.create_volume(1, unique())
-    try:
-        with creates_nothing(env.server):
-            assert_fault(clone_volumes(env, [sources[0]["id"], theirs["id"]]), 404, theirs["id"])
-            assert_fault(other.request("POST", "/clone-volumes", json=clone_body([sources[0]["id"]])), 404,
-                         sources[0]["id"])
-    finally:
-        other.ok("DELETE", f"/volumes/{theirs['id']}")
-
-
-@pytest.mark.parametrize("status", ["error", "creating", "deleting", "error_deleting"])
+@pytest.mark.parametrize("status", ["error"])  # every status: tests/unit/test_clone_validation.py
 def test_a_source_that_cannot_be_cloned_is_400_and_creates_nothing(env, sources, status):
     set_status(env.server, sources[1]["id"], status)
     try:
@@ -295,29 +221,18 @@ def test_a_source_that_cannot_be_cloned_is_400_and_creates_nothing(env, sources,
         set_status(env.server, sources[1]["id"], "available")
 
 
-@pytest.mark.parametrize("ids", [
-    ["x" * 10_000], ["'; DROP TABLE volumes; --"], ["../../../etc/passwd"], ["\u00e9\u4e2d\U0001f600"], ["a\u0000b"],
-    ["%s%s%n"], [" "], [""],
-])
+# The service's answer to odd ids is proven in tests/unit/test_clone_validation.py; these
+# two prove they pass the HTTP layer (JSON, the body's schema) intact.
+@pytest.mark.parametrize("ids", [["x" * 10_000], ["a\u0000b"]])
 def test_odd_volume_ids_are_404_never_500(env, ids):
     with creates_nothing(env.server):
         assert_fault(clone_volumes(env, ids), 404)
 
 
-@pytest.mark.parametrize("type_id", ["x" * 10_000, "'; DROP TABLE volume_types; --", "\u0000", "default"])
+@pytest.mark.parametrize("type_id", ["\u0000"])  # the others: tests/unit/test_clone_validation.py
 def test_odd_target_type_ids_are_404_never_500(env, sources, type_id):
     with creates_nothing(env.server):
         assert_fault(clone_volumes(env, [sources[0]["id"]], **{"target-volume-type-id": type_id}), 404)
-
-
-def test_too_many_volumes_is_400_and_creates_nothing(make_env):
-    e = make_env(VOLCLONE_MAX_CLONE_VOLUMES="3")
-    ids = [e.user.create_volume(1, f"v{i}")["id"] for i in range(4)]
-    with creates_nothing(e.server):
-        assert_fault(e.user.request("POST", "/clone-volumes", json=clone_body(ids)), 400, "at most 3")
-    p = e.user.wait(task_id_of(e.user.request("POST", "/clone-volumes", json=clone_body(ids[:3]))))
-    assert p["flow_details"] == {"cloneFlow": "SUCCESS"}
-    assert list(p["details"]["results"]) == ids[:3]
 
 
 def test_default_limit_allows_many_volumes(env):
@@ -356,11 +271,6 @@ def test_get_progress_errors(env, done_task, params, status, says):
     assert_fault(env.user.request("GET", "/clone-volumes/get_progress", params=params), status, says)
 
 
-def test_get_progress_of_another_projects_task_is_404(env, other, done_task):
-    r = other.request("GET", "/clone-volumes/get_progress", params={"action": "clone-volumes", "task_id": done_task})
-    assert_fault(r, 404, done_task)
-
-
 def test_get_progress_needs_a_token(env, done_task):
     url = f"{env.server.url}/v3/p1/clone-volumes/get_progress?action=clone-volumes&task_id={done_task}"
     assert_fault(httpx.get(url), 401)
@@ -373,27 +283,3 @@ def test_clone_volumes_accepts_only_post_and_get_progress_only_get(env):
     assert_fault(env.user.request("DELETE", "/clone-volumes"), 405)
     assert_fault(env.user.request("POST", "/clone-volumes/get_progress?action=clone-volumes&task_id=x", json={}),
                  405)
-
-
-# -- failure -------------------------------------------------------------------
-def test_a_failed_flow_reports_reverted_and_leaves_nothing(make_env):
-    e = make_env(VOLCLONE_FAILPOINTS="set_clones_available")
-    srcs = [e.user.create_volume(1, "a"), e.user.create_volume(1, "b")]
-    before = e.server.pool_files()
-    task = task_id_of(e.user.request("POST", "/clone-volumes",
-                                     json=clone_body([v["id"] for v in srcs], **{"display-name": "f"})))
-    p = e.user.wait(task)
-    d = p["details"]
-    assert d["flow_details"] == p["flow_details"] == {"cloneFlow": "REVERTED"}
-    assert d["progress"] == p["progress"] == 100
-    assert list(d["results"]) == ["failure"]
-    assert isinstance(d["results"]["failure"], str) and "set_clones_available" in d["results"]["failure"]
-    assert d["pending_tasks"] == p["pending_tasks"] == {}
-    assert "REVERTED" in set(d["completed_tasks"].values())
-    # the clones are gone, the sources are as they were and can be deleted again
-    assert {v["id"] for v in e.user.ok("GET", "/volumes")["volumes"]} == {v["id"] for v in srcs}
-    assert e.server.db_rows("SELECT id FROM volume_groups") == []
-    assert e.server.pool_files() == before
-    for v in srcs:
-        assert e.user.ok("GET", f"/volumes/{v['id']}")["volume"]["status"] == "available"
-        assert e.user.request("DELETE", f"/volumes/{v['id']}").status_code == 202

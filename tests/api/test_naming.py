@@ -1,4 +1,8 @@
-"""Clone names, exactly as the spec's tables give them, and the configurable prefix."""
+"""Clone names through a real server: the numbering of several clones, and the prefix set
+with `volclone config set` while the server runs. Every row of the spec's naming tables
+(single, several, unnamed sources, descriptions, names too long for the prefix) is proven
+on the service itself in tests/unit/test_clone_naming.py, and naming.clone_names alone in
+tests/unit/test_naming.py."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import pytest
 
 from conftest import run_cli
 
-from .support import assert_fault, clone_body, creates_nothing, task_id_of, unique
+from .support import clone_body, task_id_of, unique
 
 
 def clone(api, ids, **fields):
@@ -36,63 +40,12 @@ def cleanup(made, clones):
     made += [c["id"] for c in clones.values()]
 
 
-def test_single_with_display_name(env, made):
-    [src] = sources(env, made, unique("srcvol1"))
-    clones = clone(env.user, [src], **{"display-name": "demo"})
-    cleanup(made, clones)
-    assert clones[src]["name"] == "clone-demo"
-
-
-def test_single_without_display_name_takes_the_source_name(env, made):
-    name = unique("srcvol1")
-    [src] = sources(env, made, name)
-    clones = clone(env.user, [src])
-    cleanup(made, clones)
-    assert clones[src]["name"] == f"clone-{name}"
-
-
-def test_single_unnamed_source_without_display_name(env, made):
-    [src] = sources(env, made, None)
-    clones = clone(env.user, [src])
-    cleanup(made, clones)
-    assert clones[src]["name"] == f"volume-{clones[src]['id']}"
-
-
 def test_several_with_display_name_are_numbered_in_request_order(env, made):
     a, b, c = sources(env, made, unique("a"), unique("b"), unique("c"))
     order = [c, a, b]
     clones = clone(env.user, order, **{"display-name": "demo"})
     cleanup(made, clones)
     assert [clones[src]["name"] for src in order] == ["clone-demo-1", "clone-demo-2", "clone-demo-3"]
-
-
-def test_several_without_display_name_are_named_after_their_ids(env, made):
-    ids = sources(env, made, unique("a"), unique("b"), unique("c"))
-    clones = clone(env.user, ids)
-    cleanup(made, clones)
-    assert [c["name"] for c in clones.values()] == [f"volume-{c['id']}" for c in clones.values()]
-
-
-def test_description_on_a_single_clone(env, made):
-    [src] = sources(env, made, unique())
-    clones = clone(env.user, [src], description="before the upgrade")
-    cleanup(made, clones)
-    assert clones[src]["description"] == "before the upgrade"
-
-
-def test_description_on_every_clone_of_several(env, made):
-    ids = sources(env, made, unique(), unique())
-    clones = clone(env.user, ids, **{"display-name": "d", "description": "before the upgrade"})
-    cleanup(made, clones)
-    assert [c["description"] for c in clones.values()] == ["before the upgrade"] * 2
-
-
-def test_no_description_given(env, made):
-    [src] = sources(env, made, unique())
-    env.user.ok("PUT", f"/volumes/{src}", json={"volume": {"description": "the source's"}})
-    clones = clone(env.user, [src])
-    cleanup(made, clones)
-    assert clones[src]["description"] is None
 
 
 def test_prefix_changes_without_a_restart(make_env):
@@ -108,28 +61,3 @@ def test_prefix_changes_without_a_restart(make_env):
         ["bk_demo-1", "bk_demo-2"]
     several = clone(e.user, [a, b])
     assert [c["name"] for c in several.values()] == [f"volume-{c['id']}" for c in several.values()]
-
-
-@pytest.mark.parametrize("count", [1, 2])
-def test_a_display_name_too_long_for_the_prefix_is_refused_or_fits(env, made, count):
-    ids = sources(env, made, *[unique() for _ in range(count)])
-    r = env.user.request("POST", "/clone-volumes", json=clone_body(ids, **{"display-name": "n" * 255}))
-    if r.status_code != 200:
-        with creates_nothing(env.server):
-            assert_fault(r, 400, "display-name")
-        return
-    p = env.user.wait(task_id_of(r))
-    made += list(p["details"]["results"].values())
-    names = [env.user.ok("GET", f"/volumes/{cid}")["volume"]["name"] for cid in p["details"]["results"].values()]
-    assert all(len(n) <= 255 for n in names), [len(n) for n in names]
-
-
-def test_a_source_name_too_long_for_the_prefix_is_refused_or_fits(env, made):
-    [src] = sources(env, made, "s" * 255)
-    r = env.user.request("POST", "/clone-volumes", json=clone_body([src]))
-    if r.status_code != 200:
-        assert_fault(r, 400)
-        return
-    p = env.user.wait(task_id_of(r))
-    made += list(p["details"]["results"].values())
-    assert len(env.user.ok("GET", f"/volumes/{p['details']['results'][src]}")["volume"]["name"]) <= 255

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from volclone.backends.local.driver import LocalDriver
 from volclone.backends.local.layers import Layer
 from volclone.backends.local.qsd import JobCancelled
 from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
 
-from .base import DriverContract, Read, Write
+from .base import Read, Write
+from .group_snapshots import GroupSnapshotContract
+from .volumes import VolumeContract
 
 
 def qemu_io(path: Path, *commands: str, read_only: bool = False) -> str:
@@ -40,13 +43,14 @@ def parse_hexdump(text: str) -> bytes:
     return bytes(data)
 
 
-class TestLocalDriver(DriverContract):
+class TestLocalDriver(VolumeContract, GroupSnapshotContract):
     @pytest.fixture
     def driver(self, tmp_path: Path) -> Iterator[LocalDriver]:
         engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
         migrate(engine)
+        # An NBD port of its own: the default (10809) may be taken by another server on the machine.
         driver = LocalDriver("local", pool_dir=tmp_path / "pool", run_dir=tmp_path / "run",
-                             store=SqlLayerStore(Database(engine), "local", Layer))
+                             store=SqlLayerStore(Database(engine), "local", Layer), nbd_port=free_port())
         driver.start()
         yield driver
         driver.stop()

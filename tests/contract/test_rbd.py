@@ -12,8 +12,10 @@ import pytest
 from volclone.backends.rbd.driver import COPY, RbdDriver, group_name, image_name, partial_name
 from volclone.errors import BackendError
 
-from .base import BLOCK, MIB, ZEROS, DriverContract, Read, Write, block, new_id, new_snapshot_id
+from .base import BLOCK, MIB, ZEROS, Read, Write, block, new_id, new_snapshot_id
 from .ceph import Cluster, ceph_cluster, ceph_io, pool_listing
+from .group_snapshots import GroupSnapshotContract
+from .volumes import VolumeContract
 
 __all__ = ["ceph_cluster", "ceph_io"]  # fixtures
 
@@ -46,7 +48,7 @@ def rbd_read(ceph_io: Any) -> Read:
     return read
 
 
-class TestRbdDriver(DriverContract):
+class TestRbdDriver(VolumeContract, GroupSnapshotContract):
     @pytest.fixture
     def driver(self, rbd_driver: RbdDriver) -> RbdDriver:
         return rbd_driver

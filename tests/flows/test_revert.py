@@ -25,7 +25,14 @@ def position(task_name: str) -> int:
     return next(i for i, prefix in enumerate(TASKS) if task_name.startswith(prefix))
 
 
-@pytest.mark.parametrize("failpoint", TASKS, ids=[t.rstrip("-") for t in TASKS])
+#: The failpoints run here, against real qemu: the group snapshot (one QMP transaction, its
+#: revert folds the overlays back), the clones (qcow2 files over the frozen layers), and the
+#: last task (every revert, after the snapshot was dropped). A failure at each of the seven
+#: tasks is proven on the service and the flow in tests/unit/test_clone_flow.py (memory driver).
+REAL_SERVER_CASES = ["create_group_snapshot-", "create_group_clone-", "set_clones_available-"]
+
+
+@pytest.mark.parametrize("failpoint", REAL_SERVER_CASES, ids=[t.rstrip("-") for t in REAL_SERVER_CASES])
 def test_a_failing_task_reverts_the_whole_flow(make_env, failpoint: str) -> None:
     e: Env = make_env(VOLCLONE_FAILPOINTS=failpoint)
     srv, api = e.server, e.user

@@ -11,6 +11,8 @@ from volclone.errors import BadRequest
 DRIVERS = {
     "local": ("volclone.backends.local.driver", "LocalDriver", None),
     "rbd": ("volclone.backends.rbd.driver", "RbdDriver", "apt-get install python3-rbd python3-rados"),
+    # Volumes in the service's own memory, gone when it stops: for tests and demos.
+    "memory": ("volclone.backends.memory", "MemoryDriver", None),
 }
 
 

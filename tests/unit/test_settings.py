@@ -1,0 +1,22 @@
+"""Settings read from the environment: the knobs the fast tests set directly (the real-server
+tests set them as VOLCLONE_* variables of the server's process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from volclone.config import Settings
+
+
+def test_the_environment_sets_the_clone_limits_and_failpoints() -> None:
+    s = Settings.from_env({"VOLCLONE_DATA_DIR": "/srv/v", "VOLCLONE_MAX_CLONE_VOLUMES": "3",
+                           "VOLCLONE_FLOW_WORKERS": "2",
+                           "VOLCLONE_FAILPOINTS": "create_group_clone, set_clones_available,,"})
+    assert (s.data_dir, s.max_clone_volumes, s.flow_workers) == (Path("/srv/v"), 3, 2)
+    assert s.failpoints == ("create_group_clone", "set_clones_available")
+    assert s.db_url == "sqlite:////srv/v/volclone.db"
+
+
+def test_defaults() -> None:
+    s = Settings.from_env({"VOLCLONE_DATA_DIR": "/srv/v"})
+    assert (s.max_clone_volumes, s.flow_workers, s.failpoints) == (100, 4, ())
