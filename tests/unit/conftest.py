@@ -26,6 +26,7 @@ from volclone.backends.base import VolumeDriver
 from volclone.backends.memory import MemoryDriver
 from volclone.config import Settings
 from volclone.domain import CloneProgress, CloneRequest, Principal, Volume
+from volclone.flows.model import Step
 from volclone.service import Service
 
 MIB = 1024**2
@@ -33,20 +34,14 @@ MIB = 1024**2
 WAIT = 60
 
 #: The flow's tasks in the order they run (name prefixes; the rest is the task id).
-TASKS = [
-    "create_src_vol_group-",
-    "create_group_snapshot-",
-    "create_group_clone-",
-    "set_metadata_for_volume-",
-    "delete_group_snapshot-",
-    "delete_group-src_group-",
-    "set_clones_available-",
-]
+TASKS = [s.prefix for s in Step]
 FINAL = {"SUCCESS", "REVERTED", "FAILURE"}
 
 
 def position(task_name: str) -> int:
-    return next(i for i, prefix in enumerate(TASKS) if task_name.startswith(prefix))
+    step = Step.of(task_name)
+    assert step is not None, task_name
+    return list(Step).index(step)
 
 
 @dataclass

@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 #: Backend names: they end up in volume records and volume types' ``volume_backend_name``.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-#: Drivers a backend can't be added with: the local pool is built in (it needs the service's layer records).
-_BUILT_IN_DRIVERS = frozenset({"local"})
+#: Drivers a backend can't be added with: the local pool is built in (it needs the service's layer
+#: records); the memory driver keeps nothing across a restart, so it is for tests only.
+_BUILT_IN_DRIVERS = frozenset({"local", "memory"})
 
 
 class BackendAdmin:
