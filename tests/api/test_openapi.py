@@ -178,6 +178,8 @@ def run_schemathesis(server: Any, token: str, workdir: Path, parameters: dict[st
     (workdir / "schemathesis.log").write_text(report)
     failures = report[report.find("= FAILURES") if "= FAILURES" in report else max(0, len(report) - 6000):]
     assert out.returncode == 0, f"schemathesis found what the document does not describe:\n{failures[-20000:]}"
+    # An error is a test case that could not run to its end (e.g. the connection broke): no pass either.
+    assert "= ERRORS" not in report and " errored" not in report, report[report.find("= ERRORS"):][-20000:]
     tested = re.search(r"Tested: (\d+)", report)
     assert tested and int(tested.group(1)) == len(operations(httpx.get(f"{server.url}/openapi.json").json())), \
         report[-3000:]
