@@ -8,6 +8,7 @@ no server error and no answer the document does not describe: status, headers an
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -143,6 +144,29 @@ def test_the_volume_schema_names_every_field_the_server_sends(env, doc):
         env.admin.ok("DELETE", f"/volumes/{vol['id']}")
 
 
+def test_the_links_name_real_operations_and_their_path_parameters(env, doc):
+    by_id = {op["operationId"]: (path, op) for _, path, op in operations(doc)}
+    links = [(path, link) for _, path, op in operations(doc) for r in op["responses"].values()
+             for link in r.get("links", {}).values()]
+    assert len(links) == 15
+    for _, link in links:
+        _, target = by_id[link["operationId"]]
+        assert set(link["parameters"]) == set(params(target, "path")), link
+    # The volume link's pointer finds the id in a real answer, and the id serves the linked operation.
+    vol = env.user.ok("POST", "/volumes", json={"volume": {"size": 1}})
+    try:
+        (link,) = [link for p, link in links if p == "/v3/{project_id}/volumes" and
+                   by_id[link["operationId"]][0] == "/v3/{project_id}/volumes/{volume_id}/metadata"
+                   and link["operationId"].endswith("_get")]
+        pointer = link["parameters"]["volume_id"].removeprefix("$response.body#")
+        vid = vol
+        for part in pointer.strip("/").split("/"):
+            vid = vid[part]
+        assert env.user.ok("GET", f"/volumes/{vid}/metadata") == {"metadata": {}}
+    finally:
+        env.user.ok("DELETE", f"/volumes/{vol['volume']['id']}")
+
+
 # -- 405 ------------------------------------------------------------------------------
 @pytest.mark.parametrize("method, path, allow", [
     ("PATCH", "/volumes", "GET, POST"),
@@ -164,10 +188,10 @@ def test_a_405_outside_a_project_says_allow_too(env):
 
 
 # -- schemathesis -----------------------------------------------------------------------
-def run_schemathesis(server: Any, token: str, workdir: Path, parameters: dict[str, str]) -> None:
+def run_schemathesis(server: Any, token: str, workdir: Path, config_toml: str = "") -> None:
     """``st run`` against ``server``'s document; fails with schemathesis's report of what it found."""
     config = workdir / "schemathesis.toml"
-    config.write_text("[parameters]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in parameters.items()))
+    config.write_text(config_toml)
     cmd = [ST, "--config-file", str(config), "run", f"{server.url}/openapi.json", "--url", server.url,
            "-H", f"X-Auth-Token: {token}", "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES),
            "--max-time", str(MAX_SECONDS), "--workers", "1", "--request-timeout", "30",
@@ -186,10 +210,24 @@ def run_schemathesis(server: Any, token: str, workdir: Path, parameters: dict[st
 
 
 def test_schemathesis_with_a_project_token_on_its_project(make_env, tmp_path):
+    """On project p1, with real volumes and a real clone task in the ids it draws from, so that
+    clones, attachments and get_progress answer more than 404s."""
     e = make_env()
-    run_schemathesis(e.server, e.user_token, tmp_path, {"path.project_id": "p1"})
+    volumes = [e.user.create_volume(1, f"st-{i}")["id"] for i in range(5)]
+    task = e.user.wait(e.user.clone(volumes[:1]))["task_id"]
+    run_schemathesis(e.server, e.user_token, tmp_path, f"""
+[dictionaries.volumes]
+values = {json.dumps(volumes)}
+[dictionaries.tasks]
+values = ["{task}"]
+[parameters]
+"path.project_id" = "p1"
+"query.task_id" = {{ dictionary = "tasks", probability = 0.9 }}
+"body.clone-volumes.volumes[*]" = {{ dictionary = "volumes", probability = 0.9 }}
+"body.attachment.volume_uuid" = {{ dictionary = "volumes", probability = 0.9 }}
+""")
 
 
 def test_schemathesis_with_an_admin_token_on_any_project(make_env, tmp_path):
     e = make_env()
-    run_schemathesis(e.server, e.admin_token, tmp_path, {})
+    run_schemathesis(e.server, e.admin_token, tmp_path)

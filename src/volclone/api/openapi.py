@@ -10,7 +10,8 @@ routes. :func:`document` adds the rest after generation, so the routers stay pla
   without an entry fails the build of the document, and so its test);
 - the faults each operation can answer, in the OpenStack fault format
   (``{"badRequest": {"code": 400, "message": "..."}}``); FastAPI's 422 goes, validation errors are 400s;
-- the list filters of the routes that read ``request.query_params`` themselves (:data:`QUERY`).
+- the list filters of the routes that read ``request.query_params`` themselves (:data:`QUERY`);
+- links from each create to the operations on what it made (:data:`LINKS`).
 
 The test command runs schemathesis against the document of a real server: every answer it gets
 must be documented, status, headers and body.
@@ -262,6 +263,33 @@ QUERY: dict[tuple[str, str], list[Schema]] = {
 }
 
 
+#: OpenAPI links: where the id a create answers can be used next. ``{(METHOD, path): (status, path
+#: parameter, where the id is in the answer, [(METHOD, path), ...])}``.
+_V = "/v3/{project_id}/volumes/{volume_id}"
+_T = "/v3/{project_id}/types/{type_id}"
+_A = "/v3/{project_id}/attachments/{attachment_id}"
+LINKS: dict[tuple[str, str], tuple[int, str, str, list[tuple[str, str]]]] = {
+    ("POST", "/v3/{project_id}/volumes"): (202, "volume_id", "/volume/id", [
+        ("GET", _V), ("PUT", _V), ("DELETE", _V), ("GET", _V + "/metadata"), ("POST", _V + "/metadata"),
+        ("PUT", _V + "/metadata"), ("POST", _V + "/action")]),
+    ("POST", "/v3/{project_id}/types"): (200, "type_id", "/volume_type/id", [
+        ("GET", _T), ("DELETE", _T), ("GET", _T + "/extra_specs"), ("POST", _T + "/extra_specs")]),
+    ("POST", "/v3/{project_id}/attachments"): (200, "attachment_id", "/attachment/id", [
+        ("GET", _A), ("PUT", _A), ("DELETE", _A), ("POST", _A + "/action")]),
+}
+
+
+def _add_links(doc: Schema) -> None:
+    paths = doc["paths"]
+    for (method, path), (status, param, pointer, targets) in LINKS.items():
+        links = paths[path][method.lower()]["responses"][str(status)].setdefault("links", {})
+        for t_method, t_path in targets:
+            target = paths[t_path][t_method.lower()]
+            links[target["operationId"]] = {
+                "operationId": target["operationId"],
+                "parameters": {"project_id": "$request.path.project_id", param: f"$response.body#{pointer}"}}
+
+
 # -- faults and headers --------------------------------------------------------------------
 def _fault_schema(status: int) -> Schema:
     name = FAULT_NAMES[status]
@@ -366,6 +394,7 @@ def document(app: FastAPI) -> Schema:
             if not op["parameters"]:
                 del op["parameters"]
             op["responses"] = _responses(method.upper(), path, op)
+    _add_links(doc)
     return doc
 
 

@@ -69,7 +69,8 @@ class MetaItemBody(Strict):
 class CloneVolumes(Strict):
     display_name: StrictStr | None = Field(None, alias="display-name", max_length=255)
     description: StrictStr | None = None
-    volumes: list[StrictStr]
+    # Documented only (the service checks them, with its own messages); at most VOLCLONE_MAX_CLONE_VOLUMES.
+    volumes: list[StrictStr] = Field(json_schema_extra={"minItems": 1, "uniqueItems": True})
     target_volume_type_id: StrictStr | None = Field(None, alias="target-volume-type-id")
 
 
