@@ -120,6 +120,15 @@ def test_every_project_operation_documents_its_faults_in_the_openstack_format(do
     assert "HTTPValidationError" not in doc["components"]["schemas"]
 
 
+def test_the_operations_that_reach_a_backend_document_its_503(doc):
+    reach = [(m, p) for m, p, op in project_operations(doc) if "503" in op["responses"]]
+    assert ("POST", "/v3/{project_id}/volumes") in reach and ("POST", "/v3/{project_id}/clone-volumes") in reach
+    assert len(reach) == 8 and all(m != "GET" for m, _ in reach), reach
+    schema = resolve(doc, doc["paths"]["/v3/{project_id}/volumes"]["post"]["responses"]["503"]["content"][
+        "application/json"]["schema"])
+    assert schema["required"] == ["serviceUnavailable"]
+
+
 def test_every_success_body_has_a_schema(doc):
     for method, path, op in operations(doc):
         ok = {int(s): r for s, r in op["responses"].items() if int(s) < 400}

@@ -306,7 +306,15 @@ _FAULTS = {
     406: "the OpenStack-API-Version asked for is not served",
     409: "the resource's state does not allow it",
     413: "the request body, or a field in it, is too large",
+    503: "the backend the volume lives on is not available (its driver did not start)",
 }
+#: The operations that reach a storage backend (and so can find it unavailable: 503).
+_BACKEND_OPS = {
+    ("POST", "/v3/{project_id}/volumes"), ("DELETE", _V), ("POST", _V + "/action"),
+    ("POST", "/v3/{project_id}/clone-volumes"), ("POST", "/v3/{project_id}/attachments"), ("PUT", _A),
+    ("DELETE", _A), ("POST", _A + "/action"),
+}
+
 
 def _version_header_param() -> Schema:
     # Any text is accepted, as by Cinder: the header may name other services' versions too
@@ -348,6 +356,8 @@ def _responses(method: str, path: str, op: Schema) -> Schema:
             statuses.append(409)
         if "requestBody" in op:
             statuses.append(413)
+        if (method, path) in _BACKEND_OPS:
+            statuses.append(503)
         for status in statuses:
             out[str(status)] = {"description": _FAULTS[status],
                                 "content": _json({"$ref": _REF.format(model=f"{FAULT_NAMES[status]}Fault")})}
