@@ -41,6 +41,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True) -> FastAPI:
         response = faults.fault(405, f"{request.method} is not allowed here; allowed: {', '.join(allowed)}")
         response.headers["Allow"] = ", ".join(allowed)
         return response
+
     app.add_middleware(versions.MicroversionMiddleware)
 
     @app.middleware("http")
@@ -67,4 +68,3 @@ def create_app(svc: Service, manage_lifecycle: bool = True) -> FastAPI:
                    volume_actions.router):
         app.include_router(router)
     return app
-
