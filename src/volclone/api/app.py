@@ -6,12 +6,12 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import RequestResponseEndpoint
 
 from volclone import __version__
-from volclone.api import attachments, clones, deps, faults, limits, types, versions, volume_actions, volumes
+from volclone.api import attachments, clones, deps, faults, limits, openapi, types, versions, volume_actions, volumes
 from volclone.config import Settings
 from volclone.errors import VolcloneError
 from volclone.service import Service
@@ -35,6 +35,15 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.service = svc
     faults.install(app)
+    openapi.install(app)
+
+    @app.exception_handler(405)
+    async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+        allowed = openapi.allowed_methods(app, request.scope["path"])
+        response = faults.fault(405, f"{request.method} is not allowed here; allowed: {', '.join(allowed)}")
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+
     app.add_middleware(limits.BodyLimit, max_bytes=max_request_bytes or Settings.from_env().max_request_bytes)
     app.add_middleware(versions.MicroversionMiddleware)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from volclone.api import views
 from volclone.api.deps import principal, service
@@ -41,12 +41,22 @@ def require_version(request: Request) -> None:
 router = APIRouter(prefix="/v3/{project_id}/attachments", dependencies=[Depends(require_version)])
 
 
-def _list(request: Request, who: Principal, project_id: str) -> list[Any]:
-    q = request.query_params
-    return service(request).attachments.list(
-        who, project_id, all_projects=q.get("all_tenants", "0").lower() in ("1", "true"),
-        volume_id=q.get("volume_id"), instance_uuid=q.get("instance_id"),
-        status=q.get("status") or q.get("attach_status"))
+class Filters:
+    """The list filters (query parameters) of GET /attachments[/detail]."""
+
+    def __init__(self, volume_id: str | None = Query(None, description="only this volume's"),
+                 instance_id: str | None = Query(None, description="only this instance's"),
+                 status: str | None = Query(None, description="only in this status (reserved, attaching, attached)"),
+                 attach_status: str | None = Query(None, description="the same as status"),
+                 all_tenants: str = Query("0", description="admins: 1 or true lists every project's")) -> None:
+        self.volume_id, self.instance_id = volume_id, instance_id
+        self.status = status or attach_status
+        self.all_projects = all_tenants.lower() in ("1", "true")
+
+
+def _list(request: Request, who: Principal, project_id: str, f: Filters) -> list[Any]:
+    return service(request).attachments.list(who, project_id, all_projects=f.all_projects, volume_id=f.volume_id,
+                                             instance_uuid=f.instance_id, status=f.status)
 
 
 @router.post("")
@@ -59,14 +69,15 @@ def create_attachment(project_id: str, body: AttachmentCreateBody, request: Requ
 
 
 @router.get("")
-def list_attachments(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"attachments": [views.attachment_summary(a) for a in _list(request, who, project_id)]}
+def list_attachments(project_id: str, request: Request, filters: Filters = Depends(),
+                     who: Principal = Depends(principal)) -> dict[str, Any]:
+    return {"attachments": [views.attachment_summary(a) for a in _list(request, who, project_id, filters)]}
 
 
 @router.get("/detail")
-def list_attachments_detail(project_id: str, request: Request,
+def list_attachments_detail(project_id: str, request: Request, filters: Filters = Depends(),
                             who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"attachments": [views.attachment(a) for a in _list(request, who, project_id)]}
+    return {"attachments": [views.attachment(a) for a in _list(request, who, project_id, filters)]}
 
 
 @router.get("/{attachment_id}")

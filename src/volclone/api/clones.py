@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from volclone.api import views
 from volclone.api.deps import principal, service
@@ -29,14 +29,11 @@ def clone_volumes(project_id: str, body: CloneVolumesBody, request: Request,
 
 
 @router.get("/get_progress")
-def get_progress(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    q = request.query_params
-    unknown = set(q) - {"action", "task_id"}
+def get_progress(project_id: str, request: Request,
+                 action: Literal["clone-volumes"] = Query(description=f"always {ACTION}"),
+                 task_id: str = Query(min_length=1, description="the task the POST started"),
+                 who: Principal = Depends(principal)) -> dict[str, Any]:
+    unknown = set(request.query_params) - {"action", "task_id"}
     if unknown:
         raise BadRequest(f"unknown query parameters: {', '.join(sorted(unknown))}")
-    if q.get("action") != ACTION:
-        raise BadRequest(f"action must be {ACTION}")
-    task_id = q.get("task_id")
-    if not task_id:
-        raise BadRequest("task_id is required")
     return views.progress(service(request).clones.progress(who, project_id, task_id))

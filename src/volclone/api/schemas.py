@@ -137,7 +137,9 @@ class MetaItemBody(Strict):
 class CloneVolumes(Strict):
     display_name: Name | None = Field(None, alias="display-name")
     description: Text | None = None
-    volumes: list[StrictStr]  # ids: an odd one is a 404, as the spec's tests ask
+    # ids: an odd one is a 404, as the spec's tests ask. minItems/uniqueItems only document what the
+    # service checks with its own messages (at most VOLCLONE_MAX_CLONE_VOLUMES).
+    volumes: list[StrictStr] = Field(json_schema_extra={"minItems": 1, "uniqueItems": True})
     target_volume_type_id: StrictStr | None = Field(None, alias="target-volume-type-id")
 
 

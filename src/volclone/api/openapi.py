@@ -1,0 +1,430 @@
+"""``/openapi.json``: the document of what the server does, made honest in one place.
+
+FastAPI derives the paths, the request bodies and the parameters a handler names from the
+routes. :func:`document` adds the rest after generation, so the routers stay plain:
+
+- the path parameters a route's URL has but its handler does not name (``/types``' ``project_id``);
+- the ``X-Auth-Token`` security scheme, and the ``OpenStack-API-Version`` request and response
+  headers, on every ``/v3/{project_id}/...`` operation;
+- the success body of every operation (:data:`SUCCESS`, one entry per operation: a new route
+  without an entry fails the build of the document, and so its test);
+- the faults each operation can answer, in the OpenStack fault format
+  (``{"badRequest": {"code": 400, "message": "..."}}``); FastAPI's 422 goes, validation errors are 400s;
+- the list filters of the routes that read ``request.query_params`` themselves (:data:`QUERY`);
+- links from each create to the operations on what it made (:data:`LINKS`).
+
+The test command runs schemathesis against the document of a real server: every answer it gets
+must be documented, status, headers and body.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+from starlette.routing import Route, compile_path
+
+from volclone.api.deps import TOKEN_HEADER
+from volclone.api.faults import FAULT_NAMES
+from volclone.api.versions import HEADER, MAX_VERSION, MIN_VERSION, SERVICE, fmt
+from volclone.domain import AttachMode, AttachStatus, TaskState, VolumeStatus
+
+Schema = dict[str, Any]
+
+PROJECT_PREFIX = "/v3/{project_id}"
+SECURITY_SCHEME = "keystoneToken"
+_REF = "#/components/schemas/{model}"
+
+
+# -- the bodies the server answers (see views.py, whose dicts these describe) --------------
+class Out(BaseModel):
+    """A response object: every field is always there, and nothing else is."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+
+class Link(Out):
+    rel: str
+    href: str
+
+
+class VersionLink(Out):
+    rel: str
+    href: str
+    type: str = Field("text/html", description="given on the describedby link only")
+
+
+class MediaType(Out):
+    base: str
+    type: str
+
+
+class Version(Out):
+    id: str
+    status: Literal["CURRENT"]
+    version: str = Field(description="the newest microversion served")
+    min_version: str
+    updated: str
+    links: list[VersionLink]
+    media_types: list[MediaType] = Field(alias="media-types")
+
+
+class Versions(Out):
+    versions: list[Version]
+
+
+class VolumeType(Out):
+    id: str
+    name: str
+    description: str | None
+    is_public: bool
+    os_volume_type_access_is_public: bool = Field(alias="os-volume-type-access:is_public")
+    extra_specs: dict[str, str]
+    qos_specs_id: None
+
+
+class VolumeAttachment(Out):
+    """A completed attachment, inside its volume's record."""
+
+    id: str = Field(description="the volume's id, as Cinder gives it")
+    attachment_id: str
+    volume_id: str
+    server_id: str | None
+    host_name: str | None
+    device: str | None
+    attached_at: str | None
+
+
+class VolumeSummary(Out):
+    id: str
+    name: str | None
+    links: list[Link]
+
+
+class Volume(Out):
+    id: str
+    name: str | None
+    description: str | None
+    size: int = Field(description="GiB")
+    status: VolumeStatus
+    volume_type: str | None
+    volume_type_id: str | None
+    metadata: dict[str, str]
+    availability_zone: str
+    bootable: str
+    encrypted: bool
+    multiattach: bool
+    snapshot_id: None
+    attachments: list[VolumeAttachment]
+    source_volid: str | None = Field(description="for a clone: the volume it was cloned from")
+    consistencygroup_id: None
+    group_id: None
+    replication_status: str
+    migration_status: None
+    user_id: None
+    tenant_id: str = Field(alias="os-vol-tenant-attr:tenant_id")
+    created_at: str | None
+    updated_at: str | None
+    links: list[Link]
+    host: str = Field("", alias="os-vol-host-attr:host", description="shown to admins only")
+
+
+class AttachmentSummary(Out):
+    id: str
+    status: AttachStatus
+    instance: str | None
+    volume_id: str
+
+
+class Attachment(AttachmentSummary):
+    attached_at: str = Field(description='ISO 8601, or "" while not attached yet')
+    detached_at: Literal[""]
+    attach_mode: AttachMode
+    connection_info: dict[str, Any] | None = Field(description="how to reach the volume, e.g. over NBD")
+
+
+class TaskUri(Out):
+    task_uri: str = Field(description="the get_progress URL of the clone task")
+
+
+class CloneStarted(Out):
+    clone_volumes: TaskUri = Field(alias="clone-volumes")
+
+
+class ProgressDetails(BaseModel):
+    """The progress, and what the flow measured (``io_freeze_ms``, ``bytes_done``, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+    results: dict[str, Any]
+    completed_tasks: dict[str, TaskState]
+    pending_tasks: dict[str, TaskState]
+    progress: int = Field(ge=0, le=100)
+    flow_details: dict[str, TaskState]
+
+
+class Progress(Out):
+    details: ProgressDetails
+    progress: int = Field(ge=0, le=100)
+    pending_tasks: dict[str, TaskState]
+    flow_details: dict[str, TaskState] = Field(description="the flow's name and state, e.g. cloneFlow: SUCCESS")
+    task_id: str
+
+
+MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, VolumeSummary, Volume, AttachmentSummary, Attachment,
+                                      CloneStarted, Progress)
+
+
+def _ref(model: type[BaseModel]) -> Schema:
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _obj(**properties: Schema) -> Schema:
+    """An object with exactly these members."""
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def _list_of(model: type[BaseModel]) -> Schema:
+    return {"type": "array", "items": _ref(model)}
+
+
+_STRINGS: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
+_ONE_STRING: Schema = {**_STRINGS, "minProperties": 1, "maxProperties": 1}
+_TYPE = _obj(volume_type=_ref(VolumeType))
+_VOLUME = _obj(volume=_ref(Volume))
+_ATTACHMENT = _obj(attachment=_ref(Attachment))
+_ATTACHMENTS = _obj(attachments=_list_of(AttachmentSummary))
+_METADATA = _obj(metadata=_STRINGS)
+_SPECS = _obj(extra_specs=_STRINGS)
+
+#: ``{(METHOD, path): {status: body schema, or None for an empty body}}``: every operation's success.
+SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
+    ("GET", "/"): {300: _ref(Versions)},
+    ("GET", "/v3"): {200: _ref(Versions)},
+    ("GET", "/v3/"): {200: _ref(Versions)},
+    ("GET", "/v3/{project_id}/types"): {200: _obj(volume_types=_list_of(VolumeType))},
+    ("POST", "/v3/{project_id}/types"): {200: _TYPE},
+    ("GET", "/v3/{project_id}/types/default"): {200: _TYPE},
+    ("GET", "/v3/{project_id}/types/{type_id}"): {200: _TYPE},
+    ("DELETE", "/v3/{project_id}/types/{type_id}"): {202: None},
+    ("GET", "/v3/{project_id}/types/{type_id}/extra_specs"): {200: _SPECS},
+    ("POST", "/v3/{project_id}/types/{type_id}/extra_specs"): {200: _SPECS},
+    ("GET", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
+    ("PUT", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
+    ("DELETE", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: None},
+    ("GET", "/v3/{project_id}/volumes"): {200: _obj(volumes=_list_of(VolumeSummary))},
+    ("POST", "/v3/{project_id}/volumes"): {202: _VOLUME},
+    ("GET", "/v3/{project_id}/volumes/detail"): {200: _obj(volumes=_list_of(Volume))},
+    ("GET", "/v3/{project_id}/volumes/{volume_id}"): {200: _VOLUME},
+    ("PUT", "/v3/{project_id}/volumes/{volume_id}"): {200: _VOLUME},
+    ("DELETE", "/v3/{project_id}/volumes/{volume_id}"): {202: None},
+    ("GET", "/v3/{project_id}/volumes/{volume_id}/metadata"): {200: _METADATA},
+    ("POST", "/v3/{project_id}/volumes/{volume_id}/metadata"): {200: _METADATA},
+    ("PUT", "/v3/{project_id}/volumes/{volume_id}/metadata"): {200: _METADATA},
+    ("GET", "/v3/{project_id}/volumes/{volume_id}/metadata/{key}"): {200: _obj(meta=_ONE_STRING)},
+    ("PUT", "/v3/{project_id}/volumes/{volume_id}/metadata/{key}"): {200: _obj(meta=_ONE_STRING)},
+    ("DELETE", "/v3/{project_id}/volumes/{volume_id}/metadata/{key}"): {200: None},
+    ("POST", "/v3/{project_id}/volumes/{volume_id}/action"): {
+        200: _obj(connection_info={"type": "object", "description": "os-initialize_connection's answer"}),
+        202: None},
+    ("POST", "/v3/{project_id}/clone-volumes"): {200: _ref(CloneStarted)},
+    ("GET", "/v3/{project_id}/clone-volumes/get_progress"): {200: _ref(Progress)},
+    ("POST", "/v3/{project_id}/attachments"): {200: _ATTACHMENT},
+    ("GET", "/v3/{project_id}/attachments"): {200: _ATTACHMENTS},
+    ("GET", "/v3/{project_id}/attachments/detail"): {200: _obj(attachments=_list_of(Attachment))},
+    ("GET", "/v3/{project_id}/attachments/{attachment_id}"): {200: _ATTACHMENT},
+    ("PUT", "/v3/{project_id}/attachments/{attachment_id}"): {200: _ATTACHMENT},
+    ("DELETE", "/v3/{project_id}/attachments/{attachment_id}"): {200: _ATTACHMENTS},
+    ("POST", "/v3/{project_id}/attachments/{attachment_id}/action"): {204: None},
+}
+
+
+def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+_ALL_TENANTS = _query("all_tenants", "admins: 1 or true lists every project's (anything else: only this one's)")
+_VOLUME_FILTERS = [
+    _query("name", "only volumes of this name"),
+    _query("status", "only volumes in this status"),
+    _query("marker", "the id of the volume after which the list starts (400 if it is not in the list)"),
+    _query("limit", "at most this many", {"type": "integer", "minimum": 0}),
+    _ALL_TENANTS,
+]
+#: Query parameters of the routes that read ``request.query_params`` themselves.
+QUERY: dict[tuple[str, str], list[Schema]] = {
+    ("GET", "/v3/{project_id}/volumes"): _VOLUME_FILTERS,
+    ("GET", "/v3/{project_id}/volumes/detail"): _VOLUME_FILTERS,
+}
+
+
+#: OpenAPI links: where the id a create answers can be used next. ``{(METHOD, path): (status, path
+#: parameter, where the id is in the answer, [(METHOD, path), ...])}``.
+_V = "/v3/{project_id}/volumes/{volume_id}"
+_T = "/v3/{project_id}/types/{type_id}"
+_A = "/v3/{project_id}/attachments/{attachment_id}"
+LINKS: dict[tuple[str, str], tuple[int, str, str, list[tuple[str, str]]]] = {
+    ("POST", "/v3/{project_id}/volumes"): (202, "volume_id", "/volume/id", [
+        ("GET", _V), ("PUT", _V), ("DELETE", _V), ("GET", _V + "/metadata"), ("POST", _V + "/metadata"),
+        ("PUT", _V + "/metadata"), ("POST", _V + "/action")]),
+    ("POST", "/v3/{project_id}/types"): (200, "type_id", "/volume_type/id", [
+        ("GET", _T), ("DELETE", _T), ("GET", _T + "/extra_specs"), ("POST", _T + "/extra_specs")]),
+    ("POST", "/v3/{project_id}/attachments"): (200, "attachment_id", "/attachment/id", [
+        ("GET", _A), ("PUT", _A), ("DELETE", _A), ("POST", _A + "/action")]),
+}
+
+
+def _add_links(doc: Schema) -> None:
+    paths = doc["paths"]
+    for (method, path), (status, param, pointer, targets) in LINKS.items():
+        links = paths[path][method.lower()]["responses"][str(status)].setdefault("links", {})
+        for t_method, t_path in targets:
+            target = paths[t_path][t_method.lower()]
+            links[target["operationId"]] = {
+                "operationId": target["operationId"],
+                "parameters": {"project_id": "$request.path.project_id", param: f"$response.body#{pointer}"}}
+
+
+# -- faults and headers --------------------------------------------------------------------
+def _fault_schema(status: int) -> Schema:
+    name = FAULT_NAMES[status]
+    detail = _obj(code={"type": "integer", "const": status}, message={"type": "string"})
+    return {**_obj(**{name: detail}), "title": f"{name} fault"}
+
+
+#: What each fault means on any operation under /v3/{project_id}.
+_FAULTS = {
+    400: "bad request: a body or parameter that is not valid, or a malformed OpenStack-API-Version",
+    401: "no token, or a token that is not valid",
+    403: "the token may not act on this project, or the operation is admin-only",
+    404: "not found (the attachments API also answers 404 below microversion 3.27)",
+    406: "the OpenStack-API-Version asked for is not served",
+    409: "the resource's state does not allow it",
+    413: "the request body, or a field in it, is too large",
+    503: "the backend the volume lives on is not available (its driver did not start)",
+}
+#: The operations that reach a storage backend (and so can find it unavailable: 503).
+_BACKEND_OPS = {
+    ("POST", "/v3/{project_id}/volumes"), ("DELETE", _V), ("POST", _V + "/action"),
+    ("POST", "/v3/{project_id}/clone-volumes"), ("POST", "/v3/{project_id}/attachments"), ("PUT", _A),
+    ("DELETE", _A), ("POST", _A + "/action"),
+}
+
+
+def _version_header_param() -> Schema:
+    # Any text is accepted, as by Cinder: the header may name other services' versions too
+    # ("compute 2.1, volume 3.27"); only the volume entry counts, and without one it is 3.0.
+    return {"name": HEADER, "in": "header", "required": False,
+            "description": (f"the microversion, as '{SERVICE} X.Y' ({fmt(MIN_VERSION)} to {fmt(MAX_VERSION)}) or "
+                            f"'{SERVICE} latest', among other services' entries, comma-separated. Without a "
+                            f"{SERVICE} entry: {fmt(MIN_VERSION)}. A malformed one: 400; one out of range: 406"),
+            "schema": {"type": "string"}, "example": f"{SERVICE} {fmt(MAX_VERSION)}"}
+
+
+def _version_response_headers() -> Schema:
+    return {HEADER: {"description": "the microversion that served the request", "required": True,
+                     "schema": {"type": "string", "pattern": rf"^{SERVICE} 3\.[0-9]+$"}},
+            "Vary": {"description": f"names {HEADER}", "required": True, "schema": {"type": "string"}}}
+
+
+def _json(schema: Schema) -> Schema:
+    return {"application/json": {"schema": schema}}
+
+
+def _responses(method: str, path: str, op: Schema) -> Schema:
+    try:
+        success = SUCCESS[(method, path)]
+    except KeyError:
+        raise RuntimeError(f"{method} {path} has no documented success body: add it to openapi.SUCCESS") from None
+    scoped = path.startswith(PROJECT_PREFIX + "/")
+    out: Schema = {}
+    for status, body in success.items():
+        r: Schema = {"description": "success" if status < 300 else "the versions served (multiple choices)"}
+        if body is not None:
+            r["content"] = _json(body)
+        if scoped:
+            r["headers"] = _version_response_headers()
+        out[str(status)] = r
+    if scoped:
+        statuses = [400, 401, 403, 404, 406]
+        if method != "GET":
+            statuses.append(409)
+        if "requestBody" in op:
+            statuses.append(413)
+        if (method, path) in _BACKEND_OPS:
+            statuses.append(503)
+        for status in statuses:
+            out[str(status)] = {"description": _FAULTS[status],
+                                "content": _json({"$ref": _REF.format(model=f"{FAULT_NAMES[status]}Fault")})}
+    return out
+
+
+def _add_path_params(path: str, op: Schema) -> None:
+    params = op.setdefault("parameters", [])
+    named = {p["name"] for p in params if p["in"] == "path"}
+    missing = [n for n in re.findall(r"{(\w+)}", path) if n not in named]
+    params[:0] = [{"name": n, "in": "path", "required": True, "schema": {"type": "string", "title": n}}
+                  for n in missing]
+
+
+def _components(generated: Schema) -> Schema:
+    schemas: Schema = generated.setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    _, top = models_json_schema([(m, "validation") for m in MODELS], ref_template=_REF)
+    for name, schema in {**top.get("$defs", {}),
+                         **{f"{n}Fault": _fault_schema(s) for s, n in FAULT_NAMES.items() if s in _FAULTS}}.items():
+        if name in schemas and schemas[name] != schema:
+            raise RuntimeError(f"two schemas are named {name}: a request model and a response model")
+        schemas[name] = schema
+    generated["securitySchemes"] = {SECURITY_SCHEME: {
+        "type": "apiKey", "in": "header", "name": TOKEN_HEADER,
+        "description": "a token made by `volclone token create`; it acts on its own project, an admin's on any"}}
+    return generated
+
+
+def document(app: FastAPI) -> Schema:
+    """FastAPI's document of ``app``'s routes, with everything it leaves out added (see the module's doc)."""
+    doc = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                      description="An OpenStack Block Storage (Cinder) v3-shaped API with consistent "
+                                  "multi-volume clones. Every fault is {faultName: {code, message}}.")
+    doc["components"] = _components(doc.get("components", {}))
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            _add_path_params(path, op)
+            op["parameters"].extend(copy.deepcopy(QUERY.get((method.upper(), path), [])))
+            if path.startswith(PROJECT_PREFIX + "/"):
+                op["parameters"].append(_version_header_param())
+                op["security"] = [{SECURITY_SCHEME: []}]
+            if not op["parameters"]:
+                del op["parameters"]
+            op["responses"] = _responses(method.upper(), path, op)
+    _add_links(doc)
+    return doc
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods of the resource ``path`` names (for a 405's ``Allow``): those of the first
+    documented path template it matches, in the routers' order, as the router matches them."""
+    for template, item in app.openapi()["paths"].items():
+        if compile_path(template)[0].match(path):
+            return sorted(m.upper() for m in item)
+    # The routes outside the document: the document's own.
+    return sorted({m for r in app.router.routes if isinstance(r, Route) and r.path_regex.match(path)
+                   for m in r.methods or ()})
+
+
+def install(app: FastAPI) -> None:
+    """Serve :func:`document` at ``app.openapi_url``, built once on first use."""
+
+    def openapi() -> Schema:
+        if app.openapi_schema is None:
+            app.openapi_schema = document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
