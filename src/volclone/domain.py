@@ -148,10 +148,12 @@ class Volume:
 
 @dataclass
 class Principal:
-    """Who is calling: a token scoped to one project, possibly an admin."""
+    """Who is calling: a token scoped to one project, possibly an admin, with its roles
+    (Keystone's role names: ``admin``, ``member``, ``reader``, ...) for the policy."""
 
     project_id: str
     is_admin: bool = False
+    roles: frozenset[str] = frozenset()
 
     def may_act_on(self, project_id: str) -> bool:
         return self.is_admin or self.project_id == project_id
