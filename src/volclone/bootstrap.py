@@ -60,7 +60,7 @@ def build(settings: Settings, with_backends: bool = True,
     types = VolumeTypeService(repos.VolumeTypes(db))
     runner = FlowRunner(db.engine, settings.flow_workers)
     runner.setup()
-    clones = CloneService(volumes, repos.CloneTasks(db), repos.Settings(db), types, backends, runner,
+    clones = CloneService(volumes, repos.CloneTasks(db), repos.ConfigValues(db), types, backends, runner,
                           groups, settings.max_clone_volumes, settings.failpoints,
                           retry_interval=settings.leftover_retry_s)
     attachment_rows = repos.Attachments(db)

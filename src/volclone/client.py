@@ -32,7 +32,7 @@ FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
 #: The attachments API needs microversion 3.27.
 ATTACHMENTS_VERSION = {"OpenStack-API-Version": "volume 3.27"}
 
-Progress = dict[str, Any]
+ProgressBody = dict[str, Any]
 
 
 class ClientError(Exception):
@@ -214,13 +214,13 @@ class Client:
         answer = self.request("POST", "/clone-volumes", json={"clone-volumes": body})
         return task_id_from_uri(str(answer["clone-volumes"]["task_uri"]))
 
-    def progress(self, task_id: str) -> Progress:
+    def progress(self, task_id: str) -> ProgressBody:
         """get_progress of a clone task: progress, flow_details, pending_tasks, details{results, ...}."""
         params = {"action": CLONE_ACTION, "task_id": task_id}
         return self.request("GET", "/clone-volumes/get_progress", params=params)  # type: ignore[no-any-return]
 
-    def wait(self, task_id: str, poll: float = 0.5, on_progress: Callable[[Progress], None] | None = None,
-             timeout: float | None = None) -> Progress:
+    def wait(self, task_id: str, poll: float = 0.5, on_progress: Callable[[ProgressBody], None] | None = None,
+             timeout: float | None = None) -> ProgressBody:
         """Poll until the clone task ends; returns the last progress (check its flow state).
 
             >>> final = client.wait(task_id, on_progress=lambda p: print(p["progress"]))  # doctest: +SKIP

@@ -169,14 +169,6 @@ class CloneRequest:
 
 
 @dataclass
-class CloneTask:
-    id: str
-    project_id: str
-    state: TaskState
-    created_at: dt.datetime | None = None
-
-
-@dataclass
 class CloneProgress:
     """What get_progress reports, derived from the flow's persisted state."""
 

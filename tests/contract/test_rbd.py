@@ -71,7 +71,7 @@ def test_ceph_16_clones_by_deep_copy(rbd_driver: RbdDriver) -> None:
     import rbd
 
     if rbd.RBD().version() < (1, 19, 0):  # librbd 1.16 ships with Ceph 16
-        assert rbd_driver.clone_mode == COPY
+        assert rbd_driver.clone_method == COPY
 
 
 def test_progress_counts_bytes_up_to_the_total(rbd_driver: RbdDriver, rbd_write: Write, rbd_read: Read) -> None:

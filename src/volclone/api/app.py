@@ -12,14 +12,14 @@ from starlette.middleware.base import RequestResponseEndpoint
 
 from volclone import __version__
 from volclone.api import attachments, clones, deps, faults, limits, openapi, types, versions, volume_actions, volumes
-from volclone.config import Settings
+from volclone.config import DEFAULT_MAX_REQUEST_BYTES
 from volclone.errors import VolcloneError
 from volclone.service import Service
 
 
 def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: int | None = None) -> FastAPI:
     """An app serving ``svc``; with ``manage_lifecycle`` it starts and stops the service too.
-    Request bodies longer than ``max_request_bytes`` (default: ``VOLCLONE_MAX_REQUEST_BYTES``) are 413s."""
+    Request bodies longer than ``max_request_bytes`` (the CLI passes ``VOLCLONE_MAX_REQUEST_BYTES``) are 413s."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -44,7 +44,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         response.headers["Allow"] = ", ".join(allowed)
         return response
 
-    app.add_middleware(limits.BodyLimit, max_bytes=max_request_bytes or Settings.from_env().max_request_bytes)
+    app.add_middleware(limits.BodyLimit, max_bytes=max_request_bytes or DEFAULT_MAX_REQUEST_BYTES)
     app.add_middleware(versions.MicroversionMiddleware)
 
     @app.middleware("http")

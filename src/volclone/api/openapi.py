@@ -167,7 +167,7 @@ class ProgressDetails(BaseModel):
     flow_details: dict[str, TaskState]
 
 
-class Progress(Out):
+class ProgressOut(Out):
     details: ProgressDetails
     progress: int = Field(ge=0, le=100)
     pending_tasks: dict[str, TaskState]
@@ -176,7 +176,7 @@ class Progress(Out):
 
 
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, VolumeSummary, Volume, AttachmentSummary, Attachment,
-                                      CloneStarted, Progress)
+                                      CloneStarted, ProgressOut)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -232,7 +232,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
         200: _obj(connection_info={"type": "object", "description": "os-initialize_connection's answer"}),
         202: None},
     ("POST", "/v3/{project_id}/clone-volumes"): {200: _ref(CloneStarted)},
-    ("GET", "/v3/{project_id}/clone-volumes/get_progress"): {200: _ref(Progress)},
+    ("GET", "/v3/{project_id}/clone-volumes/get_progress"): {200: _ref(ProgressOut)},
     ("POST", "/v3/{project_id}/attachments"): {200: _ATTACHMENT},
     ("GET", "/v3/{project_id}/attachments"): {200: _ATTACHMENTS},
     ("GET", "/v3/{project_id}/attachments/detail"): {200: _obj(attachments=_list_of(Attachment))},

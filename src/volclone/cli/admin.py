@@ -49,7 +49,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     # uvicorn turns SIGTERM/SIGINT into a clean shutdown, which stops the daemon too.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     click.echo(f"volclone serving http://{settings.host}:{settings.port} (data in {settings.data_dir})")
-    uvicorn.run(create_app(svc), host=settings.host, port=settings.port, log_level="info")
+    app = create_app(svc, max_request_bytes=settings.max_request_bytes)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
 @main.group()

@@ -33,9 +33,7 @@ from volclone.domain import (
     AttachMode,
     AttachStatus,
     BackendConfig,
-    CloneTask,
     Principal,
-    TaskState,
     Volume,
     VolumeStatus,
     VolumeType,
@@ -291,10 +289,6 @@ class Groups:
                 s.add(GroupRow(id=group_id, task_id=task_id, project_id=project_id,
                                volume_ids={"ids": list(volume_ids)}))
 
-    def exists(self, group_id: str) -> bool:
-        with _transaction(self.db) as s:
-            return s.get(GroupRow, group_id) is not None
-
     def delete(self, group_id: str) -> None:
         with _transaction(self.db) as s:
             s.execute(delete(GroupRow).where(GroupRow.id == group_id))
@@ -321,9 +315,6 @@ class CloneTasks:
         with _transaction(self.db) as s:
             return list(s.scalars(select(CloneTaskRow).order_by(CloneTaskRow.created_at)))
 
-    def record(self, row: CloneTaskRow, state: TaskState) -> CloneTask:
-        return CloneTask(id=row.id, project_id=row.project_id, state=state, created_at=row.created_at)
-
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -346,8 +337,8 @@ class Tokens:
             return Principal(row.project_id, row.is_admin) if row else None
 
 
-class Settings:
-    """Runtime settings that change without a restart (e.g. the clone-name prefix)."""
+class ConfigValues:
+    """Values set with ``volclone config set`` that take effect without a restart (e.g. the clone-name prefix)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

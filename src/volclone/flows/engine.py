@@ -16,7 +16,6 @@ from typing import Any
 import taskflow.engines
 from sqlalchemy import Engine
 from taskflow import exceptions as tf_exc
-from taskflow import states
 from taskflow.patterns import linear_flow
 from taskflow.persistence import models
 from taskflow.persistence.backends import impl_sqlalchemy
@@ -24,7 +23,6 @@ from taskflow.persistence.backends import impl_sqlalchemy
 log = logging.getLogger(__name__)
 
 #: Flow states after which nothing more happens.
-FINISHED = frozenset({states.SUCCESS, states.REVERTED, states.FAILURE})
 
 
 class SharedConnectionBackend(impl_sqlalchemy.SQLAlchemyBackend):  # type: ignore[misc]

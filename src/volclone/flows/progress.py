@@ -31,10 +31,9 @@ from typing import Any
 from taskflow import states
 from taskflow.persistence import models
 
-from volclone.domain import CloneProgress, TaskState
+from volclone.domain import FINISHED, CloneProgress, TaskState
 from volclone.errors import RevertIncomplete, VolcloneError
 from volclone.flows.clone_volumes import FLOW_NAME
-from volclone.flows.engine import FINISHED
 from volclone.flows.messages import tenant_message
 from volclone.flows.model import Step
 

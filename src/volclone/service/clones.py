@@ -17,11 +17,11 @@ from volclone.backends.base import (
 )
 from volclone.config import DEFAULT_PREFIX
 from volclone.db.leftovers import Leftover, Leftovers
-from volclone.db.repos import CloneTasks, Groups, Settings, Volumes
-from volclone.domain import CLONEABLE, CloneProgress, CloneRequest, Principal, Volume
+from volclone.db.repos import CloneTasks, ConfigValues, Groups, Volumes
+from volclone.domain import CLONEABLE, FINISHED, CloneProgress, CloneRequest, Principal, Volume
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
 from volclone.flows.clone_volumes import CloneContext, build_flow
-from volclone.flows.engine import FINISHED, FlowRunner
+from volclone.flows.engine import FlowRunner
 from volclone.flows.messages import public_error
 from volclone.flows.model import CloneSpec, Undo
 from volclone.flows.progress import read_progress
@@ -82,7 +82,7 @@ class CloneService:
     #: Bounds of the leftover retry interval (seconds).
     RETRY_INTERVAL_BOUNDS = (0.1, 3600.0)
 
-    def __init__(self, volumes: Volumes, tasks: CloneTasks, settings: Settings, types: VolumeTypeService,
+    def __init__(self, volumes: Volumes, tasks: CloneTasks, settings: ConfigValues, types: VolumeTypeService,
                  backends: Backends, runner: FlowRunner, groups: Groups, max_volumes: int,
                  failpoints: tuple[str, ...] = (), leftovers: Leftovers | None = None,
                  retry_interval: float = 60.0) -> None:

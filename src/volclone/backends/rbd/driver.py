@@ -73,7 +73,7 @@ GIB = 1024**3
 #: ``progress(bytes_done, bytes_total)``, called while clones are made.
 Progress = Callable[[int, int], None]
 
-#: How clones are made (:attr:`RbdDriver.clone_mode`).
+#: How clones are made (:attr:`RbdDriver.clone_method`).
 COW = "cow"  # COW children of the group snapshot, by snapshot id (Ceph 19+)
 COPY = "copy"  # deep copies as of the group snapshot (Ceph 16)
 
@@ -135,7 +135,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         self._rbd: Any = None
         self._cluster: Any = None
         self._ioctx: Any = None
-        self._clone_mode: str | None = None
+        self._clone_method: str | None = None
         # Group snapshots are made and removed one at a time: an image can be in one group at a
         # time, and while `group snap create` holds its members' exclusive locks, librbd
         # refuses other snapshot operations on them with EBUSY.
@@ -172,9 +172,9 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
             raise BackendError(f"backend {self.name}: cannot open pool {self.pool!r} of the Ceph cluster "
                                f"in {self.conf}: {exc}") from exc
         self._cluster, self._ioctx = cluster, ioctx
-        self._clone_mode = COW if self._can_clone_by_snap_id() else COPY
+        self._clone_method = COW if self._can_clone_by_snap_id() else COPY
         log.info("backend %s: pool %s, clones by %s", self.name, self.pool,
-                 "COW clone of the group snapshot" if self._clone_mode == COW else "deep copy")
+                 "COW clone of the group snapshot" if self._clone_method == COW else "deep copy")
 
     def stop(self) -> None:
         if self._ioctx is not None:
@@ -184,11 +184,11 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         self._cluster = self._ioctx = None
 
     @property
-    def clone_mode(self) -> str:
+    def clone_method(self) -> str:
         """:data:`COW` or :data:`COPY`, as found at start."""
-        if self._clone_mode is None:
+        if self._clone_method is None:
             raise BackendError(f"backend {self.name} is not started")
-        return self._clone_mode
+        return self._clone_method
 
     @property
     def _io(self) -> Any:
@@ -534,7 +534,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         """Make the clone under its temporary name, then give it its own."""
         partial = partial_name(clone_id)
         self._remove_image(partial)  # left by a crash
-        if self.clone_mode == COW:
+        if self.clone_method == COW:
             self._cow_clone(source, snap_id, partial)
         else:
             self._deep_copy(source, snap_id, partial)
