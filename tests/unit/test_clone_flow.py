@@ -9,6 +9,7 @@ must clone fine afterwards.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from typing import Any
 
@@ -219,6 +220,26 @@ def test_a_crashed_flow_resumes_at_the_next_start(fast: Fast, method: str, after
     for vid in (*srcs, *p.results.values()):
         fast.svc.volumes.delete(fast.who, "p1", vid)
     assert fast.mem.state() == ([], [], [])
+
+
+def test_a_flow_that_cannot_be_resumed_keeps_neither_the_start_nor_the_others_back(fast: Fast) -> None:
+    broken_srcs, srcs = sources(fast), sources(fast)
+    tasks = []
+    for group in (broken_srcs, srcs):
+        fast.mem.inject("create_group_snapshot", Crash("killed"), after=True)
+        tasks.append(fast.clone(group))
+        with contextlib.suppress(Crash):
+            fast.svc.clones.wait(tasks[-1], 60)
+    broken, task = tasks
+    con = sqlite3.connect(fast.db_path)
+    with con:  # a record this version can't read (e.g. written by a newer one)
+        con.execute("UPDATE clone_tasks SET request = '{}' WHERE id = ?", (broken,))
+    con.close()
+
+    fast = fast.restart()  # the service starts ...
+    p = fast.wait(task)  # ... and the other flow resumes
+    assert p.flow_state is TaskState.SUCCESS, p
+    assert fast.db_rows("SELECT id FROM clone_tasks WHERE id = ?", broken) == [(broken,)], "left as it was"
 
 
 def test_a_finished_flow_is_not_run_again_at_start(fast: Fast) -> None:

@@ -18,6 +18,7 @@ from volclone.backends.base import (
 from volclone.config import DEFAULT_PREFIX
 from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import CloneTasks, ConfigValues, Groups, Volumes
+from volclone.db.schema import CloneTaskRow
 from volclone.domain import CLONEABLE, FINISHED, CloneProgress, CloneRequest, Principal, Volume
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
 from volclone.flows.clone_volumes import CloneContext, build_flow
@@ -187,25 +188,37 @@ class CloneService:
                              f"({target.max_size_gib} GiB)")
 
     def resume_interrupted(self) -> list[str]:
-        """Continue flows a previous run left unfinished (every task is safe to repeat)."""
+        """Continue flows a previous run left unfinished (every task is safe to repeat).
+
+        One flow that cannot be resumed (its record unreadable, its flow not rebuildable) is
+        logged and left as it is; it never keeps the service from starting or the others from
+        resuming."""
         resumed = []
         for row in self.tasks.list():
-            detail = self.runner.flow_detail(row.flow_id)
-            if detail is None or detail.state in FINISHED:
-                continue
-            backend = row.request["backend"]
-            needed = {backend, *(c.backend for c in CloneSpec.load_all(row.request["clones"], backend))}
-            down = sorted(b for b in needed if b in self.backends.unavailable)
-            if down:
-                log.error("clone task %s waits for the next service start: backend %s is unavailable",
-                          row.id, ", ".join(down))
-                continue
-            flow = build_flow(self.ctx, row.id)
-            engine = self.runner.resume(row.logbook_id, row.flow_id, flow)
-            self.runner.submit(row.flow_id, engine)
-            resumed.append(row.id)
-            log.warning("resuming clone task %s (was %s)", row.id, detail.state)
+            try:
+                if self._resume(row):
+                    resumed.append(row.id)
+            except Exception:
+                log.exception("clone task %s cannot be resumed; it is left as it is", row.id)
         return resumed
+
+    def _resume(self, row: CloneTaskRow) -> bool:
+        """Resume one task's flow if it is unfinished and its backends are up; whether it was."""
+        detail = self.runner.flow_detail(row.flow_id)
+        if detail is None or detail.state in FINISHED:
+            return False
+        backend = row.request["backend"]
+        needed = {backend, *(c.backend for c in CloneSpec.load_all(row.request["clones"], backend))}
+        down = sorted(b for b in needed if b in self.backends.unavailable)
+        if down:
+            log.error("clone task %s waits for the next service start: backend %s is unavailable",
+                      row.id, ", ".join(down))
+            return False
+        flow = build_flow(self.ctx, row.id)
+        engine = self.runner.resume(row.logbook_id, row.flow_id, flow)
+        self.runner.submit(row.flow_id, engine)
+        log.warning("resuming clone task %s (was %s)", row.id, detail.state)
+        return True
 
     def progress(self, who: Principal, project_id: str, task_id: str) -> CloneProgress:
         AuthService.authorize(who, project_id)
