@@ -36,6 +36,8 @@ SERVICE_USER, SERVICE_PASSWORD, SERVICE_PROJECT = "volclone", "volclone-secret",
 #: volclone's validated tokens are trusted this long in the session's keystone-mode server, so
 #: the revocation test sees a revoked token refused soon.
 CACHE_S = 2
+#: Lifetime of the tokens ``short_keystone`` issues: long enough to use one at once, short to wait out.
+SHORT_EXPIRATION_S = 5
 
 
 def password(user: str) -> str:
@@ -222,3 +224,15 @@ def server(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     cloud.server = srv
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def short_keystone(cloud: Cloud) -> Iterator[Keystone]:
+    """A second Keystone over the same database and keys whose tokens expire after
+    ``SHORT_EXPIRATION_S``: a real expired token without waiting an hour (the session Keystone
+    validates its tokens too: fernet tokens carry their expiry). Tests may stop it."""
+    config = write_config(cloud.base / "keystone-short.conf", cloud.base, expiration_s=SHORT_EXPIRATION_S)
+    keystone = Keystone(config)
+    keystone.start()
+    yield keystone
+    keystone.stop()
