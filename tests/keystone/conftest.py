@@ -3,7 +3,8 @@
 It runs from ``.venv-keystone`` (made by ``scripts/setup test``; Keystone's pins differ from
 volclone's), once per session on a free loopback port, and is set up the way an operator would:
 
-- ``keystone-manage`` db_sync, fernet_setup, credential_setup, bootstrap (admin password);
+- ``keystone-manage`` db_sync, the fernet and credential key repositories, ``keystone-manage
+  bootstrap`` (admin password);
 - projects ``proj-a`` and ``proj-b``; users ``alice`` (admin on A), ``bob`` (member on A),
   ``carol`` (reader on A), ``dave`` (member on B), ``dora`` (member on the Default domain only);
 - the service user ``volclone`` (``service`` role in project ``service``) that volclone validates
@@ -14,6 +15,7 @@ volclone's), once per session on a free loopback port, and is set up the way an 
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -108,7 +110,7 @@ class Keystone:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # gunicorn's arbiter and its worker
+            os.killpg(self.proc.pid, signal.SIGQUIT)  # gunicorn's quick shutdown, arbiter and worker
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -161,6 +163,15 @@ def keystone_manage(config: Path, *args: str) -> None:
     assert done.returncode == 0, f"keystone-manage {args[0]}: {done.returncode}\n{done.stdout}\n{done.stderr}"
 
 
+def make_key_repository(path: Path) -> None:
+    """What ``keystone-manage fernet_setup`` (and ``credential_setup``) write: a staged key ``0``
+    and a primary key ``1``, each 32 random bytes in URL-safe base64 (one process start saved each)."""
+    path.mkdir(mode=0o700)
+    for index in ("0", "1"):
+        (path / index).write_bytes(base64.urlsafe_b64encode(os.urandom(32)))
+        (path / index).chmod(0o600)
+
+
 def _ok(r: httpx.Response) -> Any:
     assert r.status_code < 300, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
     return r.json() if r.content else None
@@ -199,9 +210,8 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     config = write_config(base / "keystone.conf", base, expiration_s=3600)
     keystone = Keystone(config)
     keystone_manage(config, "db_sync")
-    owner = ["--keystone-user", str(os.getuid()), "--keystone-group", str(os.getgid())]
-    keystone_manage(config, "fernet_setup", *owner)
-    keystone_manage(config, "credential_setup", *owner)
+    for repo in ("fernet-keys", "fernet-receipts", "credential-keys"):
+        make_key_repository(base / repo)
     keystone_manage(config, "bootstrap", "--bootstrap-password", ADMIN_PASSWORD,
                     "--bootstrap-admin-url", keystone.url, "--bootstrap-public-url", keystone.url,
                     "--bootstrap-internal-url", keystone.url, "--bootstrap-region-id", "RegionOne")
@@ -226,13 +236,20 @@ def server(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     srv.stop()
 
 
-@pytest.fixture
-def short_keystone(cloud: Cloud) -> Iterator[Keystone]:
-    """A second Keystone over the same database and keys whose tokens expire after
-    ``SHORT_EXPIRATION_S``: a real expired token without waiting an hour (the session Keystone
-    validates its tokens too: fernet tokens carry their expiry). Tests may stop it."""
+@pytest.fixture(scope="session")
+def _short_keystone(cloud: Cloud) -> Iterator[Keystone]:
     config = write_config(cloud.base / "keystone-short.conf", cloud.base, expiration_s=SHORT_EXPIRATION_S)
     keystone = Keystone(config)
-    keystone.start()
     yield keystone
     keystone.stop()
+
+
+@pytest.fixture
+def short_keystone(_short_keystone: Keystone) -> Keystone:
+    """A second Keystone over the same database and keys whose tokens expire after
+    ``SHORT_EXPIRATION_S``: a real expired token without waiting an hour (the session Keystone
+    validates its tokens too: fernet tokens carry their expiry). A test may stop it (Keystone
+    down); the next one that asks gets it started again."""
+    if _short_keystone.proc is None:
+        _short_keystone.start()
+    return _short_keystone

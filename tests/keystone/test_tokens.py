@@ -111,7 +111,9 @@ def test_an_expired_token_is_refused(cloud: Cloud, server: Server, short_keyston
     assert (expires_at - datetime.fromisoformat(r.json()["token"]["issued_at"])).total_seconds() \
         == SHORT_EXPIRATION_S
     api = server.client(token, project)
-    assert api.request("GET", "/volumes").status_code == 200  # valid for SHORT_EXPIRATION_S
+    r = api.request("GET", "/volumes")
+    if time.time() < expires_at.timestamp():  # answered before it expired (a loaded machine may be slower)
+        assert r.status_code == 200, r.text
     refused_until(lambda: cloud.admin.get("/auth/tokens", headers={"X-Subject-Token": token}).status_code == 404,
                   "Keystone expiring the token")
     assert_fault(api.request("GET", "/volumes"), 401, "not valid")
