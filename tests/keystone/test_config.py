@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import free_port, run_cli
 from volclone import bootstrap
 from volclone.auth.keystone import KeystoneAuthenticator
 from volclone.config import Settings
@@ -43,3 +44,11 @@ def test_unknown_strategy_and_negative_cache_are_refused():
         Settings.from_env({"VOLCLONE_AUTH": "ldap"})
     with pytest.raises(ValueError, match="VOLCLONE_KEYSTONE_CACHE_S"):
         Settings.from_env({**KEYSTONE, "VOLCLONE_KEYSTONE_CACHE_S": "-1"})
+
+
+def test_serve_refuses_incomplete_keystone_settings(tmp_path):
+    env = {k: v for k, v in KEYSTONE.items() if k != "VOLCLONE_KEYSTONE_PASSWORD"}
+    done = run_cli(tmp_path, "serve", "--port", str(free_port()), env=env, check=False)
+    assert done.returncode != 0
+    assert "VOLCLONE_AUTH=keystone needs VOLCLONE_KEYSTONE_PASSWORD" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
