@@ -15,6 +15,7 @@ from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
 from volclone.flows.engine import FlowRunner
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
+from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
 from volclone.service.volumes import Backends
 
@@ -29,6 +30,17 @@ def open_database(settings: Settings) -> Database:
     engine = make_engine(settings.db_url)
     migrate(engine)
     return Database(engine)
+
+
+def authenticator(settings: Settings) -> Authenticator | None:
+    """Keystone when ``VOLCLONE_AUTH=keystone``; None means volclone's own local tokens."""
+    if settings.auth != "keystone":
+        return None
+    from volclone.auth.keystone import KeystoneAuthenticator  # keystoneauth1 loads only when used
+
+    return KeystoneAuthenticator(settings.keystone_url, user=settings.keystone_user,
+                                 password=settings.keystone_password, project=settings.keystone_project,
+                                 domain=settings.keystone_domain, cache_s=settings.keystone_cache_s)
 
 
 def build(settings: Settings, with_backends: bool = True,
@@ -76,7 +88,7 @@ def build(settings: Settings, with_backends: bool = True,
         on_start.append(clones.start_retrying)
     on_stop: list[Callable[[], object]] = [clones.stop_retrying, lambda: runner.close(wait=True),
                                            *(d.stop for d in backends.drivers.values()), db.engine.dispose]
-    return Service(AuthService(repos.Tokens(db)), types,
+    return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows),
                    clones, attachments, on_start, on_stop)
 

@@ -10,6 +10,8 @@ DEFAULT_PORT = 8776
 DEFAULT_PREFIX = "clone-"
 #: The longest request body the API reads (1 MiB); longer ones are 413s.
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+#: How callers authenticate: ``local`` tokens (``volclone token create``) or ``keystone``.
+AUTH_STRATEGIES = ("local", "keystone")
 
 
 def default_data_dir() -> Path:
@@ -43,6 +45,18 @@ class Settings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     #: Seconds between retries of what failed clone reverts left behind (also retried at start).
     leftover_retry_s: float = 60.0
+    #: ``local`` (volclone's own tokens, the default) or ``keystone`` (``VOLCLONE_AUTH``).
+    auth: str = "local"
+    #: Keystone's identity v3 URL, e.g. ``http://keystone:5000/v3`` (``VOLCLONE_KEYSTONE_URL``).
+    keystone_url: str = ""
+    #: The service user volclone validates tokens as (it needs the ``service`` or ``admin`` role).
+    keystone_user: str = ""
+    keystone_password: str = field(default="", repr=False)
+    keystone_project: str = ""
+    #: The domain of the service user and its project.
+    keystone_domain: str = "Default"
+    #: Seconds a validated token is trusted without asking Keystone again (never past its expiry).
+    keystone_cache_s: float = 60.0
 
     @property
     def db_url(self) -> str:
@@ -77,7 +91,30 @@ class Settings:
             raise ValueError(f"VOLCLONE_MAX_REQUEST_BYTES must be a positive number of bytes, "
                              f"not {s.max_request_bytes}")
         s.leftover_retry_s = float(env.get("VOLCLONE_LEFTOVER_RETRY_S", s.leftover_retry_s))
+        s.auth = env.get("VOLCLONE_AUTH", s.auth).strip().lower() or s.auth
+        s.keystone_url = env.get("VOLCLONE_KEYSTONE_URL", s.keystone_url)
+        s.keystone_user = env.get("VOLCLONE_KEYSTONE_USER", s.keystone_user)
+        s.keystone_password = env.get("VOLCLONE_KEYSTONE_PASSWORD", s.keystone_password)
+        s.keystone_project = env.get("VOLCLONE_KEYSTONE_PROJECT", s.keystone_project)
+        s.keystone_domain = env.get("VOLCLONE_KEYSTONE_DOMAIN", "") or s.keystone_domain
+        s.keystone_cache_s = float(env.get("VOLCLONE_KEYSTONE_CACHE_S", s.keystone_cache_s))
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)
+        s.check_auth()
         return s
+
+    def check_auth(self) -> None:
+        """The auth settings make sense together (ValueError naming what is wrong otherwise)."""
+        if self.auth not in AUTH_STRATEGIES:
+            raise ValueError(f"VOLCLONE_AUTH must be one of {', '.join(AUTH_STRATEGIES)}, not {self.auth!r}")
+        if self.keystone_cache_s < 0:
+            raise ValueError(f"VOLCLONE_KEYSTONE_CACHE_S must be 0 or more seconds, not {self.keystone_cache_s}")
+        if self.auth == "keystone":
+            missing = [name for name, value in (("VOLCLONE_KEYSTONE_URL", self.keystone_url),
+                                                ("VOLCLONE_KEYSTONE_USER", self.keystone_user),
+                                                ("VOLCLONE_KEYSTONE_PASSWORD", self.keystone_password),
+                                                ("VOLCLONE_KEYSTONE_PROJECT", self.keystone_project))
+                       if not value]
+            if missing:
+                raise ValueError(f"VOLCLONE_AUTH=keystone needs {', '.join(missing)}")

@@ -10,6 +10,7 @@ its HTTP status and the OpenStack fault name the API puts in the body::
     ├── Forbidden                 403 forbidden
     ├── NotFound                  404 itemNotFound
     ├── Conflict                  409 conflictingRequest
+    ├── IdentityUnavailable       503 serviceUnavailable (Keystone can't validate tokens right now)
     └── BackendError              500 computeFault  (storage failed; translated at the driver boundary)
         ├── CapabilityMissing     400 badRequest   (the backend can't do what was asked)
         └── BackendUnavailable    503 serviceUnavailable (the backend did not start, e.g. its cluster is down)
@@ -57,6 +58,14 @@ class NotFound(VolcloneError):
 class Conflict(VolcloneError):
     status = 409
     fault = "conflictingRequest"
+
+
+class IdentityUnavailable(VolcloneError):
+    """Keystone could not be asked whether a token is valid (unreachable, failing, or it refused
+    volclone's own service credentials). The request is refused, never let through."""
+
+    status = 503
+    fault = "serviceUnavailable"
 
 
 class BackendError(VolcloneError):

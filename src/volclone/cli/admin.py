@@ -19,7 +19,10 @@ PREFIX_SETTING = "clone-name-prefix"
 
 
 def settings_from(ctx: click.Context, **overrides: object) -> Settings:
-    return Settings.from_env(None, data_dir=ctx.obj.get("data_dir"), **overrides)
+    try:
+        return Settings.from_env(None, data_dir=ctx.obj.get("data_dir"), **overrides)
+    except ValueError as exc:  # a setting that makes no sense: say which, without a traceback
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
