@@ -36,12 +36,13 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     (tokens, config) a service that starts no storage daemon."""
     db = open_database(settings)
     drivers: dict[str, VolumeDriver] = {}
+    local: LocalDriver | None = None
     if with_backends:
-        drivers[LOCAL] = LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
-                                     store=SqlLayerStore(db, LOCAL, Layer),
-                                     nbd_host=settings.nbd_host, nbd_port=settings.nbd_port,
-                                     max_chain_depth=settings.max_chain_depth,
-                                     unsafe_snapshot_gap_ms=settings.unsafe_snapshot_gap_ms)
+        drivers[LOCAL] = local = LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
+                                             store=SqlLayerStore(db, LOCAL, Layer),
+                                             nbd_host=settings.nbd_host, nbd_port=settings.nbd_port,
+                                             max_chain_depth=settings.max_chain_depth,
+                                             unsafe_snapshot_gap_ms=settings.unsafe_snapshot_gap_ms)
     backends = Backends(drivers, default=LOCAL)
     # Backends added with `volclone backend add`: one that cannot start is unavailable (503),
     # the service runs on without it.
@@ -61,8 +62,12 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     if with_backends:  # attached volumes are served again where they were (VOLCLONE_NBD_HOST/PORT)
         on_start.append(attachments.restore)
     on_start.append(clones.resume_interrupted)
+    # The local daemon outlives the service while it serves attached volumes (their NBD
+    # clients stay connected); the next start takes it over.
     on_stop: list[Callable[[], object]] = [lambda: runner.close(wait=True),
-                                           *(d.stop for d in backends.drivers.values()), db.engine.dispose]
+                                           *(functools.partial(d.stop, keep_serving=True) if d is local else d.stop
+                                             for d in backends.drivers.values()),
+                                           db.engine.dispose]
     return Service(AuthService(repos.Tokens(db)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows),
                    clones, attachments, on_start, on_stop)

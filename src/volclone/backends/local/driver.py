@@ -50,8 +50,15 @@ def new_layer_id() -> str:
     return secrets.token_hex(10)
 
 
-def _export_id(volume_id: str) -> str:
-    return f"x-{volume_id}"
+def _export_id(volume_id: str, writable: bool) -> str:
+    """The daemon's id of a volume's export; it says the mode, which query-block-exports doesn't."""
+    return f"{'w' if writable else 'r'}-{volume_id}"
+
+
+def _parse_export_id(export_id: str) -> tuple[str, bool] | None:
+    """(volume id, writable) of an export id made by :func:`_export_id`; None for another id."""
+    mode, _, volume_id = export_id.partition("-")
+    return (volume_id, mode == "w") if mode in ("w", "r") and volume_id else None
 
 
 def _copy_job(target: Layer) -> str:
@@ -96,8 +103,57 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         self.pool.mkdir(parents=True, exist_ok=True)
         self.reflink = images.can_reflink(self.pool)
         log.info("pool %s: %s clones", self.pool, "reflink" if self.reflink else "linked qcow2")
-        self.daemon.start()
+        if self.daemon.start():
+            self._adopt()
         self._remove_orphans()
+
+    def _adopt(self) -> None:
+        """Take over a daemon that outlived the last run of the service (its NBD clients stay
+        connected): keep what matches the layer records, undo the rest.
+
+        * block jobs: a job of the dead service (a stream, a commit, a full copy) has
+          nobody waiting for it: cancelled (each leaves the data as the records say);
+        * exports: kept when the volume's active layer is the exported node, in the mode
+          the export's id names; any other export goes (an attachment that is recorded is
+          served again by the service's restore, which also drops exports it doesn't claim,
+          see :meth:`keep_only`);
+        * nodes: those of the kept exports' chains stay; every other node is closed.
+        """
+        with self._lock:
+            for job in self.daemon.execute("query-jobs"):
+                log.warning("cancelling block job %s of an earlier run", job["id"])
+                self.daemon.dispose_job(job["id"])
+            exports = self.daemon.execute("query-block-exports")
+            self._nbd_started = bool(exports)
+            for export in exports:
+                parsed = _parse_export_id(export["id"])
+                top = self.store.top(parsed[0]) if parsed else None
+                if parsed is not None and top is not None and export["node-name"] == top.node \
+                        and not export.get("shutting-down"):
+                    self._exports[parsed[0]] = parsed[1]
+                else:
+                    log.warning("removing export %s of an earlier run: it is not the volume's active layer",
+                                export["id"])
+                    self._unexport(export["id"])
+            known = self.store.all_ids()
+            wanted = {layer.node for vid in self._exports for layer in self.chain(vid)}
+            opened = {n["node-name"]: n for n in self.daemon.execute("query-named-block-nodes", flat=True)
+                      if not n["node-name"].startswith("#")}
+            for node, info in opened.items():
+                layer_id = node[1:]
+                if node in wanted and layer_id in known and info.get("file") == str(self.path(layer_id)):
+                    self._nodes.add(node)
+            # Top down: a node can't go while another still has it as its backing.
+            extra = [n for n in opened if n not in self._nodes]
+            while extra:
+                left = [n for n in extra if not self._del_node(n)]
+                if len(left) == len(extra):
+                    log.warning("nodes of an earlier run stay open (in use): %s", ", ".join(left))
+                    self._nodes.update(left)
+                    break
+                extra = left
+            log.info("took over the running qemu-storage-daemon: %d exports, %d nodes kept",
+                     len(self._exports), len(self._nodes))
 
     def _remove_orphans(self) -> None:
         """Delete pool files without a layer record: left by a crash between making a file
@@ -108,12 +164,21 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 log.warning("removing orphan pool file %s", path.name)
                 path.unlink(missing_ok=True)
 
-    def stop(self) -> None:
-        """Stop promptly: a flatten in progress is cancelled, not waited for to the end."""
+    def stop(self, keep_serving: bool = False) -> None:
+        """Stop promptly: a flatten in progress is cancelled, not waited for to the end.
+
+        With ``keep_serving``, a daemon that serves attached volumes is left running, and
+        their NBD clients connected; the next start takes it over (see :meth:`_adopt`).
+        """
         self._stopping.set()
         self._compactor.shutdown(wait=True, cancel_futures=True)
         with self._lock:  # a flatten holds it until its cancelled stream is disposed of
-            self.daemon.close()
+            if keep_serving and self._exports and self.daemon.alive():
+                log.info("qemu-storage-daemon pid %s keeps serving %d attached volumes",
+                         self.daemon.pid, len(self._exports))
+                self.daemon.detach()
+            else:
+                self.daemon.close()
             self._nbd_started = False
 
     # -- attachments: NBD exports served by the daemon ----------------------
@@ -122,7 +187,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
             if self.store.top(volume_id) is None:
                 raise BackendError(f"volume {volume_id} has no data in pool {self.name}")
             if self._exports.get(volume_id) not in (None, writable):
-                self._unexport(volume_id)
+                self._unexport(_export_id(volume_id, self._exports.pop(volume_id)))
             if volume_id not in self._exports:
                 self._export(volume_id, writable)
             return self.connection_info(volume_id)
@@ -135,28 +200,35 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
     def terminate_connection(self, volume_id: str) -> None:
         with self._lock:
             if volume_id in self._exports:
-                self._unexport(volume_id)
-                del self._exports[volume_id]
+                self._unexport(_export_id(volume_id, self._exports.pop(volume_id)))
                 self._close([volume_id])
 
-    def exported(self) -> dict[str, bool]:
-        return dict(self._exports)
+    def keep_only(self, volume_ids: Collection[str]) -> None:
+        """Stop serving every volume not in ``volume_ids`` (after a start: what a daemon
+        taken over served for attachments that are gone)."""
+        with self._lock:
+            for volume_id in [v for v in self._exports if v not in volume_ids]:
+                log.warning("volume %s was served without an attachment; no longer", volume_id)
+                self.terminate_connection(volume_id)
 
     def _export(self, volume_id: str, writable: bool) -> None:
         if not self._nbd_started:
-            self.daemon.execute("nbd-server-start", addr={
-                "type": "inet", "data": {"host": self.nbd_host, "port": str(self.nbd_port)}})
+            try:
+                self.daemon.execute("nbd-server-start", addr={
+                    "type": "inet", "data": {"host": self.nbd_host, "port": str(self.nbd_port)}})
+            except QMPCommandError as exc:
+                if "already running" not in exc.desc:  # a daemon taken over may run it
+                    raise
             self._nbd_started = True
         self._open([volume_id])
         top = self.store.top(volume_id)
         assert top is not None
-        self.daemon.execute("block-export-add", type="nbd", id=_export_id(volume_id), name=volume_id,
+        self.daemon.execute("block-export-add", type="nbd", id=_export_id(volume_id, writable), name=volume_id,
                             **{"node-name": top.node}, writable=writable)
         self._exports[volume_id] = writable
 
-    def _unexport(self, volume_id: str) -> None:
+    def _unexport(self, export_id: str) -> None:
         """Remove an export at once (connected clients are cut off) and wait until it is gone."""
-        export_id = _export_id(volume_id)
         try:
             self.daemon.execute("block-export-del", id=export_id, mode="hard")
         except QMPCommandError as exc:
@@ -164,7 +236,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         deadline = time.monotonic() + 10
         while any(e["id"] == export_id for e in self.daemon.execute("query-block-exports")):
             if time.monotonic() > deadline:
-                raise BackendError(f"export of volume {volume_id} did not go away")
+                raise BackendError(f"export {export_id} did not go away")
             time.sleep(0.002)
 
     def _rebuild(self) -> None:
