@@ -13,6 +13,7 @@ from volclone.config import Settings
 from volclone.db import repos
 from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
+from volclone.db.reserve import SpaceReserve
 from volclone.flows.engine import FlowRunner
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
@@ -21,6 +22,8 @@ from volclone.service.volumes import Backends
 log = logging.getLogger(__name__)
 
 LOCAL = "local"
+#: Room kept on the data directory's filesystem for the database (see volclone.db.reserve).
+RESERVE_FILE = "space-reserve"
 
 
 def open_database(settings: Settings) -> Database:
@@ -34,6 +37,9 @@ def open_database(settings: Settings) -> Database:
 def build(settings: Settings, with_backends: bool = True) -> Service:
     """A service for ``settings``. ``with_backends=False`` gives the admin commands
     (tokens, config) a service that starts no storage daemon."""
+    reserve = SpaceReserve(settings.data_dir / RESERVE_FILE)
+    if with_backends:  # on a full disk the database could not open, nor the service start to make room
+        reserve.release()
     db = open_database(settings)
     drivers: dict[str, VolumeDriver] = {}
     local: LocalDriver | None = None
@@ -62,6 +68,8 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
     if with_backends:  # attached volumes are served again where they were (VOLCLONE_NBD_HOST/PORT)
         on_start.append(attachments.restore)
     on_start.append(clones.resume_interrupted)
+    if with_backends:
+        on_start.append(reserve.restore)
     # The local daemon outlives the service while it serves attached volumes (their NBD
     # clients stay connected); the next start takes it over.
     on_stop: list[Callable[[], object]] = [lambda: runner.close(wait=True),

@@ -270,8 +270,8 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
     # -- volumes -----------------------------------------------------------
     def create_volume(self, volume_id: str, size_gib: int) -> None:
         layer = Layer(new_layer_id(), None, volume_id)
-        images.run_all([images.create_commands(self.path(layer.id), size_gib * GIB)])
-        try:
+        try:  # all or nothing: a file qemu-img left half made (a full pool) goes too
+            images.run_all([images.create_commands(self.path(layer.id), size_gib * GIB)])
             self.store.add([layer])
         except Exception:
             self.path(layer.id).unlink(missing_ok=True)
