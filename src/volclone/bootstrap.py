@@ -72,7 +72,10 @@ def build(settings: Settings, with_backends: bool = True) -> Service:
         on_start.append(reserve.restore)
     # The local daemon outlives the service while it serves attached volumes (their NBD
     # clients stay connected); the next start takes it over.
-    on_stop: list[Callable[[], object]] = [lambda: runner.close(wait=True),
+    # A flatten or a full copy in progress is given up first, so that waiting for the flows
+    # is short (a flow waiting for its full copy reverts).
+    on_stop: list[Callable[[], object]] = [*([local.interrupt] if local is not None else []),
+                                           lambda: runner.close(wait=True),
                                            *(functools.partial(d.stop, keep_serving=True) if d is local else d.stop
                                              for d in backends.drivers.values()),
                                            db.engine.dispose]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from volclone.backends.local import qsd
 from volclone.backends.local.driver import LocalDriver
 from volclone.backends.local.layers import Layer
@@ -36,7 +37,7 @@ def make(tmp_path: Path) -> Iterator[Make]:
     def _make() -> LocalDriver:
         made.append(LocalDriver("local", pool_dir=tmp_path / "pool", run_dir=tmp_path / "run",
                                 store=SqlLayerStore(Database(engine), "local", Layer),
-                                nbd_port=_free_port()))
+                                nbd_port=free_port()))
         made[-1].nbd_port = made[0].nbd_port  # the same address across runs
         made[-1].start()
         return made[-1]
@@ -45,14 +46,6 @@ def make(tmp_path: Path) -> Iterator[Make]:
     for d in made:
         d.stop()
     engine.dispose()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _exports(d: LocalDriver) -> list[str]:

@@ -39,6 +39,8 @@ from volclone.errors import BackendError
 log = logging.getLogger(__name__)
 
 GIB = 1024**3
+#: How long an operation waits for a volume busy with a flatten or a full copy.
+BUSY_TIMEOUT = 600.0
 
 
 def _args(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +85,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         self._stopping = threading.Event()
         self.daemon = StorageDaemon(Path(run_dir), on_restart=self._rebuild)
         # One lock for every change to the pool's graph: snapshots, merges, deletes, exports.
+        # Long work on one volume (a flatten, a full copy) runs without it, under a busy mark.
         self._lock = threading.RLock()
         #: Volumes served over NBD (volume id -> writable); they stay open in the daemon.
         self._exports: dict[str, bool] = {}
@@ -92,7 +95,12 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         self._nodes: set[str] = set()
         #: Sources of running full copies: their graphs must not change until the copy ends.
         self._copying: set[str] = set()
+        #: Volumes a flatten works on without the pool lock (volume id -> what).
+        self._busy: dict[str, str] = {}
+        #: Notified whenever a volume stops being busy or copied.
         self._idle = threading.Condition(self._lock)
+        #: How long an operation waits for a busy volume before it gives up (seconds).
+        self.busy_timeout = BUSY_TIMEOUT
         #: Whether the pool's filesystem can share blocks between files (found at start).
         self.reflink = False
         self._nbd_started = False
@@ -164,6 +172,11 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 log.warning("removing orphan pool file %s", path.name)
                 path.unlink(missing_ok=True)
 
+    def interrupt(self) -> None:
+        """The service is stopping: flattens and waits for full copies give up now (their
+        flows revert), before the service waits for its flows to end."""
+        self._stopping.set()
+
     def stop(self, keep_serving: bool = False) -> None:
         """Stop promptly: a flatten in progress is cancelled, not waited for to the end.
 
@@ -184,6 +197,8 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
     # -- attachments: NBD exports served by the daemon ----------------------
     def initialize_connection(self, volume_id: str, writable: bool) -> dict[str, object]:
         with self._lock:
+            if volume_id in self._busy:
+                self._wait_until_free([volume_id])
             if self.store.top(volume_id) is None:
                 raise BackendError(f"volume {volume_id} has no data in pool {self.name}")
             if self._exports.get(volume_id) not in (None, writable):
@@ -199,6 +214,8 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
 
     def terminate_connection(self, volume_id: str) -> None:
         with self._lock:
+            if volume_id in self._busy:
+                self._wait_until_free([volume_id])
             if volume_id in self._exports:
                 self._unexport(_export_id(volume_id, self._exports.pop(volume_id)))
                 self._close([volume_id])
@@ -288,11 +305,25 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
     def delete_volume(self, volume_id: str) -> None:
         """The volume lets go of its active layer; the layer goes when nothing else holds it."""
         with self._lock:
+            if volume_id in self._busy:
+                self._wait_until_free([volume_id])
             top = self.store.top(volume_id)
             if top is None:
                 return
             self.store.adopt(top.id, None)
             self._collect(Layer(top.id, top.parent_id, None))
+
+    # -- busy volumes -------------------------------------------------------
+    def _wait_until_free(self, volume_ids: Collection[str]) -> None:
+        """Wait (with the pool lock, which the wait lets go of) until no volume of
+        ``volume_ids`` is busy or being copied; gives up after ``busy_timeout``."""
+        def busy() -> list[str]:
+            return [f"{v} ({self._busy.get(v) or 'a full copy'})" for v in volume_ids
+                    if v in self._busy or v in self._copying]
+
+        if not self._idle.wait_for(lambda: not busy(), timeout=self.busy_timeout):
+            raise BackendError(f"volumes busy for more than {self.busy_timeout:.0f} s: {', '.join(busy())}; "
+                               "try again later")
 
     # -- group snapshots and clones ---------------------------------------
     def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str], *,
@@ -304,7 +335,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
             existing = self.find_group_snapshot(snapshot_id)
             if existing is not None:
                 return existing
-            self._idle.wait_for(lambda: not self._copying.intersection(volume_ids))
+            self._wait_until_free(volume_ids)
             tops = {}
             for vid in volume_ids:
                 top = self.store.top(vid)
@@ -397,6 +428,11 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 layer = self.store.get(layer_id)
                 if layer is not None and source in self._copying and self._is_copy(layer):
                     self._end_copy(source, layer, adopt_as=None)
+                elif layer is None and source in self._copying:
+                    # Its copy's layer is gone (a failed clone, a lost job): the mark goes too,
+                    # or every later snapshot of the source waits for a copy that never ends.
+                    self._copying.discard(source)
+                    self._idle.notify_all()
             self.store.release(snapshot_id)
             touched = set(holds)
             for layer_id in holds.values():
@@ -470,6 +506,9 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 if failed:
                     raise BackendError("full copy failed: " + "; ".join(f"{s}: {e}" for s, e in failed.items()))
                 break
+            if self._stopping.is_set():
+                raise BackendError("the service is stopping: the full copy of "
+                                   f"{', '.join(sorted(jobs.values()))} was given up")
             time.sleep(0.02)
         with self._lock:
             for source, layer in copies.items():
@@ -505,8 +544,9 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
             self._merge(children[0])
 
     def _mergeable(self, child: Layer) -> bool:
-        return (child.volume_id is not None and not self.store.children(child.id)
-                and not self.store.held_by(child.id))
+        # Not a busy volume: a flatten streams into its active layer (it folds later).
+        return (child.volume_id is not None and child.volume_id not in self._busy
+                and not self.store.children(child.id) and not self.store.held_by(child.id))
 
     def _merge(self, child: Layer) -> None:
         """Fold an active layer into its parent, which only it references.
@@ -542,21 +582,34 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         and go, or fold into their last user, by the usual rules.
         """
         with self._lock:
+            self._wait_until_free([volume_id])
             chain = self.chain(volume_id)
             if len(chain) < 2:
                 return False
             top, parent = chain[0], chain[1]
-            if top.node in self._nodes:
+            live = top.node in self._nodes
+            # The copying runs without the pool lock (it takes as long as the data): the
+            # busy mark keeps snapshots, exports, deletes and merges off this volume.
+            self._busy[volume_id] = "a flatten"
+        try:
+            if live:
                 # A stream cancelled halfway changes nothing the chain reads (it only
                 # copied data up), and the next stream skips what is already there.
                 self.daemon.run_job("block-stream", f"stream-{top.id}", device=top.node,
                                     give_up=self._stopping.is_set)
-                self._close_layers(chain[1:])
             else:
                 images.make_standalone(self.path(top.id))
-            self.store.set_parent(top.id, None)
-            self._collect(parent)
+            with self._lock:
+                if live:
+                    self._close_layers(chain[1:])
+                self.store.set_parent(top.id, None)
+                del self._busy[volume_id]
+                self._collect(parent)
             return True
+        finally:
+            with self._lock:
+                self._busy.pop(volume_id, None)
+                self._idle.notify_all()
 
     def depth(self, volume_id: str) -> int:
         return len(self.chain(volume_id))
