@@ -14,7 +14,6 @@ clone also uses would silently corrupt the clone).
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Collection, Mapping
@@ -28,12 +27,18 @@ from volclone.backends.base import (
     GroupSnapshot,
     GroupSnapshotCapable,
     Progress,
+    SnapshotReadable,
     VolumeDriver,
+    VolumeImportable,
+    VolumeReader,
+    VolumeWriter,
 )
 from volclone.backends.local import images
-from volclone.backends.local.layers import Layer, LayerStore
-from volclone.backends.local.ports import NbdPorts
-from volclone.backends.local.qsd import JobCancelled, QMPCommandError, StorageDaemon
+from volclone.backends.local.exports import NbdExports
+from volclone.backends.local.graph import Graph
+from volclone.backends.local.layers import Layer, LayerStore, new_layer_id
+from volclone.backends.local.ports import LocalReader, LocalWriter
+from volclone.backends.local.qsd import JobCancelled, StorageDaemon
 from volclone.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -48,26 +53,20 @@ def _args(arguments: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-def new_layer_id() -> str:
-    return secrets.token_hex(10)
-
-
-def _export_id(volume_id: str, writable: bool) -> str:
-    """The daemon's id of a volume's export; it says the mode, which query-block-exports doesn't."""
-    return f"{'w' if writable else 'r'}-{volume_id}"
-
-
-def _parse_export_id(export_id: str) -> tuple[str, bool] | None:
-    """(volume id, writable) of an export id made by :func:`_export_id`; None for another id."""
-    mode, _, volume_id = export_id.partition("-")
-    return (volume_id, mode == "w") if mode in ("w", "r") and volume_id else None
-
-
 def _copy_job(target: Layer) -> str:
     return f"copy-{target.id}"
 
 
-class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, NbdPorts):
+class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable, VolumeImportable):
+    """The pool's volumes, snapshots and clones, and the reference counting of their layers.
+
+    Its parts: :class:`~volclone.backends.local.qsd.StorageDaemon` (the process and QMP),
+    :class:`~volclone.backends.local.graph.Graph` (the daemon's open nodes),
+    :class:`~volclone.backends.local.exports.NbdExports` (attachments),
+    :mod:`~volclone.backends.local.ports` (cross-backend copies) and
+    :mod:`~volclone.backends.local.images` (qemu-img, offline).
+    """
+
     #: qcow2 with 64 KiB clusters holds at most 2 PiB.
     max_size_gib = 2 * 1024 * 1024
     def __init__(self, name: str, *, pool_dir: Path, run_dir: Path, store: LayerStore,
@@ -76,23 +75,17 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         super().__init__(name)
         self.pool = Path(pool_dir)
         self.store = store
-        self.nbd_host = nbd_host
-        self.nbd_port = nbd_port
         self.unsafe_snapshot_gap_ms = unsafe_snapshot_gap_ms
         #: Volumes deeper than this many layers are flattened in the background (0: never).
         self.max_chain_depth = max_chain_depth
         self._compactor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact")
         self._stopping = threading.Event()
         self.daemon = StorageDaemon(Path(run_dir), on_restart=self._rebuild)
+        self.graph = Graph(self.pool, store, self.daemon)
+        self.exports = NbdExports(self.graph, nbd_host, nbd_port)
         # One lock for every change to the pool's graph: snapshots, merges, deletes, exports.
         # Long work on one volume (a flatten, a full copy) runs without it, under a busy mark.
         self._lock = threading.RLock()
-        #: Volumes served over NBD (volume id -> writable); they stay open in the daemon.
-        self._exports: dict[str, bool] = {}
-        #: Node names we opened in the daemon. Kept here rather than asked for: the
-        #: daemon's query-named-block-nodes stalls every export while it runs (measured
-        #: 35-55 ms with 600 nodes) and fills each node's L2 cache.
-        self._nodes: set[str] = set()
         #: Sources of running full copies: their graphs must not change until the copy ends.
         self._copying: set[str] = set()
         #: Volumes a flatten works on without the pool lock (volume id -> what).
@@ -103,11 +96,22 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         self.busy_timeout = BUSY_TIMEOUT
         #: Whether the pool's filesystem can share blocks between files (found at start).
         self.reflink = False
-        self._nbd_started = False
 
     # -- lifecycle ---------------------------------------------------------
+    @property
+    def nbd_host(self) -> str:
+        return self.exports.host
+
+    @property
+    def nbd_port(self) -> int:
+        return self.exports.port
+
+    @nbd_port.setter
+    def nbd_port(self, port: int) -> None:
+        self.exports.port = port
+
     def start(self) -> None:
-        self._nodes.clear()
+        self.graph.forget()
         self.pool.mkdir(parents=True, exist_ok=True)
         self.reflink = images.can_reflink(self.pool)
         log.info("pool %s: %s clones", self.pool, "reflink" if self.reflink else "linked qcow2")
@@ -131,37 +135,10 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
             for job in self.daemon.execute("query-jobs"):
                 log.warning("cancelling block job %s of an earlier run", job["id"])
                 self.daemon.dispose_job(job["id"])
-            exports = self.daemon.execute("query-block-exports")
-            self._nbd_started = bool(exports)
-            for export in exports:
-                parsed = _parse_export_id(export["id"])
-                top = self.store.top(parsed[0]) if parsed else None
-                if parsed is not None and top is not None and export["node-name"] == top.node \
-                        and not export.get("shutting-down"):
-                    self._exports[parsed[0]] = parsed[1]
-                else:
-                    log.warning("removing export %s of an earlier run: it is not the volume's active layer",
-                                export["id"])
-                    self._unexport(export["id"])
-            known = self.store.all_ids()
-            wanted = {layer.node for vid in self._exports for layer in self.chain(vid)}
-            opened = {n["node-name"]: n for n in self.daemon.execute("query-named-block-nodes", flat=True)
-                      if not n["node-name"].startswith("#")}
-            for node, info in opened.items():
-                layer_id = node[1:]
-                if node in wanted and layer_id in known and info.get("file") == str(self.path(layer_id)):
-                    self._nodes.add(node)
-            # Top down: a node can't go while another still has it as its backing.
-            extra = [n for n in opened if n not in self._nodes]
-            while extra:
-                left = [n for n in extra if not self._del_node(n)]
-                if len(left) == len(extra):
-                    log.warning("nodes of an earlier run stay open (in use): %s", ", ".join(left))
-                    self._nodes.update(left)
-                    break
-                extra = left
+            self.exports.adopt()
+            self.graph.adopt({layer.node for vid in self.exports.served for layer in self.chain(vid)})
             log.info("took over the running qemu-storage-daemon: %d exports, %d nodes kept",
-                     len(self._exports), len(self._nodes))
+                     len(self.exports.served), len(self.graph.nodes))
 
     def _remove_orphans(self) -> None:
         """Delete pool files without a layer record: left by a crash between making a file
@@ -186,13 +163,13 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         self._stopping.set()
         self._compactor.shutdown(wait=True, cancel_futures=True)
         with self._lock:  # a flatten holds it until its cancelled stream is disposed of
-            if keep_serving and self._exports and self.daemon.alive():
+            if keep_serving and self.exports.served and self.daemon.alive():
                 log.info("qemu-storage-daemon pid %s keeps serving %d attached volumes",
-                         self.daemon.pid, len(self._exports))
+                         self.daemon.pid, len(self.exports.served))
                 self.daemon.detach()
             else:
                 self.daemon.close()
-            self._nbd_started = False
+            self.exports.stopped()
 
     # -- attachments: NBD exports served by the daemon ----------------------
     def initialize_connection(self, volume_id: str, writable: bool) -> dict[str, object]:
@@ -201,88 +178,36 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 self._wait_until_free([volume_id])
             if self.store.top(volume_id) is None:
                 raise BackendError(f"volume {volume_id} has no data in pool {self.name}")
-            if self._exports.get(volume_id) not in (None, writable):
-                self._unexport(_export_id(volume_id, self._exports.pop(volume_id)))
-            if volume_id not in self._exports:
-                self._export(volume_id, writable)
-            return self.connection_info(volume_id)
-
-    def connection_info(self, volume_id: str) -> dict[str, object]:
-        uri = f"nbd://{self.nbd_host}:{self.nbd_port}/{volume_id}"
-        return {"driver_volume_type": "nbd",
-                "data": {"host": self.nbd_host, "port": self.nbd_port, "export_name": volume_id, "uri": uri}}
+            self.exports.serve(volume_id, writable)
+            return self.exports.connection_info(volume_id)
 
     def terminate_connection(self, volume_id: str) -> None:
         with self._lock:
             if volume_id in self._busy:
                 self._wait_until_free([volume_id])
-            if volume_id in self._exports:
-                self._unexport(_export_id(volume_id, self._exports.pop(volume_id)))
+            if self.exports.stop_serving(volume_id):
                 self._close([volume_id])
 
     def keep_only(self, volume_ids: Collection[str]) -> None:
         """Stop serving every volume not in ``volume_ids`` (after a start: what a daemon
         taken over served for attachments that are gone)."""
         with self._lock:
-            for volume_id in [v for v in self._exports if v not in volume_ids]:
+            for volume_id in [v for v in self.exports.served if v not in volume_ids]:
                 log.warning("volume %s was served without an attachment; no longer", volume_id)
                 self.terminate_connection(volume_id)
 
-    def _export(self, volume_id: str, writable: bool) -> None:
-        if not self._nbd_started:
-            try:
-                self.daemon.execute("nbd-server-start", addr={
-                    "type": "inet", "data": {"host": self.nbd_host, "port": str(self.nbd_port)}})
-            except QMPCommandError as exc:
-                if "already running" not in exc.desc:  # a daemon taken over may run it
-                    raise
-            self._nbd_started = True
-        self._open([volume_id])
-        top = self.store.top(volume_id)
-        assert top is not None
-        self.daemon.execute("block-export-add", type="nbd", id=_export_id(volume_id, writable), name=volume_id,
-                            **{"node-name": top.node}, writable=writable)
-        self._exports[volume_id] = writable
-
-    def _unexport(self, export_id: str) -> None:
-        """Remove an export at once (connected clients are cut off) and wait until it is gone."""
-        try:
-            self.daemon.execute("block-export-del", id=export_id, mode="hard")
-        except QMPCommandError as exc:
-            log.debug("export %s: %s", export_id, exc.desc)
-        deadline = time.monotonic() + 10
-        while any(e["id"] == export_id for e in self.daemon.execute("query-block-exports")):
-            if time.monotonic() > deadline:
-                raise BackendError(f"export {export_id} did not go away")
-            time.sleep(0.002)
-
     def _rebuild(self) -> None:
-        """After the daemon restarted: serve every exported volume again, at the same address."""
+        """After the daemon restarted: reopen and serve every exported volume again."""
         with self._lock:
-            self._nbd_started = False
-            self._nodes.clear()
-            exports, self._exports = self._exports, {}
-            # Chains first, then the NBD server and the exports back to back: a client that
-            # reconnects in between finds the export half there (no block status) for less time.
-            for volume_id in exports:
-                try:
-                    self._open([volume_id])
-                except Exception:
-                    log.exception("reopening volume %s after a daemon restart failed", volume_id)
-            for volume_id, writable in exports.items():
-                try:
-                    self._export(volume_id, writable)
-                except Exception:
-                    log.exception("re-exporting volume %s after a daemon restart failed", volume_id)
-            log.warning("qemu-storage-daemon restarted; %d exports rebuilt", len(self._exports))
+            self.graph.forget()
+            self.exports.rebuild()
 
     def path(self, layer_id: str) -> Path:
-        return self.pool / f"{layer_id}.qcow2"
+        return self.graph.path(layer_id)
 
     def daemon_nodes(self) -> set[str]:
         """Node names the daemon has open (for tests and diagnostics)."""
-        nodes = self.daemon.execute("query-named-block-nodes", flat=True)
-        return {n["node-name"] for n in nodes if not n["node-name"].startswith("#")}
+        return self.graph.daemon_nodes()
 
     # -- volumes -----------------------------------------------------------
     def create_volume(self, volume_id: str, size_gib: int) -> None:
@@ -352,10 +277,10 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                    for v, t in targets.items()]
             )
             new_layers = [*overlays.values(), *targets.values()]
-            self._open(volume_ids)
+            self.graph.open(volume_ids)
             try:
                 for layer in new_layers:
-                    self._add_node(layer, backing=None)
+                    self.graph.add(layer, backing=None)
                 # Record first, switch second: if the service dies between the two, the
                 # overlay (empty, backed by the old top) reads exactly like the old top.
                 self.store.freeze(snapshot_id, overlays, targets)
@@ -370,7 +295,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                     raise
             except Exception:
                 for layer in new_layers:
-                    self._del_node(layer.node)
+                    self.graph.remove(layer.node)
                     self.path(layer.id).unlink(missing_ok=True)
                 self._close(list(targets))
                 raise
@@ -406,7 +331,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         grouped = {"completion-mode": "grouped"} if targets else {}
         batches = [[a] for a in actions] if self.unsafe_snapshot_gap_ms else [actions]
         # Only volumes being written (rw exports): on the others QEMU has nothing to flush.
-        images.flush_to_disk(self.path(tops[v].id) for v in volume_ids if self._exports.get(v))
+        images.flush_to_disk(self.path(tops[v].id) for v in volume_ids if self.exports.served.get(v))
         total = 0.0
         for batch in batches:
             t0 = time.perf_counter()
@@ -517,7 +442,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
     def _end_copy(self, source: str, layer: Layer, adopt_as: str | None) -> None:
         """Retire a full copy's job and node; the clone ``adopt_as`` takes its layer (or nobody)."""
         self.daemon.dispose_job(_copy_job(layer))
-        self._del_node(layer.node)
+        self.graph.remove(layer.node)
         if adopt_as is not None:
             self.store.adopt(layer.id, adopt_as)
         self._copying.discard(source)
@@ -558,10 +483,10 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         assert child.parent_id is not None
         parent = self.store.get(child.parent_id)
         assert parent is not None
-        if child.node in self._nodes:
+        if child.node in self.graph.nodes:
             self.daemon.run_job("block-commit", f"commit-{child.id}", device=child.node,
                                 **_args({"base-node": parent.node}))
-            self._del_node(child.node)
+            self.graph.remove(child.node)
         else:
             images.commit(self.path(child.id))
         self.store.merge_into_parent(child.id)
@@ -587,7 +512,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
             if len(chain) < 2:
                 return False
             top, parent = chain[0], chain[1]
-            live = top.node in self._nodes
+            live = top.node in self.graph.nodes
             # The copying runs without the pool lock (it takes as long as the data): the
             # busy mark keeps snapshots, exports, deletes and merges off this volume.
             self._busy[volume_id] = "a flatten"
@@ -601,7 +526,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 images.make_standalone(self.path(top.id))
             with self._lock:
                 if live:
-                    self._close_layers(chain[1:])
+                    self.graph.close_layers(chain[1:])
                 self.store.set_parent(top.id, None)
                 del self._busy[volume_id]
                 self._collect(parent)
@@ -633,45 +558,31 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 log.exception("flattening volume %s failed; it stays as it is", vid)
 
     # -- the daemon's graph -------------------------------------------------
-    def _add_node(self, layer: Layer, backing: str | None, read_only: bool = False) -> None:
-        self.daemon.execute(
-            "blockdev-add",
-            driver="qcow2",
-            **{"node-name": layer.node},
-            file={"driver": "file", "filename": str(self.path(layer.id))},
-            backing=backing,
-            **({"read-only": True} if read_only else {}),
-        )
-        self._nodes.add(layer.node)
-
-    def _open(self, volume_ids: list[str]) -> None:
-        """Open volumes' chains in the daemon, bottom up, sharing frozen layers already open."""
-        for vid in volume_ids:
-            backing = None
-            for layer in reversed(self.chain(vid)):
-                if layer.node not in self._nodes:
-                    self._add_node(layer, backing, read_only=layer.volume_id is None)
-                backing = layer.node
-
-    def _del_node(self, node: str) -> bool:
-        try:
-            self.daemon.execute("blockdev-del", **{"node-name": node})
-        except QMPCommandError as exc:
-            if "Failed to find" not in exc.desc:
-                log.debug("keeping node %s open: %s", node, exc.desc)
-                return False
-        self._nodes.discard(node)
-        return True
-
-    def _close_layers(self, layers: list[Layer]) -> None:
-        """Close these layers' nodes from the top down while nothing else uses them."""
-        for layer in layers:
-            if layer.node in self._nodes and not self._del_node(layer.node):
-                break
-
     def _close(self, volume_ids: list[str]) -> None:
         """Close volumes' chains from the top down, keeping layers that other open nodes use
-        and the chains of exported volumes."""
-        for vid in volume_ids:
-            if vid not in self._exports and vid not in self._copying:
-                self._close_layers(self.chain(vid))
+        and the chains of exported volumes and of running full copies."""
+        self.graph.close([v for v in volume_ids if v not in self.exports.served and v not in self._copying])
+
+    # -- cross-backend copies (see ports) ---------------------------------------
+    def open_snapshot_member(self, snapshot: GroupSnapshot, volume_id: str) -> VolumeReader:
+        layer_id = snapshot.members.get(volume_id)
+        if layer_id is None:
+            raise BackendError(f"volume {volume_id} is not in group snapshot {snapshot.id}")
+        with self._lock:
+            layer = self.store.get(layer_id)
+            if layer is None or not self.path(layer.id).exists():
+                raise BackendError(f"group snapshot {snapshot.id} lost the data of {volume_id}")
+            if volume_id in self._copying and self._is_copy(layer):
+                raise BackendError(f"the full copy of {volume_id} in {snapshot.id} is still running")
+            return LocalReader(self.path(layer.id))
+
+    def import_volume(self, volume_id: str, size: int) -> VolumeWriter:
+        if self.store.top(volume_id) is not None:
+            raise BackendError(f"volume {volume_id} exists already in pool {self.name}")
+        layer = Layer(new_layer_id(), None, volume_id)
+
+        def record() -> None:
+            with self._lock:
+                self.store.add([layer])
+
+        return LocalWriter(self.path(layer.id), size, record)
