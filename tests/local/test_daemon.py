@@ -15,16 +15,19 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import nbd
 import pytest
 
 from conftest import free_port
-from volclone.backends.local import qsd
+from volclone.backends.local import images, qsd
 from volclone.backends.local.driver import LocalDriver
-from volclone.backends.local.layers import Layer
+from volclone.backends.local.layers import Layer, new_layer_id
 from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
 
 Make = Callable[[], LocalDriver]
+BLOCK = 64 * 1024
+GIB = 1024**3
 
 
 @pytest.fixture
@@ -167,3 +170,82 @@ def test_a_new_daemon_starts_after_a_hung_one(tmp_path: Path, monkeypatch: pytes
         new.close()
         if _state(pid) not in ("Z", None):
             os.kill(pid, signal.SIGKILL)
+
+
+# -- a run that died between recording a graph change and making it (or the other way round)
+def _client(d: LocalDriver, volume_id: str) -> nbd.NBD:
+    h = nbd.NBD()
+    h.connect_uri(f"nbd://127.0.0.1:{d.nbd_port}/{volume_id}")
+    return h
+
+
+def _write(h: nbd.NBD, pattern: int, offset: int) -> None:
+    h.pwrite(bytes([pattern]) * BLOCK, offset)
+    h.flush()
+
+
+def _reads(path: Path, pattern: int, offset: int) -> bool:
+    out = subprocess.run(["qemu-io", "-f", "qcow2", "-r", "-U", "-c", f"read -P {pattern:#04x} {offset} {BLOCK}",
+                          str(path)], capture_output=True, text=True, check=True).stdout
+    return "Pattern verification failed" not in out
+
+
+def _export_nodes(d: LocalDriver) -> dict[str, str]:
+    return {e["id"]: e["node-name"] for e in d.daemon.execute("query-block-exports")}
+
+
+def test_a_snapshot_recorded_but_never_switched_is_switched_at_takeover(make: Make) -> None:
+    first = make()
+    clients = {}
+    for v in ("a", "b"):
+        first.create_volume(v, 1)
+        first.initialize_connection(v, writable=True)
+        clients[v] = _client(first, v)
+        _write(clients[v], 0x11, 0)
+    old = {v: first.store.top(v) for v in ("a", "b")}
+    # The run records a group snapshot of both, then dies before its transaction.
+    overlays = {v: Layer(new_layer_id(), old[v].id, v) for v in ("a", "b")}  # type: ignore[union-attr]
+    images.run_all([images.create_commands(first.path(o.id), GIB, backing=first.path(old[v].id))  # type: ignore[union-attr]
+                    for v, o in overlays.items()])
+    first.store.freeze("s", overlays)
+    first.daemon.detach()
+    for h in clients.values():
+        _write(h, 0x22, BLOCK)  # still into the old tops: nothing switched
+
+    second = make()
+    assert _export_nodes(second) == {"w-a": overlays["a"].node, "w-b": overlays["b"].node}
+    for v, h in clients.items():
+        _write(h, 0x33, 2 * BLOCK)  # the same connection, never cut
+        path = second.path(old[v].id)  # type: ignore[union-attr]
+        assert _reads(path, 0x11, 0) and _reads(path, 0x22, BLOCK), "the frozen layer has what came before"
+        assert _reads(path, 0, 2 * BLOCK), "and nothing written after the switch"
+        assert _reads(second.path(overlays[v].id), 0x33, 2 * BLOCK)
+        h.shutdown()
+
+
+def test_a_merge_the_daemon_completed_but_nobody_recorded_is_recorded_at_takeover(make: Make) -> None:
+    first = make()
+    first.create_volume("v", 1)
+    first.initialize_connection("v", writable=True)
+    h = _client(first, "v")
+    _write(h, 0x11, 0)
+    first.create_group_snapshot("s", ["v"])
+    first.store.release("s")  # the snapshot goes (records only): its frozen layer has one user left
+    top = first.store.top("v")
+    assert top is not None and top.parent_id is not None
+    parent = first.store.get(top.parent_id)
+    assert parent is not None
+    # The run merges the volume's top into it live, then dies before recording the merge.
+    first.daemon.run_job("block-commit", f"commit-{top.id}", device=top.node, **{"base-node": parent.node})
+    first.daemon.detach()
+    _write(h, 0x22, BLOCK)  # into the parent now: the top's file is stale
+
+    second = make()
+    assert _export_nodes(second) == {"w-v": parent.node}
+    top_now = second.store.top("v")
+    assert top_now is not None and top_now.id == parent.id and top_now.parent_id is None
+    assert not second.path(top.id).exists()
+    _write(h, 0x33, 2 * BLOCK)  # the same connection, never cut
+    assert bytes(h.pread(BLOCK, BLOCK)) == bytes([0x22]) * BLOCK
+    assert _reads(second.path(parent.id), 0x11, 0) and _reads(second.path(parent.id), 0x33, 2 * BLOCK)
+    h.shutdown()

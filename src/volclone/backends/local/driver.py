@@ -34,7 +34,7 @@ from volclone.backends.base import (
     VolumeWriter,
 )
 from volclone.backends.local import images
-from volclone.backends.local.exports import NbdExports
+from volclone.backends.local.exports import NbdExports, export_id
 from volclone.backends.local.graph import Graph
 from volclone.backends.local.layers import Layer, LayerStore, new_layer_id
 from volclone.backends.local.ports import LocalReader, LocalWriter
@@ -135,10 +135,68 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
             for job in self.daemon.execute("query-jobs"):
                 log.warning("cancelling block job %s of an earlier run", job["id"])
                 self.daemon.dispose_job(job["id"])
-            self.exports.adopt()
-            self.graph.adopt({layer.node for vid in self.exports.served for layer in self.chain(vid)})
+            unswitched = self._repair_exports(self.exports.adopt())
+            self.graph.adopt({layer.node for vid in [*self.exports.served, *unswitched]
+                              for layer in self.chain(vid)})
+            if unswitched:
+                self._finish_switch(unswitched)
             log.info("took over the running qemu-storage-daemon: %d exports, %d nodes kept",
                      len(self.exports.served), len(self.graph.nodes))
+
+    def _repair_exports(self, differ: list[tuple[str, str, bool, str]]) -> dict[str, tuple[Layer, Layer, bool]]:
+        """Exports of a daemon taken over whose node is not the volume's active layer: the
+        earlier run died between recording a graph change and making it, or the other way
+        round. Two cases are repaired, so that the clients stay connected and nothing is lost:
+
+        * the node is the active layer's parent and a group snapshot holds it: the snapshot
+          was recorded, its transaction never ran; returned (volume -> (old top, overlay,
+          writable)) for :meth:`_finish_switch`, which runs it now;
+        * the node is the active layer's parent and nothing else holds it: a live merge
+          (active block-commit) completed in the daemon and was not recorded; it is
+          recorded now (the child's file is stale: writes went to the parent since).
+
+        Any other export is removed (the service's restore serves the volume again).
+        """
+        unswitched: dict[str, tuple[Layer, Layer, bool]] = {}
+        for eid, vid, writable, node in differ:
+            top = self.store.top(vid)
+            parent = self.store.get(top.parent_id) if top is not None and top.parent_id else None
+            if top is None or parent is None or parent.node != node:
+                log.warning("removing export %s of an earlier run: it serves node %s, not the volume's "
+                            "active layer", eid, node)
+                self.exports.drop(eid)
+            elif self.store.held_by(parent.id):
+                unswitched[vid] = (parent, top, writable)
+            elif not self.store.children(top.id) and len(self.store.children(parent.id)) == 1:
+                log.warning("volume %s: recording the merge of %s into %s that the daemon completed",
+                            vid, top.id, parent.id)
+                self.store.merge_into_parent(top.id)
+                self.path(top.id).unlink(missing_ok=True)
+                self.exports.served[vid] = writable
+            else:
+                log.warning("removing export %s of an earlier run: its node %s is shared", eid, node)
+                self.exports.drop(eid)
+        return unswitched
+
+    def _finish_switch(self, unswitched: dict[str, tuple[Layer, Layer, bool]]) -> None:
+        """Put each recorded overlay on top of its exported old top, all in ONE transaction
+        (the snapshot's consistency point is now); the exports follow the new tops."""
+        try:
+            for _, overlay, _ in unswitched.values():
+                if overlay.node not in self.graph.nodes:  # the earlier run may have opened it
+                    self.graph.add(overlay, backing=None)
+            self.daemon.execute("transaction", actions=[
+                {"type": "blockdev-snapshot", "data": {"node": old.node, "overlay": overlay.node}}
+                for old, overlay, _ in unswitched.values()])
+        except BackendError:
+            log.exception("the recorded snapshot switch of %s failed; their exports go (restore serves "
+                          "them again)", ", ".join(unswitched))
+            for vid, (_, _, writable) in unswitched.items():
+                self.exports.drop(export_id(vid, writable))
+            return
+        for vid, (_, _, writable) in unswitched.items():
+            self.exports.served[vid] = writable
+        log.warning("volumes %s: ran the recorded snapshot switch the earlier run did not", ", ".join(unswitched))
 
     def _remove_orphans(self) -> None:
         """Delete pool files without a layer record: left by a crash between making a file

@@ -112,18 +112,26 @@ class NbdExports:
                 log.exception("re-exporting volume %s after a daemon restart failed", volume_id)
         log.warning("qemu-storage-daemon restarted; %d exports rebuilt", len(self.served))
 
-    def adopt(self) -> None:
+    def adopt(self) -> list[tuple[str, str, bool, str]]:
         """A daemon left running by an earlier run: keep each export whose node is its
-        volume's active layer, in the mode its id names; remove every other one."""
+        volume's active layer, in the mode its id names, and remove the exports of no known
+        volume. Returns the others, ``(export id, volume id, writable, node)``, for the
+        driver to repair or :meth:`drop`."""
         exports = self.graph.daemon.execute("query-block-exports")
         self._server_started = bool(exports)
+        differ = []
         for export in exports:
             parsed = parse_export_id(export["id"])
             top = self.graph.store.top(parsed[0]) if parsed else None
-            if parsed is not None and top is not None and export["node-name"] == top.node \
-                    and not export.get("shutting-down"):
+            if parsed is None or top is None or export.get("shutting-down"):
+                log.warning("removing export %s of an earlier run: no such volume", export["id"])
+                self._remove(export["id"])
+            elif export["node-name"] == top.node:
                 self.served[parsed[0]] = parsed[1]
             else:
-                log.warning("removing export %s of an earlier run: it is not the volume's active layer",
-                            export["id"])
-                self._remove(export["id"])
+                differ.append((export["id"], parsed[0], parsed[1], export["node-name"]))
+        return differ
+
+    def drop(self, eid: str) -> None:
+        """Remove an export found at :meth:`adopt` that can't be repaired."""
+        self._remove(eid)
