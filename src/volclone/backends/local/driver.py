@@ -220,7 +220,11 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
         """
         self._stopping.set()
         self._compactor.shutdown(wait=True, cancel_futures=True)
-        with self._lock:  # a flatten holds it until its cancelled stream is disposed of
+        with self._lock:
+            # A flatten of another thread gives up now; its stream is disposed of before
+            # the daemon goes (or its last commands would start a new daemon).
+            if not self._idle.wait_for(lambda: not self._busy, timeout=60):
+                log.warning("stopping while %s are still busy", ", ".join(self._busy))
             if keep_serving and self.exports.served and self.daemon.alive():
                 log.info("qemu-storage-daemon pid %s keeps serving %d attached volumes",
                          self.daemon.pid, len(self.exports.served))

@@ -124,6 +124,8 @@ class StorageDaemon:
         self._thread.start()
         self._lock = threading.RLock()
         self._stopping = False
+        #: Closed or detached for good: no command restarts a daemon any more.
+        self._closed = False
         #: Counts the daemons we started or took over; a watcher watches one of them.
         self._generation = 0
         self.restarts = 0
@@ -300,7 +302,7 @@ class StorageDaemon:
         """Let go of the daemon and leave it running (it keeps serving its exports); the next
         :meth:`start` in this data directory takes it over. Ends the QMP thread."""
         with self._lock:
-            self._stopping = True
+            self._stopping = self._closed = True
             self._disconnect()
             if self._pidfd is not None:
                 os.close(self._pidfd)
@@ -309,7 +311,9 @@ class StorageDaemon:
 
     def close(self) -> None:
         """Stop the daemon and the QMP thread for good."""
-        self.stop()
+        with self._lock:
+            self._closed = True
+            self.stop()
         self._end_loop()
 
     def _end_loop(self) -> None:
@@ -338,6 +342,8 @@ class StorageDaemon:
         with self._lock:
             if self.alive() and self._client is not None:
                 return
+            if self._closed:  # a late command of a thread that outlived the stop
+                raise BackendError(f"{BINARY} was stopped")
             had_run = self._pidfd is not None
             if had_run:
                 log.warning("qemu-storage-daemon (pid %s) is gone; restarting", self.pid)
