@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -51,6 +52,18 @@ def server(prepare: Callable[[dict[str, str]], None] | None = None, **env: str) 
         finally:
             proc.terminate()
             proc.wait(30)
+            stop_daemon(data)
+
+
+def stop_daemon(data: Path) -> None:
+    """Stop the data directory's qemu-storage-daemon: it outlives the service while it
+    serves attached volumes."""
+    try:
+        pid = int((data / "run" / "qsd.pid").read_text().strip())
+        if b"qemu-storage-daemon" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
 
 
 def clone_and_wait(http: httpx.Client, ids: list[str], poll: float = 0.005) -> tuple[float, float, dict]:  # type: ignore[type-arg]

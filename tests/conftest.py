@@ -7,6 +7,7 @@ qemu-storage-daemon and real files in a temporary data directory.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -81,10 +82,28 @@ class Server:
         raise RuntimeError(f"volclone serve did not come up:\n{self.log()}")
 
     def stop(self, kill: bool = False) -> None:
+        """Stop the service (SIGTERM, or SIGKILL with ``kill``). Its qemu-storage-daemon
+        outlives it while it serves attached volumes; :meth:`close` stops that too."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill() if kill else self.proc.terminate()
             self.proc.wait(30)
         self.proc = None
+
+    def daemon_pid(self) -> int | None:
+        """The pid of the data directory's qemu-storage-daemon, if one runs."""
+        try:
+            pid = int((self.data_dir / "run" / "qsd.pid").read_text().strip())
+            alive = b"qemu-storage-daemon" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if alive else None
+
+    def close(self) -> None:
+        """Stop the service and the daemon it may have left serving (end of a test)."""
+        self.stop()
+        pid = self.daemon_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
 
     def log(self) -> str:
         return (self.data_dir / "serve.log").read_text(errors="replace")
@@ -194,7 +213,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """One shared server for tests that don't need a special environment."""
     e = _start(tmp_path_factory.mktemp("volclone"))
     yield e
-    e.server.stop()
+    e.server.close()
 
 
 @pytest.fixture
@@ -209,4 +228,4 @@ def make_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     yield _make
     for e in started:
-        e.server.stop()
+        e.server.close()

@@ -13,6 +13,7 @@ from volclone.config import Settings
 from volclone.db import repos
 from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
+from volclone.db.reserve import SpaceReserve
 from volclone.flows.engine import FlowRunner
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
@@ -22,6 +23,8 @@ from volclone.service.volumes import Backends
 log = logging.getLogger(__name__)
 
 LOCAL = "local"
+#: Room kept on the data directory's filesystem for the database (see volclone.db.reserve).
+RESERVE_FILE = "space-reserve"
 
 
 def open_database(settings: Settings) -> Database:
@@ -54,15 +57,20 @@ def build(settings: Settings, with_backends: bool = True,
 
         svc = build(Settings(data_dir=tmp), drivers={"local": MemoryDriver("local")})
     """
+    reserve = SpaceReserve(settings.data_dir / RESERVE_FILE)
+    if with_backends:  # on a full disk the database could not open, nor the service start to make room
+        reserve.release()
     db = open_database(settings)
     given = drivers is not None
+    local: LocalDriver | None = None
     if drivers is None:
-        drivers = {LOCAL: LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
-                                      store=SqlLayerStore(db, LOCAL, Layer),
-                                      nbd_host=settings.nbd_host, nbd_port=settings.nbd_port,
-                                      max_chain_depth=settings.max_chain_depth,
-                                      unsafe_snapshot_gap_ms=settings.unsafe_snapshot_gap_ms)
-                   } if with_backends else {}
+        drivers = {}
+        if with_backends:
+            drivers[LOCAL] = local = LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
+                                                 store=SqlLayerStore(db, LOCAL, Layer),
+                                                 nbd_host=settings.nbd_host, nbd_port=settings.nbd_port,
+                                                 max_chain_depth=settings.max_chain_depth,
+                                                 unsafe_snapshot_gap_ms=settings.unsafe_snapshot_gap_ms)
     default = next(iter(drivers), LOCAL)
     backends = Backends(drivers, default=default)
     # Backends added with `volclone backend add`: one that cannot start is unavailable (503),
@@ -86,8 +94,17 @@ def build(settings: Settings, with_backends: bool = True,
     on_start.append(clones.resume_interrupted)
     if with_backends:  # what failed reverts left: retried now, then periodically until gone
         on_start.append(clones.start_retrying)
-    on_stop: list[Callable[[], object]] = [clones.stop_retrying, lambda: runner.close(wait=True),
-                                           *(d.stop for d in backends.drivers.values()), db.engine.dispose]
+        on_start.append(reserve.restore)
+    # The local daemon outlives the service while it serves attached volumes (their NBD
+    # clients stay connected); the next start takes it over.
+    # A flatten or a full copy in progress is given up first, so that waiting for the flows
+    # is short (a flow waiting for its full copy reverts).
+    on_stop: list[Callable[[], object]] = [clones.stop_retrying,
+                                           *([local.interrupt] if local is not None else []),
+                                           lambda: runner.close(wait=True),
+                                           *(functools.partial(d.stop, keep_serving=True) if d is local else d.stop
+                                             for d in backends.drivers.values()),
+                                           db.engine.dispose]
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows),
                    clones, attachments, on_start, on_stop)

@@ -13,13 +13,26 @@ its HTTP status and the OpenStack fault name the API puts in the body::
     ├── IdentityUnavailable       503 serviceUnavailable (Keystone can't validate tokens right now)
     └── BackendError              500 computeFault  (storage failed; translated at the driver boundary)
         ├── CapabilityMissing     400 badRequest   (the backend can't do what was asked)
+        ├── InsufficientStorage   507 insufficientStorage (the backend's storage is full)
         └── BackendUnavailable    503 serviceUnavailable (the backend did not start, e.g. its cluster is down)
 
 Lower-level errors (QMP, SQL, subprocess) are translated where they occur
 (``raise BackendError(...) from exc``) and never leak past the layer that saw them.
+A :class:`BackendError`'s message reaches tenants (API faults, get_progress), so it
+names no server path: absolute paths in it are cut to their last part.
 """
 
 from __future__ import annotations
+
+import re
+
+#: An absolute path (not the path of a URL such as ``nbd://host:port/name``).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"`:,;()\[\]]+/)+([^\s/'\"`:,;()\[\]]*)")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every absolute path cut to its last part (``/var/lib/x/pool/a.qcow2`` -> ``a.qcow2``)."""
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1), text)
 
 
 class VolcloneError(Exception):
@@ -69,7 +82,10 @@ class IdentityUnavailable(VolcloneError):
 
 
 class BackendError(VolcloneError):
-    """The storage backend failed while doing something valid."""
+    """The storage backend failed while doing something valid. Its message names no server path."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(without_paths(message))
 
 
 class CapabilityMissing(BackendError):
@@ -77,6 +93,14 @@ class CapabilityMissing(BackendError):
 
     status = 400
     fault = "badRequest"
+
+
+class InsufficientStorage(BackendError):
+    """The backend has no room for what was asked (its filesystem or pool is full).
+    Nothing was made; deleting volumes makes room."""
+
+    status = 507
+    fault = "insufficientStorage"
 
 
 class BackendUnavailable(BackendError):

@@ -1,6 +1,7 @@
 """Attachments survive restarts: after a restart of the service or of its qemu-storage-daemon
 (gently or by kill -9), every attached volume is served again at the same address, in the
-same mode, and no write the consumer had flushed is lost.
+same mode, and no write the consumer had flushed is lost. The daemon outlives the service,
+so a restart of the service alone does not even cut the consumer's connection.
 
 A writer thread writes distinct 64 KiB blocks, flushing after each, and records a block
 only once its flush returned. After the crash, the whole volume's checksum read over NBD
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ import pytest
 from api.support import unique
 from conftest import Env, _start
 
-from .support import MV, Model, attach, block, connect, digest, offset_of, opened, uri_of
+from .support import MV, Model, attach, block, connect, digest, exports, offset_of, opened, unreachable, uri_of
 
 #: How long an export may take to come back after a crash.
 BACK_WITHIN = 15.0
@@ -34,7 +36,7 @@ def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """A server of this module's own: its tests restart and kill it."""
     e = _start(tmp_path_factory.mktemp("attach-recovery"))
     yield e
-    e.server.stop()
+    e.server.close()
 
 
 def attached(env: Env, mode: str = "rw") -> tuple[dict, dict]:  # type: ignore[type-arg]
@@ -149,19 +151,41 @@ def test_kill_9_of_the_daemon_loses_no_flushed_write(own):
     still_works(own, a, writer.model, 9001)
 
 
-def test_kill_9_of_the_service_loses_no_flushed_write(own):
+@pytest.mark.parametrize("kill", [True, False], ids=["kill-9", "sigterm"])
+def test_a_writer_keeps_writing_across_a_restart_of_the_service(own, kill):
+    """The daemon outlives the service, and the next start takes it over: the writer's
+    connection is never cut, none of its writes fails, and none of its flushed writes is lost."""
     _, a = attached(own, "rw")
-    writer = Writer(uri_of(a), Model(), first=0)
+    pid = daemon_pid(own)
+    writer = Writer(uri_of(a), Model(), first=0, limit=100_000)
     writer.start()
     writer.wait_for(50)
-    own.server.stop(kill=True)
-    # The daemon outlives the service (it has a session of its own) and keeps serving...
-    writer.wait_for(writer.flushed + 50)
-    # ... until the next start of the service stops it and serves the volume from a new one.
+    own.server.stop(kill=kill)
+    writer.wait_for(writer.flushed + 50)  # served while no service runs
     own.server.start()
-    writer.cut_off()
+    writer.wait_for(writer.flushed + 50)  # and after the start
+    assert writer.error is None and writer.is_alive(), f"the writer was cut off: {writer.error}"
+    assert daemon_pid(own) == pid, "the same daemon serves on"
+    writer.halt.set()
+    writer.join(BACK_WITHIN)
+    assert writer.error is None and not writer.is_alive()
     check_survived(uri_of(a), writer)
     still_works(own, a, writer.model, 9002)
+    assert exports(own.server) == sorted(f"{'w' if m == 'rw' else 'r'}-{v}" for v, m in own.server.db_rows(
+        "SELECT volume_id, mode FROM attachments WHERE status != 'reserved'"))
+
+
+def test_a_restart_stops_serving_a_volume_whose_attachment_went_meanwhile(own):
+    """What the daemon served for an attachment that is no longer recorded (here: deleted
+    behind the service's back while it was down) is not served after the start."""
+    v, a = attached(own, "rw")
+    own.server.stop(kill=True)
+    with sqlite3.connect(own.server.data_dir / "volclone.db") as con:
+        con.execute("DELETE FROM attachments WHERE id = ?", (a["id"],))
+    con.close()
+    own.server.start()
+    assert f"w-{v['id']}" not in exports(own.server)
+    assert unreachable(uri_of(a))
 
 
 def test_kill_9_of_both_loses_no_flushed_write(own):

@@ -118,6 +118,11 @@ class Attachable(abc.ABC):
     def terminate_connection(self, volume_id: str) -> None:
         """Stop serving the volume; a no-op when it is not served."""
 
+    def keep_only(self, volume_ids: Collection[str]) -> None:  # noqa: B027 (a no-op by default, on purpose)
+        """At service start, after every recorded attachment was served again: stop serving
+        any other volume (a backend that serves from a process outliving the service may
+        still serve volumes whose attachments are gone). Nothing to do for most backends."""
+
 
 class Flattenable(abc.ABC):
     """Volumes made from another's data can be made independent of it."""

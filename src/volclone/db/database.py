@@ -10,7 +10,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from volclone.errors import InsufficientStorage
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Our Alembic version table; TaskFlow's own migrations use the default name.
@@ -46,6 +49,21 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
+@contextlib.contextmanager
+def full_is_insufficient_storage() -> Iterator[None]:
+    """Translate a write that failed because the database's disk is full (SQLite: "database
+    or disk is full", PostgreSQL: "No space left on device") into :class:`InsufficientStorage`;
+    the transaction was rolled back, nothing changed."""
+    try:
+        yield
+    except OperationalError as exc:
+        text = str(exc.orig)
+        if "database or disk is full" in text or "No space left on device" in text:
+            raise InsufficientStorage("the service's data directory is full: delete volumes to make room") \
+                from None
+        raise
+
+
 class Database:
     """The engine plus a session factory; repositories take one of these."""
 
@@ -55,6 +73,7 @@ class Database:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: committed on success, rolled back on error."""
-        with self._sessions.begin() as s:
+        """One transaction: committed on success, rolled back on error. A database on a full
+        disk raises :class:`InsufficientStorage` (see :func:`full_is_insufficient_storage`)."""
+        with full_is_insufficient_storage(), self._sessions.begin() as s:
             yield s

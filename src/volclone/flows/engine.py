@@ -20,6 +20,8 @@ from taskflow.patterns import linear_flow
 from taskflow.persistence import models
 from taskflow.persistence.backends import impl_sqlalchemy
 
+from volclone.db.database import full_is_insufficient_storage
+
 log = logging.getLogger(__name__)
 
 #: Flow states after which nothing more happens.
@@ -66,11 +68,12 @@ class FlowRunner:
         book = models.LogBook(name)
         detail = models.FlowDetail(flow.name, uuid=name)
         book.add(detail)
-        with contextlib.closing(self.backend.get_connection()) as conn:
+        with full_is_insufficient_storage(), contextlib.closing(self.backend.get_connection()) as conn:
             conn.save_logbook(book)
         engine = taskflow.engines.load(flow, store=store, flow_detail=detail, book=book, backend=self.backend)
         engine.compile()
-        engine.prepare()
+        with full_is_insufficient_storage():
+            engine.prepare()
         return book.uuid, detail.uuid, engine
 
     def resume(self, logbook_id: str, flow_id: str, flow: linear_flow.Flow) -> Any:

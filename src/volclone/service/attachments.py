@@ -257,16 +257,24 @@ class AttachmentService:
             for a in self.repo.list():
                 if a.status in SERVED:
                     by_volume.setdefault(a.volume_id, []).append(a)
+            claimed: dict[str, set[str]] = {}  # backend -> volumes with a served attachment
             for volume_id, attachments in by_volume.items():
                 vol = self.volumes.get(volume_id)
                 try:
                     assert vol is not None
+                    claimed.setdefault(vol.backend, set()).add(volume_id)
                     driver = self.driver_for(vol.backend)
                     for a in attachments:
                         self.repo.update(a.id, connection_info=self._serve(driver, a))
                     served += 1
                 except Exception:
                     log.exception("serving attached volume %s again failed", volume_id)
+            for name, backend in self.backends.drivers.items():
+                if isinstance(backend, Attachable) and name not in self.backends.unavailable:
+                    try:
+                        backend.keep_only(claimed.get(name, set()))
+                    except Exception:
+                        log.exception("backend %s: stopping unclaimed exports failed", name)
         if served:
             log.info("%d attached volumes served again", served)
         return served

@@ -221,8 +221,10 @@ class VolumeService:
         try:
             driver.create_volume(vol.id, size)
         except Exception:
+            # The driver made nothing (its create is all or nothing): no row is left either,
+            # or every failed try (a full pool, say) would leave an ``error`` volume behind.
             log.exception("creating volume %s failed", vol.id)
-            self.repo.update(vol.id, status=VolumeStatus.ERROR)
+            self.repo.delete(vol.id)
             raise
         updated = self.repo.update(vol.id, status=VolumeStatus.AVAILABLE)
         assert updated is not None

@@ -14,7 +14,6 @@ clone also uses would silently corrupt the clone).
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Collection, Mapping
@@ -28,17 +27,25 @@ from volclone.backends.base import (
     GroupSnapshot,
     GroupSnapshotCapable,
     Progress,
+    SnapshotReadable,
     VolumeDriver,
+    VolumeImportable,
+    VolumeReader,
+    VolumeWriter,
 )
 from volclone.backends.local import images
-from volclone.backends.local.layers import Layer, LayerStore
-from volclone.backends.local.ports import NbdPorts
-from volclone.backends.local.qsd import JobCancelled, QMPCommandError, StorageDaemon
+from volclone.backends.local.exports import NbdExports, export_id
+from volclone.backends.local.graph import Graph
+from volclone.backends.local.layers import Layer, LayerStore, new_layer_id
+from volclone.backends.local.ports import LocalReader, LocalWriter
+from volclone.backends.local.qsd import JobCancelled, StorageDaemon
 from volclone.errors import BackendError
 
 log = logging.getLogger(__name__)
 
 GIB = 1024**3
+#: How long an operation waits for a volume busy with a flatten or a full copy.
+BUSY_TIMEOUT = 600.0
 
 
 def _args(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -46,19 +53,20 @@ def _args(arguments: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-def new_layer_id() -> str:
-    return secrets.token_hex(10)
-
-
-def _export_id(volume_id: str) -> str:
-    return f"x-{volume_id}"
-
-
 def _copy_job(target: Layer) -> str:
     return f"copy-{target.id}"
 
 
-class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, NbdPorts):
+class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable, VolumeImportable):
+    """The pool's volumes, snapshots and clones, and the reference counting of their layers.
+
+    Its parts: :class:`~volclone.backends.local.qsd.StorageDaemon` (the process and QMP),
+    :class:`~volclone.backends.local.graph.Graph` (the daemon's open nodes),
+    :class:`~volclone.backends.local.exports.NbdExports` (attachments),
+    :mod:`~volclone.backends.local.ports` (cross-backend copies) and
+    :mod:`~volclone.backends.local.images` (qemu-img, offline).
+    """
+
     #: qcow2 with 64 KiB clusters holds at most 2 PiB.
     max_size_gib = 2 * 1024 * 1024
     def __init__(self, name: str, *, pool_dir: Path, run_dir: Path, store: LayerStore,
@@ -67,37 +75,128 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         super().__init__(name)
         self.pool = Path(pool_dir)
         self.store = store
-        self.nbd_host = nbd_host
-        self.nbd_port = nbd_port
         self.unsafe_snapshot_gap_ms = unsafe_snapshot_gap_ms
         #: Volumes deeper than this many layers are flattened in the background (0: never).
         self.max_chain_depth = max_chain_depth
         self._compactor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact")
         self._stopping = threading.Event()
         self.daemon = StorageDaemon(Path(run_dir), on_restart=self._rebuild)
+        self.graph = Graph(self.pool, store, self.daemon)
+        self.exports = NbdExports(self.graph, nbd_host, nbd_port)
         # One lock for every change to the pool's graph: snapshots, merges, deletes, exports.
+        # Long work on one volume (a flatten, a full copy) runs without it, under a busy mark.
         self._lock = threading.RLock()
-        #: Volumes served over NBD (volume id -> writable); they stay open in the daemon.
-        self._exports: dict[str, bool] = {}
-        #: Node names we opened in the daemon. Kept here rather than asked for: the
-        #: daemon's query-named-block-nodes stalls every export while it runs (measured
-        #: 35-55 ms with 600 nodes) and fills each node's L2 cache.
-        self._nodes: set[str] = set()
         #: Sources of running full copies: their graphs must not change until the copy ends.
         self._copying: set[str] = set()
+        #: Volumes a flatten works on without the pool lock (volume id -> what).
+        self._busy: dict[str, str] = {}
+        #: Notified whenever a volume stops being busy or copied.
         self._idle = threading.Condition(self._lock)
+        #: How long an operation waits for a busy volume before it gives up (seconds).
+        self.busy_timeout = BUSY_TIMEOUT
         #: Whether the pool's filesystem can share blocks between files (found at start).
         self.reflink = False
-        self._nbd_started = False
 
     # -- lifecycle ---------------------------------------------------------
+    @property
+    def nbd_host(self) -> str:
+        return self.exports.host
+
+    @property
+    def nbd_port(self) -> int:
+        return self.exports.port
+
+    @nbd_port.setter
+    def nbd_port(self, port: int) -> None:
+        self.exports.port = port
+
     def start(self) -> None:
-        self._nodes.clear()
+        self.graph.forget()
         self.pool.mkdir(parents=True, exist_ok=True)
         self.reflink = images.can_reflink(self.pool)
         log.info("pool %s: %s clones", self.pool, "reflink" if self.reflink else "linked qcow2")
-        self.daemon.start()
+        if self.daemon.start():
+            self._adopt()
         self._remove_orphans()
+
+    def _adopt(self) -> None:
+        """Take over a daemon that outlived the last run of the service (its NBD clients stay
+        connected): keep what matches the layer records, undo the rest.
+
+        * block jobs: a job of the dead service (a stream, a commit, a full copy) has
+          nobody waiting for it: cancelled (each leaves the data as the records say);
+        * exports: kept when the volume's active layer is the exported node, in the mode
+          the export's id names; any other export goes (an attachment that is recorded is
+          served again by the service's restore, which also drops exports it doesn't claim,
+          see :meth:`keep_only`);
+        * nodes: those of the kept exports' chains stay; every other node is closed.
+        """
+        with self._lock:
+            for job in self.daemon.execute("query-jobs"):
+                log.warning("cancelling block job %s of an earlier run", job["id"])
+                self.daemon.dispose_job(job["id"])
+            unswitched = self._repair_exports(self.exports.adopt())
+            self.graph.adopt({layer.node for vid in [*self.exports.served, *unswitched]
+                              for layer in self.chain(vid)})
+            if unswitched:
+                self._finish_switch(unswitched)
+            log.info("took over the running qemu-storage-daemon: %d exports, %d nodes kept",
+                     len(self.exports.served), len(self.graph.nodes))
+
+    def _repair_exports(self, differ: list[tuple[str, str, bool, str]]) -> dict[str, tuple[Layer, Layer, bool]]:
+        """Exports of a daemon taken over whose node is not the volume's active layer: the
+        earlier run died between recording a graph change and making it, or the other way
+        round. Two cases are repaired, so that the clients stay connected and nothing is lost:
+
+        * the node is the active layer's parent and a group snapshot holds it: the snapshot
+          was recorded, its transaction never ran; returned (volume -> (old top, overlay,
+          writable)) for :meth:`_finish_switch`, which runs it now;
+        * the node is the active layer's parent and nothing else holds it: a live merge
+          (active block-commit) completed in the daemon and was not recorded; it is
+          recorded now (the child's file is stale: writes went to the parent since).
+
+        Any other export is removed (the service's restore serves the volume again).
+        """
+        unswitched: dict[str, tuple[Layer, Layer, bool]] = {}
+        for eid, vid, writable, node in differ:
+            top = self.store.top(vid)
+            parent = self.store.get(top.parent_id) if top is not None and top.parent_id else None
+            if top is None or parent is None or parent.node != node:
+                log.warning("removing export %s of an earlier run: it serves node %s, not the volume's "
+                            "active layer", eid, node)
+                self.exports.drop(eid)
+            elif self.store.held_by(parent.id):
+                unswitched[vid] = (parent, top, writable)
+            elif not self.store.children(top.id) and len(self.store.children(parent.id)) == 1:
+                log.warning("volume %s: recording the merge of %s into %s that the daemon completed",
+                            vid, top.id, parent.id)
+                self.store.merge_into_parent(top.id)
+                self.path(top.id).unlink(missing_ok=True)
+                self.exports.served[vid] = writable
+            else:
+                log.warning("removing export %s of an earlier run: its node %s is shared", eid, node)
+                self.exports.drop(eid)
+        return unswitched
+
+    def _finish_switch(self, unswitched: dict[str, tuple[Layer, Layer, bool]]) -> None:
+        """Put each recorded overlay on top of its exported old top, all in ONE transaction
+        (the snapshot's consistency point is now); the exports follow the new tops."""
+        try:
+            for _, overlay, _ in unswitched.values():
+                if overlay.node not in self.graph.nodes:  # the earlier run may have opened it
+                    self.graph.add(overlay, backing=None)
+            self.daemon.execute("transaction", actions=[
+                {"type": "blockdev-snapshot", "data": {"node": old.node, "overlay": overlay.node}}
+                for old, overlay, _ in unswitched.values()])
+        except BackendError:
+            log.exception("the recorded snapshot switch of %s failed; their exports go (restore serves "
+                          "them again)", ", ".join(unswitched))
+            for vid, (_, _, writable) in unswitched.items():
+                self.exports.drop(export_id(vid, writable))
+            return
+        for vid, (_, _, writable) in unswitched.items():
+            self.exports.served[vid] = writable
+        log.warning("volumes %s: ran the recorded snapshot switch the earlier run did not", ", ".join(unswitched))
 
     def _remove_orphans(self) -> None:
         """Delete pool files without a layer record: left by a crash between making a file
@@ -108,98 +207,75 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 log.warning("removing orphan pool file %s", path.name)
                 path.unlink(missing_ok=True)
 
-    def stop(self) -> None:
-        """Stop promptly: a flatten in progress is cancelled, not waited for to the end."""
+    def interrupt(self) -> None:
+        """The service is stopping: flattens and waits for full copies give up now (their
+        flows revert), before the service waits for its flows to end."""
+        self._stopping.set()
+
+    def stop(self, keep_serving: bool = False) -> None:
+        """Stop promptly: a flatten in progress is cancelled, not waited for to the end.
+
+        With ``keep_serving``, a daemon that serves attached volumes is left running, and
+        their NBD clients connected; the next start takes it over (see :meth:`_adopt`).
+        """
         self._stopping.set()
         self._compactor.shutdown(wait=True, cancel_futures=True)
-        with self._lock:  # a flatten holds it until its cancelled stream is disposed of
-            self.daemon.close()
-            self._nbd_started = False
+        with self._lock:
+            # A flatten of another thread gives up now; its stream is disposed of before
+            # the daemon goes (or its last commands would start a new daemon).
+            if not self._idle.wait_for(lambda: not self._busy, timeout=60):
+                log.warning("stopping while %s are still busy", ", ".join(self._busy))
+            if keep_serving and self.exports.served and self.daemon.alive():
+                log.info("qemu-storage-daemon pid %s keeps serving %d attached volumes",
+                         self.daemon.pid, len(self.exports.served))
+                self.daemon.detach()
+            else:
+                self.daemon.close()
+            self.exports.stopped()
 
     # -- attachments: NBD exports served by the daemon ----------------------
     def initialize_connection(self, volume_id: str, writable: bool) -> dict[str, object]:
         with self._lock:
+            if volume_id in self._busy:
+                self._wait_until_free([volume_id])
             if self.store.top(volume_id) is None:
                 raise BackendError(f"volume {volume_id} has no data in pool {self.name}")
-            if self._exports.get(volume_id) not in (None, writable):
-                self._unexport(volume_id)
-            if volume_id not in self._exports:
-                self._export(volume_id, writable)
-            return self.connection_info(volume_id)
-
-    def connection_info(self, volume_id: str) -> dict[str, object]:
-        uri = f"nbd://{self.nbd_host}:{self.nbd_port}/{volume_id}"
-        return {"driver_volume_type": "nbd",
-                "data": {"host": self.nbd_host, "port": self.nbd_port, "export_name": volume_id, "uri": uri}}
+            self.exports.serve(volume_id, writable)
+            return self.exports.connection_info(volume_id)
 
     def terminate_connection(self, volume_id: str) -> None:
         with self._lock:
-            if volume_id in self._exports:
-                self._unexport(volume_id)
-                del self._exports[volume_id]
+            if volume_id in self._busy:
+                self._wait_until_free([volume_id])
+            if self.exports.stop_serving(volume_id):
                 self._close([volume_id])
 
-    def exported(self) -> dict[str, bool]:
-        return dict(self._exports)
-
-    def _export(self, volume_id: str, writable: bool) -> None:
-        if not self._nbd_started:
-            self.daemon.execute("nbd-server-start", addr={
-                "type": "inet", "data": {"host": self.nbd_host, "port": str(self.nbd_port)}})
-            self._nbd_started = True
-        self._open([volume_id])
-        top = self.store.top(volume_id)
-        assert top is not None
-        self.daemon.execute("block-export-add", type="nbd", id=_export_id(volume_id), name=volume_id,
-                            **{"node-name": top.node}, writable=writable)
-        self._exports[volume_id] = writable
-
-    def _unexport(self, volume_id: str) -> None:
-        """Remove an export at once (connected clients are cut off) and wait until it is gone."""
-        export_id = _export_id(volume_id)
-        try:
-            self.daemon.execute("block-export-del", id=export_id, mode="hard")
-        except QMPCommandError as exc:
-            log.debug("export %s: %s", export_id, exc.desc)
-        deadline = time.monotonic() + 10
-        while any(e["id"] == export_id for e in self.daemon.execute("query-block-exports")):
-            if time.monotonic() > deadline:
-                raise BackendError(f"export of volume {volume_id} did not go away")
-            time.sleep(0.002)
+    def keep_only(self, volume_ids: Collection[str]) -> None:
+        """Stop serving every volume not in ``volume_ids`` (after a start: what a daemon
+        taken over served for attachments that are gone)."""
+        with self._lock:
+            for volume_id in [v for v in self.exports.served if v not in volume_ids]:
+                log.warning("volume %s was served without an attachment; no longer", volume_id)
+                self.terminate_connection(volume_id)
 
     def _rebuild(self) -> None:
-        """After the daemon restarted: serve every exported volume again, at the same address."""
+        """After the daemon restarted: reopen and serve every exported volume again."""
         with self._lock:
-            self._nbd_started = False
-            self._nodes.clear()
-            exports, self._exports = self._exports, {}
-            # Chains first, then the NBD server and the exports back to back: a client that
-            # reconnects in between finds the export half there (no block status) for less time.
-            for volume_id in exports:
-                try:
-                    self._open([volume_id])
-                except Exception:
-                    log.exception("reopening volume %s after a daemon restart failed", volume_id)
-            for volume_id, writable in exports.items():
-                try:
-                    self._export(volume_id, writable)
-                except Exception:
-                    log.exception("re-exporting volume %s after a daemon restart failed", volume_id)
-            log.warning("qemu-storage-daemon restarted; %d exports rebuilt", len(self._exports))
+            self.graph.forget()
+            self.exports.rebuild()
 
     def path(self, layer_id: str) -> Path:
-        return self.pool / f"{layer_id}.qcow2"
+        return self.graph.path(layer_id)
 
     def daemon_nodes(self) -> set[str]:
         """Node names the daemon has open (for tests and diagnostics)."""
-        nodes = self.daemon.execute("query-named-block-nodes", flat=True)
-        return {n["node-name"] for n in nodes if not n["node-name"].startswith("#")}
+        return self.graph.daemon_nodes()
 
     # -- volumes -----------------------------------------------------------
     def create_volume(self, volume_id: str, size_gib: int) -> None:
         layer = Layer(new_layer_id(), None, volume_id)
-        images.run_all([images.create_commands(self.path(layer.id), size_gib * GIB)])
-        try:
+        try:  # all or nothing: a file qemu-img left half made (a full pool) goes too
+            images.run_all([images.create_commands(self.path(layer.id), size_gib * GIB)])
             self.store.add([layer])
         except Exception:
             self.path(layer.id).unlink(missing_ok=True)
@@ -216,11 +292,25 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
     def delete_volume(self, volume_id: str) -> None:
         """The volume lets go of its active layer; the layer goes when nothing else holds it."""
         with self._lock:
+            if volume_id in self._busy:
+                self._wait_until_free([volume_id])
             top = self.store.top(volume_id)
             if top is None:
                 return
             self.store.adopt(top.id, None)
             self._collect(Layer(top.id, top.parent_id, None))
+
+    # -- busy volumes -------------------------------------------------------
+    def _wait_until_free(self, volume_ids: Collection[str]) -> None:
+        """Wait (with the pool lock, which the wait lets go of) until no volume of
+        ``volume_ids`` is busy or being copied; gives up after ``busy_timeout``."""
+        def busy() -> list[str]:
+            return [f"{v} ({self._busy.get(v) or 'a full copy'})" for v in volume_ids
+                    if v in self._busy or v in self._copying]
+
+        if not self._idle.wait_for(lambda: not busy(), timeout=self.busy_timeout):
+            raise BackendError(f"volumes busy for more than {self.busy_timeout:.0f} s: {', '.join(busy())}; "
+                               "try again later")
 
     # -- group snapshots and clones ---------------------------------------
     def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str], *,
@@ -232,7 +322,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
             existing = self.find_group_snapshot(snapshot_id)
             if existing is not None:
                 return existing
-            self._idle.wait_for(lambda: not self._copying.intersection(volume_ids))
+            self._wait_until_free(volume_ids)
             tops = {}
             for vid in volume_ids:
                 top = self.store.top(vid)
@@ -249,10 +339,10 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                    for v, t in targets.items()]
             )
             new_layers = [*overlays.values(), *targets.values()]
-            self._open(volume_ids)
+            self.graph.open(volume_ids)
             try:
                 for layer in new_layers:
-                    self._add_node(layer, backing=None)
+                    self.graph.add(layer, backing=None)
                 # Record first, switch second: if the service dies between the two, the
                 # overlay (empty, backed by the old top) reads exactly like the old top.
                 self.store.freeze(snapshot_id, overlays, targets)
@@ -267,7 +357,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                     raise
             except Exception:
                 for layer in new_layers:
-                    self._del_node(layer.node)
+                    self.graph.remove(layer.node)
                     self.path(layer.id).unlink(missing_ok=True)
                 self._close(list(targets))
                 raise
@@ -303,7 +393,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         grouped = {"completion-mode": "grouped"} if targets else {}
         batches = [[a] for a in actions] if self.unsafe_snapshot_gap_ms else [actions]
         # Only volumes being written (rw exports): on the others QEMU has nothing to flush.
-        images.flush_to_disk(self.path(tops[v].id) for v in volume_ids if self._exports.get(v))
+        images.flush_to_disk(self.path(tops[v].id) for v in volume_ids if self.exports.served.get(v))
         total = 0.0
         for batch in batches:
             t0 = time.perf_counter()
@@ -325,6 +415,11 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 layer = self.store.get(layer_id)
                 if layer is not None and source in self._copying and self._is_copy(layer):
                     self._end_copy(source, layer, adopt_as=None)
+                elif layer is None and source in self._copying:
+                    # Its copy's layer is gone (a failed clone, a lost job): the mark goes too,
+                    # or every later snapshot of the source waits for a copy that never ends.
+                    self._copying.discard(source)
+                    self._idle.notify_all()
             self.store.release(snapshot_id)
             touched = set(holds)
             for layer_id in holds.values():
@@ -398,6 +493,9 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 if failed:
                     raise BackendError("full copy failed: " + "; ".join(f"{s}: {e}" for s, e in failed.items()))
                 break
+            if self._stopping.is_set():
+                raise BackendError("the service is stopping: the full copy of "
+                                   f"{', '.join(sorted(jobs.values()))} was given up")
             time.sleep(0.02)
         with self._lock:
             for source, layer in copies.items():
@@ -406,7 +504,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
     def _end_copy(self, source: str, layer: Layer, adopt_as: str | None) -> None:
         """Retire a full copy's job and node; the clone ``adopt_as`` takes its layer (or nobody)."""
         self.daemon.dispose_job(_copy_job(layer))
-        self._del_node(layer.node)
+        self.graph.remove(layer.node)
         if adopt_as is not None:
             self.store.adopt(layer.id, adopt_as)
         self._copying.discard(source)
@@ -433,8 +531,9 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
             self._merge(children[0])
 
     def _mergeable(self, child: Layer) -> bool:
-        return (child.volume_id is not None and not self.store.children(child.id)
-                and not self.store.held_by(child.id))
+        # Not a busy volume: a flatten streams into its active layer (it folds later).
+        return (child.volume_id is not None and child.volume_id not in self._busy
+                and not self.store.children(child.id) and not self.store.held_by(child.id))
 
     def _merge(self, child: Layer) -> None:
         """Fold an active layer into its parent, which only it references.
@@ -446,10 +545,10 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         assert child.parent_id is not None
         parent = self.store.get(child.parent_id)
         assert parent is not None
-        if child.node in self._nodes:
+        if child.node in self.graph.nodes:
             self.daemon.run_job("block-commit", f"commit-{child.id}", device=child.node,
                                 **_args({"base-node": parent.node}))
-            self._del_node(child.node)
+            self.graph.remove(child.node)
         else:
             images.commit(self.path(child.id))
         self.store.merge_into_parent(child.id)
@@ -470,21 +569,34 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
         and go, or fold into their last user, by the usual rules.
         """
         with self._lock:
+            self._wait_until_free([volume_id])
             chain = self.chain(volume_id)
             if len(chain) < 2:
                 return False
             top, parent = chain[0], chain[1]
-            if top.node in self._nodes:
+            live = top.node in self.graph.nodes
+            # The copying runs without the pool lock (it takes as long as the data): the
+            # busy mark keeps snapshots, exports, deletes and merges off this volume.
+            self._busy[volume_id] = "a flatten"
+        try:
+            if live:
                 # A stream cancelled halfway changes nothing the chain reads (it only
                 # copied data up), and the next stream skips what is already there.
                 self.daemon.run_job("block-stream", f"stream-{top.id}", device=top.node,
                                     give_up=self._stopping.is_set)
-                self._close_layers(chain[1:])
             else:
                 images.make_standalone(self.path(top.id))
-            self.store.set_parent(top.id, None)
-            self._collect(parent)
+            with self._lock:
+                if live:
+                    self.graph.close_layers(chain[1:])
+                self.store.set_parent(top.id, None)
+                del self._busy[volume_id]
+                self._collect(parent)
             return True
+        finally:
+            with self._lock:
+                self._busy.pop(volume_id, None)
+                self._idle.notify_all()
 
     def depth(self, volume_id: str) -> int:
         return len(self.chain(volume_id))
@@ -508,45 +620,31 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, N
                 log.exception("flattening volume %s failed; it stays as it is", vid)
 
     # -- the daemon's graph -------------------------------------------------
-    def _add_node(self, layer: Layer, backing: str | None, read_only: bool = False) -> None:
-        self.daemon.execute(
-            "blockdev-add",
-            driver="qcow2",
-            **{"node-name": layer.node},
-            file={"driver": "file", "filename": str(self.path(layer.id))},
-            backing=backing,
-            **({"read-only": True} if read_only else {}),
-        )
-        self._nodes.add(layer.node)
-
-    def _open(self, volume_ids: list[str]) -> None:
-        """Open volumes' chains in the daemon, bottom up, sharing frozen layers already open."""
-        for vid in volume_ids:
-            backing = None
-            for layer in reversed(self.chain(vid)):
-                if layer.node not in self._nodes:
-                    self._add_node(layer, backing, read_only=layer.volume_id is None)
-                backing = layer.node
-
-    def _del_node(self, node: str) -> bool:
-        try:
-            self.daemon.execute("blockdev-del", **{"node-name": node})
-        except QMPCommandError as exc:
-            if "Failed to find" not in exc.desc:
-                log.debug("keeping node %s open: %s", node, exc.desc)
-                return False
-        self._nodes.discard(node)
-        return True
-
-    def _close_layers(self, layers: list[Layer]) -> None:
-        """Close these layers' nodes from the top down while nothing else uses them."""
-        for layer in layers:
-            if layer.node in self._nodes and not self._del_node(layer.node):
-                break
-
     def _close(self, volume_ids: list[str]) -> None:
         """Close volumes' chains from the top down, keeping layers that other open nodes use
-        and the chains of exported volumes."""
-        for vid in volume_ids:
-            if vid not in self._exports and vid not in self._copying:
-                self._close_layers(self.chain(vid))
+        and the chains of exported volumes and of running full copies."""
+        self.graph.close([v for v in volume_ids if v not in self.exports.served and v not in self._copying])
+
+    # -- cross-backend copies (see ports) ---------------------------------------
+    def open_snapshot_member(self, snapshot: GroupSnapshot, volume_id: str) -> VolumeReader:
+        layer_id = snapshot.members.get(volume_id)
+        if layer_id is None:
+            raise BackendError(f"volume {volume_id} is not in group snapshot {snapshot.id}")
+        with self._lock:
+            layer = self.store.get(layer_id)
+            if layer is None or not self.path(layer.id).exists():
+                raise BackendError(f"group snapshot {snapshot.id} lost the data of {volume_id}")
+            if volume_id in self._copying and self._is_copy(layer):
+                raise BackendError(f"the full copy of {volume_id} in {snapshot.id} is still running")
+            return LocalReader(self.path(layer.id))
+
+    def import_volume(self, volume_id: str, size: int) -> VolumeWriter:
+        if self.store.top(volume_id) is not None:
+            raise BackendError(f"volume {volume_id} exists already in pool {self.name}")
+        layer = Layer(new_layer_id(), None, volume_id)
+
+        def record() -> None:
+            with self._lock:
+                self.store.add([layer])
+
+        return LocalWriter(self.path(layer.id), size, record)

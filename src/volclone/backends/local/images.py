@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import struct
 import subprocess
@@ -12,7 +13,9 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from volclone.errors import BackendError
+from volclone.errors import BackendError, InsufficientStorage
+
+log = logging.getLogger(__name__)
 
 QCOW2_MAGIC = b"QFI\xfb"
 
@@ -25,6 +28,21 @@ def virtual_size(path: Path) -> int:
         raise BackendError(f"{path.name} is not a qcow2 image")
     (size,) = struct.unpack(">Q", header[24:32])
     return int(size)
+
+
+#: errno values of a full filesystem, and how qemu-img reports them.
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_FULL_TEXT = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT))
+POOL_FULL = "the storage pool is full: delete volumes or snapshots to make room"
+
+
+def translate(exc: OSError, doing: str) -> BackendError:
+    """An OSError on a pool file as the BackendError to raise (:class:`InsufficientStorage`
+    when the filesystem is full); the message names no path."""
+    log.error("%s: %s", doing, exc)
+    if exc.errno in _FULL:
+        return InsufficientStorage(POOL_FULL)
+    return BackendError(f"{doing}: {exc.strerror or exc}")
 
 
 #: Full copies land in 2 MiB clusters (64 KiB subclusters keep small writes small): with
@@ -58,9 +76,12 @@ def run_all(commands: Iterable[list[str]], at_once: int = 2 * (os.cpu_count() or
         for cmd, proc in procs:
             _, err = proc.communicate()
             if proc.returncode != 0:
-                errors.append(f"{' '.join(cmd[:2])} {cmd[-2]}: {err.decode(errors='replace').strip()}")
+                errors.append(f"{' '.join(cmd[:2])} {Path(cmd[-2]).name}: {err.decode(errors='replace').strip()}")
     if errors:
-        raise BackendError("; ".join(errors))
+        log.error("qemu-img failed: %s", "; ".join(errors))  # whole, for the operator
+        if any(text in e for e in errors for text in _FULL_TEXT):
+            raise InsufficientStorage(POOL_FULL)
+        raise BackendError("; ".join(errors))  # BackendError cuts the paths off
 
 
 def flush_to_disk(paths: Iterable[Path], at_once: int = 16) -> None:
@@ -104,22 +125,41 @@ def reflink(src: Path, dst: Path) -> None:
 
     Instant whatever the size; the two files diverge block by block as either is written.
     """
-    with open(src, "rb") as s, open(dst, "xb") as d:
-        try:
-            fcntl.ioctl(d.fileno(), FICLONE, s.fileno())
-        except OSError as exc:
-            dst.unlink(missing_ok=True)
-            raise BackendError(f"reflink of {src.name} failed: {exc.strerror}") from None
+    try:
+        with open(src, "rb") as s, open(dst, "xb") as d:
+            try:
+                fcntl.ioctl(d.fileno(), FICLONE, s.fileno())
+            except OSError:
+                dst.unlink(missing_ok=True)
+                raise
+    except OSError as exc:
+        raise translate(exc, f"reflink of {src.name}") from None
 
 
 def can_reflink(directory: Path) -> bool:
-    """Whether files in ``directory`` can be reflinked (tried on two scratch files)."""
+    """Whether files in ``directory`` can be reflinked (tried on two scratch files).
+
+    On a full filesystem the probe can't be made: False (linked clones work anywhere),
+    so that the service still starts and serves the deletes that make room.
+    """
+    try:
+        return _probe_reflink(directory)
+    except OSError as exc:
+        if exc.errno in _FULL:
+            log.warning("the pool is full: can't probe it for reflink; clones are linked qcow2 files")
+            return False
+        raise
+
+
+def _probe_reflink(directory: Path) -> bool:
     fd, name = tempfile.mkstemp(dir=directory, prefix=".reflink-probe-")
     src = Path(name)
     dst = src.with_suffix(".copy")
     try:
-        os.write(fd, b"volclone")
-        os.close(fd)
+        try:
+            os.write(fd, b"volclone")
+        finally:
+            os.close(fd)
         with open(src, "rb") as s, open(dst, "wb") as d:
             fcntl.ioctl(d.fileno(), FICLONE, s.fileno())
         return True

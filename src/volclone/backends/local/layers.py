@@ -8,9 +8,14 @@ is, the layers whose backing it is, and the group snapshots that hold it.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+
+def new_layer_id() -> str:
+    return secrets.token_hex(10)
 
 
 @dataclass(frozen=True)

@@ -11,24 +11,21 @@ activation (no TCP port, no socket file) and that exits when the handle goes:
   orphan that the driver removes at its next start.
 
 A frozen layer never changes while a group snapshot holds it (nothing is committed into a
-held layer), so reading its file outside the daemon is safe.
+held layer), so reading its file outside the daemon is safe. The driver hands out these
+readers and writers (``open_snapshot_member``, ``import_volume``); nothing here knows it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from volclone.backends.base import GroupSnapshot, SnapshotReadable, VolumeImportable, VolumeReader, VolumeWriter
+from volclone.backends.base import VolumeReader, VolumeWriter
 from volclone.backends.local import images
-from volclone.backends.local.layers import Layer
 from volclone.errors import BackendError
-
-if TYPE_CHECKING:
-    from volclone.backends.local.driver import LocalDriver
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +129,12 @@ class LocalReader(VolumeReader):
 
 
 class LocalWriter(VolumeWriter):
-    """Fills a new qcow2 file; :meth:`commit` records it as the volume's active layer."""
+    """Fills a new qcow2 file at ``path``; :meth:`commit` calls ``record`` (which records it
+    as the volume's active layer) once the data is on disk and the file closed."""
 
-    def __init__(self, driver: LocalDriver, layer: Layer, size: int) -> None:
-        self.driver = driver
-        self.layer = layer
-        self.path = driver.path(layer.id)
+    def __init__(self, path: Path, size: int, record: Callable[[], None]) -> None:
+        self.path = path
+        self._record = record
         images.run_all([images.create_commands(self.path, size)])
         try:
             self._conn: _Connection | None = _Connection(self.path, read_only=False)
@@ -164,8 +161,7 @@ class LocalWriter(VolumeWriter):
             self._conn.close()  # qemu-nbd has closed the file when this returns
             self._conn = None
             try:
-                with self.driver._lock:
-                    self.driver.store.add([self.layer])
+                self._record()
             except BaseException:
                 self.path.unlink(missing_ok=True)
                 raise
@@ -180,28 +176,3 @@ class LocalWriter(VolumeWriter):
                 self._conn = None
             self.path.unlink(missing_ok=True)
             self._done = True
-
-
-class NbdPorts(SnapshotReadable, VolumeImportable):
-    """Cross-backend copies for :class:`~volclone.backends.local.driver.LocalDriver` (a mixin)."""
-
-    def open_snapshot_member(  # type: ignore[misc]  # a mixin of LocalDriver, until the driver split
-            self: LocalDriver, snapshot: GroupSnapshot, volume_id: str) -> VolumeReader:
-        layer_id = snapshot.members.get(volume_id)
-        if layer_id is None:
-            raise BackendError(f"volume {volume_id} is not in group snapshot {snapshot.id}")
-        with self._lock:
-            layer = self.store.get(layer_id)
-            if layer is None or not self.path(layer.id).exists():
-                raise BackendError(f"group snapshot {snapshot.id} lost the data of {volume_id}")
-            if volume_id in self._copying and self._is_copy(layer):
-                raise BackendError(f"the full copy of {volume_id} in {snapshot.id} is still running")
-            return LocalReader(self.path(layer.id))
-
-    def import_volume(  # type: ignore[misc]  # a mixin of LocalDriver, until the driver split
-            self: LocalDriver, volume_id: str, size: int) -> VolumeWriter:
-        from volclone.backends.local.driver import new_layer_id  # the driver module imports this one
-
-        if self.store.top(volume_id) is not None:
-            raise BackendError(f"volume {volume_id} exists already in pool {self.name}")
-        return LocalWriter(self, Layer(new_layer_id(), None, volume_id), size)

@@ -1,7 +1,12 @@
 """One supervised qemu-storage-daemon and its QMP connection.
 
 The daemon keeps no state across restarts, so whoever drives it rebuilds what it
-needs (see :class:`~volclone.backends.local.driver.LocalDriver`). QMP is spoken with
+needs (see :class:`~volclone.backends.local.driver.LocalDriver`). It runs in a session
+of its own and outlives the service: a service that starts while a daemon of its data
+directory is alive and answering takes it over (:meth:`StorageDaemon.start` returns
+True) instead of starting another one, so NBD clients are not cut off by a service
+restart. Its death is seen through a pidfd, whether it is our child or was adopted.
+QMP is spoken with
 ``qemu.qmp`` (the QEMU project's own asyncio client) over ONE long-lived
 connection, owned by an event loop on a private thread; :meth:`execute` is the
 synchronous, thread-safe door that flows and the API use.
@@ -17,8 +22,10 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -37,6 +44,28 @@ log = logging.getLogger(__name__)
 BINARY = "qemu-storage-daemon"
 #: How long one QMP command may take before we call the daemon hung.
 COMMAND_TIMEOUT = 60.0
+#: How long a daemon left by an earlier run may take to answer QMP before we call it hung.
+ADOPT_TIMEOUT = 5.0
+#: How long a hung daemon gets to exit after SIGTERM, before SIGKILL.
+TERM_GRACE = 5.0
+
+
+def _exited(pidfd: int, timeout: float = 0) -> bool:
+    """Whether the process behind ``pidfd`` has exited (waiting up to ``timeout`` seconds).
+
+    A pidfd turns readable once the process has exited, after the kernel released its
+    files and so its pid-file lock: a zombie counts as exited.
+    """
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(max(0, int(timeout * 1000))))
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
 
 
 class QMPCommandError(BackendError):
@@ -84,93 +113,172 @@ class StorageDaemon:
         #: A second monitor for operators and tests (``query-named-block-nodes`` etc.).
         self.inspect_socket = self.run_dir / "qsd.qmp"
         self.on_restart = on_restart
+        self.pidfile = self.run_dir / "qsd.pid"
+        #: The daemon, when we started it (to reap it); None when adopted.
         self._proc: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None
+        self._pidfd: int | None = None
         self._client: QMPClient | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="qmp", daemon=True)
         self._thread.start()
         self._lock = threading.RLock()
         self._stopping = False
+        #: Closed or detached for good: no command restarts a daemon any more.
+        self._closed = False
+        #: Counts the daemons we started or took over; a watcher watches one of them.
+        self._generation = 0
         self.restarts = 0
 
     # -- lifecycle ---------------------------------------------------------
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._pid
 
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._pidfd is not None and not _exited(self._pidfd)
 
-    def _stop_stale(self) -> None:
-        """Stop a daemon that an earlier, killed run of the service left behind on our socket."""
-        pidfile = self.run_dir / "qsd.pid"
+    def _forget_process(self) -> None:
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(0)
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+        self._proc, self._pid, self._pidfd = None, None, None
+
+    def _left_behind(self) -> tuple[int, int] | None:
+        """(pid, pidfd) of a daemon an earlier run of the service left on our socket, if one runs."""
         try:
-            pid = int(pidfile.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
-            return
-        if BINARY.encode() in cmdline and str(self.socket).encode() in cmdline:
-            log.warning("stopping a stale qemu-storage-daemon, pid %s", pid)
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 5
-            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if Path(f"/proc/{pid}").exists():
-                os.kill(pid, signal.SIGKILL)
+            return None
+        pidfd = _pidfd(pid)
+        if pidfd is None:
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            cmdline = b""
+        if not cmdline:
+            # Exiting (its memory is gone but maybe not yet its files, and so the lock on
+            # the pid file): wait until it is gone, or a new daemon can't take the lock.
+            _exited(pidfd, TERM_GRACE)
+            os.close(pidfd)
+            return None
+        if BINARY.encode() in cmdline and str(self.socket).encode() in cmdline and not _exited(pidfd):
+            return pid, pidfd
+        os.close(pidfd)
+        return None
 
-    def start(self) -> None:
+    def _stop_stale(self, pid: int, pidfd: int) -> None:
+        """Stop a daemon left behind that does not answer, and wait until it is gone."""
+        log.warning("stopping a stale qemu-storage-daemon, pid %s", pid)
+        try:
+            os.kill(pid, signal.SIGTERM)
+            if not _exited(pidfd, TERM_GRACE):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                # SIGKILL is delivered, not yet acted on: the process still holds the pid
+                # file's lock until it has exited. Wait for that, or the new daemon can't
+                # lock the pid file and exits.
+                if not _exited(pidfd, TERM_GRACE):
+                    raise BackendError(f"a stale {BINARY} (pid {pid}) does not exit")
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(pidfd)
+
+    def start(self) -> bool:
+        """Have a daemon running and connected; returns True when it is one that was already
+        running (left by an earlier run of the service, which the caller must reconcile)."""
         with self._lock:
             if self.alive():
-                return
+                return False
+            self._forget_process()
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._stop_stale()
-            self.socket.unlink(missing_ok=True)
-            self.inspect_socket.unlink(missing_ok=True)
-            log_file = open(self.run_dir / "qsd.log", "ab")
-            try:
-                self._proc = subprocess.Popen(
-                    [BINARY,
-                     "--chardev", f"socket,id=qmp0,path={self.socket},server=on,wait=off",
-                     "--monitor", "chardev=qmp0",
-                     "--chardev", f"socket,id=qmp1,path={self.inspect_socket},server=on,wait=off",
-                     "--monitor", "chardev=qmp1",
-                     "--pidfile", str(self.run_dir / "qsd.pid")],
-                    stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                    start_new_session=True,
-                )
-            except FileNotFoundError as exc:
-                raise BackendError(f"{BINARY} is not installed (Debian: qemu-system-common)") from exc
-            finally:
-                log_file.close()
             self._stopping = False
-            self._connect()
-            threading.Thread(target=self._watch, args=(self._proc,), name="qsd-watch", daemon=True).start()
-            log.info("qemu-storage-daemon started, pid %s", self._proc.pid)
+            stale = self._left_behind()
+            if stale is not None:
+                pid, pidfd = stale
+                self._pid, self._pidfd = pid, pidfd
+                try:
+                    self._connect(timeout=ADOPT_TIMEOUT)
+                except BackendError as exc:
+                    log.warning("the qemu-storage-daemon left running (pid %s) does not answer: %s", pid, exc)
+                    self._pid = self._pidfd = None
+                    self._stop_stale(pid, pidfd)
+                else:
+                    self._watch_in_background()
+                    log.info("took over the running qemu-storage-daemon, pid %s", pid)
+                    return True
+            self._spawn()
+            return False
 
-    def _watch(self, proc: subprocess.Popen[bytes]) -> None:
+    def _spawn(self) -> None:
+        self.socket.unlink(missing_ok=True)
+        self.inspect_socket.unlink(missing_ok=True)
+        log_file = open(self.run_dir / "qsd.log", "ab")
+        try:
+            self._proc = subprocess.Popen(
+                [BINARY,
+                 "--chardev", f"socket,id=qmp0,path={self.socket},server=on,wait=off",
+                 "--monitor", "chardev=qmp0",
+                 "--chardev", f"socket,id=qmp1,path={self.inspect_socket},server=on,wait=off",
+                 "--monitor", "chardev=qmp1",
+                 "--pidfile", str(self.pidfile)],
+                # A session of its own: the daemon outlives the service (and its signals).
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise BackendError(f"{BINARY} is not installed (Debian: qemu-system-common)") from exc
+        finally:
+            log_file.close()
+        self._pid = self._proc.pid
+        self._pidfd = os.pidfd_open(self._proc.pid)
+        try:
+            self._connect()
+        except BackendError:
+            self._forget_process()
+            raise
+        self._watch_in_background()
+        log.info("qemu-storage-daemon started, pid %s", self._pid)
+
+    def _watch_in_background(self) -> None:
+        assert self._pidfd is not None
+        self._generation += 1
+        # A pidfd of the watcher's own: ours may be closed (and its number reused) meanwhile.
+        threading.Thread(target=self._watch, args=(os.dup(self._pidfd), self._proc, self._generation),
+                         name="qsd-watch", daemon=True).start()
+
+    def _watch(self, pidfd: int, proc: subprocess.Popen[bytes] | None, generation: int) -> None:
         """Notice the daemon's death as it happens and bring it back (unless we stopped it)."""
-        code = proc.wait()
-        if self._stopping or proc is not self._proc:
+        try:
+            while not _exited(pidfd, 3600):
+                pass
+        finally:
+            os.close(pidfd)
+        code = proc.wait() if proc is not None else "unknown (not our child)"
+        if self._stopping or generation != self._generation:
             return
-        log.error("qemu-storage-daemon pid %s exited with status %s", proc.pid, code)
+        log.error("qemu-storage-daemon pid %s exited with status %s", self._pid, code)
         try:
             self.ensure_running()
         except Exception:
             log.exception("restarting qemu-storage-daemon failed; the next command tries again")
 
-    def _connect(self) -> None:
-        """Connect to the new daemon's QMP socket, waiting for it to listen."""
-        deadline = time.monotonic() + 10
+    def _connect(self, timeout: float = 10) -> None:
+        """Connect to the daemon's QMP socket, waiting for it to listen."""
+        deadline = time.monotonic() + timeout
         while True:
             if not self.alive():
                 raise BackendError(f"{BINARY} exited at start; see {self.run_dir / 'qsd.log'}")
             if self.socket.exists():
                 client = _QuietClient("volclone")
                 try:
-                    self._run(client.connect(str(self.socket)), timeout=5)
+                    self._run(client.connect(str(self.socket)), timeout=min(5, max(0.1, timeout)))
                     self._client = client
                     return
-                except (QMPError, OSError) as exc:
+                except (QMPError, OSError, TimeoutError) as exc:
                     if time.monotonic() > deadline:
                         raise BackendError(f"cannot connect to {BINARY}: {exc}") from exc
             elif time.monotonic() > deadline:
@@ -181,26 +289,45 @@ class StorageDaemon:
         with self._lock:
             self._stopping = True
             self._disconnect()
-            if self._proc is not None and self._proc.poll() is None:
-                self._proc.send_signal(signal.SIGTERM)
-                try:
-                    self._proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
+            if self._pidfd is not None and not _exited(self._pidfd):
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGTERM)
+                if not _exited(self._pidfd, TERM_GRACE):
+                    with contextlib.suppress(ProcessLookupError):
+                        signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+                    _exited(self._pidfd, TERM_GRACE)
+            self._forget_process()
+
+    def detach(self) -> None:
+        """Let go of the daemon and leave it running (it keeps serving its exports); the next
+        :meth:`start` in this data directory takes it over. Ends the QMP thread."""
+        with self._lock:
+            self._stopping = self._closed = True
+            self._disconnect()
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+            self._proc, self._pid, self._pidfd = None, None, None
+        self._end_loop()
 
     def close(self) -> None:
         """Stop the daemon and the QMP thread for good."""
-        self.stop()
+        with self._lock:
+            self._closed = True
+            self.stop()
+        self._end_loop()
+
+    def _end_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
     def kill(self) -> None:
         """SIGKILL the daemon (tests use this to prove recovery)."""
-        if self._proc is not None:
-            os.kill(self._proc.pid, signal.SIGKILL)
-            self._proc.wait()
+        if self._pidfd is not None:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            _exited(self._pidfd, TERM_GRACE)
+            if self._proc is not None:
+                self._proc.wait()
 
     def _disconnect(self) -> None:
         if self._client is not None:
@@ -215,11 +342,13 @@ class StorageDaemon:
         with self._lock:
             if self.alive() and self._client is not None:
                 return
-            had_run = self._proc is not None
+            if self._closed:  # a late command of a thread that outlived the stop
+                raise BackendError(f"{BINARY} was stopped")
+            had_run = self._pidfd is not None
             if had_run:
                 log.warning("qemu-storage-daemon (pid %s) is gone; restarting", self.pid)
             self._disconnect()
-            self._proc = None
+            self._forget_process()
             self.start()
             if had_run:
                 self.restarts += 1
@@ -230,7 +359,14 @@ class StorageDaemon:
 
     # -- commands ----------------------------------------------------------
     def _run(self, coro: Any, timeout: float) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            # Or it runs on in the loop: a command nobody waits for any more, whose late
+            # reply could be taken for another's.
+            future.cancel()
+            raise
 
     def execute(self, command: str, **arguments: Any) -> Any:
         """Run one QMP command and return its ``return`` value.
