@@ -127,6 +127,16 @@ def test_the_operations_that_reach_a_backend_document_its_503(doc):
     assert schema["required"] == ["serviceUnavailable"]
 
 
+
+def test_the_operations_that_make_data_document_a_full_backend(doc):
+    full = {(m, p) for m, p, op in project_operations(doc) if "507" in op["responses"]}
+    assert full == {("POST", "/v3/{project_id}/volumes"), ("POST", "/v3/{project_id}/clone-volumes"),
+                    ("POST", "/v3/{project_id}/volumes/{volume_id}/action")}
+    schema = resolve(doc, doc["paths"]["/v3/{project_id}/volumes"]["post"]["responses"]["507"]["content"][
+        "application/json"]["schema"])
+    assert schema["required"] == ["insufficientStorage"]
+
+
 def test_every_success_body_has_a_schema(doc):
     for method, path, op in operations(doc):
         ok = {int(s): r for s, r in op["responses"].items() if int(s) < 400}

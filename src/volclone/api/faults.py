@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 FAULT_NAMES = {
     400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
     405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest", 413: "overLimit",
-    415: "badMediaType", 501: "notImplemented", 503: "serviceUnavailable",
+    415: "badMediaType", 501: "notImplemented", 503: "serviceUnavailable", 507: "insufficientStorage",
 }
 
 

@@ -307,13 +307,17 @@ _FAULTS = {
     409: "the resource's state does not allow it",
     413: "the request body, or a field in it, is too large",
     503: "the backend the volume lives on is not available (its driver did not start)",
+    507: "the backend's storage is full: nothing was made (deleting volumes makes room)",
 }
 #: The operations that reach a storage backend (and so can find it unavailable: 503).
+#: Those of them that make data can find it full (507).
 _BACKEND_OPS = {
     ("POST", "/v3/{project_id}/volumes"), ("DELETE", _V), ("POST", _V + "/action"),
     ("POST", "/v3/{project_id}/clone-volumes"), ("POST", "/v3/{project_id}/attachments"), ("PUT", _A),
     ("DELETE", _A), ("POST", _A + "/action"),
 }
+_MAKES_DATA = {("POST", "/v3/{project_id}/volumes"), ("POST", "/v3/{project_id}/clone-volumes"),
+               ("POST", _V + "/action")}
 
 
 def _version_header_param() -> Schema:
@@ -358,6 +362,8 @@ def _responses(method: str, path: str, op: Schema) -> Schema:
             statuses.append(413)
         if (method, path) in _BACKEND_OPS:
             statuses.append(503)
+        if (method, path) in _MAKES_DATA:
+            statuses.append(507)
         for status in statuses:
             out[str(status)] = {"description": _FAULTS[status],
                                 "content": _json({"$ref": _REF.format(model=f"{FAULT_NAMES[status]}Fault")})}

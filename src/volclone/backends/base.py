@@ -23,7 +23,7 @@ from types import TracebackType
 log = logging.getLogger(__name__)
 
 #: A progress callback: (bytes done, bytes total).
-Progress = Callable[[int, int], None]
+ByteProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class GroupSnapshotCapable(abc.ABC):
 
     @abc.abstractmethod
     def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str], *,
-                                  progress: Progress | None = None) -> None:
+                                  progress: ByteProgress | None = None) -> None:
         """Make volume ``clones[source]`` from each source's point in time in ``snapshot``.
 
         All or nothing: on error, no clone of this call is left behind. A backend that

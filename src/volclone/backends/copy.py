@@ -23,8 +23,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
 from volclone.backends.base import (
+    ByteProgress,
     GroupSnapshot,
-    Progress,
     SnapshotReadable,
     VolumeDriver,
     VolumeImportable,
@@ -49,7 +49,7 @@ _ZEROS = bytes(ZERO_BLOCK)
 
 
 def copy_from_group_snapshot(source: VolumeDriver, snapshot: GroupSnapshot, target: VolumeDriver,
-                             clones: Mapping[str, str], *, progress: Progress | None = None,
+                             clones: Mapping[str, str], *, progress: ByteProgress | None = None,
                              workers: int = WORKERS) -> None:
     """Make volume ``clones[source_id]`` on ``target`` from each source's data in ``snapshot``.
 
@@ -120,7 +120,7 @@ def nonzero_runs(data: bytes | bytearray, block: int = ZERO_BLOCK) -> Iterator[t
 class _Counter:
     """Bytes done, counted by the copying threads, reported by the caller's."""
 
-    def __init__(self, total: int, report: Progress) -> None:
+    def __init__(self, total: int, report: ByteProgress) -> None:
         self.total = total
         self.done = 0
         self._report = report

@@ -46,10 +46,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from volclone.backends.base import (
     Attachable,
+    ByteProgress,
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
-    Progress,
     SnapshotReadable,
     VolumeDriver,
     VolumeImportable,
@@ -370,7 +370,7 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
 
     @_faultable
     def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str], *,
-                                  progress: Progress | None = None) -> None:
+                                  progress: ByteProgress | None = None) -> None:
         """Linked clones (an empty layer over each frozen one), or independent copies for the
         snapshot's full-copy sources (``progress`` hears their bytes). All or nothing; clones
         that exist already (a resumed call) are kept."""

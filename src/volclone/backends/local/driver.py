@@ -23,10 +23,10 @@ from typing import Any
 
 from volclone.backends.base import (
     Attachable,
+    ByteProgress,
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
-    Progress,
     SnapshotReadable,
     VolumeDriver,
     VolumeImportable,
@@ -430,7 +430,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
             self._compact_later(touched)
 
     def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str], *,
-                                  progress: Progress | None = None) -> None:
+                                  progress: ByteProgress | None = None) -> None:
         """Linked clones: a new qcow2 over each frozen layer (instant at any size). On a pool
         that can reflink (XFS, btrfs), independent clones: a reflink copy of the frozen layer,
         sharing its blocks, so the source's overlay folds back and chains stay one deep.
@@ -476,7 +476,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
         return layer.parent_id is None and layer.volume_id is None and not self.store.children(layer.id)
 
     def _finish_copies(self, copies: Mapping[str, Layer], clones: Mapping[str, str],
-                       progress: Progress | None) -> None:
+                       progress: ByteProgress | None) -> None:
         """Wait for the full copies (without the pool lock: they may take long), then let
         each clone adopt its copy. A failure leaves the copies to delete_group_snapshot."""
         jobs = {_copy_job(layer): source for source, layer in copies.items()}

@@ -53,6 +53,7 @@ from typing import Any
 
 from volclone.backends.base import (
     Attachable,
+    ByteProgress,
     GroupSnapshot,
     GroupSnapshotCapable,
     SnapshotReadable,
@@ -69,9 +70,6 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "apt-get install python3-rbd python3-rados"
 GIB = 1024**3
-
-#: ``progress(bytes_done, bytes_total)``, called while clones are made.
-Progress = Callable[[int, int], None]
 
 #: How clones are made (:attr:`RbdDriver.clone_method`).
 COW = "cow"  # COW children of the group snapshot, by snapshot id (Ceph 19+)
@@ -458,7 +456,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
 
     # -- clones --------------------------------------------------------------
     def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str], *,
-                                  progress: Progress | None = None) -> None:
+                                  progress: ByteProgress | None = None) -> None:
         """Make ``clones[source]`` from each source as of ``snapshot``; all or nothing.
 
         ``progress(done, total)`` counts bytes of the sources' provisioned size: a deep copy
