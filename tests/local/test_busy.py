@@ -140,3 +140,53 @@ def test_stopping_gives_up_a_full_copy_instead_of_waiting_it_out(driver: LocalDr
     driver.delete_group_snapshot("s")  # what the flow's revert does
     assert _jobs(driver, "copy-") == []
     assert driver.store.top("c") is None
+
+
+def test_a_live_merge_does_not_hold_up_the_rest_of_the_pool(driver: LocalDriver) -> None:
+    """Deleting a volume's last clone folds the volume's overlay back into its frozen layer: for an
+    exported volume a live block-commit, which runs without the pool lock (the volume is busy)."""
+    driver.create_volume("v", 1)
+    snap = driver.create_group_snapshot("s-v", ["v"])
+    driver.clone_from_group_snapshot(snap, {"v": "c-v"})
+    driver.delete_group_snapshot("s-v")
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 48M", str(_top(driver, "v"))],
+                   check=True, capture_output=True)  # the overlay holds data to commit
+    info: Any = driver.initialize_connection("v", writable=True)
+    driver.create_volume("w", 1)
+    assert driver.depth("v") == 2
+    _slowed(driver)
+    delete = Background(lambda: driver.delete_volume("c-v"))
+    delete.start()
+    while not _jobs(driver, "commit-"):
+        assert delete.is_alive(), delete.outcome
+    # Other volumes: exported, snapshotted, cloned, deleted -- while the commit runs.
+    def other_volumes() -> None:
+        driver.initialize_connection("w", writable=True)
+        snap = driver.create_group_snapshot("s-w", ["w"])
+        driver.clone_from_group_snapshot(snap, {"w": "c-w"})
+        driver.delete_group_snapshot("s-w")
+        driver.terminate_connection("w")
+        driver.delete_volume("c-w")
+        driver.create_volume("x", 1)
+
+    others = Background(other_volumes)
+    others.start()
+    others.join(60)
+    [job] = _jobs(driver, "commit-")
+    if others.is_alive():  # let the commit end before failing, so the daemon stops cleanly
+        driver.daemon.execute("block-job-set-speed", device=job["id"], speed=0)
+    assert not others.is_alive(), "another volume's operations waited for the merge"
+    assert others.outcome == [None], others.outcome
+    assert delete.is_alive(), "the commit was still running all along"
+    # The merging volume's own operations wait, and give up after the bound.
+    driver.busy_timeout = 0.2
+    with pytest.raises(BackendError, match="busy"):
+        driver.create_group_snapshot("s-v2", ["v"])
+    driver.busy_timeout = 600
+    driver.daemon.execute("block-job-set-speed", device=job["id"], speed=0)  # let it finish now
+    delete.join(60)
+    assert delete.outcome == [None]
+    assert driver.depth("v") == 1, "the overlay was folded into its frozen layer"
+    out = subprocess.run(["qemu-io", "-f", "raw", "-r", "-c", "read -P 0x5a 0 48M", info["data"]["uri"]],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "Pattern verification failed" not in out.stdout, out.stdout + out.stderr

@@ -546,8 +546,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
         parent = self.store.get(child.parent_id)
         assert parent is not None
         if child.node in self.graph.nodes:
-            self.daemon.run_job("block-commit", f"commit-{child.id}", device=child.node,
-                                **_args({"base-node": parent.node}))
+            self._commit_live(child, parent)
             self.graph.remove(child.node)
         else:
             images.commit(self.path(child.id))
@@ -559,6 +558,38 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
         grandparent = self.store.get(parent.parent_id) if parent.parent_id else None
         if grandparent is not None:
             self._collect(grandparent)
+
+    def _commit_live(self, child: Layer, parent: Layer) -> None:
+        """Run the live ``block-commit`` of ``child`` into ``parent`` WITHOUT the pool lock
+        (it takes as long as the child's data): the caller holds the lock, and waiting on the
+        pool's condition lets go of it until the job has ended. The busy mark keeps the
+        volume's own snapshots, exports, deletes, merges and flattens off it meanwhile; no
+        other volume can reach ``parent`` (only ``child`` references it)."""
+        volume_id = child.volume_id
+        assert volume_id is not None
+        failed: list[BaseException] = []
+        ended = threading.Event()
+
+        def commit() -> None:
+            try:
+                self.daemon.run_job("block-commit", f"commit-{child.id}", device=child.node,
+                                    **_args({"base-node": parent.node}))
+            except BaseException as exc:  # handed to the waiting thread
+                failed.append(exc)
+            finally:
+                with self._lock:
+                    ended.set()
+                    self._idle.notify_all()
+
+        self._busy[volume_id] = "a merge"
+        try:
+            threading.Thread(target=commit, name=f"commit-{child.id}", daemon=True).start()
+            self._idle.wait_for(ended.is_set)  # the job ends: done, failed, or its daemon gone
+        finally:
+            self._busy.pop(volume_id, None)
+            self._idle.notify_all()
+        if failed:
+            raise failed[0]
 
     # -- flattening: chains stay short ----------------------------------------
     def flatten(self, volume_id: str) -> bool:
