@@ -16,6 +16,7 @@ from volclone.db.layers import SqlLayerStore
 from volclone.flows.engine import FlowRunner
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
+from volclone.service.policy import Policy
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def build(settings: Settings, with_backends: bool = True,
 
         svc = build(Settings(data_dir=tmp), drivers={"local": MemoryDriver("local")})
     """
+    policy = Policy(settings.policy_file)  # first: a policy file that can't be read stops the start here
     db = open_database(settings)
     given = drivers is not None
     if drivers is None:
@@ -78,7 +80,7 @@ def build(settings: Settings, with_backends: bool = True,
                                            *(d.stop for d in backends.drivers.values()), db.engine.dispose]
     return Service(AuthService(repos.Tokens(db)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows),
-                   clones, attachments, on_start, on_stop)
+                   clones, attachments, on_start, on_stop, policy=policy)
 
 
 def backend_admin(settings: Settings) -> BackendAdmin:

@@ -43,6 +43,8 @@ class Settings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     #: Seconds between retries of what failed clone reverts left behind (also retried at start).
     leftover_retry_s: float = 60.0
+    #: The operator's policy.yaml (``VOLCLONE_POLICY_FILE``): rules that override the defaults.
+    policy_file: Path | None = None
 
     @property
     def db_url(self) -> str:
@@ -77,6 +79,8 @@ class Settings:
             raise ValueError(f"VOLCLONE_MAX_REQUEST_BYTES must be a positive number of bytes, "
                              f"not {s.max_request_bytes}")
         s.leftover_retry_s = float(env.get("VOLCLONE_LEFTOVER_RETRY_S", s.leftover_retry_s))
+        if env.get("VOLCLONE_POLICY_FILE"):
+            s.policy_file = Path(env["VOLCLONE_POLICY_FILE"])
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

@@ -1,4 +1,12 @@
-"""Who is calling. Local tokens now; Keystone later, behind the same :class:`Authenticator`."""
+"""Who is calling. Local tokens now; Keystone later, behind the same :class:`Authenticator`.
+
+What a caller may do is the policy's to say (``volclone.service.policy``), from the roles the
+authenticator gives it. Local tokens carry Keystone's default role sets::
+
+    admin token     {admin, member, reader}   acts on every project
+    project token   {member, reader}          reads and writes its own project
+    reader token    {reader}                  reads its own project
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,11 @@ from typing import Protocol
 
 from volclone.db.repos import Tokens
 from volclone.domain import Principal
-from volclone.errors import Forbidden, Unauthorized
+from volclone.errors import Unauthorized
+
+ADMIN_ROLES = frozenset({"admin", "member", "reader"})
+MEMBER_ROLES = frozenset({"member", "reader"})
+READER_ROLES = frozenset({"reader"})
 
 
 class Authenticator(Protocol):
@@ -20,9 +32,9 @@ class AuthService:
     def __init__(self, tokens: Tokens) -> None:
         self.tokens = tokens
 
-    def create_token(self, project_id: str, is_admin: bool = False) -> str:
+    def create_token(self, project_id: str, roles: frozenset[str] = MEMBER_ROLES) -> str:
         token = secrets.token_urlsafe(32)
-        self.tokens.add(token, Principal(project_id, is_admin))
+        self.tokens.add(token, Principal(project_id, "admin" in roles, frozenset(roles)))
         return token
 
     def authenticate(self, token: str | None) -> Principal:
@@ -32,13 +44,3 @@ class AuthService:
         if principal is None:
             raise Unauthorized("the token is not valid")
         return principal
-
-    @staticmethod
-    def authorize(principal: Principal, project_id: str) -> None:
-        if not principal.may_act_on(project_id):
-            raise Forbidden(f"the token is not scoped to project {project_id}")
-
-    @staticmethod
-    def require_admin(principal: Principal) -> None:
-        if not principal.is_admin:
-            raise Forbidden("this action needs an admin token")
