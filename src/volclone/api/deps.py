@@ -80,6 +80,11 @@ def rule_of(route: BaseRoute) -> str | None:
     return _RULES.get(getattr(route, "endpoint", None))  # type: ignore[arg-type]
 
 
+def api_routes(app: Any) -> list[BaseRoute]:
+    """Every route of the API, flat (``create_app`` lists them; FastAPI nests included routers)."""
+    return app.state.api_routes  # type: ignore[no-any-return]
+
+
 def route_for(routes: Iterable[BaseRoute], scope: Scope) -> BaseRoute | None:
     """The route that will serve ``scope`` (path and method), or None (a 404 or a 405)."""
     for route in routes:
@@ -100,7 +105,7 @@ def check_caller(request: Request, project_id: str | None) -> Principal:
     who = svc.auth.authenticate(request.headers.get(TOKEN_HEADER))
     who = dataclasses.replace(who, is_admin=svc.policy.is_admin(who))
     if project_id is not None:
-        route = route_for(request.app.router.routes, request.scope)
+        route = route_for(api_routes(request.app), request.scope)
         # A path no route serves still needs the project readable: a stranger learns nothing of it.
         # A route that names no rule is refused to all (tests/policy walks the routes for that).
         name = UNROUTED_RULE if route is None else rule_of(route)
