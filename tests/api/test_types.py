@@ -68,7 +68,8 @@ def test_users_may_not_create_or_delete_types(env, vtype):
                                       json={"extra_specs": {"a": "b"}}), 403, "types_extra_specs:create")
         assert_fault(env.user.request("PUT", f"/types/{vtype['id']}/extra_specs/color", json={"color": "red"}),
                      403, "types_extra_specs:update")
-        assert_fault(env.user.request("DELETE", f"/types/{vtype['id']}/extra_specs/color"), 403, "types_extra_specs:delete")
+        assert_fault(env.user.request("DELETE", f"/types/{vtype['id']}/extra_specs/color"), 403,
+                     "types_extra_specs:delete")
     assert env.admin.ok("GET", f"/types/{vtype['id']}")["volume_type"] == vtype
 
 
