@@ -44,8 +44,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from volclone.api import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from volclone.errors import VolcloneError
+
     settings = settings_from(ctx, host=host, port=port)
-    svc = bootstrap.build(settings)
+    try:
+        svc = bootstrap.build(settings)
+    except VolcloneError as exc:  # e.g. a policy file that is missing or not YAML
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(1)
     # uvicorn turns SIGTERM/SIGINT into a clean shutdown, which stops the daemon too.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     click.echo(f"volclone serving http://{settings.host}:{settings.port} (data in {settings.data_dir})")
