@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from conftest import run_cli
 from volclone.api import create_app, deps
 from volclone.api.volume_actions import ACTION_RULES
 from volclone.domain import Principal
+from volclone.errors import Forbidden
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
 from volclone.service.policy import API_RULES, RULES, Policy, PolicyFileError, defaults_yaml
 
@@ -65,10 +67,10 @@ def test_is_admin_is_the_context_is_admin_rule(tmp_path: Path) -> None:
 
 
 def test_a_403_names_the_rule() -> None:
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(Forbidden) as exc:
         Policy().authorize("volume:create", READER, "p1")
-    assert exc.value.status == 403  # type: ignore[attr-defined]
-    assert exc.value.message == "Policy doesn't allow volume:create to be performed."  # type: ignore[attr-defined]
+    assert exc.value.status == 403
+    assert exc.value.message == "Policy doesn't allow volume:create to be performed."
 
 
 def test_an_override_replaces_one_rule_and_keeps_the_others(tmp_path: Path) -> None:
@@ -168,6 +170,6 @@ def test_every_api_rule_guards_something() -> None:
 
 def test_cli_serve_refuses_a_missing_policy_file(tmp_path: Path) -> None:
     env = {**os.environ, "VOLCLONE_DATA_DIR": str(tmp_path), "VOLCLONE_POLICY_FILE": str(tmp_path / "nope.yaml")}
-    r = subprocess.run([str(Path(os.sys.executable).parent / "volclone"), "serve", "--port", "1"], env=env,
+    r = subprocess.run([str(Path(sys.executable).parent / "volclone"), "serve", "--port", "1"], env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "does not exist" in r.stderr and "Traceback" not in r.stderr

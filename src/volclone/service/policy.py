@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -152,6 +153,8 @@ class Policy:
         # No command line, no config files, no environment: only VOLCLONE_POLICY_FILE decides.
         conf(args=[], project="volclone", default_config_files=[], default_config_dirs=[], use_env=False)
         self.policy_file = policy_file
+        # Requests are checked from many threads; a re-read of the file rebuilds the rules in place.
+        self._lock = threading.Lock()
         if policy_file is not None and not policy_file.is_file():
             # oslo.policy would silently use the defaults: a mistyped path must not widen nothing
             # or narrow nothing without anyone noticing.
@@ -177,9 +180,10 @@ class Policy:
 
     def allows(self, rule: str, who: Principal, project_id: str | None = None) -> bool:
         """Whether ``who`` may do ``rule`` on ``project_id`` (default: its own project)."""
-        self._load()  # oslo.policy re-reads the file only when it changed
         target = {"project_id": who.project_id if project_id is None else project_id}
-        return bool(self._enforcer.authorize(rule, target, self.credentials(who)))
+        with self._lock:
+            self._load()  # oslo.policy re-reads the file only when it changed
+            return bool(self._enforcer.authorize(rule, target, self.credentials(who)))
 
     def authorize(self, rule: str, who: Principal, project_id: str | None = None) -> None:
         """Raise :class:`Forbidden` naming ``rule`` unless ``who`` may do it on ``project_id``."""
