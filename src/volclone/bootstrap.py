@@ -18,6 +18,7 @@ from volclone.flows.engine import FlowRunner
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
+from volclone.service.policy import Policy
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def build(settings: Settings, with_backends: bool = True,
 
         svc = build(Settings(data_dir=tmp), drivers={"local": MemoryDriver("local")})
     """
+    policy = Policy(settings.policy_file)  # first: a policy file that can't be read stops the start here
     reserve = SpaceReserve(settings.data_dir / RESERVE_FILE)
     if with_backends:  # on a full disk the database could not open, nor the service start to make room
         reserve.release()
@@ -107,7 +109,7 @@ def build(settings: Settings, with_backends: bool = True,
                                            db.engine.dispose]
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows),
-                   clones, attachments, on_start, on_stop)
+                   clones, attachments, on_start, on_stop, policy=policy)
 
 
 def backend_admin(settings: Settings) -> BackendAdmin:

@@ -57,6 +57,8 @@ class Settings:
     keystone_domain: str = "Default"
     #: Seconds a validated token is trusted without asking Keystone again (never past its expiry).
     keystone_cache_s: float = 60.0
+    #: The operator's policy.yaml (``VOLCLONE_POLICY_FILE``): rules that override the defaults.
+    policy_file: Path | None = None
 
     @property
     def db_url(self) -> str:
@@ -98,6 +100,8 @@ class Settings:
         s.keystone_project = env.get("VOLCLONE_KEYSTONE_PROJECT", s.keystone_project)
         s.keystone_domain = env.get("VOLCLONE_KEYSTONE_DOMAIN", "") or s.keystone_domain
         s.keystone_cache_s = float(env.get("VOLCLONE_KEYSTONE_CACHE_S", s.keystone_cache_s))
+        if env.get("VOLCLONE_POLICY_FILE"):
+            s.policy_file = Path(env["VOLCLONE_POLICY_FILE"])
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

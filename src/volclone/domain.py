@@ -155,9 +155,6 @@ class Principal:
     is_admin: bool = False
     roles: frozenset[str] = frozenset()
 
-    def may_act_on(self, project_id: str) -> bool:
-        return self.is_admin or self.project_id == project_id
-
 
 @dataclass
 class CloneRequest:

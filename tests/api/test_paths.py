@@ -17,7 +17,7 @@ def test_an_odd_project_segment_is_authenticated_first(env, segment, rest):
     url = f"{env.server.url}/v3/{segment}{rest}"
     assert_fault(httpx.get(url), 401, "token")
     assert_fault(httpx.get(url, headers={"X-Auth-Token": "forged"}), 401, "token")
-    assert_fault(httpx.get(url, headers={"X-Auth-Token": env.user_token}), 403, "not scoped")
+    assert_fault(httpx.get(url, headers={"X-Auth-Token": env.user_token}), 403, "Policy doesn't allow")
     # An admin may act on any project, but this one can't be named: a 400, not a 500.
     assert_fault(httpx.get(url, headers={"X-Auth-Token": env.admin_token}), 400, "not a valid project id")
 

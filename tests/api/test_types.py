@@ -62,13 +62,14 @@ def test_create_private_type(env, spelling):
 def test_users_may_not_create_or_delete_types(env, vtype):
     with creates_nothing(env.server):
         assert_fault(env.user.request("POST", "/types", json={"volume_type": {"name": unique("type")}}), 403,
-                     "admin")
-        assert_fault(env.user.request("DELETE", f"/types/{vtype['id']}"), 403, "admin")
+                     "volume_extension:types_manage")
+        assert_fault(env.user.request("DELETE", f"/types/{vtype['id']}"), 403, "volume_extension:types_manage")
         assert_fault(env.user.request("POST", f"/types/{vtype['id']}/extra_specs",
-                                      json={"extra_specs": {"a": "b"}}), 403, "admin")
+                                      json={"extra_specs": {"a": "b"}}), 403, "types_extra_specs:create")
         assert_fault(env.user.request("PUT", f"/types/{vtype['id']}/extra_specs/color", json={"color": "red"}),
-                     403, "admin")
-        assert_fault(env.user.request("DELETE", f"/types/{vtype['id']}/extra_specs/color"), 403, "admin")
+                     403, "types_extra_specs:update")
+        assert_fault(env.user.request("DELETE", f"/types/{vtype['id']}/extra_specs/color"), 403,
+                     "types_extra_specs:delete")
     assert env.admin.ok("GET", f"/types/{vtype['id']}")["volume_type"] == vtype
 
 

@@ -68,7 +68,7 @@ def test_missing_or_invalid_token_is_401(env, method, path, body):
 @pytest.mark.parametrize("method, path, body", ENDPOINTS, ids=IDS)
 def test_other_project_is_403(env, method, path, body):
     with changes_nothing(env.server):
-        assert_fault(call(env.server, "p2", env.user_token, method, path, body), 403, "p2")
+        assert_fault(call(env.server, "p2", env.user_token, method, path, body), 403, "Policy doesn't allow")
 
 
 @pytest.mark.parametrize("version", [None, "volume 3.0", "volume 3.26"])

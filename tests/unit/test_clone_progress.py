@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from volclone.domain import Principal
-from volclone.errors import Forbidden, NotFound
+from volclone.errors import NotFound
 
 from .conftest import FINAL, TASKS, Fast, position
 
@@ -138,6 +138,5 @@ def test_progress_of_an_unknown_or_foreign_task_is_404(fast: Fast) -> None:
         fast.svc.clones.progress(fast.who, "p1", "nope")
     with pytest.raises(NotFound, match=task):
         fast.svc.clones.progress(Principal("p2"), "p2", task)
-    with pytest.raises(Forbidden):
-        fast.svc.clones.progress(Principal("p2"), "p1", task)
+    # Who may read project p1's progress is the policy's, checked by the API (tests/policy/).
     assert fast.svc.clones.progress(fast.admin, "p1", task).flow_state.value in FINAL

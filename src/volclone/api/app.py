@@ -68,7 +68,10 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
                 return faults.fault(exc.status, exc.message, exc.fault)
         return await call_next(request)
 
-    for router in (versions.router, types.router, volumes.router, clones.router, attachments.router,
-                   volume_actions.router):
+    routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
+               volume_actions.router)
+    for router in routers:
         app.include_router(router)
+    # The routes as the auth middleware matches them to find their policy rule (before routing).
+    app.state.api_routes = [route for router in routers for route in router.routes]
     return app

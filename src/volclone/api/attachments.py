@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from volclone.api import views
-from volclone.api.deps import principal, service
+from volclone.api.deps import principal, rule, service
 from volclone.api.schemas import AttachmentActionBody, AttachmentCreateBody, AttachmentUpdateBody
 from volclone.api.versions import fmt
 from volclone.domain import AttachMode, Principal
@@ -60,6 +60,7 @@ def _list(request: Request, who: Principal, project_id: str, f: Filters) -> list
 
 
 @router.post("")
+@rule("volume:attachment_create")
 def create_attachment(project_id: str, body: AttachmentCreateBody, request: Request,
                       who: Principal = Depends(principal)) -> dict[str, Any]:
     b = body.attachment
@@ -69,24 +70,28 @@ def create_attachment(project_id: str, body: AttachmentCreateBody, request: Requ
 
 
 @router.get("")
+@rule("volume:attachment_get_all")
 def list_attachments(project_id: str, request: Request, filters: Filters = Depends(),
                      who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"attachments": [views.attachment_summary(a) for a in _list(request, who, project_id, filters)]}
 
 
 @router.get("/detail")
+@rule("volume:attachment_get_all")
 def list_attachments_detail(project_id: str, request: Request, filters: Filters = Depends(),
                             who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"attachments": [views.attachment(a) for a in _list(request, who, project_id, filters)]}
 
 
 @router.get("/{attachment_id}")
+@rule("volume:attachment_get")
 def show_attachment(project_id: str, attachment_id: str, request: Request,
                     who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"attachment": views.attachment(service(request).attachments.get(who, project_id, attachment_id))}
 
 
 @router.put("/{attachment_id}")
+@rule("volume:attachment_update")
 def update_attachment(project_id: str, attachment_id: str, body: AttachmentUpdateBody, request: Request,
                       who: Principal = Depends(principal)) -> dict[str, Any]:
     a = service(request).attachments.complete(who, project_id, attachment_id, body.attachment.connector)
@@ -94,6 +99,7 @@ def update_attachment(project_id: str, attachment_id: str, body: AttachmentUpdat
 
 
 @router.post("/{attachment_id}/action", status_code=204)
+@rule("volume:attachment_complete")
 def attachment_action(project_id: str, attachment_id: str, body: AttachmentActionBody, request: Request,
                       who: Principal = Depends(principal)) -> Response:
     service(request).attachments.complete(who, project_id, attachment_id)
@@ -101,6 +107,7 @@ def attachment_action(project_id: str, attachment_id: str, body: AttachmentActio
 
 
 @router.delete("/{attachment_id}")
+@rule("volume:attachment_delete")
 def delete_attachment(project_id: str, attachment_id: str, request: Request,
                       who: Principal = Depends(principal)) -> dict[str, Any]:
     left = service(request).attachments.delete(who, project_id, attachment_id)

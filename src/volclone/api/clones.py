@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from volclone.api import views
-from volclone.api.deps import principal, service
+from volclone.api.deps import principal, rule, service
 from volclone.api.schemas import CloneVolumesBody
 from volclone.domain import CloneRequest, Principal
 from volclone.errors import BadRequest
@@ -17,6 +17,7 @@ ACTION = "clone-volumes"
 
 
 @router.post("")
+@rule("clone_volumes:create")
 def clone_volumes(project_id: str, body: CloneVolumesBody, request: Request,
                   who: Principal = Depends(principal)) -> dict[str, Any]:
     b = body.clone_volumes
@@ -29,6 +30,7 @@ def clone_volumes(project_id: str, body: CloneVolumesBody, request: Request,
 
 
 @router.get("/get_progress")
+@rule("clone_volumes:get_progress")
 def get_progress(project_id: str, request: Request,
                  action: Literal["clone-volumes"] = Query(description=f"always {ACTION}"),
                  task_id: str = Query(min_length=1, description="the task the POST started"),

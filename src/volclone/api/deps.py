@@ -1,15 +1,24 @@
-"""Request-scoped dependencies: the service, and who is calling."""
+"""Request-scoped dependencies: the service, who is calling, and the policy rule each route needs.
+
+Every route names its rule (``@rule("volume:create")`` under its ``@router.post``); the app's auth
+middleware checks it, with :func:`check_caller`, before the body is read: 401, then 403, then 400.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from fastapi import Request
+from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 from volclone.domain import Principal
-from volclone.errors import BadRequest, Unauthorized
+from volclone.errors import BadRequest, Forbidden, Unauthorized
 from volclone.service import Service
+from volclone.service.policy import UNROUTED_RULE
 
 TOKEN_HEADER = "X-Auth-Token"
 #: Paths anyone may read: the version documents (clients discover the API with them) and the API description.
@@ -48,15 +57,68 @@ def check_project_id(project_id: str) -> None:
         raise BadRequest(f"{project_id!r} is not a valid project id")
 
 
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+#: endpoint function -> the policy rule its route is checked against
+_RULES: dict[Callable[..., Any], str] = {}
+
+
+def rule(name: str) -> Callable[[Endpoint], Endpoint]:
+    """Name the policy rule a route needs; put it under the route's decorator::
+
+        @router.post("", status_code=202)
+        @rule("volume:create")
+        def create_volume(...): ...
+    """
+    def mark(endpoint: Endpoint) -> Endpoint:
+        _RULES[endpoint] = name
+        return endpoint
+    return mark
+
+
+def rule_of(route: BaseRoute) -> str | None:
+    """The rule ``route`` was given with :func:`rule` (None: a public route, or none given)."""
+    return _RULES.get(getattr(route, "endpoint", None))  # type: ignore[arg-type]
+
+
+def api_routes(app: Any) -> list[BaseRoute]:
+    """Every route of the API, flat (``create_app`` lists them; FastAPI nests included routers)."""
+    return app.state.api_routes  # type: ignore[no-any-return]
+
+
+def route_for(routes: Iterable[BaseRoute], scope: Scope) -> BaseRoute | None:
+    """The route that will serve ``scope`` (path and method), or None (a 404 or a 405)."""
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return route
+    return None
+
+
 def check_caller(request: Request, project_id: str | None) -> Principal:
-    """Authenticate the token (401), check it may act on ``project_id`` (403), then that the
-    project id is well-formed (400)."""
+    """Authenticate the token (401), check the policy rule of the route for ``project_id`` (403),
+    then that the project id is well-formed (400).
+
+    The caller's ``is_admin`` is the policy's ``context_is_admin`` rule (as Cinder's context has it):
+    it decides all_tenants, private types and the admin-only fields of a view.
+    """
     svc = service(request)
     who = svc.auth.authenticate(request.headers.get(TOKEN_HEADER))
+    who = dataclasses.replace(who, is_admin=svc.policy.is_admin(who))
     if project_id is not None:
-        svc.auth.authorize(who, project_id)
+        route = route_for(api_routes(request.app), request.scope)
+        # A path no route serves still needs the project readable: a stranger learns nothing of it.
+        # A route that names no rule is refused to all (tests/policy walks the routes for that).
+        name = UNROUTED_RULE if route is None else rule_of(route)
+        if name is None:
+            raise Forbidden(f"no policy rule guards {request.method} {path_of(request.scope)}")
+        svc.policy.authorize(name, who, project_id)
         check_project_id(project_id)
     return who
+
+
+def enforce(request: Request, name: str, project_id: str) -> None:
+    """Check one more rule that only the body can tell (which volume action), after the route's."""
+    service(request).policy.authorize(name, principal(request), project_id)
 
 
 def principal(request: Request) -> Principal:

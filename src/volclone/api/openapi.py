@@ -301,7 +301,7 @@ def _fault_schema(status: int) -> Schema:
 _FAULTS = {
     400: "bad request: a body or parameter that is not valid, or a malformed OpenStack-API-Version",
     401: "no token, or a token that is not valid",
-    403: "the token may not act on this project, or the operation is admin-only",
+    403: "the policy does not allow it; the message names the rule (docs/policy.md)",
     404: "not found (the attachments API also answers 404 below microversion 3.27)",
     406: "the OpenStack-API-Version asked for is not served",
     409: "the resource's state does not allow it",

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api import views
-from volclone.api.deps import principal, service
+from volclone.api.deps import principal, rule, service
 from volclone.api.schemas import MAX_TEXT, ExtraSpecsBody, VolumeTypeCreateBody
 from volclone.domain import Principal
 from volclone.errors import BadRequest, NotFound
@@ -16,11 +16,13 @@ router = APIRouter(prefix="/v3/{project_id}/types")
 
 
 @router.get("")
+@rule("volume_extension:type_get_all")
 def list_types(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"volume_types": [views.volume_type(t) for t in service(request).types.list(who)]}
 
 
 @router.post("")
+@rule("volume_extension:types_manage")
 def create_type(body: VolumeTypeCreateBody, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     t = body.volume_type
     is_public = t.is_public if t.is_public is not None else t.os_volume_type_access_is_public
@@ -29,27 +31,32 @@ def create_type(body: VolumeTypeCreateBody, request: Request, who: Principal = D
 
 
 @router.get("/default")
+@rule("volume_extension:type_get")
 def default_type(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"volume_type": views.volume_type(service(request).types.default(who))}
 
 
 @router.get("/{type_id}")
+@rule("volume_extension:type_get")
 def show_type(type_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"volume_type": views.volume_type(service(request).types.show(who, type_id))}
 
 
 @router.delete("/{type_id}", status_code=202)
+@rule("volume_extension:types_manage")
 def delete_type(type_id: str, request: Request, who: Principal = Depends(principal)) -> Response:
     service(request).types.delete(who, type_id)
     return Response(status_code=202)
 
 
 @router.get("/{type_id}/extra_specs")
+@rule("volume_extension:types_extra_specs:index")
 def list_specs(type_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"extra_specs": service(request).types.show(who, type_id).extra_specs}
 
 
 @router.post("/{type_id}/extra_specs")
+@rule("volume_extension:types_extra_specs:create")
 def set_specs(type_id: str, body: ExtraSpecsBody, request: Request,
               who: Principal = Depends(principal)) -> dict[str, Any]:
     service(request).types.set_extra_specs(who, type_id, body.extra_specs)
@@ -57,6 +64,7 @@ def set_specs(type_id: str, body: ExtraSpecsBody, request: Request,
 
 
 @router.get("/{type_id}/extra_specs/{key}")
+@rule("volume_extension:types_extra_specs:show")
 def show_spec(type_id: str, key: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     specs = service(request).types.show(who, type_id).extra_specs
     if key not in specs:
@@ -65,6 +73,7 @@ def show_spec(type_id: str, key: str, request: Request, who: Principal = Depends
 
 
 @router.put("/{type_id}/extra_specs/{key}")
+@rule("volume_extension:types_extra_specs:update")
 def update_spec(type_id: str, key: str, body: dict[str, str], request: Request,
                 who: Principal = Depends(principal)) -> dict[str, Any]:
     if list(body) != [key]:
@@ -76,6 +85,7 @@ def update_spec(type_id: str, key: str, body: dict[str, str], request: Request,
 
 
 @router.delete("/{type_id}/extra_specs/{key}")
+@rule("volume_extension:types_extra_specs:delete")
 def delete_spec(type_id: str, key: str, request: Request, who: Principal = Depends(principal)) -> Response:
     service(request).types.unset_extra_spec(who, type_id, key)
     return Response(status_code=200)

@@ -6,6 +6,9 @@
         volclone's own: make a linked clone (or a source with a snapshot chain) independent of
         every layer below its own, now. The service also does it in the background when a
         chain grows past VOLCLONE_MAX_CHAIN_DEPTH.
+
+Policy, as in Cinder: the route needs ``volume:get`` (checked before the body is read), then each
+action its own rule (:data:`ACTION_RULES`, checked once the body says which action it is).
 """
 
 from __future__ import annotations
@@ -14,18 +17,30 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from volclone.api.deps import principal, service
+from volclone.api.deps import enforce, principal, rule, service
 from volclone.api.schemas import VolumeActionBody
 from volclone.domain import AttachMode, Principal
 from volclone.errors import BadRequest
 
 router = APIRouter(prefix="/v3/{project_id}/volumes/{volume_id}/action")
 
+_ACTIONS = "volume_extension:volume_actions"
+#: The body's action (its field name) -> the policy rule it needs besides the route's volume:get.
+ACTION_RULES = {
+    "os_initialize_connection": f"{_ACTIONS}:initialize_connection",
+    "os_attach": f"{_ACTIONS}:attach",
+    "os_detach": f"{_ACTIONS}:detach",
+    "os_terminate_connection": f"{_ACTIONS}:terminate_connection",
+    "os_flatten": f"{_ACTIONS}:flatten",
+}
+
 
 @router.post("")
+@rule("volume:get")
 def volume_action(project_id: str, volume_id: str, body: VolumeActionBody, request: Request,
                   who: Principal = Depends(principal)) -> Any:
     (name,) = body.model_fields_set
+    enforce(request, ACTION_RULES[name], project_id)
     if getattr(body, name) is None:
         raise BadRequest(f"{VolumeActionBody.model_fields[name].alias} needs an object")
     if body.os_flatten is not None:

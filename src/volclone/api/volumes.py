@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api import views
-from volclone.api.deps import principal, service
+from volclone.api.deps import principal, rule, service
 from volclone.api.schemas import MetadataBody, MetaItemBody, VolumeCreateBody, VolumeUpdateBody
 from volclone.domain import Principal, Volume
 from volclone.errors import BadRequest, NotFound
@@ -50,16 +50,19 @@ def _list(request: Request, who: Principal, project_id: str) -> list[Volume]:
 
 
 @router.get("")
+@rule("volume:get_all")
 def list_volumes(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"volumes": [views.volume_summary(_base(request), v) for v in _list(request, who, project_id)]}
 
 
 @router.get("/detail")
+@rule("volume:get_all")
 def list_volumes_detail(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"volumes": _detail(request, who, _list(request, who, project_id))}
 
 
 @router.post("", status_code=202)
+@rule("volume:create")
 def create_volume(project_id: str, body: VolumeCreateBody, request: Request,
                   who: Principal = Depends(principal)) -> dict[str, Any]:
     v = body.volume
@@ -72,12 +75,14 @@ def create_volume(project_id: str, body: VolumeCreateBody, request: Request,
 
 
 @router.get("/{volume_id}")
+@rule("volume:get")
 def show_volume(project_id: str, volume_id: str, request: Request,
                 who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"volume": _detail(request, who, [service(request).volumes.get(who, project_id, volume_id)])[0]}
 
 
 @router.put("/{volume_id}")
+@rule("volume:update")
 def update_volume(project_id: str, volume_id: str, body: VolumeUpdateBody, request: Request,
                   who: Principal = Depends(principal)) -> dict[str, Any]:
     u = body.volume
@@ -95,6 +100,7 @@ def update_volume(project_id: str, volume_id: str, body: VolumeUpdateBody, reque
 
 
 @router.delete("/{volume_id}", status_code=202)
+@rule("volume:delete")
 def delete_volume(project_id: str, volume_id: str, request: Request,
                   who: Principal = Depends(principal)) -> Response:
     service(request).volumes.delete(who, project_id, volume_id)
@@ -102,18 +108,21 @@ def delete_volume(project_id: str, volume_id: str, request: Request,
 
 
 @router.get("/{volume_id}/metadata")
+@rule("volume:get_volume_metadata")
 def show_metadata(project_id: str, volume_id: str, request: Request,
                   who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"metadata": service(request).volumes.get(who, project_id, volume_id).metadata}
 
 
 @router.post("/{volume_id}/metadata")
+@rule("volume:create_volume_metadata")
 def add_metadata(project_id: str, volume_id: str, body: MetadataBody, request: Request,
                  who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"metadata": service(request).volumes.set_metadata(who, project_id, volume_id, body.metadata)}
 
 
 @router.put("/{volume_id}/metadata")
+@rule("volume:update_volume_metadata")
 def replace_metadata(project_id: str, volume_id: str, body: MetadataBody, request: Request,
                      who: Principal = Depends(principal)) -> dict[str, Any]:
     return {"metadata": service(request).volumes.set_metadata(who, project_id, volume_id, body.metadata,
@@ -121,6 +130,7 @@ def replace_metadata(project_id: str, volume_id: str, body: MetadataBody, reques
 
 
 @router.get("/{volume_id}/metadata/{key}")
+@rule("volume:get_volume_metadata")
 def show_meta_item(project_id: str, volume_id: str, key: str, request: Request,
                    who: Principal = Depends(principal)) -> dict[str, Any]:
     meta = service(request).volumes.get(who, project_id, volume_id).metadata
@@ -130,6 +140,7 @@ def show_meta_item(project_id: str, volume_id: str, key: str, request: Request,
 
 
 @router.put("/{volume_id}/metadata/{key}")
+@rule("volume:update_volume_metadata")
 def set_meta_item(project_id: str, volume_id: str, key: str, body: MetaItemBody, request: Request,
                   who: Principal = Depends(principal)) -> dict[str, Any]:
     if list(body.meta) != [key]:
@@ -139,6 +150,7 @@ def set_meta_item(project_id: str, volume_id: str, key: str, body: MetaItemBody,
 
 
 @router.delete("/{volume_id}/metadata/{key}")
+@rule("volume:delete_volume_metadata")
 def delete_meta_item(project_id: str, volume_id: str, key: str, request: Request,
                      who: Principal = Depends(principal)) -> Response:
     service(request).volumes.delete_metadata(who, project_id, volume_id, key)

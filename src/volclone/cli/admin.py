@@ -1,4 +1,4 @@
-"""Commands that act on the local data directory: serve, token, config, backend."""
+"""Commands that act on the local data directory: serve, token, config, backend; and policy."""
 
 from __future__ import annotations
 
@@ -47,8 +47,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from volclone.api import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from volclone.errors import VolcloneError
+
     settings = settings_from(ctx, host=host, port=port)
-    svc = bootstrap.build(settings)
+    try:
+        svc = bootstrap.build(settings)
+    except VolcloneError as exc:  # e.g. a policy file that is missing or not YAML
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(1)
     # uvicorn turns SIGTERM/SIGINT into a clean shutdown, which stops the daemon too.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     click.echo(f"volclone serving http://{settings.host}:{settings.port} (data in {settings.data_dir})")
@@ -63,16 +69,40 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--project", required=True, help="The project the token is scoped to.")
-@click.option("--admin", is_flag=True, help="An admin token may act on any project.")
+@click.option("--admin", is_flag=True, help="An admin token (roles admin, member, reader) acts on any project.")
+@click.option("--reader", is_flag=True, help="A reader token (role reader) only reads its project.")
 @click.pass_context
-def token_create(ctx: click.Context, project: str, admin: bool) -> None:
-    """Create a token; it is printed once, as the last line."""
-    from volclone import bootstrap
+def token_create(ctx: click.Context, project: str, admin: bool, reader: bool) -> None:
+    """Create a token; it is printed once, as the last line.
 
+    Without --admin or --reader it is a member token (roles member, reader): it reads and
+    writes its own project. What each role may do is the policy's (volclone policy defaults).
+    """
+    from volclone import bootstrap
+    from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
+
+    if admin and reader:
+        raise click.UsageError("--admin and --reader exclude each other")
+    roles, kind = (ADMIN_ROLES, "admin") if admin else (READER_ROLES, "reader") if reader else (MEMBER_ROLES,
+                                                                                                  "member")
     svc = bootstrap.build(settings_from(ctx), with_backends=False)
-    tok = svc.auth.create_token(project, admin)
-    click.echo(f"token for project {project}{' (admin)' if admin else ''}; it is not shown again:", err=True)
+    tok = svc.auth.create_token(project, roles)
+    click.echo(f"token for project {project} ({kind}: {', '.join(sorted(roles))}); it is not shown again:",
+               err=True)
     click.echo(tok)
+
+
+@main.group()
+def policy() -> None:
+    """The policy: which role may do what (override rules in VOLCLONE_POLICY_FILE)."""
+
+
+@policy.command("defaults")
+def policy_defaults() -> None:
+    """Print every rule with its default check string and description, as a policy.yaml to start from."""
+    from volclone.service.policy import defaults_yaml
+
+    click.echo(defaults_yaml(), nl=False)
 
 
 @main.group()

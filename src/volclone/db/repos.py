@@ -329,12 +329,15 @@ class Tokens:
     def add(self, token: str, principal: Principal) -> None:
         with _transaction(self.db) as s:
             s.add(TokenRow(token_hash=hash_token(token), project_id=principal.project_id,
-                           is_admin=principal.is_admin))
+                           is_admin=principal.is_admin, roles=" ".join(sorted(principal.roles))))
 
     def find(self, token: str) -> Principal | None:
         with _transaction(self.db) as s:
             row = s.get(TokenRow, hash_token(token))
-            return Principal(row.project_id, row.is_admin) if row else None
+            if row is None:
+                return None
+            roles = frozenset(row.roles.split())
+            return Principal(row.project_id, "admin" in roles, roles)
 
 
 class ConfigValues:

@@ -136,6 +136,8 @@ class TokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Space-separated role names (Keystone's: admin, member, reader), read by the policy.
+    roles: Mapped[str] = mapped_column(String(255), default="member reader")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

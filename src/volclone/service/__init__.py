@@ -5,6 +5,7 @@
     svc = bootstrap.build(Settings.from_env())
     svc.start()
     who = svc.auth.authenticate(token)
+    svc.policy.authorize("volume:create", who, project)   # the API checks every operation's rule
     vol = svc.volumes.create(who, project, size=1, name="data")
     task_id = svc.clones.start(who, CloneRequest(project, [vol.id]))
     att = svc.attachments.create(who, project, vol.id, connector={"host": "h1"})
@@ -17,16 +18,20 @@ from collections.abc import Callable
 from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
+from volclone.service.policy import Policy
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AttachmentService", "AuthService", "CloneService", "Service", "VolumeService", "VolumeTypeService"]
+__all__ = ["AttachmentService", "AuthService", "CloneService", "Policy", "Service", "VolumeService",
+           "VolumeTypeService"]
 
 
 class Service:
     def __init__(self, auth: AuthService, types: VolumeTypeService, volumes: VolumeService,
                  clones: CloneService, attachments: AttachmentService,
-                 on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]]) -> None:
+                 on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]],
+                 policy: Policy | None = None) -> None:
         self.auth = auth
+        self.policy = policy or Policy()
         self.types = types
         self.volumes = volumes
         self.clones = clones

@@ -45,7 +45,6 @@ from volclone.domain import (
     mode_conflict,
 )
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
-from volclone.service.auth import AuthService
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
@@ -90,7 +89,6 @@ class AttachmentService:
         return driver
 
     def get(self, who: Principal, project_id: str, attachment_id: str) -> Attachment:
-        AuthService.authorize(who, project_id)
         a = self.repo.get(attachment_id)
         if a is None or a.project_id != project_id:
             raise NotFound(f"attachment {attachment_id} could not be found")
@@ -98,7 +96,6 @@ class AttachmentService:
 
     def list(self, who: Principal, project_id: str, all_projects: bool = False, volume_id: str | None = None,
              instance_uuid: str | None = None, status: str | None = None) -> list[Attachment]:
-        AuthService.authorize(who, project_id)
         scope = None if (all_projects and who.is_admin) else project_id
         return self.repo.list(scope, volume_id, where=lambda a: (
             (instance_uuid is None or a.instance_uuid == instance_uuid)
@@ -112,7 +109,6 @@ class AttachmentService:
         ``mode`` defaults to the connector's ``mode``, else read-write. Nothing is
         recorded or served unless every check passes.
         """
-        AuthService.authorize(who, project_id)
         connector = dict(connector or {})
         with self._lock:
             return self._attach(project_id, volume_id, instance_uuid, connector, self._mode(mode, connector),
@@ -184,7 +180,6 @@ class AttachmentService:
         that ``os-attach`` completes, or reuses the pending one of the same connector.
         """
         with self._lock:
-            AuthService.authorize(who, project_id)
             vol = self._volume(project_id, volume_id)
             for a in vol.attachments:
                 if a.status is AttachStatus.ATTACHING and _same_connector(a.connector, connector):
@@ -199,7 +194,6 @@ class AttachmentService:
         """``os-attach``: complete the volume's pending attachment (the one of this instance, or the
         only one without an instance), or attach and complete at once when there is none."""
         with self._lock:
-            AuthService.authorize(who, project_id)
             vol = self._volume(project_id, volume_id)
             pending = [a for a in vol.attachments if a.status is not AttachStatus.ATTACHED
                        and a.instance_uuid in (None, instance_uuid)]
@@ -223,7 +217,6 @@ class AttachmentService:
     def detach(self, who: Principal, project_id: str, volume_id: str, attachment_id: str | None) -> None:
         """``os-detach``: delete the named attachment, or the volume's only one."""
         with self._lock:
-            AuthService.authorize(who, project_id)
             vol = self._volume(project_id, volume_id)
             if attachment_id is None:
                 if len(vol.attachments) != 1:
@@ -242,7 +235,6 @@ class AttachmentService:
         A completed attachment ends with ``os-detach`` (Nova calls both, in either order).
         """
         with self._lock:
-            AuthService.authorize(who, project_id)
             vol = self._volume(project_id, volume_id)
             for a in vol.attachments:
                 if a.status is not AttachStatus.ATTACHED and _same_connector(a.connector, connector):

@@ -6,6 +6,13 @@
 
     auth = AuthService(tokens)                               # local tokens
     auth = AuthService(tokens, KeystoneAuthenticator(...))   # Keystone tokens
+
+What a caller may do is the policy's to say (``volclone.service.policy``), from the roles the
+authenticator gives it. Local tokens carry Keystone's default role sets::
+
+    admin token     {admin, member, reader}   acts on every project
+    project token   {member, reader}          reads and writes its own project
+    reader token    {reader}                  reads its own project
 """
 
 from __future__ import annotations
@@ -15,7 +22,11 @@ from typing import Protocol
 
 from volclone.db.repos import Tokens
 from volclone.domain import Principal
-from volclone.errors import Forbidden, Unauthorized
+from volclone.errors import Unauthorized
+
+ADMIN_ROLES = frozenset({"admin", "member", "reader"})
+MEMBER_ROLES = frozenset({"member", "reader"})
+READER_ROLES = frozenset({"reader"})
 
 
 class Authenticator(Protocol):
@@ -48,22 +59,12 @@ class AuthService:
         self.tokens = tokens
         self.authenticator: Authenticator = authenticator or LocalTokens(tokens)
 
-    def create_token(self, project_id: str, is_admin: bool = False) -> str:
+    def create_token(self, project_id: str, roles: frozenset[str] = MEMBER_ROLES) -> str:
         token = secrets.token_urlsafe(32)
-        self.tokens.add(token, Principal(project_id, is_admin))
+        self.tokens.add(token, Principal(project_id, "admin" in roles, frozenset(roles)))
         return token
 
     def authenticate(self, token: str | None) -> Principal:
         if not token:
             raise Unauthorized("an X-Auth-Token header is required")
         return self.authenticator.authenticate(token)
-
-    @staticmethod
-    def authorize(principal: Principal, project_id: str) -> None:
-        if not principal.may_act_on(project_id):
-            raise Forbidden(f"the token is not scoped to project {project_id}")
-
-    @staticmethod
-    def require_admin(principal: Principal) -> None:
-        if not principal.is_admin:
-            raise Forbidden("this action needs an admin token")
