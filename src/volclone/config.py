@@ -10,6 +10,10 @@ DEFAULT_PORT = 8776
 DEFAULT_PREFIX = "clone-"
 #: The longest request body the API reads (1 MiB); longer ones are 413s.
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+#: Cinder's default quotas (``quota_volumes``, ``quota_gigabytes``, ``quota_snapshots``); -1: unlimited.
+DEFAULT_QUOTAS = {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
+#: Cinder's ``reservation_expire``: a reservation a crashed request left stops counting after a day.
+DEFAULT_RESERVATION_EXPIRE_S = 86400.0
 
 
 def default_data_dir() -> Path:
@@ -43,10 +47,20 @@ class Settings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     #: Seconds between retries of what failed clone reverts left behind (also retried at start).
     leftover_retry_s: float = 60.0
+    #: Default quotas of every project (``VOLCLONE_QUOTA_VOLUMES``/``_GIGABYTES``/``_SNAPSHOTS``; -1: unlimited).
+    quota_volumes: int = DEFAULT_QUOTAS["volumes"]
+    quota_gigabytes: int = DEFAULT_QUOTAS["gigabytes"]
+    quota_snapshots: int = DEFAULT_QUOTAS["snapshots"]
+    #: Seconds a quota reservation holds when nothing commits or rolls it back (``VOLCLONE_QUOTA_RESERVATION_EXPIRE``).
+    quota_reservation_expire_s: float = DEFAULT_RESERVATION_EXPIRE_S
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'volclone.db'}"
+
+    @property
+    def quota_defaults(self) -> dict[str, int]:
+        return {r: int(getattr(self, f"quota_{r}")) for r in DEFAULT_QUOTAS}
 
     @property
     def pool_dir(self) -> Path:
@@ -77,6 +91,16 @@ class Settings:
             raise ValueError(f"VOLCLONE_MAX_REQUEST_BYTES must be a positive number of bytes, "
                              f"not {s.max_request_bytes}")
         s.leftover_retry_s = float(env.get("VOLCLONE_LEFTOVER_RETRY_S", s.leftover_retry_s))
+        for resource in DEFAULT_QUOTAS:
+            name = f"VOLCLONE_QUOTA_{resource.upper()}"
+            limit = int(env.get(name, getattr(s, f"quota_{resource}")))
+            if limit < -1:
+                raise ValueError(f"{name} must be -1 (unlimited) or a number from 0, not {limit}")
+            setattr(s, f"quota_{resource}", limit)
+        s.quota_reservation_expire_s = float(env.get("VOLCLONE_QUOTA_RESERVATION_EXPIRE",
+                                                     s.quota_reservation_expire_s))
+        if s.quota_reservation_expire_s <= 0:
+            raise ValueError("VOLCLONE_QUOTA_RESERVATION_EXPIRE must be a positive number of seconds")
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from volclone.service.quotas import MAX_LIMIT, UNLIMITED
 from volclone.service.volumes import MAX_METADATA_ITEMS
 
 #: Cinder's largest size (``cinder.api.validation.parameter_types.volume_size``: DB_MAX_INT GiB).
@@ -226,3 +227,15 @@ class VolumeActionBody(Strict):
             if len(data) != 1:
                 raise ValueError("the body must name exactly one action")
         return data
+
+
+# -- quotas ------------------------------------------------------------------------
+#: A limit: -1 (unlimited) or 0 up to Cinder's largest (``db.MAX_INT``).
+QuotaLimit = Annotated[StrictInt, Field(ge=UNLIMITED, le=MAX_LIMIT)]
+QuotaResource = Literal["volumes", "gigabytes", "snapshots"]
+
+
+class QuotaSetUpdateBody(Strict):
+    """``{"quota_set": {"volumes": 20, "gigabytes": -1}}``: the limits to change; others stay."""
+
+    quota_set: dict[QuotaResource, QuotaLimit]

@@ -17,16 +17,20 @@ from collections.abc import Callable
 from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
+from volclone.service.quotas import QuotaService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AttachmentService", "AuthService", "CloneService", "Service", "VolumeService", "VolumeTypeService"]
+__all__ = ["AttachmentService", "AuthService", "CloneService", "QuotaService", "Service", "VolumeService",
+           "VolumeTypeService"]
 
 
 class Service:
     def __init__(self, auth: AuthService, types: VolumeTypeService, volumes: VolumeService,
                  clones: CloneService, attachments: AttachmentService,
-                 on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]]) -> None:
+                 on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]],
+                 *, quotas: QuotaService) -> None:
         self.auth = auth
+        self.quotas = quotas
         self.types = types
         self.volumes = volumes
         self.clones = clones
