@@ -34,6 +34,15 @@ def test_show_defaults_update_delete(env, project):
     assert env.admin.ok("GET", f"/os-quota-sets/{name}") == {"quota_set": {"id": name, **DEFAULTS}}
 
 
+def test_tenant_id_and_id_in_the_body_are_ignored_as_cinder_ignores_them(env, project):
+    """python-cinderclient sends ``tenant_id`` in every quota update."""
+    name, _ = project
+    r = env.admin.request("PUT", f"/os-quota-sets/{name}",
+                          json={"quota_set": {"tenant_id": name, "id": name, "snapshots": 0}})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"quota_set": {**DEFAULTS, "snapshots": 0}}
+
+
 def test_usage_and_limits(env, project):
     name, user = project
     user.create_volume(size=2)

@@ -60,7 +60,7 @@ def update_quotas(project_id: str, target_project_id: str, body: QuotaSetUpdateB
                   who: Principal = Depends(principal)) -> dict[str, Any]:
     check_project_id(target_project_id)
     return {"quota_set": service(request).quotas.update(
-        who, project_id, target_project_id, {str(k): v for k, v in body.quota_set.items()})}
+        who, project_id, target_project_id, body.quota_set.limits())}
 
 
 @router.delete("/os-quota-sets/{target_project_id}")
