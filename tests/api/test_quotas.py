@@ -9,7 +9,9 @@ from conftest import make_token
 
 from .support import assert_fault, clone_body, creates_nothing, unique
 
-DEFAULTS = {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
+#: The shared server's defaults: the test servers have no quotas unless a test sets them
+#: (tests/conftest.py); the servers of the 413 tests set theirs.
+DEFAULTS = {"volumes": -1, "gigabytes": -1, "snapshots": -1}
 
 
 @pytest.fixture
@@ -24,11 +26,11 @@ def test_show_defaults_update_delete(env, project):
     name, _ = project
     assert env.admin.ok("GET", f"/os-quota-sets/{name}") == {"quota_set": {"id": name, **DEFAULTS}}
     assert env.admin.ok("GET", f"/os-quota-sets/{name}/defaults") == {"quota_set": {"id": name, **DEFAULTS}}
-    r = env.admin.request("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"volumes": 4, "gigabytes": -1}})
+    r = env.admin.request("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"volumes": 4, "gigabytes": 0}})
     assert r.status_code == 200, r.text
-    assert r.json() == {"quota_set": {"volumes": 4, "gigabytes": -1, "snapshots": 10}}
+    assert r.json() == {"quota_set": {"volumes": 4, "gigabytes": 0, "snapshots": -1}}
     assert env.admin.ok("GET", f"/os-quota-sets/{name}")["quota_set"]["volumes"] == 4
-    assert env.admin.ok("GET", f"/os-quota-sets/{name}/defaults")["quota_set"]["volumes"] == 10
+    assert env.admin.ok("GET", f"/os-quota-sets/{name}/defaults")["quota_set"]["volumes"] == -1
     r = env.admin.request("DELETE", f"/os-quota-sets/{name}")
     assert r.status_code == 200 and r.content == b""
     assert env.admin.ok("GET", f"/os-quota-sets/{name}") == {"quota_set": {"id": name, **DEFAULTS}}
@@ -45,29 +47,30 @@ def test_tenant_id_and_id_in_the_body_are_ignored_as_cinder_ignores_them(env, pr
 
 def test_usage_and_limits(env, project):
     name, user = project
+    env.admin.ok("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"volumes": 5}})
     user.create_volume(size=2)
     user.create_volume(size=3)
     shown = user.ok("GET", f"/os-quota-sets/{name}", params={"usage": "True"})["quota_set"]
     assert shown == {"id": name,
-                     "volumes": {"limit": 10, "in_use": 2, "reserved": 0, "allocated": 0},
-                     "gigabytes": {"limit": 1000, "in_use": 5, "reserved": 0, "allocated": 0},
-                     "snapshots": {"limit": 10, "in_use": 0, "reserved": 0, "allocated": 0}}
-    assert user.ok("GET", f"/os-quota-sets/{name}", params={"usage": "false"})["quota_set"]["volumes"] == 10
+                     "volumes": {"limit": 5, "in_use": 2, "reserved": 0, "allocated": 0},
+                     "gigabytes": {"limit": -1, "in_use": 5, "reserved": 0, "allocated": 0},
+                     "snapshots": {"limit": -1, "in_use": 0, "reserved": 0, "allocated": 0}}
+    assert user.ok("GET", f"/os-quota-sets/{name}", params={"usage": "false"})["quota_set"]["volumes"] == 5
     assert user.ok("GET", "/limits") == {"limits": {"rate": [], "absolute": {
-        "maxTotalVolumes": 10, "maxTotalVolumeGigabytes": 1000, "maxTotalSnapshots": 10,
+        "maxTotalVolumes": 5, "maxTotalVolumeGigabytes": -1, "maxTotalSnapshots": -1,
         "totalVolumesUsed": 2, "totalGigabytesUsed": 5, "totalSnapshotsUsed": 0}}}
     assert_fault(user.request("GET", f"/os-quota-sets/{name}", params={"usage": "maybe"}), 400, "usage")
 
 
 def test_a_project_token_reads_its_own_and_changes_nothing(env, project):
     name, user = project
-    assert user.ok("GET", f"/os-quota-sets/{name}")["quota_set"]["volumes"] == 10
+    assert user.ok("GET", f"/os-quota-sets/{name}")["quota_set"]["volumes"] == -1
     assert_fault(user.request("GET", "/os-quota-sets/p1"), 403)
     assert_fault(user.request("GET", "/os-quota-sets/p1/defaults"), 403)
     assert_fault(user.request("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"volumes": 100}}), 403)
     assert_fault(user.request("DELETE", f"/os-quota-sets/{name}"), 403)
     assert_fault(env.user.request("GET", f"/os-quota-sets/{name}"), 403)  # p1's token on another project
-    assert user.ok("GET", f"/os-quota-sets/{name}")["quota_set"]["volumes"] == 10
+    assert user.ok("GET", f"/os-quota-sets/{name}")["quota_set"]["volumes"] == -1
 
 
 @pytest.mark.parametrize("body, says", [
@@ -92,7 +95,13 @@ def test_an_update_below_usage_is_400(env, project):
     user.create_volume()
     assert_fault(env.admin.request("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"volumes": 1}}), 400,
                  "Current usage is 2 and the requested limit is 1")
-    assert env.admin.ok("GET", f"/os-quota-sets/{name}")["quota_set"]["volumes"] == 10
+    assert env.admin.ok("GET", f"/os-quota-sets/{name}")["quota_set"]["volumes"] == -1
+
+
+def test_a_servers_quota_settings_are_its_defaults(make_env):
+    own = make_env(VOLCLONE_QUOTA_VOLUMES="10", VOLCLONE_QUOTA_GIGABYTES="1000", VOLCLONE_QUOTA_SNAPSHOTS="0")
+    assert own.user.ok("GET", "/os-quota-sets/p1/defaults") == \
+        {"quota_set": {"id": "p1", "volumes": 10, "gigabytes": 1000, "snapshots": 0}}
 
 
 def test_create_and_clone_over_quota_are_413_and_make_nothing(make_env):

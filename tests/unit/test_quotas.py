@@ -17,6 +17,20 @@ from volclone.flows.model import Step
 
 from .conftest import Fast
 
+#: Cinder's defaults, which the service has when nothing is configured (the fast services of the
+#: other tests have no quotas).
+CINDER = {"quota_volumes": 10, "quota_gigabytes": 1000, "quota_snapshots": 10}
+
+
+def with_quotas(make_fast: Any, **settings: Any) -> Fast:
+    """A fast service with Cinder's default quotas, but for ``settings``."""
+    return make_fast(**{**CINDER, **settings})  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def fast(make_fast: Any) -> Fast:
+    return with_quotas(make_fast)
+
 
 def usage(fast: Fast, project: str = "p1") -> dict[str, tuple[int, int, int]]:
     """resource -> (limit, in_use, reserved), as the admin reads it."""
@@ -30,9 +44,11 @@ def reservations(fast: Fast) -> list[tuple[Any, ...]]:
 
 # -- limits: defaults, overrides, who may do what ---------------------------------------
 def test_defaults_are_cinders_and_configurable(make_fast):
-    fast = make_fast()
+    assert Settings().quota_defaults == Settings.from_env({}).quota_defaults == \
+        {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
+    fast = make_fast(**CINDER)
     assert fast.svc.quotas.show(fast.who, "p1", "p1") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
-    other = make_fast(quota_volumes=3, quota_gigabytes=-1, quota_snapshots=0)
+    other = with_quotas(make_fast, quota_volumes=3, quota_gigabytes=-1, quota_snapshots=0)
     assert other.svc.quotas.defaults(other.who, "p1", "p1") == {"volumes": 3, "gigabytes": -1, "snapshots": 0}
 
 
@@ -99,7 +115,7 @@ def test_limits_are_cinders_absolute_limits(fast):
 
 # -- volume create -----------------------------------------------------------------------
 def test_volume_create_over_the_volumes_quota_is_413_naming_it_and_makes_nothing(make_fast):
-    fast = make_fast(quota_volumes=2)
+    fast = with_quotas(make_fast, quota_volumes=2)
     fast.volume()
     fast.volume()
     with fast.creates_nothing(), pytest.raises(OverLimit) as exc:
@@ -111,7 +127,7 @@ def test_volume_create_over_the_volumes_quota_is_413_naming_it_and_makes_nothing
 
 
 def test_volume_create_over_the_gigabytes_quota_names_gigabytes(make_fast):
-    fast = make_fast(quota_gigabytes=10)
+    fast = with_quotas(make_fast, quota_gigabytes=10)
     fast.volume(size=8)
     with fast.creates_nothing(), pytest.raises(OverLimit) as exc:
         fast.volume(size=3)
@@ -122,7 +138,7 @@ def test_volume_create_over_the_gigabytes_quota_names_gigabytes(make_fast):
 
 
 def test_unlimited_and_zero(make_fast):
-    fast = make_fast(quota_volumes=-1, quota_gigabytes=0)
+    fast = with_quotas(make_fast, quota_volumes=-1, quota_gigabytes=0)
     with pytest.raises(OverLimit, match="gigabytes"):
         fast.volume()
     fast.svc.quotas.update(fast.admin, "admin", "p1", {"gigabytes": -1})
@@ -132,7 +148,7 @@ def test_unlimited_and_zero(make_fast):
 
 
 def test_a_delete_frees_its_quota(make_fast):
-    fast = make_fast(quota_volumes=1)
+    fast = with_quotas(make_fast, quota_volumes=1)
     vol = fast.volume(size=5)
     with pytest.raises(OverLimit):
         fast.volume()
@@ -143,7 +159,7 @@ def test_a_delete_frees_its_quota(make_fast):
 
 def test_a_volume_whose_create_failed_still_counts_until_deleted(make_fast):
     """As in Cinder: an ``error`` volume is the project's until it deletes it."""
-    fast = make_fast(quota_volumes=1)
+    fast = with_quotas(make_fast, quota_volumes=1)
 
     def broken(volume_id: str, size: int) -> None:
         raise RuntimeError("the pool is broken")
@@ -155,7 +171,7 @@ def test_a_volume_whose_create_failed_still_counts_until_deleted(make_fast):
 
 
 def test_concurrent_creates_never_pass_the_quota_and_end_exact(make_fast):
-    fast = make_fast(quota_volumes=5, quota_gigabytes=-1)
+    fast = with_quotas(make_fast, quota_volumes=5, quota_gigabytes=-1)
     made, refused, other = [], [], []
     start = threading.Barrier(12)
 
@@ -180,7 +196,7 @@ def test_concurrent_creates_never_pass_the_quota_and_end_exact(make_fast):
 
 # -- clone-volumes -----------------------------------------------------------------------
 def test_a_clone_over_the_volumes_quota_is_413_and_creates_nothing(make_fast):
-    fast = make_fast(quota_volumes=3)
+    fast = with_quotas(make_fast, quota_volumes=3)
     a, b = fast.volume(), fast.volume()
     with fast.creates_nothing(), pytest.raises(OverLimit, match="quota 'volumes'") as exc:
         fast.clone([a.id, b.id])
@@ -193,7 +209,7 @@ def test_a_clone_over_the_volumes_quota_is_413_and_creates_nothing(make_fast):
 
 
 def test_a_clone_over_the_gigabytes_quota_names_gigabytes(make_fast):
-    fast = make_fast(quota_gigabytes=12)
+    fast = with_quotas(make_fast, quota_gigabytes=12)
     a = fast.volume(size=7)
     with fast.creates_nothing(), pytest.raises(OverLimit, match="Requested 7G, quota is 12G and 7G has been"):
         fast.clone([a.id])
@@ -210,7 +226,7 @@ def test_a_successful_clone_counts_its_clones_and_holds_nothing(fast):
                                        Step.SET_CLONES_AVAILABLE.prefix])
 def test_a_reverted_clone_frees_what_it_reserved(make_fast, failpoint):
     """Before its clone step (the reservation is rolled back) and after it (the clones go)."""
-    fast = make_fast(quota_volumes=4, failpoints=(failpoint,))
+    fast = with_quotas(make_fast, quota_volumes=4, failpoints=(failpoint,))
     a, b = fast.volume(size=2), fast.volume(size=3)
     assert fast.wait(fast.clone([a.id, b.id])).flow_state.value == "REVERTED"
     assert usage(fast)["volumes"] == (4, 2, 0) and usage(fast)["gigabytes"] == (1000, 5, 0)
@@ -221,7 +237,7 @@ def test_a_reverted_clone_frees_what_it_reserved(make_fast, failpoint):
 
 
 def test_concurrent_clones_never_pass_the_quota(make_fast):
-    fast = make_fast(quota_volumes=7, quota_gigabytes=-1)
+    fast = with_quotas(make_fast, quota_volumes=7, quota_gigabytes=-1)
     a, b = fast.volume(), fast.volume()
     started, refused = [], []
     start = threading.Barrier(6)
@@ -258,7 +274,7 @@ def test_a_reservation_counts_until_its_volume_exists_then_the_volume_does(fast)
 
 def test_expired_reservations_do_not_count(make_fast):
     """A request that died after reserving holds its quota until the reservation expires."""
-    fast = make_fast(quota_volumes=2, quota_reservation_expire_s=600)
+    fast = with_quotas(make_fast, quota_volumes=2, quota_reservation_expire_s=600)
     now = [utcnow()]
     fast.svc.quotas.clock = lambda: now[0]
     fast.svc.quotas.reserve("p1", "crashed-request", [("never-made-1", 1), ("never-made-2", 1)])
@@ -273,7 +289,7 @@ def test_expired_reservations_do_not_count(make_fast):
 
 
 def test_quotas_are_per_project(make_fast):
-    fast = make_fast(quota_volumes=1)
+    fast = with_quotas(make_fast, quota_volumes=1)
     fast.volume(project="p1")
     fast.volume(project="p2")
     with pytest.raises(OverLimit):
