@@ -119,3 +119,14 @@ def test_create_and_clone_over_quota_are_413_and_make_nothing(make_env):
         assert_fault(own.user.request("POST", "/volumes", json={"volume": {"size": 1}}), 413, "quota 'volumes'")
     used = own.user.ok("GET", "/os-quota-sets/p1", params={"usage": "true"})["quota_set"]
     assert used["volumes"]["in_use"] == 3 and used["gigabytes"]["in_use"] == 6
+
+
+def test_a_reverted_clone_frees_its_quota(make_env):
+    own = make_env(VOLCLONE_QUOTA_VOLUMES="2", VOLCLONE_FAILPOINTS="create_group_clone")
+    a = own.user.create_volume()
+    assert own.user.wait(own.user.clone([a["id"]]))["flow_details"]["cloneFlow"] == "REVERTED"
+    used = own.user.ok("GET", "/os-quota-sets/p1", params={"usage": "true"})["quota_set"]["volumes"]
+    assert (used["in_use"], used["reserved"]) == (1, 0)
+    assert own.server.db_rows("SELECT * FROM reservations") == []
+    own.user.create_volume()  # the quota the revert freed
+    assert_fault(own.user.request("POST", "/volumes", json={"volume": {"size": 1}}), 413, "quota 'volumes'")
