@@ -27,7 +27,9 @@ def server(prepare: Callable[[dict[str, str]], None] | None = None, **env: str) 
     runs before the server starts (e.g. ``volclone backend add``; ``env`` has VOLCLONE_DATA_DIR)."""
     with tempfile.TemporaryDirectory(prefix="volclone-bench-") as tmp:
         data = Path(tmp)
-        full_env = {**os.environ, "VOLCLONE_DATA_DIR": tmp, **env}
+        # No quotas: benchmarks make more volumes than Cinder's default 10.
+        full_env = {**os.environ, "VOLCLONE_DATA_DIR": tmp, "VOLCLONE_QUOTA_VOLUMES": "-1",
+                    "VOLCLONE_QUOTA_GIGABYTES": "-1", "VOLCLONE_QUOTA_SNAPSHOTS": "-1", **env}
         token = subprocess.run([VOLCLONE, "token", "create", "--project", "bench", "--admin"], env=full_env,
                                capture_output=True, text=True, check=True).stdout.split()[-1]
         if prepare is not None:

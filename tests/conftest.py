@@ -22,6 +22,8 @@ import httpx
 import pytest
 
 VOLCLONE = str(Path(sys.executable).parent / "volclone")
+#: The quota settings the test servers set to -1 (unlimited) unless a test gives them.
+UNLIMITED_QUOTAS = ("VOLCLONE_QUOTA_VOLUMES", "VOLCLONE_QUOTA_GIGABYTES", "VOLCLONE_QUOTA_SNAPSHOTS")
 
 
 def free_port() -> int:
@@ -58,6 +60,10 @@ class Server:
     def __post_init__(self) -> None:
         # Each server serves NBD on a port of its own, kept across restarts (same address).
         self.env.setdefault("VOLCLONE_NBD_PORT", str(free_port()))
+        # No quotas unless a test sets them: the shared servers hold many tests' volumes
+        # (the quota tests set their own limits; the defaults are Cinder's 10/1000/10).
+        for name in UNLIMITED_QUOTAS:
+            self.env.setdefault(name, "-1")
 
     @property
     def nbd_port(self) -> int:

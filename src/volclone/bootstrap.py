@@ -13,12 +13,14 @@ from volclone.config import Settings
 from volclone.db import repos
 from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
+from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
 from volclone.flows.engine import FlowRunner
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
 from volclone.service.policy import Policy
+from volclone.service.quotas import QuotaService
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
@@ -80,11 +82,12 @@ def build(settings: Settings, with_backends: bool = True,
     configured = add_configured(backends, repos.BackendConfigs(db).list()) if with_backends and not given else []
     volumes, groups = repos.Volumes(db), repos.Groups(db)
     types = VolumeTypeService(repos.VolumeTypes(db))
+    quotas = QuotaService(Quotas(db), settings.quota_defaults, settings.quota_reservation_expire_s)
     runner = FlowRunner(db.engine, settings.flow_workers)
     runner.setup()
     clones = CloneService(volumes, repos.CloneTasks(db), repos.ConfigValues(db), types, backends, runner,
                           groups, settings.max_clone_volumes, settings.failpoints,
-                          retry_interval=settings.leftover_retry_s)
+                          retry_interval=settings.leftover_retry_s, quotas=quotas)
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
 
@@ -108,8 +111,8 @@ def build(settings: Settings, with_backends: bool = True,
                                              for d in backends.drivers.values()),
                                            db.engine.dispose]
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
-                   VolumeService(volumes, groups, types, backends, attachment_rows),
-                   clones, attachments, on_start, on_stop, policy=policy)
+                   VolumeService(volumes, groups, types, backends, attachment_rows, quotas),
+                   clones, attachments, on_start, on_stop, quotas=quotas, policy=policy)
 
 
 def backend_admin(settings: Settings) -> BackendAdmin:

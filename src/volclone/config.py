@@ -12,6 +12,10 @@ DEFAULT_PREFIX = "clone-"
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 #: How callers authenticate: ``local`` tokens (``volclone token create``) or ``keystone``.
 AUTH_STRATEGIES = ("local", "keystone")
+#: Cinder's default quotas (``quota_volumes``, ``quota_gigabytes``, ``quota_snapshots``); -1: unlimited.
+DEFAULT_QUOTAS = {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
+#: Cinder's ``reservation_expire``: a reservation a crashed request left stops counting after a day.
+DEFAULT_RESERVATION_EXPIRE_S = 86400.0
 
 
 def default_data_dir() -> Path:
@@ -59,10 +63,20 @@ class Settings:
     keystone_cache_s: float = 60.0
     #: The operator's policy.yaml (``VOLCLONE_POLICY_FILE``): rules that override the defaults.
     policy_file: Path | None = None
+    #: Default quotas of every project (``VOLCLONE_QUOTA_VOLUMES``/``_GIGABYTES``/``_SNAPSHOTS``; -1: unlimited).
+    quota_volumes: int = DEFAULT_QUOTAS["volumes"]
+    quota_gigabytes: int = DEFAULT_QUOTAS["gigabytes"]
+    quota_snapshots: int = DEFAULT_QUOTAS["snapshots"]
+    #: Seconds a quota reservation holds when nothing commits or rolls it back (``VOLCLONE_QUOTA_RESERVATION_EXPIRE``).
+    quota_reservation_expire_s: float = DEFAULT_RESERVATION_EXPIRE_S
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'volclone.db'}"
+
+    @property
+    def quota_defaults(self) -> dict[str, int]:
+        return {r: int(getattr(self, f"quota_{r}")) for r in DEFAULT_QUOTAS}
 
     @property
     def pool_dir(self) -> Path:
@@ -102,6 +116,16 @@ class Settings:
         s.keystone_cache_s = float(env.get("VOLCLONE_KEYSTONE_CACHE_S", s.keystone_cache_s))
         if env.get("VOLCLONE_POLICY_FILE"):
             s.policy_file = Path(env["VOLCLONE_POLICY_FILE"])
+        for resource in DEFAULT_QUOTAS:
+            name = f"VOLCLONE_QUOTA_{resource.upper()}"
+            limit = int(env.get(name, getattr(s, f"quota_{resource}")))
+            if limit < -1:
+                raise ValueError(f"{name} must be -1 (unlimited) or a number from 0, not {limit}")
+            setattr(s, f"quota_{resource}", limit)
+        s.quota_reservation_expire_s = float(env.get("VOLCLONE_QUOTA_RESERVATION_EXPIRE",
+                                                     s.quota_reservation_expire_s))
+        if s.quota_reservation_expire_s <= 0:
+            raise ValueError("VOLCLONE_QUOTA_RESERVATION_EXPIRE must be a positive number of seconds")
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

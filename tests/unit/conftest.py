@@ -161,6 +161,10 @@ def _build(settings: Settings, drivers: Mapping[str, VolumeDriver], made: list[F
     return fast
 
 
+#: The fast services have no quotas unless a test sets them (tests/unit/test_quotas.py does).
+NO_QUOTAS = {"quota_volumes": -1, "quota_gigabytes": -1, "quota_snapshots": -1}
+
+
 #: Where the services' data directories go: a tmpfs when the machine has one. A flow's time
 #: on disk is SQLite's fsyncs (TaskFlow saves every state change): measured, the seven
 #: failpoint tests take 8 s in a tmp_path on disk and 2 s on tmpfs.
@@ -183,6 +187,7 @@ def make_fast(data_root: Path) -> Iterator[Any]:
 
     def make(drivers: Mapping[str, VolumeDriver] | None = None, **settings: Any) -> Fast:
         data_dir = data_root / f"svc{len(made)}"  # restarts reuse their service's directory
+        settings = {**NO_QUOTAS, **settings}
         return _build(Settings(data_dir=data_dir, **settings), drivers or {"local": MemoryDriver("local")}, made)
 
     yield make

@@ -11,7 +11,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import RequestResponseEndpoint
 
 from volclone import __version__
-from volclone.api import attachments, clones, deps, faults, limits, openapi, types, versions, volume_actions, volumes
+from volclone.api import (
+    attachments,
+    clones,
+    deps,
+    faults,
+    limits,
+    openapi,
+    quotas,
+    types,
+    versions,
+    volume_actions,
+    volumes,
+)
 from volclone.config import DEFAULT_MAX_REQUEST_BYTES
 from volclone.errors import VolcloneError
 from volclone.service import Service
@@ -69,7 +81,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         return await call_next(request)
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
-               volume_actions.router)
+               volume_actions.router, quotas.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

@@ -175,8 +175,55 @@ class ProgressOut(Out):
     task_id: str
 
 
+class QuotaSet(Out):
+    """A project's limits (-1: unlimited)."""
+
+    id: str = Field(description="the project the quotas are of")
+    volumes: int
+    gigabytes: int
+    snapshots: int
+
+
+class QuotaUsage(Out):
+    limit: int = Field(description="-1: unlimited")
+    in_use: int = Field(description="what the project has")
+    reserved: int = Field(description="what requests in progress hold for volumes they have not made yet")
+    allocated: int = Field(description="always 0 (no nested projects)")
+
+
+class QuotaSetUsage(Out):
+    """A project's limits with what it uses (``?usage=true``)."""
+
+    id: str
+    volumes: QuotaUsage
+    gigabytes: QuotaUsage
+    snapshots: QuotaUsage
+
+
+class QuotaLimits(Out):
+    """An updated project's limits."""
+
+    volumes: int
+    gigabytes: int
+    snapshots: int
+
+
+class AbsoluteLimits(Out):
+    maxTotalVolumes: int = Field(description="-1: unlimited")  # noqa: N815 (Cinder's names)
+    maxTotalVolumeGigabytes: int = Field(description="-1: unlimited")  # noqa: N815
+    maxTotalSnapshots: int = Field(description="-1: unlimited")  # noqa: N815
+    totalVolumesUsed: int  # noqa: N815
+    totalGigabytesUsed: int  # noqa: N815
+    totalSnapshotsUsed: int  # noqa: N815
+
+
+class Limits(Out):
+    rate: list[Any] = Field(description="always empty (no rate limits)")
+    absolute: AbsoluteLimits
+
+
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, VolumeSummary, Volume, AttachmentSummary, Attachment,
-                                      CloneStarted, ProgressOut)
+                                      CloneStarted, ProgressOut, QuotaSet, QuotaSetUsage, QuotaLimits, Limits)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -200,6 +247,7 @@ _ATTACHMENT = _obj(attachment=_ref(Attachment))
 _ATTACHMENTS = _obj(attachments=_list_of(AttachmentSummary))
 _METADATA = _obj(metadata=_STRINGS)
 _SPECS = _obj(extra_specs=_STRINGS)
+_Q = "/v3/{project_id}/os-quota-sets/{target_project_id}"
 
 #: ``{(METHOD, path): {status: body schema, or None for an empty body}}``: every operation's success.
 SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
@@ -240,6 +288,11 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("PUT", "/v3/{project_id}/attachments/{attachment_id}"): {200: _ATTACHMENT},
     ("DELETE", "/v3/{project_id}/attachments/{attachment_id}"): {200: _ATTACHMENTS},
     ("POST", "/v3/{project_id}/attachments/{attachment_id}/action"): {204: None},
+    ("GET", _Q): {200: _obj(quota_set={"oneOf": [_ref(QuotaSet), _ref(QuotaSetUsage)]})},
+    ("PUT", _Q): {200: _obj(quota_set=_ref(QuotaLimits))},
+    ("DELETE", _Q): {200: None},
+    ("GET", _Q + "/defaults"): {200: _obj(quota_set=_ref(QuotaSet))},
+    ("GET", "/v3/{project_id}/limits"): {200: _obj(limits=_ref(Limits))},
 }
 
 
@@ -305,7 +358,8 @@ _FAULTS = {
     404: "not found (the attachments API also answers 404 below microversion 3.27)",
     406: "the OpenStack-API-Version asked for is not served",
     409: "the resource's state does not allow it",
-    413: "the request body, or a field in it, is too large",
+    413: "the request body, or a field in it, is too large; or (volume create, clone-volumes) the project's "
+         "quota would be exceeded: the message names the resource",
     503: "the backend the volume lives on is not available (its driver did not start)",
     507: "the backend's storage is full: nothing was made (deleting volumes makes room)",
 }

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from volclone.service.quotas import MAX_LIMIT, RESOURCES, UNLIMITED
 from volclone.service.volumes import MAX_METADATA_ITEMS
 
 #: Cinder's largest size (``cinder.api.validation.parameter_types.volume_size``: DB_MAX_INT GiB).
@@ -226,3 +227,35 @@ class VolumeActionBody(Strict):
             if len(data) != 1:
                 raise ValueError("the body must name exactly one action")
         return data
+
+
+# -- quotas ------------------------------------------------------------------------
+#: A limit: -1 (unlimited) or 0 up to Cinder's largest (``db.MAX_INT``).
+QuotaLimit = Annotated[StrictInt, Field(ge=UNLIMITED, le=MAX_LIMIT)]
+
+
+class QuotaSetUpdate(Strict):
+    """The limits to change; the others stay. ``tenant_id`` and ``id`` are ignored, as Cinder
+    ignores them (python-cinderclient sends ``tenant_id``)."""
+
+    volumes: QuotaLimit | None = None
+    gigabytes: QuotaLimit | None = None
+    snapshots: QuotaLimit | None = None
+    tenant_id: StrictStr | None = None
+    id: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> QuotaSetUpdate:
+        nulls = sorted(r for r in self.model_fields_set & set(RESOURCES) if getattr(self, r) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)}: a limit must be a number (-1: unlimited), not null")
+        return self
+
+    def limits(self) -> dict[str, int]:
+        return {r: int(getattr(self, r)) for r in RESOURCES if r in self.model_fields_set}
+
+
+class QuotaSetUpdateBody(Strict):
+    """``{"quota_set": {"volumes": 20, "gigabytes": -1}}``."""
+
+    quota_set: QuotaSetUpdate

@@ -155,3 +155,38 @@ class SettingRow(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class QuotaRow(Base):
+    """An admin's override of one project's limit on one resource (Cinder's ``quotas``);
+    a resource without a row has the configured default."""
+
+    __tablename__ = "quotas"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class QuotaLockRow(Base):
+    """One row per project that ever reserved: the quota transactions of a project take its
+    row lock first (an UPDATE), so they check and reserve one at a time, on SQLite and on
+    PostgreSQL alike."""
+
+    __tablename__ = "quota_locks"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReservationRow(Base):
+    """Quota held for one volume not made yet (Cinder's ``reservations``). ``holder`` is what
+    commits or rolls it back: the volume create, or the clone task. It counts while it has not
+    expired and its volume does not exist; once the volume exists the volume itself counts."""
+
+    __tablename__ = "reservations"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    volume_id: Mapped[str] = mapped_column(String(36))
+    gigabytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)

@@ -100,6 +100,8 @@ class CloneContext:
     backend_for: Callable[[str], VolumeDriver] | None = None
     #: Where reverts record what they could not undo (default: in the volumes' database).
     leftovers: Leftovers | None = None
+    #: Drops a task's quota reservation (the service's ``QuotaService.release``); None: no quotas.
+    release_quota: Callable[[str], None] | None = None
     points: Failpoints = field(init=False)
     records: Leftovers = field(init=False)
     #: Revert failures that could not even be recorded, by task id (reported, not retried).
@@ -115,6 +117,17 @@ class CloneContext:
 
     def failpoint(self, task_name: str) -> None:
         self.points.task(task_name)
+
+    def release_quotas(self, task_id: str) -> None:
+        """Commit or roll back the task's quota reservation. A failure is logged, not raised:
+        the reservation then stops counting when it expires."""
+        if self.release_quota is None:
+            return
+        try:
+            self.release_quota(task_id)
+        except Exception:
+            log.exception("clone task %s: its quota reservation was not released; it holds until it expires",
+                          task_id)
 
     # -- undoing, in reverts and in retries ------------------------------------
     def undo_action(self, action: Undo, ref: str, backend: str | None) -> Callable[[], None]:
@@ -218,6 +231,7 @@ class CreateSourceGroup(CloneTask):
 
     def revert(self, task_id: str, **_: Any) -> None:
         self.ctx.undo(task_id, self.name, Undo.DELETE_GROUP, src_group_id(task_id))
+        self.ctx.release_quotas(task_id)  # roll back what is still reserved; removed clones count no more
         self.ctx.report_revert(task_id)
 
 
@@ -257,6 +271,7 @@ class CreateGroupClone(CloneTask):
                    volume_type_id=c.volume_type_id, backend=c.backend)
             for c in specs if c.id not in existing
         ])
+        self.ctx.release_quotas(task_id)  # commit: the clones' rows count themselves now
         driver = self.ctx.driver_for(backend)
         snap = driver.find_group_snapshot(snapshot_id(task_id))
         if snap is None:

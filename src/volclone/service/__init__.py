@@ -19,9 +19,10 @@ from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
 from volclone.service.policy import Policy
+from volclone.service.quotas import QuotaService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AttachmentService", "AuthService", "CloneService", "Policy", "Service", "VolumeService",
+__all__ = ["AttachmentService", "AuthService", "CloneService", "Policy", "QuotaService", "Service", "VolumeService",
            "VolumeTypeService"]
 
 
@@ -29,8 +30,9 @@ class Service:
     def __init__(self, auth: AuthService, types: VolumeTypeService, volumes: VolumeService,
                  clones: CloneService, attachments: AttachmentService,
                  on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]],
-                 policy: Policy | None = None) -> None:
+                 *, quotas: QuotaService, policy: Policy | None = None) -> None:
         self.auth = auth
+        self.quotas = quotas
         self.policy = policy or Policy()
         self.types = types
         self.volumes = volumes

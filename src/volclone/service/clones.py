@@ -27,6 +27,7 @@ from volclone.flows.messages import public_error
 from volclone.flows.model import CloneSpec, Undo
 from volclone.flows.progress import read_progress
 from volclone.naming import clone_names
+from volclone.service.quotas import QuotaService
 from volclone.service.volumes import Backends, VolumeTypeService, clone_mode
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,9 @@ class CloneService:
     def __init__(self, volumes: Volumes, tasks: CloneTasks, settings: ConfigValues, types: VolumeTypeService,
                  backends: Backends, runner: FlowRunner, groups: Groups, max_volumes: int,
                  failpoints: tuple[str, ...] = (), leftovers: Leftovers | None = None,
-                 retry_interval: float = 60.0) -> None:
+                 retry_interval: float = 60.0, quotas: QuotaService | None = None) -> None:
         self.volumes = volumes
+        self.quotas = quotas
         self.tasks = tasks
         self.settings = settings
         self.types = types
@@ -95,7 +97,8 @@ class CloneService:
         self.groups = groups
         self.leftovers = leftovers or Leftovers(volumes.db)
         self.ctx = CloneContext(volumes, groups, self.driver_for, failpoints, backend_for=backends.get,
-                                leftovers=self.leftovers)
+                                leftovers=self.leftovers,
+                                release_quota=quotas.release if quotas is not None else None)
         self.max_volumes = max_volumes
         low, high = self.RETRY_INTERVAL_BOUNDS
         self.retrier = Periodic("leftover-retry", self.retry_leftovers, min(high, max(low, retry_interval)))
@@ -165,10 +168,19 @@ class CloneService:
         task_id = str(uuid.uuid4())
         store: dict[str, Any] = {"task_id": task_id, "project_id": req.project_id, "backend": backend,
                                  "source_ids": list(ids), "clones": [c.to_json() for c in clones]}
-        flow = build_flow(self.ctx, task_id)
-        logbook_id, flow_id, engine = self.runner.create(task_id, flow, store)
-        self.tasks.add(task_id, req.project_id, store, logbook_id, flow_id)
-        self.runner.submit(flow_id, engine)
+        # Quota last of the checks, first of the changes: held for the task until its clone step
+        # adds the clones (commit) or its revert ends (roll back). 413 overLimit makes nothing.
+        if self.quotas is not None:
+            self.quotas.reserve(req.project_id, task_id, [(c.id, found[c.source].size) for c in clones])
+        try:
+            flow = build_flow(self.ctx, task_id)
+            logbook_id, flow_id, engine = self.runner.create(task_id, flow, store)
+            self.tasks.add(task_id, req.project_id, store, logbook_id, flow_id)
+            self.runner.submit(flow_id, engine)
+        except BaseException:
+            if self.quotas is not None:
+                self.quotas.release(task_id)
+            raise
         log.info("clone task %s started: %s", task_id, ", ".join(ids))
         return task_id
 

@@ -126,6 +126,16 @@ API_RULES = [
           "Clone a set of volumes at one point in time (starts a clone flow).", "POST /clone-volumes"),
     _rule("clone_volumes:get_progress", ADMIN_OR_READER, "Show the progress of a clone flow.",
           "GET /clone-volumes/get_progress"),
+    # quotas and limits
+    _rule("volume_extension:quotas:show", ADMIN_OR_READER,
+          "Show quotas, their defaults and usage (a project's own; an admin any project's).",
+          "GET /os-quota-sets/{target_project_id}", "GET /os-quota-sets/{target_project_id}/defaults"),
+    _rule("volume_extension:quotas:update", ADMIN_API, "Set a project's quotas.",
+          "PUT /os-quota-sets/{target_project_id}"),
+    _rule("volume_extension:quotas:delete", ADMIN_API, "Set a project's quotas back to the defaults.",
+          "DELETE /os-quota-sets/{target_project_id}"),
+    _rule("limits_extension:used_limits", ADMIN_OR_READER, "Show the project's absolute limits and usage.",
+          "GET /limits"),
 ]
 
 RULES: Sequence[oslo.RuleDefault] = [*BASE_RULES, *API_RULES]

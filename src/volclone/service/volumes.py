@@ -19,6 +19,7 @@ from volclone.errors import (
     NotFound,
     OverLimit,
 )
+from volclone.service.quotas import QuotaService
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +177,9 @@ class VolumeTypeService:
 
 class VolumeService:
     def __init__(self, volumes: Volumes, groups: Groups, types: VolumeTypeService, backends: Backends,
-                 attachments: Attachments | None = None) -> None:
+                 attachments: Attachments | None = None, quotas: QuotaService | None = None) -> None:
         self.repo = volumes
+        self.quotas = quotas
         self.groups = groups
         self.types = types
         self.backends = backends
@@ -209,7 +211,13 @@ class VolumeService:
         vol = Volume(id=str(uuid.uuid4()), project_id=project_id, name=name, description=description,
                      size=size, status=VolumeStatus.CREATING, volume_type_id=vtype.id,
                      backend=backend_name, metadata=dict(metadata or {}))
-        self.repo.add([vol])
+        if self.quotas is not None:  # 413 overLimit, and nothing made
+            self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
+        try:
+            self.repo.add([vol])  # from here the volume counts itself
+        finally:
+            if self.quotas is not None:
+                self.quotas.release(vol.id)
         try:
             driver.create_volume(vol.id, size)
         except Exception:

@@ -1,0 +1,142 @@
+"""Quota limits, usage and reservations, one project at a time.
+
+Usage is read, never counted up and down: a project's ``volumes`` and ``gigabytes`` in use are
+its rows in ``volumes`` (whatever their status, as Cinder counts them), so a volume delete or a
+clone revert that removes rows frees their quota at once and nothing can drift. What is
+*reserved* is the reservations of volumes not made yet: a reservation counts while it has not
+expired and its volume row does not exist, so the moment the row is added the volume counts
+instead, in one step, with no window where both or neither count::
+
+    quotas = Quotas(db)
+    with quotas.locked("p1", now) as q:     # the project's quota lock, held until the block ends
+        limits, usage = q.overrides(), q.usage()
+        ...                                  # the service decides
+        q.reserve("task-1", [("vol-a", 10)], expires_at)
+    quotas.release("task-1")                 # commit (the rows exist) or roll back (they never will)
+
+The lock is an UPDATE of the project's ``quota_locks`` row, the first statement of the
+transaction: PostgreSQL holds that row lock until commit, SQLite its database write lock, so
+the check and the reservation of one request are never interleaved with another's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from volclone.db.database import Database
+from volclone.db.schema import QuotaLockRow, QuotaRow, ReservationRow, VolumeRow
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One resource's use: what exists, and what live reservations hold for what does not yet."""
+
+    in_use: int = 0
+    reserved: int = 0
+
+
+class LockedQuotas:
+    """What may be read and changed while a project's quota lock is held."""
+
+    def __init__(self, session: Session, project_id: str, now: dt.datetime) -> None:
+        self._s = session
+        self.project_id = project_id
+        self.now = now
+
+    def overrides(self) -> dict[str, int]:
+        return _overrides(self._s, self.project_id)
+
+    def usage(self) -> dict[str, Usage]:
+        return _usage(self._s, self.project_id, self.now)
+
+    def set_overrides(self, limits: dict[str, int]) -> None:
+        for resource, limit in limits.items():
+            row = self._s.get(QuotaRow, (self.project_id, resource))
+            if row is None:
+                self._s.add(QuotaRow(project_id=self.project_id, resource=resource, hard_limit=limit))
+            else:
+                row.hard_limit = limit
+
+    def reserve(self, holder: str, volumes: Sequence[tuple[str, int]], expires_at: dt.datetime) -> None:
+        """Hold quota for ``volumes`` (volume id, GiB) until ``holder`` is released or ``expires_at``."""
+        self._s.add_all([ReservationRow(id=str(uuid.uuid4()), holder=holder, project_id=self.project_id,
+                                        volume_id=vid, gigabytes=size, created_at=self.now, expires_at=expires_at)
+                         for vid, size in volumes])
+
+
+def _overrides(s: Session, project_id: str) -> dict[str, int]:
+    rows = s.execute(select(QuotaRow.resource, QuotaRow.hard_limit).where(QuotaRow.project_id == project_id))
+    return {resource: limit for resource, limit in rows}
+
+
+def _usage(s: Session, project_id: str, now: dt.datetime) -> dict[str, Usage]:
+    count, size = s.execute(select(func.count(), func.coalesce(func.sum(VolumeRow.size), 0))
+                            .where(VolumeRow.project_id == project_id)).one()
+    made = exists().where(VolumeRow.id == ReservationRow.volume_id)
+    held, held_size = s.execute(
+        select(func.count(), func.coalesce(func.sum(ReservationRow.gigabytes), 0))
+        .where(and_(ReservationRow.project_id == project_id, ReservationRow.expires_at > now, ~made))).one()
+    return {"volumes": Usage(int(count), int(held)), "gigabytes": Usage(int(size), int(held_size))}
+
+
+class Quotas:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def overrides(self, project_id: str) -> dict[str, int]:
+        """The limits an admin set for the project (resources without one: not in the dict)."""
+        with self.db.session() as s:
+            return _overrides(s, project_id)
+
+    def usage(self, project_id: str, now: dt.datetime) -> dict[str, Usage]:
+        with self.db.session() as s:
+            return _usage(s, project_id, now)
+
+    def delete_overrides(self, project_id: str) -> None:
+        with self.db.session() as s:
+            s.execute(delete(QuotaRow).where(QuotaRow.project_id == project_id))
+
+    @contextlib.contextmanager
+    def locked(self, project_id: str, now: dt.datetime) -> Iterator[LockedQuotas]:
+        """One transaction holding the project's quota lock; expired reservations go first."""
+        for _ in range(2):
+            with self.db.session() as s:
+                # The lock must be the transaction's first statement: on SQLite a read first
+                # would start a snapshot that a concurrent writer can make stale.
+                taken = s.execute(update(QuotaLockRow).where(QuotaLockRow.project_id == project_id)
+                                  .values(version=QuotaLockRow.version + 1)).rowcount  # type: ignore[attr-defined]
+                if taken:
+                    s.execute(delete(ReservationRow).where(and_(ReservationRow.project_id == project_id,
+                                                                ReservationRow.expires_at <= now)))
+                    yield LockedQuotas(s, project_id, now)
+                    return
+            self._add_lock_row(project_id)
+        raise RuntimeError(f"the quota lock row of project {project_id} could not be made")
+
+    def _add_lock_row(self, project_id: str) -> None:
+        with contextlib.suppress(IntegrityError):  # a concurrent first reservation made it
+            with self.db.session() as s:
+                s.add(QuotaLockRow(project_id=project_id, version=0))
+
+    def release(self, holder: str) -> int:
+        """Drop the holder's reservations: a commit once its volumes exist (they count now), a
+        rollback if they never will. Returns how many there were (0: released already)."""
+        with self.db.session() as s:
+            return int(s.execute(delete(ReservationRow).where(ReservationRow.holder == holder))
+                       .rowcount)  # type: ignore[attr-defined]
+
+    def reservations(self, project_id: str) -> list[tuple[str, str, int, dt.datetime]]:
+        """(holder, volume id, GiB, expiry) of every reservation of the project, expired too."""
+        with self.db.session() as s:
+            rows = s.execute(select(ReservationRow.holder, ReservationRow.volume_id, ReservationRow.gigabytes,
+                                    ReservationRow.expires_at).where(ReservationRow.project_id == project_id)
+                             .order_by(ReservationRow.created_at, ReservationRow.id))
+            return [(h, v, g, e) for h, v, g, e in rows]

@@ -1,0 +1,140 @@
+"""Quotas, as Cinder shapes them: per-project limits on ``volumes``, ``gigabytes`` and
+``snapshots``, defaults from the configuration, overrides by an admin, and the reservation a
+volume create or a clone takes before it makes anything::
+
+    quotas.reserve("p1", holder=task_id, volumes=[(clone_id, 10), ...])  # 413 overLimit, or held
+    ...                                                                    # the volume rows are added
+    quotas.release(task_id)                                               # commit (or roll back)
+
+A limit of -1 is unlimited. Usage is the project's volume rows plus the live reservations of
+volumes not made yet (``volclone.db.quotas``), so deletes and reverts free quota by removing rows,
+and a reservation a crashed request left stops counting when it expires. Snapshots have a limit
+and no usage yet (volclone makes no standalone snapshots).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from volclone.config import DEFAULT_QUOTAS, DEFAULT_RESERVATION_EXPIRE_S
+from volclone.db.quotas import Quotas, Usage
+from volclone.db.schema import utcnow
+from volclone.domain import Principal
+from volclone.errors import BadRequest, Forbidden, OverLimit
+
+#: The resources, in the order Cinder lists them.
+RESOURCES = tuple(DEFAULT_QUOTAS)
+UNLIMITED = -1
+#: The largest limit (Cinder's ``db.MAX_INT``).
+MAX_LIMIT = 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    """One resource of ``os-quota-sets?usage=True``."""
+
+    limit: int
+    in_use: int
+    reserved: int
+    #: Cinder's nested-quota field; always 0 (volclone has no nested projects).
+    allocated: int = 0
+
+
+def _over(limit: int, usage: Usage, delta: int) -> bool:
+    return limit != UNLIMITED and usage.in_use + usage.reserved + delta > limit
+
+
+class QuotaService:
+    def __init__(self, repo: Quotas, defaults: Mapping[str, int] | None = None,
+                 reservation_expire_s: float = DEFAULT_RESERVATION_EXPIRE_S,
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.repo = repo
+        self._defaults = {**DEFAULT_QUOTAS, **(defaults or {})}
+        self.reservation_expire = dt.timedelta(seconds=reservation_expire_s)
+        self.clock = clock
+
+    # -- who may see what (the API checked the policy rule of each operation) ------------
+    @staticmethod
+    def _may_show(who: Principal, project_id: str, target: str) -> None:
+        if not who.is_admin and target != who.project_id:
+            raise Forbidden(f"the token may only show the quotas of its own project, not of {target}")
+
+    def _limits(self, overrides: Mapping[str, int]) -> dict[str, int]:
+        return {r: overrides.get(r, self._defaults[r]) for r in RESOURCES}
+
+    @staticmethod
+    def _with_usage(limits: Mapping[str, int], usage: Mapping[str, Usage]) -> dict[str, QuotaUsage]:
+        return {r: QuotaUsage(limits[r], usage.get(r, Usage()).in_use, usage.get(r, Usage()).reserved)
+                for r in RESOURCES}
+
+    # -- os-quota-sets -------------------------------------------------------------
+    def defaults(self, who: Principal, project_id: str, target: str) -> dict[str, int]:
+        self._may_show(who, project_id, target)
+        return dict(self._defaults)
+
+    def show(self, who: Principal, project_id: str, target: str) -> dict[str, int]:
+        self._may_show(who, project_id, target)
+        return self._limits(self.repo.overrides(target))
+
+    def show_usage(self, who: Principal, project_id: str, target: str) -> dict[str, QuotaUsage]:
+        self._may_show(who, project_id, target)
+        return self._with_usage(self._limits(self.repo.overrides(target)), self.repo.usage(target, self.clock()))
+
+    def update(self, who: Principal, project_id: str, target: str, values: Mapping[str, int]) -> dict[str, int]:
+        """Set the target's limits (admins only). A limit below what the project uses and holds
+        now is refused (400), as Cinder refuses it; checked under the quota lock, so no
+        reservation slips in between."""
+        for resource, value in values.items():
+            if resource not in RESOURCES:
+                raise BadRequest(f"Bad key(s) in quota set: {resource}")
+            if value < UNLIMITED or value > MAX_LIMIT:
+                raise BadRequest(f"quota {resource} must be -1 (unlimited) or from 0 to {MAX_LIMIT}, not {value}")
+        with self.repo.locked(target, self.clock()) as q:
+            usage = q.usage()
+            for resource, value in values.items():
+                used = usage.get(resource, Usage())
+                if value != UNLIMITED and value < used.in_use + used.reserved:
+                    raise BadRequest(f"Quota {resource} limit must be equal or greater than existing resources. "
+                                     f"Current usage is {used.in_use + used.reserved} and the requested limit is "
+                                     f"{value}.")
+            q.set_overrides(dict(values))
+            return self._limits(q.overrides())
+
+    def delete(self, who: Principal, project_id: str, target: str) -> None:
+        """Back to the defaults (admins only)."""
+        self.repo.delete_overrides(target)
+
+    # -- /limits ----------------------------------------------------------------------
+    def absolute_limits(self, who: Principal, project_id: str) -> dict[str, int]:
+        """Cinder's ``limits.absolute`` of the project: its limits and what it uses."""
+        quotas = self._with_usage(self._limits(self.repo.overrides(project_id)),
+                                  self.repo.usage(project_id, self.clock()))
+        return {"maxTotalVolumes": quotas["volumes"].limit, "maxTotalSnapshots": quotas["snapshots"].limit,
+                "maxTotalVolumeGigabytes": quotas["gigabytes"].limit,
+                "totalVolumesUsed": quotas["volumes"].in_use, "totalSnapshotsUsed": quotas["snapshots"].in_use,
+                "totalGigabytesUsed": quotas["gigabytes"].in_use}
+
+    # -- reserve, commit, roll back ------------------------------------------------------
+    def reserve(self, project_id: str, holder: str, volumes: Sequence[tuple[str, int]]) -> None:
+        """Hold quota for ``volumes`` ((volume id, GiB), not made yet) under ``holder``, or raise
+        :class:`OverLimit` (413) naming the resource, holding nothing."""
+        now = self.clock()
+        count, size = len(volumes), sum(s for _, s in volumes)
+        with self.repo.locked(project_id, now) as q:
+            limits, usage = self._limits(q.overrides()), q.usage()
+            gigabytes, used = limits["gigabytes"], usage["gigabytes"]
+            if _over(gigabytes, used, size):
+                raise OverLimit(f"VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
+                                f"gigabytes quota. Requested {size}G, quota is {gigabytes}G and "
+                                f"{used.in_use + used.reserved}G has been consumed.")
+            if _over(limits["volumes"], usage["volumes"], count):
+                raise OverLimit(f"VolumeLimitExceeded: Maximum number of volumes allowed ({limits['volumes']}) "
+                                "exceeded for quota 'volumes'.")
+            q.reserve(holder, volumes, now + self.reservation_expire)
+
+    def release(self, holder: str) -> None:
+        """Commit (the volumes exist now and count themselves) or roll back (they never will):
+        either way the holder's reservations go. Releasing twice is harmless."""
+        self.repo.release(holder)
