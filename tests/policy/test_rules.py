@@ -30,13 +30,14 @@ NOBODY = Principal("p1", False, frozenset())
 READS = ["volume:get", "volume:get_all", "volume:get_volume_metadata", "volume:attachment_get",
          "volume:attachment_get_all", "volume_extension:type_get", "volume_extension:type_get_all",
          "volume_extension:types_extra_specs:index", "volume_extension:types_extra_specs:show",
-         "clone_volumes:get_progress"]
+         "clone_volumes:get_progress", "volume_extension:quotas:show", "limits_extension:used_limits"]
 WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volume_metadata",
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",
           "clone_volumes:create", *ACTION_RULES.values()]
 ADMIN_ONLY = ["volume_extension:types_manage", "volume_extension:types_extra_specs:create",
-              "volume_extension:types_extra_specs:update", "volume_extension:types_extra_specs:delete"]
+              "volume_extension:types_extra_specs:update", "volume_extension:types_extra_specs:delete",
+              "volume_extension:quotas:update", "volume_extension:quotas:delete"]
 
 
 def test_every_api_rule_is_a_read_a_write_or_admin_only() -> None:

@@ -62,6 +62,12 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("POST", "/clone-volumes", {"clone-volumes": {"volumes": [VOL]}}, "clone_volumes:create", WRITE),
     ("GET", f"/clone-volumes/get_progress?action=clone-volumes&task_id={TASK}", None,
      "clone_volumes:get_progress", READ),
+    ("GET", "/os-quota-sets/p1", None, "volume_extension:quotas:show", READ),
+    ("GET", "/os-quota-sets/p1/defaults", None, "volume_extension:quotas:show", READ),
+    # A limit far above what the tests make (their servers run without quotas otherwise).
+    ("PUT", "/os-quota-sets/p1", {"quota_set": {"volumes": 100000}}, "volume_extension:quotas:update", ADMIN),
+    ("DELETE", "/os-quota-sets/p1", None, "volume_extension:quotas:delete", ADMIN),
+    ("GET", "/limits", None, "limits_extension:used_limits", READ),
 ]
 IDS = [f"{m} {p.split('?')[0]} {r.rsplit(':', 1)[-1]}" for m, p, _, r, _ in ENDPOINTS]
 #: persona -> the kinds of rule it passes on project p1 by default

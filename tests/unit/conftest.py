@@ -28,6 +28,7 @@ from volclone.config import Settings
 from volclone.domain import CloneProgress, CloneRequest, Principal, Volume
 from volclone.flows.model import Step
 from volclone.service import Service
+from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES
 
 MIB = 1024**2
 #: Generous: a flow on the memory driver takes milliseconds; this only bounds a hang.
@@ -51,8 +52,8 @@ class Fast:
     settings: Settings
     drivers: dict[str, VolumeDriver]
     svc: Service
-    who: Principal = field(default_factory=lambda: Principal("p1"))
-    admin: Principal = field(default_factory=lambda: Principal("admin", is_admin=True))
+    who: Principal = field(default_factory=lambda: Principal("p1", roles=MEMBER_ROLES))
+    admin: Principal = field(default_factory=lambda: Principal("admin", is_admin=True, roles=ADMIN_ROLES))
     project: str = "p1"
     #: Every service made for the test (restarts too), stopped at its end.
     made: list[Fast] = field(default_factory=list)

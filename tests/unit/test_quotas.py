@@ -72,19 +72,20 @@ def test_admin_updates_and_deletes_back_to_defaults(fast):
 
 
 def test_a_project_token_reads_its_own_quotas_only_and_changes_none(fast):
-    q = fast.svc.quotas
+    q, policy = fast.svc.quotas, fast.svc.policy
     with pytest.raises(Forbidden):
         q.show(fast.who, "p1", "p2")
     with pytest.raises(Forbidden):
         q.show_usage(fast.who, "p1", "p2")
     with pytest.raises(Forbidden):
         q.defaults(fast.who, "p1", "p2")
-    with pytest.raises(Forbidden):
-        q.update(fast.who, "p1", "p1", {"volumes": 100})
-    with pytest.raises(Forbidden):
-        q.delete(fast.who, "p1", "p1")
-    with pytest.raises(Forbidden):  # another project's URL
-        q.show(fast.who, "p2", "p2")
+    # Changes, and another project's URL, are the policy's to refuse (the API checks it first).
+    for rule in ("volume_extension:quotas:update", "volume_extension:quotas:delete"):
+        with pytest.raises(Forbidden, match=rule):
+            policy.authorize(rule, fast.who, "p1")
+        policy.authorize(rule, fast.admin, "p1")
+    with pytest.raises(Forbidden, match="volume_extension:quotas:show"):
+        policy.authorize("volume_extension:quotas:show", fast.who, "p2")
     assert q.show(fast.who, "p1", "p1")["volumes"] == 10
 
 
@@ -157,17 +158,21 @@ def test_a_delete_frees_its_quota(make_fast):
     fast.volume()
 
 
-def test_a_volume_whose_create_failed_still_counts_until_deleted(make_fast):
-    """As in Cinder: an ``error`` volume is the project's until it deletes it."""
+def test_a_volume_whose_create_failed_leaves_nothing_and_frees_its_quota(make_fast):
+    """A create the backend refuses leaves no row (the hardening issue's full-disk defect), so
+    it holds no quota either: neither a volume nor a reservation counts."""
     fast = with_quotas(make_fast, quota_volumes=1)
 
     def broken(volume_id: str, size: int) -> None:
         raise RuntimeError("the pool is broken")
 
+    real = fast.mem.create_volume
     fast.mem.create_volume = broken  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         fast.volume()
-    assert usage(fast)["volumes"] == (1, 1, 0) and reservations(fast) == []
+    assert usage(fast)["volumes"] == (1, 0, 0) and reservations(fast) == []
+    fast.mem.create_volume = real  # type: ignore[method-assign]
+    fast.volume()  # the one volume the quota allows
 
 
 def test_concurrent_creates_never_pass_the_quota_and_end_exact(make_fast):
