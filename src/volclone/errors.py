@@ -10,6 +10,7 @@ its HTTP status and the OpenStack fault name the API puts in the body::
     ├── Forbidden                 403 forbidden
     ├── NotFound                  404 itemNotFound
     ├── Conflict                  409 conflictingRequest
+    ├── DatabaseUnavailable       503 serviceUnavailable (the database cannot be reached or used)
     └── BackendError              500 computeFault  (storage failed; translated at the driver boundary)
         ├── CapabilityMissing     400 badRequest   (the backend can't do what was asked)
         └── BackendUnavailable    503 serviceUnavailable (the backend did not start, e.g. its cluster is down)
@@ -57,6 +58,14 @@ class NotFound(VolcloneError):
 class Conflict(VolcloneError):
     status = 409
     fault = "conflictingRequest"
+
+
+class DatabaseUnavailable(VolcloneError):
+    """The database cannot be reached (its server is down, the URL names nothing) or its
+    driver is not installed. The CLI prints the message as one line; the API answers 503."""
+
+    status = 503
+    fault = "serviceUnavailable"
 
 
 class BackendError(VolcloneError):
