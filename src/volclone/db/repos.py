@@ -190,7 +190,10 @@ class Volumes:
     def merge_metadata(self, per_volume: dict[str, dict[str, str]]) -> builtins.list[str]:
         """Add metadata to several volumes in one transaction; returns the ids not found."""
         with _transaction(self.db) as s:
-            rows = {r.id: r for r in s.scalars(select(VolumeRow).where(VolumeRow.id.in_(list(per_volume))))}
+            # FOR UPDATE: a merge running at the same time waits, then reads this one's keys
+            # (without it, on PostgreSQL, it wrote back what it read before and lost them).
+            rows = {r.id: r for r in s.scalars(select(VolumeRow).where(VolumeRow.id.in_(list(per_volume)))
+                                               .order_by(VolumeRow.id).with_for_update())}
             for vid, meta in per_volume.items():
                 if vid in rows:
                     rows[vid].metadata_ = {**(rows[vid].metadata_ or {}), **meta}
@@ -229,6 +232,10 @@ class Attachments:
     @staticmethod
     def _sync(s: Session, volume_id: str, also_from: frozenset[VolumeStatus] = frozenset()) -> None:
         s.flush()
+        # Lock the volume's row before reading its attachments: two changes to one volume's
+        # attachments then take turns on PostgreSQL, and the second reads the first's commit
+        # (SQLite has one writer at a time anyway, and ignores FOR UPDATE).
+        s.execute(select(VolumeRow.id).where(VolumeRow.id == volume_id).with_for_update())
         rows = s.scalars(select(AttachmentRow).where(AttachmentRow.volume_id == volume_id)).all()
         status = attached_status(_attachment(r) for r in rows)
         s.execute(update(VolumeRow)
