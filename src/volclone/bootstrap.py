@@ -33,20 +33,6 @@ log = logging.getLogger(__name__)
 LOCAL = "local"
 
 
-def open_database(settings: Settings) -> Database:
-    """The database ``settings.db_url`` names, migrated to the newest schema.
-
-    Raises :class:`~volclone.errors.DatabaseUnavailable` when it cannot be reached.
-    """
-    engine = make_engine(settings.db_url, settings.database_pool_size)
-    try:
-        upgrade_database(settings, engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return Database(engine)
-
-
 def upgrade_database(settings: Settings, engine: Engine | None = None) -> str | None:
     """Migrate volclone's tables and TaskFlow's to their newest revisions (``volclone db
     upgrade``, and every start); returns the revision volclone's schema is at.
@@ -68,6 +54,20 @@ def upgrade_database(settings: Settings, engine: Engine | None = None) -> str | 
     finally:
         if own:
             engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """The database ``settings.db_url`` names, migrated to the newest schema.
+
+    Raises :class:`~volclone.errors.DatabaseUnavailable` when it cannot be reached.
+    """
+    engine = make_engine(settings.db_url, settings.database_pool_size)
+    try:
+        upgrade_database(settings, engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Database(engine)
 
 
 def build(settings: Settings, with_backends: bool = True) -> Service:
