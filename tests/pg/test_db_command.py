@@ -4,6 +4,7 @@ one line, not a traceback. Real PostgreSQL (a fresh database per test) and real 
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def test_upgrades_started_at_once_take_turns(tmp_path, pg):
     """Several processes starting on one new database (api processes behind a load balancer)
     upgrade it one after the other: none fails on a table another is creating."""
     url = pg.empty()
-    procs = [subprocess.Popen([VOLCLONE, "db", "upgrade"], env={"VOLCLONE_DATABASE_URL": url, "PATH": "/usr/bin"},
+    procs = [subprocess.Popen([VOLCLONE, "db", "upgrade"], env={**os.environ, "VOLCLONE_DATABASE_URL": url},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, outs
