@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from psycopg.types.string import TextLoader
 
 VOLCLONE = str(Path(sys.executable).parent / "volclone")
 
@@ -48,10 +49,14 @@ def database_url_of(data_dir: Path) -> str:
 
 
 def _connect(url: str) -> Any:
-    """A DB-API connection to a SQLAlchemy URL (sqlite3 or psycopg); the SQL uses ``?``."""
+    """A DB-API connection to a SQLAlchemy URL (sqlite3 or psycopg). JSON columns read as their
+    text on both (as sqlite3 reads them), so a test's expectations don't depend on the engine."""
     if url.startswith("sqlite:///"):
         return sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30)
-    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), connect_timeout=10)
+    con = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), connect_timeout=10)
+    for json_type in ("json", "jsonb"):
+        con.adapters.register_loader(json_type, TextLoader)
+    return con
 
 
 def db_rows(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
