@@ -43,6 +43,12 @@ PG_SERVER = os.environ.get("VOLCLONE_TEST_PG", "postgresql://postgres@127.0.0.1:
 _DATABASE_URLS: dict[Path, str] = {}
 
 
+def use_database(data_dir: Path, url: str) -> str:
+    """Make the server and CLI of ``data_dir`` use the database ``url``."""
+    _DATABASE_URLS[data_dir] = url
+    return url
+
+
 def database_url_of(data_dir: Path) -> str:
     """The SQLAlchemy URL the server or CLI of ``data_dir`` uses."""
     return _DATABASE_URLS.get(data_dir) or f"sqlite:///{data_dir / 'volclone.db'}"
@@ -147,9 +153,7 @@ def new_database(request: pytest.FixtureRequest) -> Callable[[Path], str]:
     or service in ``data_dir``: its SQLite file there, or a fresh PostgreSQL database."""
     def make(data_dir: Path) -> str:
         if TEST_DATABASE == "postgresql":
-            url = request.getfixturevalue("pg").fresh()
-            _DATABASE_URLS[data_dir] = url
-            return url
+            return use_database(data_dir, request.getfixturevalue("pg").fresh())
         return database_url_of(data_dir)
 
     return make

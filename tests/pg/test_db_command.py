@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from conftest import VOLCLONE, PgDatabases, db_rows, free_port, run_cli
+from volclone.config import Settings
 from volclone.db.database import current_revision, head_revision, make_engine, schema_drift
 
 
@@ -121,3 +122,17 @@ def test_upgrades_started_at_once_take_turns(tmp_path, pg):
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, outs
     assert all(f"at revision {head_revision()} (head)" in o for o, _ in outs)
+
+
+def test_database_settings_from_the_environment(pg):
+    url = pg.fresh()
+    s = Settings.from_env({"VOLCLONE_DATABASE_URL": f" {url} ", "VOLCLONE_DATABASE_POOL_SIZE": "3"})
+    assert (s.db_url, s.database_pool_size) == (url, 3)
+    engine = make_engine(s.db_url, s.database_pool_size)
+    try:
+        assert engine.pool.size() == 3  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+    with pytest.raises(ValueError, match="VOLCLONE_DATABASE_POOL_SIZE must be at least 1"):
+        Settings.from_env({"VOLCLONE_DATABASE_POOL_SIZE": "0"})
+    assert Settings.from_env({"VOLCLONE_DATA_DIR": "/srv/v"}).db_url == "sqlite:////srv/v/volclone.db"
