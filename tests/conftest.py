@@ -12,6 +12,7 @@ template of the fresh ones (``..._1``, ``..._2``, ...), and drops them all at it
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import socket
@@ -130,16 +131,24 @@ class PgDatabases:
             return self._create(f"{self.template}_{len(self.made)}", template=self.template)
 
     def drop_all(self) -> None:
+        """Drop every database made (each one tried, even after one fails); idempotent."""
+        failed = []
         with self._admin() as con:
             for name in reversed(self.made):
-                con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                try:
+                    con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                except psycopg.Error as exc:
+                    failed.append(f"{name}: {exc}")
         self.made.clear()
+        if failed:
+            raise RuntimeError("could not drop the test databases: " + "; ".join(failed))
 
 
 @pytest.fixture(scope="session")
 def pg() -> Iterator[PgDatabases]:
     """The session's PostgreSQL databases; all of them are dropped at the end, failed or not."""
     dbs = PgDatabases()
+    atexit.register(dbs.drop_all)  # also if the session ends without running its finalizers
     try:
         dbs.start()
         yield dbs
