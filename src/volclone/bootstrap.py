@@ -6,16 +6,26 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 
+from sqlalchemy import Engine
+
 from volclone.backends.base import VolumeDriver
 from volclone.backends.local.driver import LocalDriver
 from volclone.backends.local.layers import Layer
 from volclone.config import Settings
 from volclone.db import repos
-from volclone.db.database import Database, make_engine, migrate
+from volclone.db.database import (
+    Database,
+    check_reachable,
+    current_revision,
+    make_engine,
+    migrate,
+    schema_lock,
+    sqlite_file,
+)
 from volclone.db.layers import SqlLayerStore
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
-from volclone.flows.engine import FlowRunner
+from volclone.flows.engine import FlowRunner, SharedConnectionBackend
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
@@ -30,11 +40,40 @@ LOCAL = "local"
 RESERVE_FILE = "space-reserve"
 
 
+def upgrade_database(settings: Settings, engine: Engine | None = None) -> str | None:
+    """Migrate volclone's tables and TaskFlow's to their newest revisions (``volclone db
+    upgrade``, and every start); returns the revision volclone's schema is at.
+
+    Only a SQLite database needs the data directory (its default home); on PostgreSQL the
+    admin commands touch nothing on disk.
+    """
+    own = engine is None
+    engine = engine or make_engine(settings.db_url, settings.database_pool_size)
+    try:
+        path = sqlite_file(settings.db_url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        check_reachable(engine)
+        with schema_lock(engine):
+            migrate(engine)
+            SharedConnectionBackend(engine).get_connection().upgrade()  # TaskFlow's own migrations
+        return current_revision(engine)
+    finally:
+        if own:
+            engine.dispose()
+
+
 def open_database(settings: Settings) -> Database:
-    """The database, migrated to the newest schema."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.db_url)
-    migrate(engine)
+    """The database ``settings.db_url`` names, migrated to the newest schema.
+
+    Raises :class:`~volclone.errors.DatabaseUnavailable` when it cannot be reached.
+    """
+    engine = make_engine(settings.db_url, settings.database_pool_size)
+    try:
+        upgrade_database(settings, engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return Database(engine)
 
 
@@ -61,6 +100,8 @@ def build(settings: Settings, with_backends: bool = True,
         svc = build(Settings(data_dir=tmp), drivers={"local": MemoryDriver("local")})
     """
     policy = Policy(settings.policy_file)  # first: a policy file that can't be read stops the start here
+    if with_backends:  # the pool, the daemon's sockets and the space reserve live there (PostgreSQL or not)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     reserve = SpaceReserve(settings.data_dir / RESERVE_FILE)
     if with_backends:  # on a full disk the database could not open, nor the service start to make room
         reserve.release()

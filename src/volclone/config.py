@@ -28,8 +28,12 @@ def default_data_dir() -> Path:
 @dataclass
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
-    #: SQLAlchemy URL; empty means SQLite inside ``data_dir``.
+    #: SQLAlchemy URL (``VOLCLONE_DATABASE_URL``); empty means SQLite inside ``data_dir``.
+    #: PostgreSQL: ``postgresql+psycopg://user[:password]@host[:port]/dbname``.
     database_url: str = ""
+    #: PostgreSQL connections kept open per process (``VOLCLONE_DATABASE_POOL_SIZE``); up to
+    #: 20 more are opened under load.
+    database_pool_size: int = 10
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     #: Most volumes one clone-volumes request may name.
@@ -92,7 +96,10 @@ class Settings:
         s = cls()
         if env.get("VOLCLONE_DATA_DIR"):
             s.data_dir = Path(env["VOLCLONE_DATA_DIR"])
-        s.database_url = env.get("VOLCLONE_DATABASE_URL", s.database_url)
+        s.database_url = env.get("VOLCLONE_DATABASE_URL", s.database_url).strip()
+        s.database_pool_size = int(env.get("VOLCLONE_DATABASE_POOL_SIZE", s.database_pool_size))
+        if s.database_pool_size < 1:
+            raise ValueError(f"VOLCLONE_DATABASE_POOL_SIZE must be at least 1, not {s.database_pool_size}")
         s.host = env.get("VOLCLONE_HOST", s.host)
         s.port = int(env.get("VOLCLONE_PORT", s.port))
         s.max_clone_volumes = int(env.get("VOLCLONE_MAX_CLONE_VOLUMES", s.max_clone_volumes))

@@ -11,6 +11,7 @@ its HTTP status and the OpenStack fault name the API puts in the body::
     ├── NotFound                  404 itemNotFound
     ├── Conflict                  409 conflictingRequest
     ├── IdentityUnavailable       503 serviceUnavailable (Keystone can't validate tokens right now)
+    ├── DatabaseUnavailable       503 serviceUnavailable (the database cannot be reached or used)
     └── BackendError              500 computeFault  (storage failed; translated at the driver boundary)
         ├── CapabilityMissing     400 badRequest   (the backend can't do what was asked)
         ├── InsufficientStorage   507 insufficientStorage (the backend's storage is full)
@@ -76,6 +77,14 @@ class Conflict(VolcloneError):
 class IdentityUnavailable(VolcloneError):
     """Keystone could not be asked whether a token is valid (unreachable, failing, or it refused
     volclone's own service credentials). The request is refused, never let through."""
+
+    status = 503
+    fault = "serviceUnavailable"
+
+
+class DatabaseUnavailable(VolcloneError):
+    """The database cannot be reached (its server is down, the URL names nothing) or its
+    driver is not installed. The CLI prints the message as one line; the API answers 503."""
 
     status = 503
     fault = "serviceUnavailable"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -61,12 +60,7 @@ def creates_nothing(server: Any) -> Iterator[None]:
 
 def set_status(server: Any, volume_id: str, status: str) -> None:
     """Put a volume in a state the API offers no way to reach (error, creating, in-use...)."""
-    con = sqlite3.connect(server.data_dir / "volclone.db", timeout=30)
-    try:
-        with con:
-            assert con.execute("UPDATE volumes SET status = ? WHERE id = ?", (status, volume_id)).rowcount == 1
-    finally:
-        con.close()
+    assert server.db_execute("UPDATE volumes SET status = ? WHERE id = ?", status, volume_id) == 1
 
 
 def clone_body(volumes: list[str], **fields: Any) -> dict[str, Any]:

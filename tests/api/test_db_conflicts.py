@@ -1,6 +1,7 @@
 """Database errors are translated at the repository boundary: two creates of one type name
 that race (both pass the service's name check) give one type and one 409, never an
-IntegrityError (a 500). Real SQLite in a file; the race is made deterministic."""
+IntegrityError (a 500). Real SQLite in a file (or PostgreSQL, ``VOLCLONE_TEST_DATABASE``); the
+race is made deterministic."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ ADMIN = Principal("admin", is_admin=True)
 
 
 @pytest.fixture
-def db(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
+def db(database_url):
+    engine = make_engine(database_url)
     migrate(engine)
     yield Database(engine)
     engine.dispose()

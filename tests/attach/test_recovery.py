@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -180,9 +179,7 @@ def test_a_restart_stops_serving_a_volume_whose_attachment_went_meanwhile(own):
     behind the service's back while it was down) is not served after the start."""
     v, a = attached(own, "rw")
     own.server.stop(kill=True)
-    with sqlite3.connect(own.server.data_dir / "volclone.db") as con:
-        con.execute("DELETE FROM attachments WHERE id = ?", (a["id"],))
-    con.close()
+    assert own.server.db_execute("DELETE FROM attachments WHERE id = ?", a["id"]) == 1
     own.server.start()
     assert f"w-{v['id']}" not in exports(own.server)
     assert unreachable(uri_of(a))

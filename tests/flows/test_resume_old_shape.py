@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 from pathlib import Path
 
 from conftest import Env
@@ -35,17 +34,14 @@ def test_a_flow_persisted_in_the_old_shape_resumes(make_env) -> None:
         wait_for_running(api, task, Step.CREATE_GROUP_SNAPSHOT.prefix)
         srv.stop(kill=True)
     # Rewrite what is persisted (the request and TaskFlow's store) as the old code wrote it.
-    con = sqlite3.connect(srv.data_dir / "volclone.db")
-    with con:
-        (request,) = con.execute("SELECT request FROM clone_tasks WHERE id = ?", (task,)).fetchone()
-        con.execute("UPDATE clone_tasks SET request = ? WHERE id = ?", (json.dumps(to_old_shape(json.loads(request))),
-                                                                      task))
-        rows = con.execute("SELECT uuid, results FROM atomdetails WHERE name = '_TaskFlow_INJECTOR'").fetchall()
-        stores = [(u, json.loads(r)) for u, r in rows if r and task in r]
-        assert len(stores) == 1, rows
-        uuid, store = stores[0]
-        con.execute("UPDATE atomdetails SET results = ? WHERE uuid = ?", (json.dumps(to_old_shape(store)), uuid))
-    con.close()
+    (request,) = srv.db_rows("SELECT request FROM clone_tasks WHERE id = ?", task)[0]
+    srv.db_execute("UPDATE clone_tasks SET request = ? WHERE id = ?",
+                   json.dumps(to_old_shape(json.loads(request))), task)
+    rows = srv.db_rows("SELECT uuid, results FROM atomdetails WHERE name = '_TaskFlow_INJECTOR'")
+    stores = [(u, json.loads(r)) for u, r in rows if r and task in r]
+    assert len(stores) == 1, rows
+    uuid, store = stores[0]
+    srv.db_execute("UPDATE atomdetails SET results = ? WHERE uuid = ?", json.dumps(to_old_shape(store)), uuid)
     try:
         srv.start()  # resumes the flow from its (old-shape) persisted state
         p = api.wait(task)

@@ -9,7 +9,6 @@ every message, what was left is recorded, and the leftover retry (at start, and 
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 
 from conftest import Env
@@ -161,12 +160,9 @@ def test_a_start_releases_sources_grouped_by_flows_that_have_ended(make_env) -> 
     ended = api.clone([a])
     assert api.wait(ended)["flow_details"] == {"cloneFlow": "SUCCESS"}
     srv.stop()
-    con = sqlite3.connect(srv.data_dir / "volclone.db")
-    with con:
-        for group, task, ids in ((f"src_group-{ended}", ended, [a]), ("src_group-gone", "gone", [b])):
-            con.execute("INSERT INTO volume_groups (id, task_id, project_id, volume_ids, created_at) "
-                        "VALUES (?, ?, 'p1', ?, '2026-12-01 00:00:00')", (group, task, f'{{"ids": ["{ids[0]}"]}}'))
-    con.close()
+    for group, task, ids in ((f"src_group-{ended}", ended, [a]), ("src_group-gone", "gone", [b])):
+        srv.db_execute("INSERT INTO volume_groups (id, task_id, project_id, volume_ids, created_at) "
+                       "VALUES (?, ?, 'p1', ?, '2026-12-01 00:00:00')", group, task, f'{{"ids": ["{ids[0]}"]}}')
     srv.start()
     assert srv.db_rows("SELECT id FROM volume_groups") == []
     for vid in (a, b):

@@ -1,5 +1,7 @@
 """The whole service in process: ``bootstrap.build`` on in-memory drivers and a real SQLite
-file in a temporary directory. No HTTP server, no qemu; real TaskFlow flows on real persistence.
+file in a temporary directory (or a fresh PostgreSQL database per service with
+``VOLCLONE_TEST_DATABASE=postgresql``, see tests/conftest.py). No HTTP server, no qemu; real
+TaskFlow flows on real persistence.
 
 ``fast`` is one service for project ``p1``; ``make_fast(**settings)`` makes one with other
 settings (``failpoints=...``, ``max_clone_volumes=...``) or more backends. ``Fast.restart``
@@ -11,15 +13,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import db_execute, db_rows
 from volclone import bootstrap
 from volclone.api import views
 from volclone.backends.base import VolumeDriver
@@ -99,24 +101,18 @@ class Fast:
 
     # -- looking underneath (test seams: the database file and the drivers) ------
     @property
-    def db_path(self) -> Path:
-        return self.settings.data_dir / "volclone.db"
+    def db_url(self) -> str:
+        return self.settings.db_url
 
     def db_rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        con = sqlite3.connect(self.db_path, timeout=30)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
+        return db_rows(self.db_url, sql, *args)
+
+    def db_execute(self, sql: str, *args: Any) -> int:
+        return db_execute(self.db_url, sql, *args)
 
     def set_status(self, volume_id: str, status: str) -> None:
         """Put a volume in a state no use case reaches on its own (error, creating, ...)."""
-        con = sqlite3.connect(self.db_path, timeout=30)
-        try:
-            with con:
-                assert con.execute("UPDATE volumes SET status = ? WHERE id = ?", (status, volume_id)).rowcount == 1
-        finally:
-            con.close()
+        assert db_execute(self.db_url, "UPDATE volumes SET status = ? WHERE id = ?", status, volume_id) == 1
 
     def footprint(self) -> dict[str, Any]:
         """Everything a request could have created: rows and the drivers' contents."""
@@ -182,13 +178,13 @@ def data_root(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def make_fast(data_root: Path) -> Iterator[Any]:
+def make_fast(data_root: Path, new_database: Callable[[Path], str]) -> Iterator[Any]:
     """``make_fast(drivers=..., **settings)``: a started in-process service; stopped at the end."""
     made: list[Fast] = []
 
     def make(drivers: Mapping[str, VolumeDriver] | None = None, **settings: Any) -> Fast:
-        data_dir = data_root / f"svc{len(made)}"  # restarts reuse their service's directory
-        settings = {**NO_QUOTAS, **settings}
+        data_dir = data_root / f"svc{len(made)}"  # restarts reuse their service's directory (and database)
+        settings = {**NO_QUOTAS, "database_url": new_database(data_dir), **settings}
         return _build(Settings(data_dir=data_dir, **settings), drivers or {"local": MemoryDriver("local")}, made)
 
     yield make

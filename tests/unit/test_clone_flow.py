@@ -9,7 +9,6 @@ must clone fine afterwards.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
 from typing import Any
 
@@ -231,10 +230,8 @@ def test_a_flow_that_cannot_be_resumed_keeps_neither_the_start_nor_the_others_ba
         with contextlib.suppress(Crash):
             fast.svc.clones.wait(tasks[-1], 60)
     broken, task = tasks
-    con = sqlite3.connect(fast.db_path)
-    with con:  # a record this version can't read (e.g. written by a newer one)
-        con.execute("UPDATE clone_tasks SET request = '{}' WHERE id = ?", (broken,))
-    con.close()
+    # a record this version can't read (e.g. written by a newer one)
+    assert fast.db_execute("UPDATE clone_tasks SET request = '{}' WHERE id = ?", broken) == 1
 
     fast = fast.restart()  # the service starts ...
     p = fast.wait(task)  # ... and the other flow resumes

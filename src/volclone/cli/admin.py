@@ -1,4 +1,8 @@
-"""Commands that act on the local data directory: serve, token, config, backend; and policy."""
+"""Commands that act on volclone's own state: serve, db, token, config, backend; and policy.
+
+They all use the database ``VOLCLONE_DATABASE_URL`` names (SQLite in the data directory when it
+is unset); one that cannot be reached is a one-line error and exit status 1.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,20 @@ import click
 
 from volclone.cli.params import KeyValue
 from volclone.config import Settings
+from volclone.errors import DatabaseUnavailable
 
 PREFIX_SETTING = "clone-name-prefix"
+
+
+class _Main(click.Group):
+    """The command group; a database that cannot be reached is one line on stderr, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DatabaseUnavailable as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(1)
 
 
 def settings_from(ctx: click.Context, **overrides: object) -> Settings:
@@ -25,7 +41,7 @@ def settings_from(ctx: click.Context, **overrides: object) -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group()
+@click.group(cls=_Main)
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="VOLCLONE_DATA_DIR",
               help="Where the database and the storage pool live [env: VOLCLONE_DATA_DIR].")
 @click.pass_context
@@ -60,6 +76,46 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     click.echo(f"volclone serving http://{settings.host}:{settings.port} (data in {settings.data_dir})")
     app = create_app(svc, max_request_bytes=settings.max_request_bytes)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+@main.group()
+def db() -> None:
+    """The database (VOLCLONE_DATABASE_URL; default: SQLite in the data directory)."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Migrate the database to the newest schema (volclone's tables and TaskFlow's); prints the
+    revision it ends at. `serve` does the same at every start."""
+    from volclone import bootstrap
+    from volclone.db.database import head_revision, shown
+
+    settings = settings_from(ctx)
+    revision = bootstrap.upgrade_database(settings)
+    head = " (head)" if revision == head_revision() else ""
+    click.echo(f"{shown(settings.db_url)}: at revision {revision}{head}")
+
+
+@db.command("check")
+@click.pass_context
+def db_check(ctx: click.Context) -> None:
+    """Compare the database's schema with volclone's models, like `alembic check`; exit status 1
+    and the differences if they differ."""
+    from volclone.db.database import check_reachable, make_engine, schema_drift, shown
+
+    settings = settings_from(ctx)
+    engine = make_engine(settings.db_url, 1)
+    try:
+        check_reachable(engine)
+        drift = schema_drift(engine)
+    finally:
+        engine.dispose()
+    if drift:
+        for diff in drift:
+            click.echo(f"differs: {diff}")
+        sys.exit(1)
+    click.echo(f"{shown(settings.db_url)}: the schema matches the models")
 
 
 @main.group()

@@ -1,7 +1,11 @@
 """Repositories: the service's only way to rows. They return domain records.
 
 Database errors stop here: a constraint a concurrent writer won (two types created with one
-name at once) is a :class:`~volclone.errors.Conflict` (409), never SQLAlchemy's IntegrityError.
+name at once) is a :class:`~volclone.errors.Conflict` (409), never SQLAlchemy's IntegrityError;
+a value the database refuses (PostgreSQL: longer than its column, or text with a NUL) is a
+:class:`~volclone.errors.BadRequest`; a database that went away is
+:class:`~volclone.errors.DatabaseUnavailable` (503). Keys with a NUL are looked up as absent: no
+row can hold one on PostgreSQL, which refuses them even in a WHERE clause.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
@@ -39,7 +43,7 @@ from volclone.domain import (
     VolumeType,
     attached_status,
 )
-from volclone.errors import Conflict
+from volclone.errors import BadRequest, Conflict, DatabaseUnavailable
 
 #: What a lost race on a constraint tells the caller.
 _RACED = "the change conflicts with another one made at the same time; try again"
@@ -53,6 +57,15 @@ def _transaction(db: Database, conflict: str = _RACED) -> Iterator[Session]:
             yield s
     except IntegrityError as exc:
         raise Conflict(conflict) from exc
+    except DataError as exc:
+        raise BadRequest("a value is too long or is not valid text (a name is at most 255 characters)") from exc
+    except OperationalError as exc:
+        raise DatabaseUnavailable("the database is unavailable; try again") from exc
+
+
+def _unstorable(*keys: object) -> bool:
+    """True if a key cannot be in any row: it holds a NUL (which PostgreSQL refuses to compare)."""
+    return any(isinstance(k, str) and "\x00" in k for k in keys)
 
 
 def _type(row: VolumeTypeRow) -> VolumeType:
@@ -88,11 +101,15 @@ class VolumeTypes:
         return vtype
 
     def get(self, type_id: str) -> VolumeType | None:
+        if _unstorable(type_id):
+            return None
         with _transaction(self.db) as s:
             row = s.get(VolumeTypeRow, type_id)
             return _type(row) if row else None
 
     def by_name(self, name: str) -> VolumeType | None:
+        if _unstorable(name):
+            return None
         with _transaction(self.db) as s:
             row = s.scalar(select(VolumeTypeRow).where(VolumeTypeRow.name == name))
             return _type(row) if row else None
@@ -128,11 +145,14 @@ class Volumes:
                                 backend=v.backend, metadata_=dict(v.metadata)) for v in volumes)
 
     def get(self, volume_id: str) -> Volume | None:
+        if _unstorable(volume_id):
+            return None
         with _transaction(self.db) as s:
             row = s.get(VolumeRow, volume_id)
             return _volume(row) if row else None
 
     def get_many(self, volume_ids: list[str]) -> dict[str, Volume]:
+        volume_ids = [v for v in volume_ids if not _unstorable(v)]
         with _transaction(self.db) as s:
             rows = s.scalars(select(VolumeRow).where(VolumeRow.id.in_(volume_ids)))
             return {r.id: _volume(r) for r in rows}
@@ -142,6 +162,8 @@ class Volumes:
         if project_id is not None:
             q = q.where(VolumeRow.project_id == project_id)
         for key, value in (filters or {}).items():
+            if _unstorable(value):
+                return []
             q = q.where(getattr(VolumeRow, key) == value)
         with _transaction(self.db) as s:
             return [_volume(r) for r in s.scalars(q)]
@@ -166,7 +188,10 @@ class Volumes:
     def merge_metadata(self, per_volume: dict[str, dict[str, str]]) -> builtins.list[str]:
         """Add metadata to several volumes in one transaction; returns the ids not found."""
         with _transaction(self.db) as s:
-            rows = {r.id: r for r in s.scalars(select(VolumeRow).where(VolumeRow.id.in_(list(per_volume))))}
+            # FOR UPDATE: a merge running at the same time waits, then reads this one's keys
+            # (without it, on PostgreSQL, it wrote back what it read before and lost them).
+            rows = {r.id: r for r in s.scalars(select(VolumeRow).where(VolumeRow.id.in_(list(per_volume)))
+                                               .order_by(VolumeRow.id).with_for_update())}
             for vid, meta in per_volume.items():
                 if vid in rows:
                     rows[vid].metadata_ = {**(rows[vid].metadata_ or {}), **meta}
@@ -205,6 +230,10 @@ class Attachments:
     @staticmethod
     def _sync(s: Session, volume_id: str, also_from: frozenset[VolumeStatus] = frozenset()) -> None:
         s.flush()
+        # Lock the volume's row before reading its attachments: two changes to one volume's
+        # attachments then take turns on PostgreSQL, and the second reads the first's commit
+        # (SQLite has one writer at a time anyway, and ignores FOR UPDATE).
+        s.execute(select(VolumeRow.id).where(VolumeRow.id == volume_id).with_for_update())
         rows = s.scalars(select(AttachmentRow).where(AttachmentRow.volume_id == volume_id)).all()
         status = attached_status(_attachment(r) for r in rows)
         s.execute(update(VolumeRow)
@@ -235,12 +264,16 @@ class Attachments:
         return True
 
     def get(self, attachment_id: str) -> Attachment | None:
+        if _unstorable(attachment_id):
+            return None
         with _transaction(self.db) as s:
             row = s.get(AttachmentRow, attachment_id)
             return _attachment(row) if row else None
 
     def list(self, project_id: str | None = None, volume_id: str | None = None,
              where: Callable[[Attachment], bool] | None = None) -> list[Attachment]:
+        if _unstorable(project_id, volume_id):
+            return []
         q = select(AttachmentRow).order_by(AttachmentRow.created_at, AttachmentRow.id)
         if project_id is not None:
             q = q.where(AttachmentRow.project_id == project_id)
@@ -308,6 +341,8 @@ class CloneTasks:
                                logbook_id=logbook_id, flow_id=flow_id))
 
     def get(self, task_id: str) -> CloneTaskRow | None:
+        if _unstorable(task_id):
+            return None
         with _transaction(self.db) as s:
             return s.get(CloneTaskRow, task_id)
 
@@ -371,6 +406,8 @@ class BackendConfigs:
         return True
 
     def get(self, name: str) -> BackendConfig | None:
+        if _unstorable(name):
+            return None
         with _transaction(self.db) as s:
             row = s.get(BackendRow, name)
             return BackendConfig(row.name, row.driver, dict(row.options or {})) if row else None

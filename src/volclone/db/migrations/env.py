@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from volclone.db.database import VERSION_TABLE
+from volclone.db.database import VERSION_TABLE, ours
 from volclone.db.schema import Base
 
 config = context.config
@@ -21,7 +21,10 @@ def run() -> None:
             connection=conn,
             target_metadata=Base.metadata,
             version_table=VERSION_TABLE,
+            # SQLite alters tables by copying them; on PostgreSQL batch ops run as plain ALTERs.
             render_as_batch=True,
+            # TaskFlow's tables share the database; autogenerate must not offer to drop them.
+            include_object=ours,
         )
         with context.begin_transaction():
             context.run_migrations()
