@@ -78,13 +78,18 @@ def _overrides(s: Session, project_id: str) -> dict[str, int]:
 
 
 def _usage(s: Session, project_id: str, now: dt.datetime) -> dict[str, Usage]:
-    count, size = s.execute(select(func.count(), func.coalesce(func.sum(VolumeRow.size), 0))
-                            .where(VolumeRow.project_id == project_id)).one()
+    # ONE statement, so one snapshot: on PostgreSQL (read committed) two statements could see a
+    # volume row committed between them, counting it neither as made nor as reserved.
+    volumes = select(VolumeRow.size).where(VolumeRow.project_id == project_id).subquery()
     made = exists().where(VolumeRow.id == ReservationRow.volume_id)
-    held, held_size = s.execute(
-        select(func.count(), func.coalesce(func.sum(ReservationRow.gigabytes), 0))
-        .where(and_(ReservationRow.project_id == project_id, ReservationRow.expires_at > now, ~made))).one()
-    return {"volumes": Usage(int(count), int(held)), "gigabytes": Usage(int(size), int(held_size))}
+    held = select(ReservationRow.gigabytes).where(and_(
+        ReservationRow.project_id == project_id, ReservationRow.expires_at > now, ~made)).subquery()
+    count, size, held_count, held_size = s.execute(select(
+        select(func.count()).select_from(volumes).scalar_subquery(),
+        select(func.coalesce(func.sum(volumes.c.size), 0)).scalar_subquery(),
+        select(func.count()).select_from(held).scalar_subquery(),
+        select(func.coalesce(func.sum(held.c.gigabytes), 0)).scalar_subquery())).one()
+    return {"volumes": Usage(int(count), int(held_count)), "gigabytes": Usage(int(size), int(held_size))}
 
 
 class Quotas:
