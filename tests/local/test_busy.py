@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import free_port
 from volclone.backends.local.driver import LocalDriver
-from volclone.backends.local.layers import Layer
-from volclone.db.database import Database, make_engine, migrate
-from volclone.db.layers import SqlLayerStore
 from volclone.errors import BackendError
 
 #: Slow enough that a job of a few MiB is still running when the test checks.
@@ -28,16 +24,8 @@ SLOW = 64 * 1024
 
 
 @pytest.fixture
-def driver(tmp_path: Path) -> Iterator[LocalDriver]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
-    migrate(engine)
-    d = LocalDriver("local", pool_dir=tmp_path / "pool", run_dir=tmp_path / "run",
-                    store=SqlLayerStore(Database(engine), "local", Layer), max_chain_depth=0,
-                    nbd_port=free_port())
-    d.start()
-    yield d
-    d.stop()
-    engine.dispose()
+def driver(make_driver: Callable[..., LocalDriver]) -> LocalDriver:
+    return make_driver(max_chain_depth=0)
 
 
 def _top(driver: LocalDriver, volume_id: str) -> Path:

@@ -5,33 +5,20 @@ the volume stays as it was. Real daemon and files; the flatten's failure is inje
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from conftest import free_port
 from volclone.backends.local.driver import LocalDriver
-from volclone.backends.local.layers import Layer
 from volclone.backends.local.qsd import JobCancelled
-from volclone.db.database import Database, make_engine, migrate
-from volclone.db.layers import SqlLayerStore
 from volclone.errors import BackendError
 
 LOGGER = "volclone.backends.local.driver"
 
 
 @pytest.fixture
-def driver(tmp_path: Path) -> Iterator[LocalDriver]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
-    migrate(engine)
-    d = LocalDriver("local", pool_dir=tmp_path / "pool", run_dir=tmp_path / "run",
-                    store=SqlLayerStore(Database(engine), "local", Layer), max_chain_depth=1,
-                    nbd_port=free_port())
-    d.start()
-    yield d
-    d.stop()
-    engine.dispose()
+def driver(make_driver: Callable[..., LocalDriver]) -> LocalDriver:
+    return make_driver(max_chain_depth=1)
 
 
 def deepen(driver: LocalDriver, volume_id: str) -> None:

@@ -5,31 +5,16 @@ cross-backend tests in tests/rbd_api/ need Ceph)."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import free_port
 from volclone.backends.local.driver import LocalDriver
-from volclone.backends.local.layers import Layer
-from volclone.db.database import Database, make_engine, migrate
-from volclone.db.layers import SqlLayerStore
 from volclone.errors import BackendError
 
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def driver(tmp_path: Path) -> Iterator[LocalDriver]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
-    migrate(engine)
-    d = LocalDriver("local", pool_dir=tmp_path / "pool", run_dir=tmp_path / "run",
-                    store=SqlLayerStore(Database(engine), "local", Layer), nbd_port=free_port())
-    d.start()
-    yield d
-    d.stop()
-    engine.dispose()
 
 
 def _qemu_io(path: Path, command: str) -> str:
