@@ -11,7 +11,8 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect
 
-from volclone.backends.base import Attachable, VolumeDriver
+from plain import PlainDriver
+from volclone.backends.base import Attachable
 from volclone.db import repos
 from volclone.db.database import Database, alembic_config, make_engine, migrate
 from volclone.domain import (
@@ -30,21 +31,6 @@ from volclone.service.volumes import Backends
 WHO = Principal("p1")
 
 
-class PlainDriver(VolumeDriver):
-    """A backend without the Attachable capability."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.volumes: set[str] = set()
-
-    def create_volume(self, volume_id: str, size_gib: int) -> None:
-        self.volumes.add(volume_id)
-
-    def delete_volume(self, volume_id: str) -> None:
-        self.volumes.discard(volume_id)
-
-    def volume_exists(self, volume_id: str) -> bool:
-        return volume_id in self.volumes
 
 
 class ServingDriver(PlainDriver, Attachable):

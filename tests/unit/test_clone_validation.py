@@ -8,29 +8,12 @@ import uuid
 
 import pytest
 
-from volclone.backends.base import VolumeDriver
+from plain import PlainDriver
 from volclone.backends.memory import MemoryDriver
 from volclone.domain import CloneRequest, Principal
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
 
 from .conftest import Fast
-
-
-class PlainDriver(VolumeDriver):
-    """A backend with the primitives only: no group snapshots, no imports."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.volumes: set[str] = set()
-
-    def create_volume(self, volume_id: str, size_gib: int) -> None:
-        self.volumes.add(volume_id)
-
-    def delete_volume(self, volume_id: str) -> None:
-        self.volumes.discard(volume_id)
-
-    def volume_exists(self, volume_id: str) -> bool:
-        return volume_id in self.volumes
 
 
 @pytest.fixture
