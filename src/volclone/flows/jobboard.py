@@ -185,6 +185,10 @@ class ExpiringConductor(impl_nonblocking.NonBlockingConductor):  # type: ignore[
         board.claim = claim
         self._renewer = threading.Thread(target=self._renew_loop, name=f"renew-{name}", daemon=True)
 
+    @property
+    def name(self) -> str:
+        return str(self._name)
+
     def _dispatch_job(self, job: Any) -> bool:
         with self._owned_lock:
             self._owned[job.uuid] = job
@@ -241,7 +245,7 @@ class Conductors:
             thread.start()
             self.conductors.append(conductor)
             self._threads.append(thread)
-            log.info("conductor %s claims the jobs of backend %s (claims expire after %.0f s unless renewed)",
+            log.info("conductor %s claims the jobs of backend %s (claims expire after %g s unless renewed)",
                      name, backend, self.claim_expiry)
 
     def stop(self, timeout: float = 60.0) -> None:
