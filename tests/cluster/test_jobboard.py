@@ -35,7 +35,8 @@ class Board:
         self.api, self.worker, self.backend, self.mem = api, worker, backend, mem
         self.conductors: list[Conductors] = []
 
-    def conduct(self, backend: str | None = None, expiry: float = 3.0, name: str = "w", max_jobs: int = 2) -> Conductors:
+    def conduct(self, backend: str | None = None, expiry: float = 3.0, name: str = "w",
+                max_jobs: int = 2) -> Conductors:
         install_context(self.worker.clones.ctx)
         c = Conductors(JobBoards(REDIS_URL, self.worker.clones.runner.backend), [backend or self.backend],
                        name, claim_expiry=expiry, max_jobs=max_jobs)
