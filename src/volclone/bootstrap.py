@@ -36,6 +36,7 @@ from volclone.flows.jobboard import BoardRunner, Conductors, JobBoards, conducto
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
+from volclone.service.clones import Periodic
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
 from volclone.service.volumes import Backends
@@ -47,6 +48,10 @@ LOCAL = "local"
 RESERVE_FILE = "space-reserve"
 #: The tooz group every worker joins, with the backends it serves.
 WORKERS_GROUP = "volclone-workers"
+#: Workers look for flows that were persisted but never posted (their API process died in
+#: between) this old, under this cluster-wide lock.
+ORPHAN_AGE_S = 60.0
+ORPHANS_LOCK = "volclone-post-orphans"
 
 
 def upgrade_database(settings: Settings, engine: Engine | None = None) -> str | None:
@@ -239,14 +244,22 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
     conductors = Conductors(JobBoards(settings.jobboard_url, runner.backend), served, worker.name,
                             settings.claim_expiry_s, settings.flow_workers)
 
+    def post_orphans() -> None:  # one worker at a time, so a flow is never posted twice
+        with coordination.lock(ORPHANS_LOCK):
+            conductors.post_orphans(clones.tasks.list(), older_than_s=ORPHAN_AGE_S)
+
+    orphans = Periodic("post-orphans", post_orphans, ORPHAN_AGE_S / 2)
+
     def start() -> None:
         coordination.start()
         coordination.join(WORKERS_GROUP, {"worker": worker.name, "host": host, "backends": served})
         server.start()
         conductors.start()
+        orphans.start()
         log.info("worker %s serves backends %s", worker.name, ", ".join(served))
 
     def stop() -> None:
+        orphans.stop()
         conductors.stop()
         server.stop()
         coordination.stop()

@@ -168,3 +168,18 @@ def test_a_job_whose_flow_ended_already_is_consumed_without_running(board: Board
 def test_conductor_names_are_unique_per_process_start(board: Board) -> None:
     a, b = board.conduct(name="w1"), board.conduct(name="w1")
     assert a.conductors[0].name != b.conductors[0].name
+
+
+def test_a_flow_its_api_process_never_posted_is_posted_once_by_a_worker(board: Board,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = board.api.clones.runner
+    monkeypatch.setattr(runner, "submit", lambda flow_id, engine: None)  # the API process "dies" before posting
+    task_id = board.clone()
+    assert board.jobs() == []
+    conductors = board.conduct()
+    tasks = board.api.clones.tasks
+    assert conductors.post_orphans(tasks.list(), older_than_s=3600) == []  # too young: its API may still post it
+    assert conductors.post_orphans(tasks.list(), older_than_s=0) == [task_id]
+    assert conductors.post_orphans(tasks.list(), older_than_s=0) == []  # it has a job now
+    assert board.wait(task_id) == "SUCCESS"
+    assert conductors.post_orphans(tasks.list(), older_than_s=0) == []  # ended

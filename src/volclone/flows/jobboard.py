@@ -22,13 +22,14 @@ worker never collides with the claims of the process it replaces.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ from taskflow.engines import helpers as engine_helpers
 from taskflow.jobs import backends as job_backends
 from taskflow.patterns import linear_flow
 
+from volclone.db.schema import CloneTaskRow, utcnow
 from volclone.domain import FINISHED
 from volclone.errors import BackendUnavailable
 from volclone.flows.clone_volumes import CloneContext, build_flow
@@ -247,6 +249,44 @@ class Conductors:
             self._threads.append(thread)
             log.info("conductor %s claims the jobs of backend %s (claims expire after %g s unless renewed)",
                      name, backend, self.claim_expiry)
+
+    def post_orphans(self, tasks: Iterable[CloneTaskRow], older_than_s: float) -> list[str]:
+        """Post a job for each unfinished flow of the served backends that has none: an API
+        process that died between persisting a flow and posting it (or a flow begun by
+        ``volclone serve`` before the move to a cluster) would otherwise wait forever.
+        Returns the task ids posted. Call it under a cluster-wide lock, so that two workers
+        never post one flow twice."""
+        cutoff = utcnow() - dt.timedelta(seconds=older_than_s)
+        candidates = [t for t in tasks if t.request.get("backend") in self.backends and t.created_at < cutoff]
+        if not candidates:
+            return []
+        persistence = self.boards.persistence
+        posted_flows: dict[str, set[str]] = {}
+        posted = []
+        for row in candidates:
+            backend = str(row.request["backend"])
+            with contextlib.closing(persistence.get_connection()) as conn:
+                try:
+                    detail = conn.get_flow_details(row.flow_id)
+                except Exception:
+                    continue
+            if detail.state in FINISHED:
+                continue
+            if backend not in posted_flows:
+                board = self.boards.get(backend)
+                posted_flows[backend] = {str((j.details or {}).get("flow_uuid"))
+                                         for j in board.iterjobs(ensure_fresh=True)}
+            if row.flow_id in posted_flows[backend]:
+                continue
+            with contextlib.closing(persistence.get_connection()) as conn:
+                book = conn.get_logbook(row.logbook_id)
+            self.boards.get(backend).post(f"clone-{row.flow_id}", book=book,
+                                          details={"flow_uuid": row.flow_id, "store": row.request})
+            posted_flows[backend].add(row.flow_id)
+            posted.append(row.id)
+            log.warning("clone task %s had no job on backend %s's board (its API process died before "
+                        "posting it?); posted it", row.id, backend)
+        return posted
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop claiming; flows in progress are suspended by TaskFlow and their jobs abandoned,
