@@ -19,8 +19,9 @@ tooz's defaults are 30 s for both. The heart beats every ``min(both) / 2`` secon
 each beat renews the member's key and every lock held for the full timeout, so after the
 process dies (``kill -9``: nothing is left or released) its member key and its locks live out
 what their last beat gave them: it drops out of :meth:`members`, and its locks free, between
-half the timeout and the timeout after its death. Measured on Redis 7 with tooz 9.1.0 and the
-defaults (``bench/coordination_expiry.py``, docs/measurements.md): 15.6 to 30.0 s for both.
+half the timeout and the timeout after its death. Measured on Redis with tooz 9.1.0 and the
+defaults (``bench/coordination_expiry.py``, docs/measurements.md): 16.0 to 29.5 s, the member
+and its lock at the same moment, over deaths at seven points of the heart's 15 s cycle.
 
 Keys live under the namespace ``volclone`` (tooz's ``namespace`` option, in the URL to change
 it). Locks are not reentrant: one holder taking the same lock again waits for itself.
