@@ -16,6 +16,8 @@ AUTH_STRATEGIES = ("local", "keystone")
 DEFAULT_QUOTAS = {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
 #: Cinder's ``reservation_expire``: a reservation a crashed request left stops counting after a day.
 DEFAULT_RESERVATION_EXPIRE_S = 86400.0
+#: Cinder's ``service_down_time``: a service whose last heartbeat is older is ``down``.
+DEFAULT_SERVICE_DOWN_TIME_S = 60.0
 
 
 def default_data_dir() -> Path:
@@ -73,6 +75,8 @@ class Settings:
     quota_snapshots: int = DEFAULT_QUOTAS["snapshots"]
     #: Seconds a quota reservation holds when nothing commits or rolls it back (``VOLCLONE_QUOTA_RESERVATION_EXPIRE``).
     quota_reservation_expire_s: float = DEFAULT_RESERVATION_EXPIRE_S
+    #: Seconds after its last heartbeat a worker's service is listed ``down`` (``VOLCLONE_SERVICE_DOWN_TIME``).
+    service_down_time_s: float = DEFAULT_SERVICE_DOWN_TIME_S
 
     @property
     def db_url(self) -> str:
@@ -133,6 +137,9 @@ class Settings:
                                                      s.quota_reservation_expire_s))
         if s.quota_reservation_expire_s <= 0:
             raise ValueError("VOLCLONE_QUOTA_RESERVATION_EXPIRE must be a positive number of seconds")
+        s.service_down_time_s = float(env.get("VOLCLONE_SERVICE_DOWN_TIME", s.service_down_time_s))
+        if s.service_down_time_s <= 0:
+            raise ValueError("VOLCLONE_SERVICE_DOWN_TIME must be a positive number of seconds")
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)
