@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import socket
 from collections.abc import Callable, Mapping
 
 from sqlalchemy import Engine
@@ -25,12 +26,14 @@ from volclone.db.database import (
 from volclone.db.layers import SqlLayerStore
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
+from volclone.db.services import ServiceRecords
 from volclone.flows.engine import FlowRunner, SharedConnectionBackend
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
+from volclone.service.services import ServiceDirectory
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
@@ -131,6 +134,11 @@ def build(settings: Settings, with_backends: bool = True,
                           retry_interval=settings.leftover_retry_s, quotas=quotas)
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
+    services = ServiceDirectory(ServiceRecords(db), settings.service_down_time_s, policy=policy)
+    # `volclone serve` is one worker too: it lists itself (named after its machine, as Cinder's
+    # default host is) with the backends that started, and beats until it stops.
+    me = socket.gethostname()
+    heartbeat = services.heartbeater(me, me, lambda: [b for b in backends.drivers if b not in backends.unavailable])
 
     on_start: list[Callable[[], object]] = [lambda: types.ensure_default(default)]
     on_start += [d.start for d in drivers.values()]  # the built-in local pool must start
@@ -141,11 +149,12 @@ def build(settings: Settings, with_backends: bool = True,
     if with_backends:  # what failed reverts left: retried now, then periodically until gone
         on_start.append(clones.start_retrying)
         on_start.append(reserve.restore)
+        on_start.append(heartbeat.start)
     # The local daemon outlives the service while it serves attached volumes (their NBD
     # clients stay connected); the next start takes it over.
     # A flatten or a full copy in progress is given up first, so that waiting for the flows
     # is short (a flow waiting for its full copy reverts).
-    on_stop: list[Callable[[], object]] = [clones.stop_retrying,
+    on_stop: list[Callable[[], object]] = [heartbeat.stop, clones.stop_retrying,
                                            *([local.interrupt] if local is not None else []),
                                            lambda: runner.close(wait=True),
                                            *(functools.partial(d.stop, keep_serving=True) if d is local else d.stop
@@ -153,7 +162,7 @@ def build(settings: Settings, with_backends: bool = True,
                                            db.engine.dispose]
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows, quotas),
-                   clones, attachments, on_start, on_stop, quotas=quotas, policy=policy)
+                   clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy)
 
 
 def backend_admin(settings: Settings) -> BackendAdmin:
