@@ -7,7 +7,7 @@ import logging
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Engine
 
@@ -29,6 +29,7 @@ from volclone.db.database import (
 from volclone.db.layers import SqlLayerStore
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
+from volclone.db.services import ServiceRecords
 from volclone.domain import BackendConfig
 from volclone.errors import BadRequest, VolcloneError
 from volclone.flows.engine import FlowRunner, SharedConnectionBackend
@@ -36,10 +37,14 @@ from volclone.flows.jobboard import BoardRunner, Conductors, JobBoards, conducto
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
-from volclone.service.clones import Periodic
+from volclone.service.periodic import Periodic
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
+from volclone.service.services import ServiceDirectory
 from volclone.service.volumes import Backends
+
+if TYPE_CHECKING:
+    from volclone.cluster.coordination import Coordination
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +185,20 @@ def build(settings: Settings, with_backends: bool = True,
                           served=frozenset(backends.drivers) if worker is not None else None)
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
+    # (An api-role service built without a coordination URL, as the in-process job board tests
+    # build one, lists workers by their heartbeats alone.)
+    coordination = (_coordination(settings, worker.name if worker else "api")
+                    if (api or worker) and settings.coordination_url else None)
+    members = functools.partial(_live_workers, coordination) if coordination is not None else None
+    services = ServiceDirectory(ServiceRecords(db), settings.service_down_time_s, members, policy=policy)
+    # Each worker lists itself with the backends that started, and beats until it stops;
+    # `volclone serve` is one worker too, named after its machine (as Cinder's default host is).
+    # An API process is not listed (Cinder lists no cinder-api).
+    me = socket.gethostname()
+    heartbeat = services.heartbeater(worker.name if worker else me, me,
+                                     lambda: [b for b in backends.drivers if b not in backends.unavailable])
+    if coordination is not None:
+        on_start.append(coordination.start)
 
     on_start.append(lambda: types.ensure_default(default))
     on_start += [d.start for d in drivers.values() if not api]  # the built-in local pool must start
@@ -193,23 +212,27 @@ def build(settings: Settings, with_backends: bool = True,
         on_start.append(reserve.restore)
     worker_stop: list[Callable[[], object]] = []
     if worker is not None:
-        start_worker, stop_worker = _serve_as_worker(settings, worker, backends, clones, runner)
+        assert coordination is not None
+        start_worker, stop_worker = _serve_as_worker(settings, worker, backends, clones, runner, coordination)
         on_start.append(start_worker)
         worker_stop.append(stop_worker)
+    if not api:
+        on_start.append(heartbeat.start)
     # The local daemon outlives the service while it serves attached volumes (their NBD
     # clients stay connected); the next start takes it over.
     # A flatten or a full copy in progress is given up first, so that waiting for the flows
     # is short (a flow waiting for its full copy reverts).
-    on_stop += [clones.stop_retrying,
+    on_stop += [heartbeat.stop, clones.stop_retrying,
                 *([local.interrupt] if local is not None else []),
                 *worker_stop,
                 lambda: runner.close(wait=True),
                 *(functools.partial(d.stop, keep_serving=True) if d is local else d.stop
                   for d in backends.drivers.values() if not api),
+                *([coordination.stop] if coordination is not None else []),
                 db.engine.dispose]
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows, quotas),
-                   clones, attachments, on_start, on_stop, quotas=quotas, policy=policy)
+                   clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy)
 
 
 def _remote_drivers(settings: Settings, configs: list[BackendConfig],
@@ -228,16 +251,26 @@ def _remote_drivers(settings: Settings, configs: list[BackendConfig],
     return drivers
 
 
+def _coordination(settings: Settings, name: str) -> Coordination:
+    """This process's member of the cluster's tooz coordination (started with the service)."""
+    from volclone.cluster.coordination import Coordination  # tooz loads only in the scale-out roles
+
+    return Coordination(settings.coordination_url, conductor_name(name, "member"))
+
+
+def _live_workers(coordination: Coordination) -> set[str]:
+    """The names of the workers in the workers' group now (a dead one drops out when its
+    membership times out)."""
+    return {str(caps.get("worker")) for caps in coordination.members(WORKERS_GROUP).values()}
+
+
 def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clones: CloneService,
-                     runner: FlowRunner) -> tuple[Callable[[], None], Callable[[], None]]:
+                     runner: FlowRunner, coordination: Coordination) -> tuple[Callable[[], None], Callable[[], None]]:
     """A worker answers its backends' calls (RPC), claims their flows (job board), and says it
     is alive and what it serves (tooz); returns how to start and stop that (before the drivers stop)."""
-    from volclone.cluster.coordination import Coordination  # tooz and oslo.messaging load only here
-    from volclone.cluster.rpc import RpcServer
+    from volclone.cluster.rpc import RpcServer  # oslo.messaging loads only in the scale-out roles
 
     host = socket.gethostname()
-    member = conductor_name(worker.name, "member")
-    coordination = Coordination(settings.coordination_url, member)
     served = list(backends.drivers)
     install_context(clones.ctx)
     server = RpcServer(settings.transport_url, worker.name, host, backends.drivers, lock=coordination.lock)
@@ -251,7 +284,6 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
     orphans = Periodic("post-orphans", post_orphans, ORPHAN_AGE_S / 2)
 
     def start() -> None:
-        coordination.start()
         coordination.join(WORKERS_GROUP, {"worker": worker.name, "host": host, "backends": served})
         server.start()
         conductors.start()
@@ -262,7 +294,7 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
         orphans.stop()
         conductors.stop()
         server.stop()
-        coordination.stop()
+        coordination.leave(WORKERS_GROUP)
         install_context(None)
 
     return start, stop

@@ -16,6 +16,8 @@ AUTH_STRATEGIES = ("local", "keystone")
 DEFAULT_QUOTAS = {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
 #: Cinder's ``reservation_expire``: a reservation a crashed request left stops counting after a day.
 DEFAULT_RESERVATION_EXPIRE_S = 86400.0
+#: Cinder's ``service_down_time``: a service whose last heartbeat is older is ``down``.
+DEFAULT_SERVICE_DOWN_TIME_S = 60.0
 
 
 def default_data_dir() -> Path:
@@ -85,6 +87,8 @@ class Settings:
     claim_expiry_s: float = 15.0
     #: Seconds the API waits for a worker to answer a call (``VOLCLONE_RPC_TIMEOUT_S``).
     rpc_timeout_s: float = 60.0
+    #: Seconds after its last heartbeat a worker's service is listed ``down`` (``VOLCLONE_SERVICE_DOWN_TIME``).
+    service_down_time_s: float = DEFAULT_SERVICE_DOWN_TIME_S
 
     @property
     def db_url(self) -> str:
@@ -154,6 +158,9 @@ class Settings:
         s.rpc_timeout_s = float(env.get("VOLCLONE_RPC_TIMEOUT_S", s.rpc_timeout_s))
         if s.rpc_timeout_s <= 0:
             raise ValueError(f"VOLCLONE_RPC_TIMEOUT_S must be a positive number of seconds, not {s.rpc_timeout_s}")
+        s.service_down_time_s = float(env.get("VOLCLONE_SERVICE_DOWN_TIME", s.service_down_time_s))
+        if s.service_down_time_s <= 0:
+            raise ValueError("VOLCLONE_SERVICE_DOWN_TIME must be a positive number of seconds")
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

@@ -195,3 +195,25 @@ class BackendConfig:
     name: str
     driver: str
     options: dict[str, Any] = field(default_factory=dict)
+
+
+#: The binary of a worker's backends in the services list (Cinder's ``cinder-volume``).
+VOLUME_BINARY = "volclone-volume"
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    """One backend a worker serves, as its heartbeat last recorded it (times in UTC, naive)."""
+
+    name: str
+    binary: str
+    backend: str
+    #: The machine the worker runs on.
+    hostname: str
+    started_at: dt.datetime
+    heartbeat_at: dt.datetime
+
+    @property
+    def host(self) -> str:
+        """Cinder's ``host`` of a volume service: ``worker@backend``."""
+        return f"{self.name}@{self.backend}"

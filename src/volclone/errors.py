@@ -10,8 +10,10 @@ its HTTP status and the OpenStack fault name the API puts in the body::
     ├── Forbidden                 403 forbidden
     ├── NotFound                  404 itemNotFound
     ├── Conflict                  409 conflictingRequest
+    │   └── Busy                  409 conflictingRequest (another operation holds its lock: try again)
     ├── IdentityUnavailable       503 serviceUnavailable (Keystone can't validate tokens right now)
     ├── DatabaseUnavailable       503 serviceUnavailable (the database cannot be reached or used)
+    ├── CoordinationUnavailable   503 serviceUnavailable (the coordination backend, Redis, can't be reached)
     └── BackendError              500 computeFault  (storage failed; translated at the driver boundary)
         ├── CapabilityMissing     400 badRequest   (the backend can't do what was asked)
         ├── InsufficientStorage   507 insufficientStorage (the backend's storage is full)
@@ -74,6 +76,11 @@ class Conflict(VolcloneError):
     fault = "conflictingRequest"
 
 
+class Busy(Conflict):
+    """Another operation holds the lock of what the request acts on (a volume, across workers);
+    it did not free within the wait. Nothing was changed; the caller may try again."""
+
+
 class IdentityUnavailable(VolcloneError):
     """Keystone could not be asked whether a token is valid (unreachable, failing, or it refused
     volclone's own service credentials). The request is refused, never let through."""
@@ -85,6 +92,14 @@ class IdentityUnavailable(VolcloneError):
 class DatabaseUnavailable(VolcloneError):
     """The database cannot be reached (its server is down, the URL names nothing) or its
     driver is not installed. The CLI prints the message as one line; the API answers 503."""
+
+    status = 503
+    fault = "serviceUnavailable"
+
+
+class CoordinationUnavailable(VolcloneError):
+    """The coordination backend (tooz on Redis: membership and locks) cannot be reached, so no
+    lock could be taken or no member list read. The request is refused, never run unlocked."""
 
     status = 503
     fault = "serviceUnavailable"

@@ -37,7 +37,7 @@ WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volu
           "clone_volumes:create", *ACTION_RULES.values()]
 ADMIN_ONLY = ["volume_extension:types_manage", "volume_extension:types_extra_specs:create",
               "volume_extension:types_extra_specs:update", "volume_extension:types_extra_specs:delete",
-              "volume_extension:quotas:update", "volume_extension:quotas:delete"]
+              "volume_extension:quotas:update", "volume_extension:quotas:delete", "volume_extension:services:index"]
 
 
 def test_every_api_rule_is_a_read_a_write_or_admin_only() -> None:

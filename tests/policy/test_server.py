@@ -68,6 +68,7 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("PUT", "/os-quota-sets/p1", {"quota_set": {"volumes": 100000}}, "volume_extension:quotas:update", ADMIN),
     ("DELETE", "/os-quota-sets/p1", None, "volume_extension:quotas:delete", ADMIN),
     ("GET", "/limits", None, "limits_extension:used_limits", READ),
+    ("GET", "/os-services", None, "volume_extension:services:index", ADMIN),
 ]
 IDS = [f"{m} {p.split('?')[0]} {r.rsplit(':', 1)[-1]}" for m, p, _, r, _ in ENDPOINTS]
 #: persona -> the kinds of rule it passes on project p1 by default

@@ -19,6 +19,7 @@ from volclone.api import (
     limits,
     openapi,
     quotas,
+    services,
     types,
     versions,
     volume_actions,
@@ -81,7 +82,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         return await call_next(request)
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
-               volume_actions.router, quotas.router)
+               volume_actions.router, quotas.router, services.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

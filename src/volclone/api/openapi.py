@@ -222,8 +222,27 @@ class Limits(Out):
     absolute: AbsoluteLimits
 
 
+class CinderService(Out):
+    """One worker's backend. ``cluster`` is given from microversion 3.7; ``replication_status``,
+    ``active_backend_id`` and ``frozen`` on volclone-volume services only (as Cinder gives them)."""
+
+    binary: str = Field(description="volclone-volume: a worker's backend")
+    host: str = Field(description="worker@backend")
+    zone: str
+    status: Literal["enabled", "disabled"]
+    state: Literal["up", "down"] = Field(description="up: the worker beat within VOLCLONE_SERVICE_DOWN_TIME "
+                                                     "seconds and is in the coordination group")
+    updated_at: str | None = Field(description="the last heartbeat (UTC)")
+    disabled_reason: str | None
+    cluster: str | None = Field(None, description="from microversion 3.7; always null")
+    replication_status: str = Field("not-capable", description="volclone-volume only")
+    active_backend_id: str | None = Field(None, description="volclone-volume only")
+    frozen: bool = Field(False, description="volclone-volume only")
+
+
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, VolumeSummary, Volume, AttachmentSummary, Attachment,
-                                      CloneStarted, ProgressOut, QuotaSet, QuotaSetUsage, QuotaLimits, Limits)
+                                      CloneStarted, ProgressOut, QuotaSet, QuotaSetUsage, QuotaLimits, Limits,
+                                      CinderService)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -293,6 +312,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("DELETE", _Q): {200: None},
     ("GET", _Q + "/defaults"): {200: _obj(quota_set=_ref(QuotaSet))},
     ("GET", "/v3/{project_id}/limits"): {200: _obj(limits=_ref(Limits))},
+    ("GET", "/v3/{project_id}/os-services"): {200: _obj(services=_list_of(CinderService))},
 }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from volclone.domain import Attachment, AttachStatus, CloneProgress, Volume, VolumeType
+from volclone.domain import VOLUME_BINARY, Attachment, AttachStatus, CloneProgress, Volume, VolumeType
+from volclone.service.services import ListedService
 
 
 def _time(t: dt.datetime | None) -> str | None:
@@ -70,3 +71,17 @@ def progress(p: CloneProgress) -> dict[str, Any]:
     }
     return {"details": details, "progress": p.progress, "pending_tasks": p.pending_tasks,
             "flow_details": flow_details, "task_id": p.task_id}
+
+
+def service(s: ListedService, with_cluster: bool) -> dict[str, Any]:
+    """One row of os-services: a worker's backend (``host`` is ``worker@backend``). Nothing is
+    disabled or replicated yet; ``cluster`` is there from microversion 3.7, as in Cinder."""
+    r = s.record
+    body: dict[str, Any] = {"binary": r.binary, "host": r.host, "zone": "nova", "status": "enabled",
+                            "state": "up" if s.up else "down", "updated_at": _time(r.heartbeat_at),
+                            "disabled_reason": None}
+    if with_cluster:
+        body["cluster"] = None
+    if r.binary == VOLUME_BINARY:
+        body |= {"replication_status": "not-capable", "active_backend_id": None, "frozen": False}
+    return body

@@ -190,3 +190,19 @@ class ReservationRow(Base):
     gigabytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class ServiceRow(Base):
+    """One backend a worker serves (Cinder's ``services`` row of a ``cinder-volume``), kept
+    alive by the worker's heartbeat; a row whose heartbeat is old is a service that is down.
+    Rows stay when a worker stops, as in Cinder, so an admin sees what went away."""
+
+    __tablename__ = "services"
+    #: The worker (``volclone worker --name``); with the backend, Cinder's ``host@backend``.
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    binary: Mapped[str] = mapped_column(String(255), primary_key=True)
+    backend: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: The machine the worker runs on (its hostname).
+    host: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)

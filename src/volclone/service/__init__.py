@@ -9,6 +9,7 @@
     vol = svc.volumes.create(who, project, size=1, name="data")
     task_id = svc.clones.start(who, CloneRequest(project, [vol.id]))
     att = svc.attachments.create(who, project, vol.id, connector={"host": "h1"})
+    svc.services.list(admin)                        # the workers' backends, up or down
 """
 
 from __future__ import annotations
@@ -20,18 +21,20 @@ from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
+from volclone.service.services import ServiceDirectory
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AttachmentService", "AuthService", "CloneService", "Policy", "QuotaService", "Service", "VolumeService",
-           "VolumeTypeService"]
+__all__ = ["AttachmentService", "AuthService", "CloneService", "Policy", "QuotaService", "Service",
+           "ServiceDirectory", "VolumeService", "VolumeTypeService"]
 
 
 class Service:
     def __init__(self, auth: AuthService, types: VolumeTypeService, volumes: VolumeService,
                  clones: CloneService, attachments: AttachmentService,
                  on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]],
-                 *, quotas: QuotaService, policy: Policy | None = None) -> None:
+                 *, quotas: QuotaService, services: ServiceDirectory, policy: Policy | None = None) -> None:
         self.auth = auth
+        self.services = services
         self.quotas = quotas
         self.policy = policy or Policy()
         self.types = types

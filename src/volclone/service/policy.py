@@ -136,6 +136,9 @@ API_RULES = [
           "DELETE /os-quota-sets/{target_project_id}"),
     _rule("limits_extension:used_limits", ADMIN_OR_READER, "Show the project's absolute limits and usage.",
           "GET /limits"),
+    # services
+    _rule("volume_extension:services:index", ADMIN_API,
+          "List the services: each worker's backends, up or down (os-services).", "GET /os-services"),
 ]
 
 RULES: Sequence[oslo.RuleDefault] = [*BASE_RULES, *API_RULES]

@@ -1,0 +1,36 @@
+"""/v3/{project_id}/os-services: the services, as Cinder lists them (admins, by default).
+
+    GET /os-services[?host=worker[@backend]][&binary=volclone-volume]
+
+One row per worker and backend it serves (binary ``volclone-volume``, Cinder's ``cinder-volume``;
+the API processes are not listed, as Cinder lists no ``cinder-api``). ``state`` is ``up`` while
+the worker beats and is in the coordination group. ``service`` is the older name of ``binary``
+(Cinder's, deprecated; ``binary`` wins).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from volclone.api import views
+from volclone.api.deps import principal, rule, service
+from volclone.domain import Principal
+
+router = APIRouter(prefix="/v3/{project_id}")
+#: The microversion that added ``cluster`` to each service (Cinder's 3.7).
+CLUSTER_VERSION = (3, 7)
+
+
+@router.get("/os-services")
+@rule("volume_extension:services:index")
+def list_services(project_id: str, request: Request,
+                  host: str | None = Query(None, description="a worker (all its backends) or worker@backend"),
+                  binary: str | None = Query(None, description="only services of this binary, e.g. volclone-volume"),
+                  service_name: str | None = Query(None, alias="service", deprecated=True,
+                                                   description="the older name of binary"),
+                  who: Principal = Depends(principal)) -> dict[str, Any]:
+    listed = service(request).services.list(who, host=host, binary=binary or service_name)
+    with_cluster = getattr(request.state, "api_version", (3, 0)) >= CLUSTER_VERSION
+    return {"services": [views.service(s, with_cluster) for s in listed]}
