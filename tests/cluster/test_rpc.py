@@ -323,3 +323,24 @@ def test_stop_waits_for_the_calls_in_flight(client: RpcClient, new_backend: Call
     stopper.join(10)
     caller.join(10)
     assert not stopper.is_alive() and result == [None] and not driver.volume_exists("v1")
+
+
+def test_a_flatten_longer_than_the_timeout_is_waited_for_while_its_worker_runs_it(
+        new_backend: Callable[[], str]) -> None:
+    backend = new_backend()
+    driver = MemoryDriver(backend)
+    driver.create_volume("v1", 1)
+    driver.inject("flatten", lambda: time.sleep(2.5))
+    short = RpcClient(URL, timeout=1.0, flatten_timeout=30)
+    try:
+        with serving({backend: driver}):
+            assert short.driver(backend, MemoryDriver).flatten("v1") is False  # answered after 2.5 s
+            driver.inject("delete_volume", lambda: time.sleep(1.5))
+            with pytest.raises(errors.BackendUnavailable, match="answered within 1 s"):
+                short.driver(backend, MemoryDriver).delete_volume("v1")  # other calls: the timeout
+        started = time.monotonic()  # no worker: no heartbeat, so no 30 s wait either
+        with pytest.raises(errors.BackendUnavailable, match="answered within 2 s"):
+            short.driver(backend, MemoryDriver).flatten("v1")
+        assert time.monotonic() - started < 4.0
+    finally:
+        short.close()

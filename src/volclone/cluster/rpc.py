@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import socket
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -100,8 +101,8 @@ def broker_reachable(url: str, timeout: float) -> bool:
     listener) and has no setting to stop it; this probe, before them, turns a broker that is down
     into BackendUnavailable instead of a call that never returns."""
     parsed = oslo_messaging.TransportURL.parse(cfg.CONF, transport_url(url))
-    for host in parsed.hosts or [None]:
-        address = (host.hostname if host else None) or "localhost", (host.port if host else None) or 5672
+    addresses = [(h.hostname or "localhost", h.port or 5672) for h in parsed.hosts] or [("localhost", 5672)]
+    for address in addresses:
         try:
             socket.create_connection(address, timeout=timeout).close()
             return True
@@ -247,7 +248,8 @@ class RpcClient:
 
     A call nobody answers within ``timeout`` seconds raises BackendUnavailable. ``flatten``
     may run much longer (it copies data): it waits up to ``flatten_timeout``, as long as the
-    worker running it keeps saying so (oslo.messaging's call monitor, every ``timeout`` / 2).
+    worker running it keeps saying so (oslo.messaging's call monitor: a heartbeat every ``timeout`` / 2,
+    whole seconds; the call fails when none came for ``timeout``, at least 2 s).
     """
 
     def __init__(self, transport_url: str, timeout: float = 60.0, *, flatten_timeout: float = 3600.0) -> None:
@@ -286,17 +288,20 @@ class RpcClient:
     def call(self, backend: str, method: str, **kwargs: object) -> Any:
         """Run ``method`` on one worker of ``backend``; its result, or the error it raised."""
         if method == "flatten":
-            wait, monitor = self.flatten_timeout, self.timeout
+            # The worker's heartbeats come every monitor / 2 s; oslo.messaging wants whole seconds, at least 1.
+            wait, monitor = self.flatten_timeout, float(max(2, math.ceil(self.timeout)))
         else:
             wait, monitor = self.timeout, None
-        # retry=0: a send that fails is not repeated (the timeout is the caller's whole budget).
-        context = self._client(backend).prepare(timeout=wait, call_monitor_timeout=monitor, retry=0)
+        # retry=1: a send that fails reconnects once (a pooled connection the broker dropped), then
+        # gives up; oslo.messaging's default would retry forever.
+        context = self._client(backend).prepare(timeout=wait, call_monitor_timeout=monitor, retry=1)
         if not self._connected and not broker_reachable(self._url, timeout=min(self.timeout, 5.0)):
             raise BackendUnavailable(f"backend {backend}: the message broker can't be reached")
         try:
             reply = context.call({}, method, **kwargs)
             self._connected = True
         except oslo_messaging.MessagingTimeout as exc:
+            self._connected = True  # the reply queue is there: only the workers were missing
             waited = monitor if monitor is not None else wait
             raise BackendUnavailable(f"no worker of backend {backend} answered within {waited:g} s") from exc
         except oslo_messaging.MessageDeliveryFailure as exc:
