@@ -25,7 +25,8 @@ message alone). A worker answers every call ``{"ok": result}`` or ``{"error": {"
   same message (a driver's own subclass, e.g. the local driver's ``QMPCommandError``, arrives
   as its nearest ``volclone.errors`` base: the same HTTP status and fault);
 * anything else is logged in full on the worker and arrives as a
-  :class:`~volclone.errors.BackendError` that names only its kind (no paths, no traceback);
+  :class:`~volclone.errors.BackendError` that names only its kind (an ``OSError`` keeps the
+  OS's words, its paths cut to their last part; never a traceback);
 * no answer within the timeout (no worker serves the backend, or RabbitMQ can't be reached)
   is :class:`~volclone.errors.BackendUnavailable`. An unanswered call expires in its queue
   with the timeout, so a worker that starts later never runs it.
