@@ -1,1 +1,1 @@
-"""Adapters for the distributed parts of the scale-out roles (membership, locks, RPC, job board)."""
+"""Adapters for the scale-out roles: RPC to the workers (oslo.messaging), membership and locks (tooz)."""
