@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import socket
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import Engine
 
+from volclone.backends import registry
 from volclone.backends.base import VolumeDriver
 from volclone.backends.local.driver import LocalDriver
 from volclone.backends.local.layers import Layer
@@ -25,10 +29,14 @@ from volclone.db.database import (
 from volclone.db.layers import SqlLayerStore
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
+from volclone.domain import BackendConfig
+from volclone.errors import BadRequest, VolcloneError
 from volclone.flows.engine import FlowRunner, SharedConnectionBackend
+from volclone.flows.jobboard import BoardRunner, Conductors, JobBoards, conductor_name, install_context
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
+from volclone.service.clones import Periodic
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
 from volclone.service.volumes import Backends
@@ -38,6 +46,12 @@ log = logging.getLogger(__name__)
 LOCAL = "local"
 #: Room kept on the data directory's filesystem for the database (see volclone.db.reserve).
 RESERVE_FILE = "space-reserve"
+#: The tooz group every worker joins, with the backends it serves.
+WORKERS_GROUP = "volclone-workers"
+#: Workers look for flows that were persisted but never posted (their API process died in
+#: between) this old, under this cluster-wide lock.
+ORPHAN_AGE_S = 60.0
+ORPHANS_LOCK = "volclone-post-orphans"
 
 
 def upgrade_database(settings: Settings, engine: Engine | None = None) -> str | None:
@@ -88,8 +102,20 @@ def authenticator(settings: Settings) -> Authenticator | None:
                                  domain=settings.keystone_domain, cache_s=settings.keystone_cache_s)
 
 
+@dataclass(frozen=True)
+class Worker:
+    """The worker role (``volclone worker``): runs the drivers of ``backends`` and does their work."""
+
+    name: str
+    backends: tuple[str, ...]
+
+
+#: The roles a process can have: all in one (``serve``), stateless HTTP (``api``), or a worker.
+Role = Literal["serve", "api"] | Worker
+
+
 def build(settings: Settings, with_backends: bool = True,
-          drivers: Mapping[str, VolumeDriver] | None = None) -> Service:
+          drivers: Mapping[str, VolumeDriver] | None = None, role: Role = "serve") -> Service:
     """A service for ``settings``. ``with_backends=False`` gives the admin commands
     (tokens, config) a service that starts no storage daemon.
 
@@ -98,62 +124,148 @@ def build(settings: Settings, with_backends: bool = True,
     the whole service in process this way, on ``volclone.backends.memory.MemoryDriver``::
 
         svc = build(Settings(data_dir=tmp), drivers={"local": MemoryDriver("local")})
+
+    ``role`` picks the dispatch: ``serve`` runs flows and backend calls in this process;
+    ``api`` posts flows to the job board and calls the workers over RPC (it never opens a
+    backend); a :class:`Worker` claims the flows of its backends and answers their calls.
     """
     policy = Policy(settings.policy_file)  # first: a policy file that can't be read stops the start here
+    api = role == "api"
+    worker = role if isinstance(role, Worker) else None
+    if api:
+        with_backends = False
     if with_backends:  # the pool, the daemon's sockets and the space reserve live there (PostgreSQL or not)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     reserve = SpaceReserve(settings.data_dir / RESERVE_FILE)
     if with_backends:  # on a full disk the database could not open, nor the service start to make room
         reserve.release()
     db = open_database(settings)
+    on_start: list[Callable[[], object]] = []
+    on_stop: list[Callable[[], object]] = []
     given = drivers is not None
     local: LocalDriver | None = None
+    configs = repos.BackendConfigs(db).list()
+    configured: list[VolumeDriver] = []
     if drivers is None:
         drivers = {}
-        if with_backends:
+        if api:
+            drivers = _remote_drivers(settings, configs, on_stop)
+        elif with_backends and (worker is None or LOCAL in worker.backends):
             drivers[LOCAL] = local = LocalDriver(LOCAL, pool_dir=settings.pool_dir, run_dir=settings.run_dir,
                                                  store=SqlLayerStore(db, LOCAL, Layer),
                                                  nbd_host=settings.nbd_host, nbd_port=settings.nbd_port,
                                                  max_chain_depth=settings.max_chain_depth,
                                                  unsafe_snapshot_gap_ms=settings.unsafe_snapshot_gap_ms)
-    default = next(iter(drivers), LOCAL)
+    default = LOCAL if (api or worker is not None) and not given else next(iter(drivers), LOCAL)
     backends = Backends(drivers, default=default)
+    if worker is not None and not given:
+        known = {LOCAL, *(c.name for c in configs)}
+        unknown = sorted(set(worker.backends) - known)
+        if unknown:
+            raise BadRequest(f"no backend is named {', '.join(unknown)} (volclone backend add)")
+        configs = [c for c in configs if c.name in worker.backends]
     # Backends added with `volclone backend add`: one that cannot start is unavailable (503),
     # the service runs on without it.
-    configured = add_configured(backends, repos.BackendConfigs(db).list()) if with_backends and not given else []
+    if with_backends and not given:
+        configured = add_configured(backends, configs)
     volumes, groups = repos.Volumes(db), repos.Groups(db)
     types = VolumeTypeService(repos.VolumeTypes(db))
     quotas = QuotaService(Quotas(db), settings.quota_defaults, settings.quota_reservation_expire_s)
-    runner = FlowRunner(db.engine, settings.flow_workers)
+    runner: FlowRunner = (BoardRunner(db.engine, settings.jobboard_url) if api
+                          else FlowRunner(db.engine, settings.flow_workers))
     runner.setup()
     clones = CloneService(volumes, repos.CloneTasks(db), repos.ConfigValues(db), types, backends, runner,
                           groups, settings.max_clone_volumes, settings.failpoints,
-                          retry_interval=settings.leftover_retry_s, quotas=quotas)
+                          retry_interval=settings.leftover_retry_s, quotas=quotas,
+                          served=frozenset(backends.drivers) if worker is not None else None)
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
 
-    on_start: list[Callable[[], object]] = [lambda: types.ensure_default(default)]
-    on_start += [d.start for d in drivers.values()]  # the built-in local pool must start
+    on_start.append(lambda: types.ensure_default(default))
+    on_start += [d.start for d in drivers.values() if not api]  # the built-in local pool must start
     on_start.append(functools.partial(start_tolerantly, backends, configured))
     if with_backends:  # attached volumes are served again where they were (VOLCLONE_NBD_HOST/PORT)
         on_start.append(attachments.restore)
-    on_start.append(clones.resume_interrupted)
+    if worker is None and not api:  # (a worker's conductors claim its backends' flows, interrupted ones too)
+        on_start.append(clones.resume_interrupted)
     if with_backends:  # what failed reverts left: retried now, then periodically until gone
         on_start.append(clones.start_retrying)
         on_start.append(reserve.restore)
+    worker_stop: list[Callable[[], object]] = []
+    if worker is not None:
+        start_worker, stop_worker = _serve_as_worker(settings, worker, backends, clones, runner)
+        on_start.append(start_worker)
+        worker_stop.append(stop_worker)
     # The local daemon outlives the service while it serves attached volumes (their NBD
     # clients stay connected); the next start takes it over.
     # A flatten or a full copy in progress is given up first, so that waiting for the flows
     # is short (a flow waiting for its full copy reverts).
-    on_stop: list[Callable[[], object]] = [clones.stop_retrying,
-                                           *([local.interrupt] if local is not None else []),
-                                           lambda: runner.close(wait=True),
-                                           *(functools.partial(d.stop, keep_serving=True) if d is local else d.stop
-                                             for d in backends.drivers.values()),
-                                           db.engine.dispose]
+    on_stop += [clones.stop_retrying,
+                *([local.interrupt] if local is not None else []),
+                *worker_stop,
+                lambda: runner.close(wait=True),
+                *(functools.partial(d.stop, keep_serving=True) if d is local else d.stop
+                  for d in backends.drivers.values() if not api),
+                db.engine.dispose]
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows, quotas),
                    clones, attachments, on_start, on_stop, quotas=quotas, policy=policy)
+
+
+def _remote_drivers(settings: Settings, configs: list[BackendConfig],
+                    on_stop: list[Callable[[], object]]) -> dict[str, VolumeDriver]:
+    """The API role's backends: proxies that call the workers serving them over RPC."""
+    from volclone.cluster.rpc import RpcClient  # oslo.messaging loads only in the scale-out roles
+
+    client = RpcClient(settings.transport_url, timeout=settings.rpc_timeout_s)
+    on_stop.append(client.close)
+    drivers: dict[str, VolumeDriver] = {LOCAL: client.driver(LOCAL, LocalDriver)}
+    for config in configs:
+        try:
+            drivers[config.name] = client.driver(config.name, registry.driver_class(config.driver))
+        except VolcloneError as exc:
+            log.error("backend %s is unavailable: %s", config.name, exc.message)
+    return drivers
+
+
+def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clones: CloneService,
+                     runner: FlowRunner) -> tuple[Callable[[], None], Callable[[], None]]:
+    """A worker answers its backends' calls (RPC), claims their flows (job board), and says it
+    is alive and what it serves (tooz); returns how to start and stop that (before the drivers stop)."""
+    from volclone.cluster.coordination import Coordination  # tooz and oslo.messaging load only here
+    from volclone.cluster.rpc import RpcServer
+
+    host = socket.gethostname()
+    member = conductor_name(worker.name, "member")
+    coordination = Coordination(settings.coordination_url, member)
+    served = list(backends.drivers)
+    install_context(clones.ctx)
+    server = RpcServer(settings.transport_url, worker.name, host, backends.drivers, lock=coordination.lock)
+    conductors = Conductors(JobBoards(settings.jobboard_url, runner.backend), served, worker.name,
+                            settings.claim_expiry_s, settings.flow_workers)
+
+    def post_orphans() -> None:  # one worker at a time, so a flow is never posted twice
+        with coordination.lock(ORPHANS_LOCK):
+            conductors.post_orphans(clones.tasks.list(), older_than_s=ORPHAN_AGE_S)
+
+    orphans = Periodic("post-orphans", post_orphans, ORPHAN_AGE_S / 2)
+
+    def start() -> None:
+        coordination.start()
+        coordination.join(WORKERS_GROUP, {"worker": worker.name, "host": host, "backends": served})
+        server.start()
+        conductors.start()
+        orphans.start()
+        log.info("worker %s serves backends %s", worker.name, ", ".join(served))
+
+    def stop() -> None:
+        orphans.stop()
+        conductors.stop()
+        server.stop()
+        coordination.stop()
+        install_context(None)
+
+    return start, stop
 
 
 def backend_admin(settings: Settings) -> BackendAdmin:

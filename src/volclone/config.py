@@ -73,6 +73,18 @@ class Settings:
     quota_snapshots: int = DEFAULT_QUOTAS["snapshots"]
     #: Seconds a quota reservation holds when nothing commits or rolls it back (``VOLCLONE_QUOTA_RESERVATION_EXPIRE``).
     quota_reservation_expire_s: float = DEFAULT_RESERVATION_EXPIRE_S
+    #: The scale-out roles (``volclone api``/``worker``; docs/deploy.md). TaskFlow's Redis job board:
+    #: ``redis://host[:port][/db]`` (``VOLCLONE_JOBBOARD_URL``).
+    jobboard_url: str = ""
+    #: tooz's coordination backend, e.g. ``redis://host:6379/1`` (``VOLCLONE_COORDINATION_URL``).
+    coordination_url: str = ""
+    #: oslo.messaging's transport, e.g. ``rabbit://guest:guest@host:5672/`` (``VOLCLONE_TRANSPORT_URL``).
+    transport_url: str = ""
+    #: Seconds a worker's claim of a clone job lasts unless renewed (``VOLCLONE_CLAIM_EXPIRY_S``);
+    #: a dead worker's flow is taken over this long after it died.
+    claim_expiry_s: float = 15.0
+    #: Seconds the API waits for a worker to answer a call (``VOLCLONE_RPC_TIMEOUT_S``).
+    rpc_timeout_s: float = 60.0
 
     @property
     def db_url(self) -> str:
@@ -133,11 +145,32 @@ class Settings:
                                                      s.quota_reservation_expire_s))
         if s.quota_reservation_expire_s <= 0:
             raise ValueError("VOLCLONE_QUOTA_RESERVATION_EXPIRE must be a positive number of seconds")
+        s.jobboard_url = env.get("VOLCLONE_JOBBOARD_URL", s.jobboard_url).strip()
+        s.coordination_url = env.get("VOLCLONE_COORDINATION_URL", s.coordination_url).strip()
+        s.transport_url = env.get("VOLCLONE_TRANSPORT_URL", s.transport_url).strip()
+        s.claim_expiry_s = float(env.get("VOLCLONE_CLAIM_EXPIRY_S", s.claim_expiry_s))
+        if s.claim_expiry_s < 1:
+            raise ValueError(f"VOLCLONE_CLAIM_EXPIRY_S must be at least 1 second, not {s.claim_expiry_s}")
+        s.rpc_timeout_s = float(env.get("VOLCLONE_RPC_TIMEOUT_S", s.rpc_timeout_s))
+        if s.rpc_timeout_s <= 0:
+            raise ValueError(f"VOLCLONE_RPC_TIMEOUT_S must be a positive number of seconds, not {s.rpc_timeout_s}")
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)
         s.check_auth()
         return s
+
+    def check_cluster(self) -> None:
+        """The scale-out roles need all three services (ValueError naming what is missing)."""
+        missing = [name for name, value in (("VOLCLONE_DATABASE_URL", self.database_url),
+                                            ("VOLCLONE_JOBBOARD_URL", self.jobboard_url),
+                                            ("VOLCLONE_COORDINATION_URL", self.coordination_url),
+                                            ("VOLCLONE_TRANSPORT_URL", self.transport_url)) if not value]
+        if missing:
+            raise ValueError(f"`volclone api` and `volclone worker` need {', '.join(missing)} (docs/deploy.md)")
+        if self.database_url.startswith("sqlite"):
+            raise ValueError("`volclone api` and `volclone worker` share one database: VOLCLONE_DATABASE_URL must "
+                             "name PostgreSQL, not SQLite")
 
     def check_auth(self) -> None:
         """The auth settings make sense together (ValueError naming what is wrong otherwise)."""

@@ -1,8 +1,9 @@
-"""The ``volclone`` command: ``serve`` and admin commands here, HTTP client commands in ``commands``."""
+"""The ``volclone`` command: ``serve``/``api``/``worker`` in ``roles``, admin commands in ``admin``,
+HTTP client commands in ``commands``."""
 
 from __future__ import annotations
 
-from volclone.cli import commands  # noqa: F401  (registers the client commands on ``main``)
+from volclone.cli import commands, roles  # noqa: F401  (register their commands on ``main``)
 from volclone.cli.admin import main
 
 __all__ = ["main"]

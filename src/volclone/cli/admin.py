@@ -1,4 +1,4 @@
-"""Commands that act on volclone's own state: serve, db, token, config, backend; and policy.
+"""Commands that act on volclone's own state: db, token, config, backend; and policy.
 
 They all use the database ``VOLCLONE_DATABASE_URL`` names (SQLite in the data directory when it
 is unset); one that cannot be reached is a one-line error and exit status 1.
@@ -7,8 +7,6 @@ is unset); one that cannot be reached is a one-line error and exit status 1.
 from __future__ import annotations
 
 import json
-import logging
-import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,33 +47,6 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
     """volclone: block storage with crash-consistent multi-volume clones."""
     ctx.ensure_object(dict)
     ctx.obj["data_dir"] = data_dir
-
-
-@main.command()
-@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="Port to listen on [default: 8776].")
-@click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Run the API server (and the storage daemon it drives) in the foreground."""
-    import uvicorn
-
-    from volclone import bootstrap
-    from volclone.api import create_app
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from volclone.errors import VolcloneError
-
-    settings = settings_from(ctx, host=host, port=port)
-    try:
-        svc = bootstrap.build(settings)
-    except VolcloneError as exc:  # e.g. a policy file that is missing or not YAML
-        click.echo(f"Error: {exc.message}", err=True)
-        sys.exit(1)
-    # uvicorn turns SIGTERM/SIGINT into a clean shutdown, which stops the daemon too.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    click.echo(f"volclone serving http://{settings.host}:{settings.port} (data in {settings.data_dir})")
-    app = create_app(svc, max_request_bytes=settings.max_request_bytes)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
 @main.group()

@@ -252,6 +252,8 @@ class AttachmentService:
             claimed: dict[str, set[str]] = {}  # backend -> volumes with a served attachment
             for volume_id, attachments in by_volume.items():
                 vol = self.volumes.get(volume_id)
+                if vol is not None and vol.backend not in self.backends.drivers:
+                    continue  # another process (a worker) serves that backend
                 try:
                     assert vol is not None
                     claimed.setdefault(vol.backend, set()).add(volume_id)

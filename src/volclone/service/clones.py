@@ -86,8 +86,11 @@ class CloneService:
     def __init__(self, volumes: Volumes, tasks: CloneTasks, settings: ConfigValues, types: VolumeTypeService,
                  backends: Backends, runner: FlowRunner, groups: Groups, max_volumes: int,
                  failpoints: tuple[str, ...] = (), leftovers: Leftovers | None = None,
-                 retry_interval: float = 60.0, quotas: QuotaService | None = None) -> None:
+                 retry_interval: float = 60.0, quotas: QuotaService | None = None,
+                 served: frozenset[str] | None = None) -> None:
         self.volumes = volumes
+        #: The backends whose leftovers this process retries (a worker's); None: all of them.
+        self.served = served
         self.quotas = quotas
         self.tasks = tasks
         self.settings = settings
@@ -246,7 +249,9 @@ class CloneService:
         """Try once more to remove what failed reverts left behind, and release the source
         groups of flows that have ended; returns how many leftovers are still there."""
         with self._retry_lock:
-            pending = sorted(self.leftovers.pending(), key=lambda i: RETRY_ORDER.index(Undo(i.kind)))
+            pending = sorted((i for i in self.leftovers.pending() if self.served is None or i.backend in self.served
+                              or i.backend is None),
+                             key=lambda i: RETRY_ORDER.index(Undo(i.kind)))
             left = 0
             for n, item in enumerate(pending):
                 if self.retrier.stopping:  # the service stops: the rest waits for the next start
