@@ -187,3 +187,28 @@ def test_an_up_whose_api_cannot_start_names_it_and_down_still_cleans_up(tmp_path
             down = cluster.run("down")
     assert down.returncode == 0, down.stderr
     assert_all_gone(cluster, settings, pids)
+
+
+def test_up_on_the_shared_redis_refuses_db_numbers_that_hold_keys(tmp_path: Path) -> None:
+    """On the machine's Redis, two clusters on one db number would claim each other's jobs: `up`
+    takes only empty ones (and `down` empties them again), and refuses before making anything."""
+    import redis
+
+    free = [n for n in range(4, 15) if redis.Redis(db=n).dbsize() == 0]
+    if not free:
+        pytest.skip("no empty Redis db number to try with")
+    n, key = free[-1], f"cluster-dev-test-{os.getpid()}"
+    redis.Redis(db=n).set(key, "someone else's", ex=120)
+    env = {**os.environ, "VOLCLONE_CLUSTER_REDIS_DB": str(n - 1)}
+    env.pop("VOLCLONE_CLUSTER_REDIS_PORT", None)
+    try:
+        up = subprocess.run(["bash", str(SCRIPT), "up", str(tmp_path / "c")], env=env, capture_output=True,
+                            text=True, timeout=60)
+        assert up.returncode == 1
+        assert f"redis db {n} on 127.0.0.1:6379 holds 1 keys" in up.stderr, up.stderr
+        assert not database_exists(Cluster(tmp_path / "c", env, up).settings["CLUSTER_DATABASE"])
+    finally:
+        redis.Redis(db=n).delete(key)
+        subprocess.run(["bash", str(SCRIPT), "down", str(tmp_path / "c")], env=env, capture_output=True,
+                       timeout=60)
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["log"]
