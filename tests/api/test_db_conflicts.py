@@ -78,3 +78,41 @@ def test_racing_type_creates_give_one_type_and_one_conflict(db):
     assert len(made) == 1 and len(refused) == 1, results
     assert isinstance(refused[0], Conflict) and "silver already exists" in refused[0].message
     assert count(db, "silver") == 1
+
+
+class FirstLookupsMeet(BothCheckFirst):
+    """As BothCheckFirst, for each thread's first look-up only (a second one passes)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.seen = threading.local()
+
+    def by_name(self, name: str) -> VolumeType | None:
+        if getattr(self.seen, "once", False):
+            return VolumeTypes.by_name(self, name)
+        self.seen.once = True
+        return super().by_name(name)
+
+
+def test_processes_that_start_at_once_all_get_the_one_default_type(db):
+    """The workers and APIs of a new cluster start at once and each makes the default type when
+    it finds none: the loser of the race got a Conflict and the process exited (seen with
+    scripts/cluster-dev). Now it reads the winner's."""
+    svc = VolumeTypeService(FirstLookupsMeet(db))
+    results: list[object] = []
+
+    def start() -> None:
+        try:
+            results.append(svc.ensure_default("local"))
+        except Exception as exc:  # the test sorts them below
+            results.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 2
+    assert all(isinstance(r, VolumeType) for r in results), results
+    assert results[0] == results[1]
+    assert count(db, "__DEFAULT__") == 1

@@ -88,11 +88,19 @@ class VolumeTypeService:
         self.repo = types
 
     def ensure_default(self, backend: str) -> VolumeType:
+        """The default type, made at the first start. Processes that start at once on a new
+        database (the workers and APIs of a cluster) may all find it missing: one makes it, the
+        others read it."""
         vtype = self.repo.by_name(DEFAULT_TYPE)
         if vtype is None:
-            vtype = self.repo.add(VolumeType(id=str(uuid.uuid4()), name=DEFAULT_TYPE,
-                                             description="Default Volume Type",
-                                             extra_specs={BACKEND_KEY: backend}))
+            try:
+                vtype = self.repo.add(VolumeType(id=str(uuid.uuid4()), name=DEFAULT_TYPE,
+                                                 description="Default Volume Type",
+                                                 extra_specs={BACKEND_KEY: backend}))
+            except Conflict:
+                vtype = self.repo.by_name(DEFAULT_TYPE)
+                if vtype is None:
+                    raise
         return vtype
 
     @staticmethod

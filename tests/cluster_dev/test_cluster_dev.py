@@ -1,0 +1,214 @@
+"""``scripts/cluster-dev`` for real: 2 API processes and 3 workers over PostgreSQL, a private Redis,
+a RabbitMQ vhost and a one-node Ceph, all on free ports under a temporary directory.
+
+One cluster for the module (bringing one up takes ~20 s); the tests run in file order and the last
+one takes it down. A second, failing ``up`` checks that a process that exits is named and that
+``down`` still removes everything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from conftest import PG_SERVER
+from contract.ceph import PORTS as CEPH_PORTS
+from contract.ceph import free_port_range
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cluster-dev"
+WORKERS = ("w1", "w2", "w3")
+
+pytestmark = pytest.mark.skipif(
+    any(shutil.which(b) is None for b in ("ceph-mon", "ceph-osd", "redis-server", "rabbitmqctl", "psql")),
+    reason="needs Ceph, redis-server, RabbitMQ and psql (scripts/setup installs Ceph)")
+
+
+@dataclass
+class Cluster:
+    dir: Path
+    env: dict[str, str]
+    up: subprocess.CompletedProcess[str]
+
+    def run(self, action: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", str(SCRIPT), action, str(self.dir)], env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    @property
+    def settings(self) -> dict[str, str]:
+        lines = (self.dir / "env").read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+    @property
+    def token(self) -> str:
+        return (self.dir / "admin-token").read_text().strip()
+
+    def pids(self) -> dict[str, int]:
+        return {p.stem: int(p.read_text()) for p in (self.dir / "run").glob("*.pid")}
+
+
+def new_cluster(path: Path, **extra: str) -> Cluster:
+    env = {**os.environ,
+           "VOLCLONE_CLUSTER_REDIS_PORT": str(free_port_range(1)),
+           "VOLCLONE_CLUSTER_API_PORT": str(free_port_range(2)),
+           "VOLCLONE_CLUSTER_NBD_PORT": str(free_port_range(3)),
+           "VOLCLONE_CLUSTER_CEPH_PORT": str(free_port_range(CEPH_PORTS)),
+           **extra}
+    env.pop("VOLCLONE_DATA_DIR", None)
+    cluster = Cluster(path, env, subprocess.CompletedProcess([], 0))
+    cluster.up = cluster.run("up")
+    return cluster
+
+
+def database_exists(name: str) -> bool:
+    with psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=10) as con:
+        return con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def vhosts() -> list[str]:
+    out = subprocess.run(["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True, check=True,
+                         timeout=60)
+    return out.stdout.split()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def assert_all_gone(cluster: Cluster, settings: dict[str, str], pids: dict[str, int]) -> None:
+    assert pids, "the cluster had no processes"
+    assert [name for name, pid in pids.items() if alive(pid)] == []
+    assert not database_exists(settings["CLUSTER_DATABASE"])
+    assert settings["CLUSTER_VHOST"] not in vhosts()
+    assert sorted(p.name for p in cluster.dir.iterdir()) == ["log"]  # state removed, logs kept
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    cluster = new_cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield cluster
+    finally:
+        if (cluster.dir / "env").exists():
+            cluster.run("down")
+
+
+def test_up_prints_the_api_urls_last_and_each_answers(cluster: Cluster) -> None:
+    assert cluster.up.returncode == 0, cluster.up.stderr
+    port = int(cluster.env["VOLCLONE_CLUSTER_API_PORT"])
+    urls = cluster.up.stdout.strip().splitlines()[-2:]
+    assert urls == [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"]
+    for url in urls:
+        versions = httpx.get(f"{url}/", timeout=10).json()["versions"]
+        assert any(v["id"].startswith("v3") for v in versions)
+
+
+def test_the_three_workers_are_up(cluster: Cluster) -> None:
+    answer = httpx.get(cluster.up.stdout.split()[-1] + "/v3/admin/os-services",
+                       headers={"X-Auth-Token": cluster.token}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    up = {s["host"].split("@")[0] for s in answer.json()["services"] if s["state"] == "up"}
+    assert up >= set(WORKERS)
+
+
+def test_a_volume_made_through_one_api_is_seen_through_the_other(cluster: Cluster) -> None:
+    first, second = cluster.up.stdout.strip().splitlines()[-2:]
+    headers = {"X-Auth-Token": cluster.token}
+    with httpx.Client(headers=headers, timeout=30) as http:
+        vtype = http.post(f"{first}/v3/admin/types", json={"volume_type": {
+            "name": "ceph", "extra_specs": {"volume_backend_name": "ceph"}}})
+        assert vtype.status_code == 200, vtype.text
+        made = {}
+        for kind, body in (("ceph", {"volume_type": "ceph"}), ("local", {})):
+            answer = http.post(f"{first}/v3/admin/volumes", json={"volume": {"size": 1, "name": kind, **body}})
+            assert answer.status_code == 202, answer.text
+            made[kind] = answer.json()["volume"]["id"]
+        deadline = time.monotonic() + 60
+        for kind, vid in made.items():
+            while (status := http.get(f"{second}/v3/admin/volumes/{vid}").json()["volume"]["status"]) == "creating":
+                assert time.monotonic() < deadline, f"{kind} volume still creating"
+                time.sleep(0.2)
+            assert status == "available", kind
+
+
+def test_status_shows_every_process_running(cluster: Cluster) -> None:
+    status = cluster.run("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    for name in ("redis", "api1", "api2", *WORKERS, "ceph mon.a", "ceph osd.0"):
+        assert re.search(rf"^{name}: running \(pid \d+", status.stdout, re.M), status.stdout
+
+
+def test_up_again_says_so_and_prints_the_same_urls(cluster: Cluster) -> None:
+    pids = cluster.pids()
+    started = time.monotonic()
+    again = cluster.run("up")
+    assert again.returncode == 0, again.stderr
+    assert time.monotonic() - started < 10
+    assert "already up" in again.stderr
+    assert again.stdout.splitlines()[-2:] == cluster.up.stdout.splitlines()[-2:]
+    assert cluster.pids() == pids
+
+
+def test_down_stops_everything_and_drops_what_up_made(cluster: Cluster) -> None:
+    settings, pids = cluster.settings, cluster.pids()
+    assert database_exists(settings["CLUSTER_DATABASE"])
+    assert settings["CLUSTER_VHOST"] in vhosts()
+    down = cluster.run("down")
+    assert down.returncode == 0, down.stderr
+    assert_all_gone(cluster, settings, pids)
+
+
+def test_an_up_whose_api_cannot_start_names_it_and_down_still_cleans_up(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cluster = new_cluster(tmp_path / "c", VOLCLONE_CLUSTER_API_PORT=str(port))
+        try:
+            assert cluster.up.returncode == 1
+            assert "api1 exited; the end of" in cluster.up.stderr, cluster.up.stderr
+            settings, pids = cluster.settings, cluster.pids()
+            assert database_exists(settings["CLUSTER_DATABASE"])
+        finally:
+            down = cluster.run("down")
+    assert down.returncode == 0, down.stderr
+    assert_all_gone(cluster, settings, pids)
+
+
+def test_up_on_the_shared_redis_refuses_db_numbers_that_hold_keys(tmp_path: Path) -> None:
+    """On the machine's Redis, two clusters on one db number would claim each other's jobs: `up`
+    takes only empty ones (and `down` empties them again), and refuses before making anything."""
+    import redis
+
+    free = [n for n in range(4, 15) if redis.Redis(db=n).dbsize() == 0]
+    if not free:
+        pytest.skip("no empty Redis db number to try with")
+    n, key = free[-1], f"cluster-dev-test-{os.getpid()}"
+    redis.Redis(db=n).set(key, "someone else's", ex=120)
+    env = {**os.environ, "VOLCLONE_CLUSTER_REDIS_DB": str(n - 1)}
+    env.pop("VOLCLONE_CLUSTER_REDIS_PORT", None)
+    try:
+        up = subprocess.run(["bash", str(SCRIPT), "up", str(tmp_path / "c")], env=env, capture_output=True,
+                            text=True, timeout=60)
+        assert up.returncode == 1
+        assert f"redis db {n} on 127.0.0.1:6379 holds 1 keys" in up.stderr, up.stderr
+        assert not database_exists(Cluster(tmp_path / "c", env, up).settings["CLUSTER_DATABASE"])
+    finally:
+        redis.Redis(db=n).delete(key)
+        subprocess.run(["bash", str(SCRIPT), "down", str(tmp_path / "c")], env=env, capture_output=True,
+                       timeout=60)
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["log"]
