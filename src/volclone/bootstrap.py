@@ -272,7 +272,6 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
 
     host = socket.gethostname()
     served = list(backends.drivers)
-    install_context(clones.ctx)
     server = RpcServer(settings.transport_url, worker.name, host, backends.drivers, lock=coordination.lock)
     conductors = Conductors(JobBoards(settings.jobboard_url, runner.backend), served, worker.name,
                             settings.claim_expiry_s, settings.flow_workers)
@@ -284,6 +283,7 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
     orphans = Periodic("post-orphans", post_orphans, ORPHAN_AGE_S / 2)
 
     def start() -> None:
+        install_context(clones.ctx)
         coordination.join(WORKERS_GROUP, {"worker": worker.name, "host": host, "backends": served})
         server.start()
         conductors.start()
