@@ -9,7 +9,7 @@ from volclone.errors import InjectedFailure
 from volclone.flows.clone_volumes import TASKS, Failpoints
 from volclone.flows.messages import public_error, tenant_message
 from volclone.flows.model import CloneSpec, Step, Undo
-from volclone.service.clones import Periodic
+from volclone.service.periodic import Periodic
 
 
 def test_one_table_names_every_step_in_flow_order():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from volclone.backends.base import (
@@ -27,6 +26,7 @@ from volclone.flows.messages import public_error
 from volclone.flows.model import CloneSpec, Undo
 from volclone.flows.progress import read_progress
 from volclone.naming import clone_names
+from volclone.service.periodic import Periodic
 from volclone.service.quotas import QuotaService
 from volclone.service.volumes import Backends, VolumeTypeService, clone_mode
 
@@ -39,44 +39,6 @@ CROSS_BACKEND_MODE = "copy"
 MAX_NAME = 255
 #: Leftovers are retried in this order: what uses the snapshot first, the source groups last.
 RETRY_ORDER = (Undo.RESET_CLONE_STATUS, Undo.DELETE_CLONE, Undo.DELETE_GROUP_SNAPSHOT, Undo.DELETE_GROUP)
-
-
-class Periodic:
-    """Run ``work`` every ``interval`` seconds in a daemon thread until :meth:`stop`;
-    a failing run is logged and the next one comes all the same."""
-
-    def __init__(self, name: str, work: Callable[[], object], interval: float) -> None:
-        self.name = name
-        self.work = work
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.work()
-            except Exception:
-                log.exception("%s failed; it runs again in %.0f s", self.name, self.interval)
-
-    def stop(self, timeout: float = 30) -> None:
-        """Stop promptly: the wait between runs ends at once; a run in progress is waited for
-        (up to ``timeout``; it checks :attr:`stopping` between items)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("%s did not stop within %.0f s", self.name, timeout)
-            self._thread = None
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
 
 
 class CloneService:
