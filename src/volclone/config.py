@@ -16,6 +16,9 @@ AUTH_STRATEGIES = ("local", "keystone")
 DEFAULT_QUOTAS = {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
 #: Cinder's ``reservation_expire``: a reservation a crashed request left stops counting after a day.
 DEFAULT_RESERVATION_EXPIRE_S = 86400.0
+#: A volume left this long in a transitional status (``creating``, ``deleting``, ...) with nobody
+#: working on it is cleaned up by the reaper (``volclone.service.reaper``).
+DEFAULT_STALE_AFTER_S = 120.0
 
 
 def default_data_dir() -> Path:
@@ -73,6 +76,9 @@ class Settings:
     quota_snapshots: int = DEFAULT_QUOTAS["snapshots"]
     #: Seconds a quota reservation holds when nothing commits or rolls it back (``VOLCLONE_QUOTA_RESERVATION_EXPIRE``).
     quota_reservation_expire_s: float = DEFAULT_RESERVATION_EXPIRE_S
+    #: Seconds after which a volume nobody works on is no longer ``creating``/``deleting``/...
+    #: (``VOLCLONE_STALE_AFTER_S``); the reaper cleans it up (and runs every half of this).
+    stale_after_s: float = DEFAULT_STALE_AFTER_S
 
     @property
     def db_url(self) -> str:
@@ -133,6 +139,9 @@ class Settings:
                                                      s.quota_reservation_expire_s))
         if s.quota_reservation_expire_s <= 0:
             raise ValueError("VOLCLONE_QUOTA_RESERVATION_EXPIRE must be a positive number of seconds")
+        s.stale_after_s = float(env.get("VOLCLONE_STALE_AFTER_S", s.stale_after_s))
+        if s.stale_after_s < 0:
+            raise ValueError(f"VOLCLONE_STALE_AFTER_S must be 0 or more seconds, not {s.stale_after_s}")
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)
