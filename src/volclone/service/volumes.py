@@ -11,6 +11,7 @@ from volclone.backends.base import Flattenable, VolumeDriver
 from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
 from volclone.domain import CLONEABLE, DELETABLE, Principal, Volume, VolumeStatus, VolumeType
 from volclone.errors import (
+    BackendError,
     BackendUnavailable,
     BadRequest,
     CapabilityMissing,
@@ -34,6 +35,7 @@ MAX_METADATA_ITEMS = 128
 #: The extra specs a user who is not an admin sees (Cinder's ``USER_VISIBLE_EXTRA_SPECS``); the
 #: rest (``volume_backend_name``, ``clone_mode``, ...) are the operator's business.
 USER_VISIBLE_EXTRA_SPECS = ("RESKEY:availability_zones", "multiattach", "replication_enabled")
+_CREATING = frozenset({VolumeStatus.CREATING})
 
 
 def clone_mode(vtype: VolumeType) -> str:
@@ -226,9 +228,21 @@ class VolumeService:
             log.exception("creating volume %s failed", vol.id)
             self.repo.delete(vol.id)
             raise
-        updated = self.repo.update(vol.id, status=VolumeStatus.AVAILABLE)
-        assert updated is not None
-        return updated
+        # Only from creating: a create slower than VOLCLONE_STALE_AFTER_S may have been given
+        # up by the reaper meanwhile, and then what the driver just made must go too.
+        if not self.repo.set_status([vol.id], VolumeStatus.AVAILABLE, only_from=_CREATING):
+            self._undo_late_create(driver, vol.id)
+        return self.repo.get(vol.id) or dataclasses.replace(vol, status=VolumeStatus.AVAILABLE)
+
+    @staticmethod
+    def _undo_late_create(driver: VolumeDriver, volume_id: str) -> None:
+        try:
+            driver.delete_volume(volume_id)
+        except Exception:
+            log.exception("volume %s was given up while its create ran late; what the backend made of it "
+                          "could not be removed", volume_id)
+        raise BackendError(f"creating volume {volume_id} took longer than the service waits for a backend; "
+                           "it was given up. Try again")
 
     def update(self, who: Principal, project_id: str, volume_id: str,
                **fields: str | dict[str, str] | None) -> Volume:
