@@ -31,6 +31,7 @@ from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
+from volclone.service.reaper import Reaper
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,9 @@ def build(settings: Settings, with_backends: bool = True,
                           retry_interval=settings.leftover_retry_s, quotas=quotas)
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
+    # One process serves every backend and no other process works on them: no cluster lock.
+    reaper = Reaper(volumes, backends, attachment_rows, served=set(backends.drivers) | set(backends.unavailable),
+                    stale_after_s=settings.stale_after_s, groups=groups)
 
     on_start: list[Callable[[], object]] = [lambda: types.ensure_default(default)]
     on_start += [d.start for d in drivers.values()]  # the built-in local pool must start
@@ -140,12 +144,14 @@ def build(settings: Settings, with_backends: bool = True,
     on_start.append(clones.resume_interrupted)
     if with_backends:  # what failed reverts left: retried now, then periodically until gone
         on_start.append(clones.start_retrying)
+        # Volumes a killed run left creating, deleting, ...: cleaned up now, then periodically.
+        on_start.append(reaper.start)
         on_start.append(reserve.restore)
     # The local daemon outlives the service while it serves attached volumes (their NBD
     # clients stay connected); the next start takes it over.
     # A flatten or a full copy in progress is given up first, so that waiting for the flows
     # is short (a flow waiting for its full copy reverts).
-    on_stop: list[Callable[[], object]] = [clones.stop_retrying,
+    on_stop: list[Callable[[], object]] = [clones.stop_retrying, reaper.stop,
                                            *([local.interrupt] if local is not None else []),
                                            lambda: runner.close(wait=True),
                                            *(functools.partial(d.stop, keep_serving=True) if d is local else d.stop
