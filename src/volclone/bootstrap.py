@@ -29,6 +29,7 @@ from volclone.flows.engine import FlowRunner, SharedConnectionBackend
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
+from volclone.service.locks import LocalLocks
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
 from volclone.service.reaper import Reaper
@@ -132,9 +133,11 @@ def build(settings: Settings, with_backends: bool = True,
                           retry_interval=settings.leftover_retry_s, quotas=quotas)
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
-    # One process serves every backend and no other process works on them: no cluster lock.
+    # One process serves every backend and no other process works on them: the locks are this
+    # process's own, so the reaper leaves a slow create or delete of this process alone.
+    locks = LocalLocks()
     reaper = Reaper(volumes, backends, attachment_rows, served=set(backends.drivers) | set(backends.unavailable),
-                    stale_after_s=settings.stale_after_s, groups=groups)
+                    stale_after_s=settings.stale_after_s, try_lock=locks.try_lock, groups=groups)
 
     on_start: list[Callable[[], object]] = [lambda: types.ensure_default(default)]
     on_start += [d.start for d in drivers.values()]  # the built-in local pool must start
@@ -158,7 +161,7 @@ def build(settings: Settings, with_backends: bool = True,
                                              for d in backends.drivers.values()),
                                            db.engine.dispose]
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
-                   VolumeService(volumes, groups, types, backends, attachment_rows, quotas),
+                   VolumeService(volumes, groups, types, backends, attachment_rows, quotas, lock=locks.lock),
                    clones, attachments, on_start, on_stop, quotas=quotas, policy=policy)
 
 

@@ -21,6 +21,7 @@ from volclone.backends.memory import MemoryDriver
 from volclone.config import DEFAULT_STALE_AFTER_S, Settings
 from volclone.domain import VolumeStatus
 from volclone.errors import BackendError, OverLimit
+from volclone.service.locks import LocalLocks
 from volclone.service.reaper import Reaper, TryLock
 
 from .conftest import WAIT, Fast
@@ -294,3 +295,41 @@ def test_the_environment_sets_when_a_volume_is_stale() -> None:
     assert Settings.from_env({"VOLCLONE_STALE_AFTER_S": "30"}).stale_after_s == 30
     with pytest.raises(ValueError, match="VOLCLONE_STALE_AFTER_S"):
         Settings.from_env({"VOLCLONE_STALE_AFTER_S": "-1"})
+
+
+@pytest.mark.parametrize("slow", ["create_volume", "delete_volume"])
+def test_serve_leaves_its_own_slow_backend_call_alone(make_fast: Any, slow: str) -> None:
+    """One process: its create or delete holds the volume's lock, so the reaper (every 0.1 s
+    here) does not take a backend call slower than stale_after_s for a dead one."""
+    fast: Fast = make_fast(stale_after_s=0.2)
+    vol = fast.volume() if slow == "delete_volume" else None
+    again: list[str] = []
+    fast.mem.inject(slow, lambda: time.sleep(1.0))
+    fast.mem.inject("delete_volume", lambda: again.append("the reaper deleted it too"))
+    if vol is None:
+        made = fast.volume()
+        assert made.status is VolumeStatus.AVAILABLE and fast.mem.volume_exists(made.id)
+    else:
+        fast.svc.volumes.delete(fast.who, fast.project, vol.id)
+        assert status(fast, vol.id) is None
+    assert again == []
+
+
+def test_local_locks() -> None:
+    locks = LocalLocks()
+    held = locks.try_lock("volume-1")
+    assert held is not None
+    with held:
+        assert locks.try_lock("volume-1") is None
+        waited = threading.Event()
+
+        def wait() -> None:
+            with locks.lock("volume-1"):
+                waited.set()
+
+        t = threading.Thread(target=wait)
+        t.start()
+        assert not waited.wait(0.1)
+    t.join(WAIT)
+    assert waited.is_set()
+    assert not locks.held("volume-1")

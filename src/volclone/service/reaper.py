@@ -77,6 +77,7 @@ from volclone.db.repos import Attachments, CloneTasks, Groups, Volumes
 from volclone.db.schema import utcnow
 from volclone.domain import Volume, VolumeStatus, attached_status
 from volclone.errors import VolcloneError
+from volclone.service.locks import volume_lock
 from volclone.service.periodic import Periodic
 from volclone.service.volumes import Backends
 
@@ -92,11 +93,6 @@ INTERVAL_BOUNDS = (0.1, 3600.0)
 
 #: ``try_lock(name)``: a held lock to enter (and leave when done), or None when someone else holds it.
 TryLock = Callable[[str], AbstractContextManager[object] | None]
-
-
-def lock_name(volume_id: str) -> str:
-    """The cluster lock a worker holds while it works on a volume."""
-    return f"volume-{volume_id}"
 
 
 class Reaper:
@@ -137,7 +133,7 @@ class Reaper:
             return fixed
 
     def _reap(self, vol: Volume, cutoff: dt.datetime) -> bool:
-        lock = self.try_lock(lock_name(vol.id)) if self.try_lock is not None else contextlib.nullcontext()
+        lock = self.try_lock(volume_lock(vol.id)) if self.try_lock is not None else contextlib.nullcontext()
         if lock is None:
             log.debug("volume %s is %s and locked: a live worker has it", vol.id, vol.status.value)
             return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import uuid
@@ -20,6 +21,7 @@ from volclone.errors import (
     NotFound,
     OverLimit,
 )
+from volclone.service.locks import Lock, volume_lock
 from volclone.service.quotas import QuotaService
 
 log = logging.getLogger(__name__)
@@ -179,8 +181,11 @@ class VolumeTypeService:
 
 class VolumeService:
     def __init__(self, volumes: Volumes, groups: Groups, types: VolumeTypeService, backends: Backends,
-                 attachments: Attachments | None = None, quotas: QuotaService | None = None) -> None:
+                 attachments: Attachments | None = None, quotas: QuotaService | None = None,
+                 lock: Lock | None = None) -> None:
         self.repo = volumes
+        #: Held (``volume-<id>``) while a create or delete works on a volume: the reaper leaves it.
+        self.lock: Lock = lock or (lambda name: contextlib.nullcontext())
         self.quotas = quotas
         self.groups = groups
         self.types = types
@@ -215,13 +220,17 @@ class VolumeService:
                      backend=backend_name, metadata=dict(metadata or {}))
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
+        with self.lock(volume_lock(vol.id)):
+            return self._create(driver, vol)
+
+    def _create(self, driver: VolumeDriver, vol: Volume) -> Volume:
         try:
             self.repo.add([vol])  # from here the volume counts itself
         finally:
             if self.quotas is not None:
                 self.quotas.release(vol.id)
         try:
-            driver.create_volume(vol.id, size)
+            driver.create_volume(vol.id, vol.size)
         except Exception:
             # The driver made nothing (its create is all or nothing): no row is left either,
             # or every failed try (a full pool, say) would leave an ``error`` volume behind.
@@ -286,6 +295,11 @@ class VolumeService:
         if vol.status not in DELETABLE:
             raise InvalidVolume(f"volume {volume_id} is {vol.status.value}; it must be available or error")
         driver = self.backends.get(vol.backend)  # an unavailable backend: 503 and nothing changes
+        with self.lock(volume_lock(volume_id)):
+            self._delete(driver, vol)
+
+    def _delete(self, driver: VolumeDriver, vol: Volume) -> None:
+        volume_id = vol.id
         # Claim first, check second: a clone flow groups its sources first and checks their
         # status second, so one of the two always sees the other.
         if not self.repo.set_status([volume_id], VolumeStatus.DELETING, only_from=DELETABLE):
