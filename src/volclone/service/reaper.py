@@ -14,7 +14,10 @@ A volume is the reaper's only when all of these hold:
 * its status is one of the table's, and nothing changed it for ``stale_after_s`` seconds
   (``updated_at``; ``VOLCLONE_STALE_AFTER_S``, 120 by default): every step of a use case writes
   the row, and none waits that long on its backend between two writes;
-* ``try_lock(f"volume-{id}")`` gives the lock (a live worker working on the volume holds it);
+* ``try_lock(f"volume-{id}")`` gives the lock (a live worker working on the volume holds it;
+  ``volclone serve`` passes its own :class:`~volclone.service.locks.LocalLocks`, which its
+  creates and deletes hold, so a backend call of its own slower than ``stale_after_s`` is left
+  alone; None: no lock at all);
 * no clone flow uses it: it is not a grouped source (``groups.grouped``), and it is not a
   ``creating`` clone of a clone task (the flow, resumed or reverted, owns its clones; what a
   revert leaves is the leftover retry's).
