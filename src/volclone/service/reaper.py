@@ -136,6 +136,10 @@ class Reaper:
             return fixed
 
     def _reap(self, vol: Volume, cutoff: dt.datetime) -> bool:
+        if vol.status in _ATTACH_PENDING and attached_status(vol.attachments) is vol.status:
+            # What its attachments say (the usual case: a consumer has yet to complete or end
+            # them, e.g. Nova's shelved-offloaded servers): no lock taken, nothing to do.
+            return False
         lock = self.try_lock(volume_lock(vol.id)) if self.try_lock is not None else contextlib.nullcontext()
         if lock is None:
             log.debug("volume %s is %s and locked: a live worker has it", vol.id, vol.status.value)
@@ -155,8 +159,6 @@ class Reaper:
             return self._delete(vol, driver, cutoff)
 
     def _resync(self, vol: Volume) -> bool:
-        if attached_status(vol.attachments) is vol.status:
-            return False  # it is what its attachments say: a consumer has yet to complete or end them
         if not self.attachments.sync_status(vol.id):
             return False
         log.warning("volume %s was %s for %s with attachments that say otherwise; its status follows "
