@@ -37,9 +37,11 @@ from volclone.flows.jobboard import BoardRunner, Conductors, JobBoards, conducto
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
+from volclone.service.locks import LocalLocks
 from volclone.service.periodic import Periodic
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
+from volclone.service.reaper import Reaper
 from volclone.service.services import ServiceDirectory
 from volclone.service.volumes import Backends
 
@@ -199,6 +201,13 @@ def build(settings: Settings, with_backends: bool = True,
                                      lambda: [b for b in backends.drivers if b not in backends.unavailable])
     if coordination is not None:
         on_start.append(coordination.start)
+    # The reaper of volumes a killed process left creating, deleting, ... In one process (serve)
+    # the locks are the process's own, so it leaves a slow create or delete of this process alone;
+    # a worker tries the cluster's per-volume locks, which its RPC server holds around every call.
+    locks = LocalLocks()
+    reaper = Reaper(volumes, backends, attachment_rows, served=set(backends.drivers) | set(backends.unavailable),
+                    stale_after_s=settings.stale_after_s,
+                    try_lock=coordination.try_lock if coordination is not None else locks.try_lock, groups=groups)
 
     on_start.append(lambda: types.ensure_default(default))
     on_start += [d.start for d in drivers.values() if not api]  # the built-in local pool must start
@@ -209,6 +218,8 @@ def build(settings: Settings, with_backends: bool = True,
         on_start.append(clones.resume_interrupted)
     if with_backends:  # what failed reverts left: retried now, then periodically until gone
         on_start.append(clones.start_retrying)
+        # Volumes a killed run left creating, deleting, ...: cleaned up now, then periodically.
+        on_start.append(reaper.start)
         on_start.append(reserve.restore)
     worker_stop: list[Callable[[], object]] = []
     if worker is not None:
@@ -222,7 +233,7 @@ def build(settings: Settings, with_backends: bool = True,
     # clients stay connected); the next start takes it over.
     # A flatten or a full copy in progress is given up first, so that waiting for the flows
     # is short (a flow waiting for its full copy reverts).
-    on_stop += [heartbeat.stop, clones.stop_retrying,
+    on_stop += [heartbeat.stop, clones.stop_retrying, reaper.stop,
                 *([local.interrupt] if local is not None else []),
                 *worker_stop,
                 lambda: runner.close(wait=True),
@@ -231,7 +242,9 @@ def build(settings: Settings, with_backends: bool = True,
                 *([coordination.stop] if coordination is not None else []),
                 db.engine.dispose]
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
-                   VolumeService(volumes, groups, types, backends, attachment_rows, quotas),
+                   # (An API process holds no volume lock: the worker it calls takes the cluster's.)
+                   VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
+                                 lock=None if api else locks.lock),
                    clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy)
 
 
