@@ -31,7 +31,7 @@ from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
 from volclone.db.services import ServiceRecords
 from volclone.domain import BackendConfig
-from volclone.errors import BadRequest, VolcloneError
+from volclone.errors import BadRequest, Conflict, VolcloneError
 from volclone.flows.engine import FlowRunner, SharedConnectionBackend
 from volclone.flows.jobboard import BoardRunner, Conductors, JobBoards, conductor_name, install_context
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
@@ -46,7 +46,7 @@ from volclone.service.services import ServiceDirectory
 from volclone.service.volumes import Backends
 
 if TYPE_CHECKING:
-    from volclone.cluster.coordination import Coordination
+    from volclone.cluster.coordination import Coordination, HeldLock
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ WORKERS_GROUP = "volclone-workers"
 #: between) this old, under this cluster-wide lock.
 ORPHAN_AGE_S = 60.0
 ORPHANS_LOCK = "volclone-post-orphans"
+#: Held by the worker that serves the local pool, for as long as it runs.
+LOCAL_POOL_LOCK = "volclone-backend-local"
 
 
 def upgrade_database(settings: Settings, engine: Engine | None = None) -> str | None:
@@ -295,7 +297,15 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
 
     orphans = Periodic("post-orphans", post_orphans, ORPHAN_AGE_S / 2)
 
+    pool: list[HeldLock] = []  # the local pool's lock, held while this worker runs
+
     def start() -> None:
+        if LOCAL in served:  # one local pool per cluster: a second worker for it would be a second pool
+            held = coordination.try_lock(LOCAL_POOL_LOCK)
+            if held is None:
+                raise Conflict(f"backend {LOCAL} is served by another worker already (one worker owns the "
+                               "local pool: the one on its host, with its data directory)")
+            pool.append(held.__enter__())
         install_context(clones.ctx)
         coordination.join(WORKERS_GROUP, {"worker": worker.name, "host": host, "backends": served})
         server.start()
@@ -309,6 +319,8 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
         server.stop()
         coordination.leave(WORKERS_GROUP)
         install_context(None)
+        while pool:
+            pool.pop().__exit__(None, None, None)
 
     return start, stop
 

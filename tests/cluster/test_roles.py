@@ -21,7 +21,7 @@ from volclone.backends.memory import MemoryDriver
 from volclone.cluster.rpc import RpcClient
 from volclone.config import Settings
 from volclone.domain import CloneRequest, Principal, VolumeStatus
-from volclone.errors import InsufficientStorage
+from volclone.errors import Conflict, InsufficientStorage
 from volclone.flows.jobboard import NAMESPACE
 from volclone.service import Service
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES
@@ -111,3 +111,23 @@ def test_a_clone_waits_while_no_worker_serves_its_backend_then_runs(roles: Roles
     roles.worker.start()
     roles.api.clones.wait(task, 30)
     assert roles.api.clones.progress(WHO, "p1", task).flow_state.value == "SUCCESS"
+
+
+def test_the_local_pool_has_one_worker(tmp_path: Path, new_database: Callable[[Path], str]) -> None:
+    namespace = f"volclone-test-{uuid.uuid4().hex}"
+    settings = Settings(data_dir=tmp_path, database_url=new_database(tmp_path), jobboard_url=JOBS,
+                        coordination_url=f"redis://127.0.0.1:6379/1?namespace={namespace}&membership_timeout=3"
+                                         "&lock_timeout=3", transport_url=RABBIT, claim_expiry_s=3)
+    first = bootstrap.build(settings, drivers={"local": MemoryDriver("local")}, role=bootstrap.Worker("w1", ("local",)))
+    first.start()
+    try:
+        second = bootstrap.build(settings, drivers={"local": MemoryDriver("local")},
+                                 role=bootstrap.Worker("w2", ("local",)))
+        with pytest.raises(Conflict, match="served by another worker"):
+            second.start()
+        second.stop()
+    finally:
+        first.stop()
+    again = bootstrap.build(settings, drivers={"local": MemoryDriver("local")}, role=bootstrap.Worker("w2", ("local",)))
+    again.start()  # the first one stopped: its lock is free
+    again.stop()
