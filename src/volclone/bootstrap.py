@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import socket
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -193,6 +195,8 @@ def build(settings: Settings, with_backends: bool = True,
     # build one, lists workers by their heartbeats alone.)
     coordination = (_coordination(settings, worker.name if worker else "api")
                     if (api or worker) and settings.coordination_url else None)
+    if api and coordination is not None:
+        backends.down = LiveBackends(coordination).why_down
     members = functools.partial(_live_workers, coordination) if coordination is not None else None
     services = ServiceDirectory(ServiceRecords(db), settings.service_down_time_s, members, policy=policy)
     # Each worker lists itself with the backends that started, and beats until it stops;
@@ -271,6 +275,27 @@ def _coordination(settings: Settings, name: str) -> Coordination:
     from volclone.cluster.coordination import Coordination  # tooz loads only in the scale-out roles
 
     return Coordination(settings.coordination_url, conductor_name(name, "member"))
+
+
+class LiveBackends:
+    """Which backends have a live worker, from tooz membership, asked at most once a second."""
+
+    TTL_S = 1.0
+
+    def __init__(self, coordination: Coordination) -> None:
+        self.coordination = coordination
+        self._served: frozenset[str] = frozenset()
+        self._at = -self.TTL_S
+        self._lock = threading.Lock()
+
+    def why_down(self, backend: str) -> str | None:
+        with self._lock:
+            if time.monotonic() - self._at >= self.TTL_S:
+                members = self.coordination.members(WORKERS_GROUP).values()
+                self._served = frozenset(b for caps in members for b in caps.get("backends", ()))
+                self._at = time.monotonic()
+            served = self._served
+        return None if backend in served else "no worker that serves it is running"
 
 
 def _live_workers(coordination: Coordination) -> set[str]:

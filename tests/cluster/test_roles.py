@@ -21,7 +21,7 @@ from volclone.backends.memory import MemoryDriver
 from volclone.cluster.rpc import RpcClient
 from volclone.config import Settings
 from volclone.domain import CloneRequest, Principal, VolumeStatus
-from volclone.errors import Conflict, InsufficientStorage
+from volclone.errors import BackendUnavailable, Conflict, InsufficientStorage
 from volclone.flows.jobboard import NAMESPACE
 from volclone.service import Service
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES
@@ -101,14 +101,24 @@ def test_the_worker_is_listed_up_then_down_when_it_stops(roles: Roles) -> None:
     roles.worker.start()  # (the fixture stops it again)
 
 
-def test_a_clone_waits_while_no_worker_serves_its_backend_then_runs(roles: Roles) -> None:
+def test_while_no_worker_serves_a_backend_its_requests_fail_at_once_and_make_nothing(roles: Roles) -> None:
+    """503 at once (tooz says nobody serves it), not after the RPC timeout; a clone is not posted
+    to wait for a worker that may never come."""
     vols = [roles.api.volumes.create(WHO, "p1", 1) for _ in range(2)]
     roles.worker.stop()
-    task = roles.api.clones.start(WHO, CloneRequest("p1", [v.id for v in vols]))  # posted: nobody claims it
-    time.sleep(1)
-    assert roles.api.clones.progress(WHO, "p1", task).flow_state.value == "RUNNING"
+    time.sleep(1.2)  # the API asks tooz at most once a second
+    before = roles.mem.state()
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable, match="no worker that serves it is running"):
+        roles.api.clones.start(WHO, CloneRequest("p1", [v.id for v in vols]))
+    with pytest.raises(BackendUnavailable):
+        roles.api.volumes.create(WHO, "p1", 1, name="nobody")
+    assert time.monotonic() - started < 5  # not the 10 s RPC timeout
+    assert roles.mem.state() == before and [v for v in roles.api.volumes.list(WHO, "p1") if v.name == "nobody"] == []
     assert all(roles.api.volumes.get(WHO, "p1", v.id).status is VolumeStatus.AVAILABLE for v in vols)
     roles.worker.start()
+    time.sleep(1.2)
+    task = roles.api.clones.start(WHO, CloneRequest("p1", [v.id for v in vols]))
     roles.api.clones.wait(task, 30)
     assert roles.api.clones.progress(WHO, "p1", task).flow_state.value == "SUCCESS"
 

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from volclone.backends.base import Flattenable, VolumeDriver
 from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
@@ -57,11 +57,15 @@ class Backends:
     *unavailable*: asking for it raises :class:`BackendUnavailable` (503) with the reason.
     """
 
-    def __init__(self, drivers: Mapping[str, VolumeDriver], default: str) -> None:
+    def __init__(self, drivers: Mapping[str, VolumeDriver], default: str,
+                 down: Callable[[str], str | None] | None = None) -> None:
         self.drivers = dict(drivers)
         self.default = default
         #: Backend name -> why it is unavailable.
         self.unavailable: dict[str, str] = {}
+        #: Asked on every use: why a backend is down right now, or None (an API process asks
+        #: whether any worker serving it is alive, so a request fails at once instead of timing out).
+        self.down = down
 
     def name_for(self, vtype: VolumeType) -> str:
         return vtype.backend_name or self.default
@@ -70,9 +74,13 @@ class Backends:
         if name in self.unavailable:
             raise BackendUnavailable(f"backend {name} is unavailable: {self.unavailable[name]}")
         try:
-            return self.drivers[name]
+            driver = self.drivers[name]
         except KeyError:
             raise BadRequest(f"no backend is named {name!r}") from None
+        why = self.down(name) if self.down is not None else None
+        if why:
+            raise BackendUnavailable(f"backend {name} is unavailable: {why}")
+        return driver
 
 
 def _check_metadata_count(old: Mapping[str, str], new: Mapping[str, str]) -> None:
