@@ -284,18 +284,25 @@ class LiveBackends:
 
     def __init__(self, coordination: Coordination) -> None:
         self.coordination = coordination
-        self._served: frozenset[str] = frozenset()
+        self._served: frozenset[str] | None = frozenset()
         self._at = -self.TTL_S
         self._lock = threading.Lock()
 
     def why_down(self, backend: str) -> str | None:
+        """None when a live worker serves ``backend``, or when membership can't be read (then
+        the call itself finds out)."""
         with self._lock:
             if time.monotonic() - self._at >= self.TTL_S:
-                members = self.coordination.members(WORKERS_GROUP).values()
-                self._served = frozenset(b for caps in members for b in caps.get("backends", ()))
                 self._at = time.monotonic()
+                try:
+                    members = self.coordination.members(WORKERS_GROUP).values()
+                    self._served = frozenset(b for caps in members for b in caps.get("backends", ()))
+                except VolcloneError as exc:
+                    log.warning("worker membership can't be read (%s); calls go to the workers regardless",
+                                exc.message)
+                    self._served = None
             served = self._served
-        return None if backend in served else "no worker that serves it is running"
+        return None if served is None or backend in served else "no worker that serves it is running"
 
 
 def _live_workers(coordination: Coordination) -> set[str]:

@@ -183,3 +183,26 @@ def test_a_flow_its_api_process_never_posted_is_posted_once_by_a_worker(board: B
     assert conductors.post_orphans(tasks.list(), older_than_s=0) == []  # it has a job now
     assert board.wait(task_id) == "SUCCESS"
     assert conductors.post_orphans(tasks.list(), older_than_s=0) == []  # ended
+
+
+def test_a_clone_the_board_cannot_take_is_a_503_and_leaves_no_task(board: Board,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Else the orphan poster would run it later, though its client was told it failed."""
+    from taskflow import exceptions as tf_exc
+
+    from volclone.errors import BackendUnavailable
+
+    runner = board.api.clones.runner
+    redis_board = runner.boards.get(board.backend)  # type: ignore[attr-defined]
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise tf_exc.JobFailure("redis is down")
+
+    monkeypatch.setattr(redis_board, "post", down)
+    before = {t.id for t in board.api.clones.tasks.list()}
+    with pytest.raises(BackendUnavailable, match="job board"):
+        board.clone()
+    assert {t.id for t in board.api.clones.tasks.list()} == before
+    with contextlib.closing(runner.backend.get_connection()) as conn:
+        books = list(conn.get_logbooks())
+    assert books == []

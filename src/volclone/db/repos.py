@@ -363,6 +363,10 @@ class CloneTasks:
             s.add(CloneTaskRow(id=task_id, project_id=project_id, request=request,
                                logbook_id=logbook_id, flow_id=flow_id))
 
+    def delete(self, task_id: str) -> None:
+        with _transaction(self.db) as s:
+            s.execute(delete(CloneTaskRow).where(CloneTaskRow.id == task_id))
+
     def get(self, task_id: str) -> CloneTaskRow | None:
         if _unstorable(task_id):
             return None
