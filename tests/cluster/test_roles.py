@@ -14,20 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 
+from cluster.boards import JOBS_URL, drop_board
 from volclone import bootstrap
 from volclone.backends.memory import MemoryDriver
 from volclone.cluster.rpc import RpcClient
 from volclone.config import Settings
 from volclone.domain import CloneRequest, Principal, VolumeStatus
 from volclone.errors import BackendUnavailable, Conflict, InsufficientStorage
-from volclone.flows.jobboard import NAMESPACE
 from volclone.service import Service
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES
 
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
-JOBS = "redis://127.0.0.1:6379/9"
 WHO = Principal("p1", roles=MEMBER_ROLES)
 ADMIN = Principal("admin", is_admin=True, roles=ADMIN_ROLES)
 
@@ -44,7 +42,7 @@ class Roles:
 def roles(tmp_path: Path, new_database: Callable[[Path], str]) -> Iterator[Roles]:
     backend = f"r{uuid.uuid4().hex[:10]}"
     coordination = f"redis://127.0.0.1:6379/1?namespace=volclone-test-{backend}&membership_timeout=3&lock_timeout=3"
-    settings = Settings(data_dir=tmp_path, database_url=new_database(tmp_path), jobboard_url=JOBS,
+    settings = Settings(data_dir=tmp_path, database_url=new_database(tmp_path), jobboard_url=JOBS_URL,
                         coordination_url=coordination, transport_url=RABBIT, claim_expiry_s=3, rpc_timeout_s=10,
                         quota_volumes=-1, quota_gigabytes=-1, quota_snapshots=-1)
     mem = MemoryDriver(backend)
@@ -57,10 +55,7 @@ def roles(tmp_path: Path, new_database: Callable[[Path], str]) -> Iterator[Roles
     api.stop()
     client.close()
     worker.stop()
-    r = redis.Redis.from_url(JOBS)
-    keys = list(r.scan_iter(f"{NAMESPACE}{backend}*"))
-    if keys:
-        r.delete(*keys)
+    drop_board(backend)
 
 
 def test_volumes_attachments_and_clones_cross_to_the_worker(roles: Roles) -> None:
@@ -125,7 +120,7 @@ def test_while_no_worker_serves_a_backend_its_requests_fail_at_once_and_make_not
 
 def test_the_local_pool_has_one_worker(tmp_path: Path, new_database: Callable[[Path], str]) -> None:
     namespace = f"volclone-test-{uuid.uuid4().hex}"
-    settings = Settings(data_dir=tmp_path, database_url=new_database(tmp_path), jobboard_url=JOBS,
+    settings = Settings(data_dir=tmp_path, database_url=new_database(tmp_path), jobboard_url=JOBS_URL,
                         coordination_url=f"redis://127.0.0.1:6379/1?namespace={namespace}&membership_timeout=3"
                                          "&lock_timeout=3", transport_url=RABBIT, claim_expiry_s=3)
     first = bootstrap.build(settings, drivers={"local": MemoryDriver("local")}, role=bootstrap.Worker("w1", ("local",)))
