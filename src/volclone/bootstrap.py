@@ -28,6 +28,7 @@ from volclone.db.database import (
     schema_lock,
     sqlite_file,
 )
+from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.layers import SqlLayerStore
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
@@ -188,7 +189,8 @@ def build(settings: Settings, with_backends: bool = True,
     clones = CloneService(volumes, repos.CloneTasks(db), repos.ConfigValues(db), types, backends, runner,
                           groups, settings.max_clone_volumes, settings.failpoints,
                           retry_interval=settings.leftover_retry_s, quotas=quotas,
-                          served=frozenset(backends.drivers) if worker is not None else None)
+                          served=frozenset(backends.drivers) if worker is not None else None,
+                          keys=IdempotencyKeys(db))
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
     # (An api-role service built without a coordination URL, as the in-process job board tests

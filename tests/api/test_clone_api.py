@@ -283,3 +283,25 @@ def test_clone_volumes_accepts_only_post_and_get_progress_only_get(env):
     assert_fault(env.user.request("DELETE", "/clone-volumes"), 405)
     assert_fault(env.user.request("POST", "/clone-volumes/get_progress?action=clone-volumes&task_id=x", json={}),
                  405)
+
+
+# -- extensions ----------------------------------------------------------------------
+def test_idempotency_key_retries_get_the_same_task_uri_and_another_body_is_a_409(env, sources):
+    key = {"Idempotency-Key": unique("key")}
+    ids = [v["id"] for v in sources]
+    first = env.user.request("POST", "/clone-volumes", json=clone_body(ids), headers=key)
+    again = env.user.request("POST", "/clone-volumes", json=clone_body(ids), headers=key)
+    assert first.status_code == again.status_code == 200, (first.text, again.text)
+    assert again.json() == first.json()
+    other = env.user.request("POST", "/clone-volumes", json=clone_body(ids, **{"display-name": "x"}), headers=key)
+    assert_fault(other, 409, "another request body")
+    progress = env.user.wait(task_id_of(first))
+    delete_clones(env, progress)
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "with space"])
+def test_a_malformed_idempotency_key_is_a_400(env, sources, key):
+    with creates_nothing(env.server):
+        r = env.user.request("POST", "/clone-volumes", json=clone_body([sources[0]["id"]]),
+                             headers={"Idempotency-Key": key})
+    assert_fault(r, 400)

@@ -206,3 +206,16 @@ class ServiceRow(Base):
     host: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class IdempotencyKeyRow(Base):
+    """A clone-volumes request's ``Idempotency-Key``: a retry with the same key and body gets the
+    same task; the key lives for a day (``volclone.db.idempotency``)."""
+
+    __tablename__ = "clone_idempotency_keys"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: sha256 of the request body as the service read it.
+    body_hash: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
