@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -30,8 +31,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cluster-dev"
 WORKERS = ("w1", "w2", "w3")
 
 pytestmark = pytest.mark.skipif(
-    any(shutil.which(b) is None for b in ("ceph-mon", "ceph-osd", "redis-server", "rabbitmqctl", "psql")),
-    reason="needs Ceph, redis-server, RabbitMQ and psql (scripts/setup installs Ceph)")
+    any(shutil.which(b) is None for b in ("ceph-mon", "ceph-osd", "redis-server", "rabbitmqctl", "psql", "qemu-io")),
+    reason="needs Ceph, redis-server, RabbitMQ, psql and qemu-io (scripts/setup installs Ceph and qemu-utils)")
 
 
 @dataclass
@@ -195,8 +196,42 @@ def test_up_again_says_so_and_prints_the_same_urls(cluster: Cluster) -> None:
     assert cluster.pids() == pids
 
 
+def nbd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["qemu-io", "-f", "raw", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_a_restart_of_the_local_pools_worker_keeps_its_nbd_clients(cluster: Cluster) -> None:
+    """w3 stops with a volume attached: its qemu-storage-daemon keeps serving, the next `up`
+    starts w3 again and it takes the daemon over (what docs/deploy.md's KillMode=process keeps)."""
+    first = cluster.up.stdout.strip().splitlines()[-2]
+    with httpx.Client(headers={"X-Auth-Token": cluster.token}, timeout=30) as http:
+        vid = http.post(f"{first}/v3/admin/volumes", json={"volume": {"size": 1}}).json()["volume"]["id"]
+        answer = http.post(f"{first}/v3/admin/attachments", headers={"OpenStack-API-Version": "volume 3.27"},
+                           json={"attachment": {"volume_uuid": vid, "connector": {"host": "h1", "mode": "rw"}}})
+        assert answer.status_code == 200, answer.text
+    uri = answer.json()["attachment"]["connection_info"]["data"]["uri"]
+    assert uri.endswith(f":{int(cluster.env['VOLCLONE_CLUSTER_NBD_PORT']) + 2}/{vid}")  # w3's port
+    assert nbd("-c", "write -P 0xab 0 64k", uri).returncode == 0
+    daemon, worker = int((cluster.dir / "w3" / "run" / "qsd.pid").read_text()), cluster.pids()["w3"]
+    os.kill(worker, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while alive(worker):
+        assert time.monotonic() < deadline, "w3 does not stop"
+        time.sleep(0.1)
+    assert alive(daemon)
+    assert nbd("-r", "-c", "read -P 0xab 0 64k", uri).returncode == 0
+    again = cluster.run("up")
+    assert again.returncode == 0, again.stderr
+    assert cluster.pids()["w3"] != worker
+    assert "took over the running qemu-storage-daemon" in (cluster.dir / "log" / "w3.log").read_text()
+    assert int((cluster.dir / "w3" / "run" / "qsd.pid").read_text()) == daemon
+    assert nbd("-r", "-c", "read -P 0xab 0 64k", uri).returncode == 0
+
+
 def test_down_stops_everything_and_drops_what_up_made(cluster: Cluster) -> None:
     settings, pids = cluster.settings, cluster.pids()
+    # The daemon w3 leaves serving the attachment above goes too.
+    pids["qsd-w3"] = int((cluster.dir / "w3" / "run" / "qsd.pid").read_text())
     assert database_exists(settings["CLUSTER_DATABASE"])
     assert settings["CLUSTER_VHOST"] in vhosts()
     down = cluster.run("down")
