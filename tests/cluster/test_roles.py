@@ -14,20 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 
+from cluster.boards import JOBS_URL, drop_board
 from volclone import bootstrap
 from volclone.backends.memory import MemoryDriver
 from volclone.cluster.rpc import RpcClient
 from volclone.config import Settings
 from volclone.domain import CloneRequest, Principal, VolumeStatus
-from volclone.errors import InsufficientStorage
-from volclone.flows.jobboard import NAMESPACE
+from volclone.errors import BackendUnavailable, Conflict, InsufficientStorage
 from volclone.service import Service
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES
 
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
-JOBS = "redis://127.0.0.1:6379/9"
 WHO = Principal("p1", roles=MEMBER_ROLES)
 ADMIN = Principal("admin", is_admin=True, roles=ADMIN_ROLES)
 
@@ -44,7 +42,7 @@ class Roles:
 def roles(tmp_path: Path, new_database: Callable[[Path], str]) -> Iterator[Roles]:
     backend = f"r{uuid.uuid4().hex[:10]}"
     coordination = f"redis://127.0.0.1:6379/1?namespace=volclone-test-{backend}&membership_timeout=3&lock_timeout=3"
-    settings = Settings(data_dir=tmp_path, database_url=new_database(tmp_path), jobboard_url=JOBS,
+    settings = Settings(data_dir=tmp_path, database_url=new_database(tmp_path), jobboard_url=JOBS_URL,
                         coordination_url=coordination, transport_url=RABBIT, claim_expiry_s=3, rpc_timeout_s=10,
                         quota_volumes=-1, quota_gigabytes=-1, quota_snapshots=-1)
     mem = MemoryDriver(backend)
@@ -57,10 +55,7 @@ def roles(tmp_path: Path, new_database: Callable[[Path], str]) -> Iterator[Roles
     api.stop()
     client.close()
     worker.stop()
-    r = redis.Redis.from_url(JOBS)
-    keys = list(r.scan_iter(f"{NAMESPACE}{backend}*"))
-    if keys:
-        r.delete(*keys)
+    drop_board(backend)
 
 
 def test_volumes_attachments_and_clones_cross_to_the_worker(roles: Roles) -> None:
@@ -101,13 +96,43 @@ def test_the_worker_is_listed_up_then_down_when_it_stops(roles: Roles) -> None:
     roles.worker.start()  # (the fixture stops it again)
 
 
-def test_a_clone_waits_while_no_worker_serves_its_backend_then_runs(roles: Roles) -> None:
+def test_while_no_worker_serves_a_backend_its_requests_fail_at_once_and_make_nothing(roles: Roles) -> None:
+    """503 at once (tooz says nobody serves it), not after the RPC timeout; a clone is not posted
+    to wait for a worker that may never come."""
     vols = [roles.api.volumes.create(WHO, "p1", 1) for _ in range(2)]
     roles.worker.stop()
-    task = roles.api.clones.start(WHO, CloneRequest("p1", [v.id for v in vols]))  # posted: nobody claims it
-    time.sleep(1)
-    assert roles.api.clones.progress(WHO, "p1", task).flow_state.value == "RUNNING"
+    time.sleep(1.2)  # the API asks tooz at most once a second
+    before = roles.mem.state()
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable, match="no worker that serves it is running"):
+        roles.api.clones.start(WHO, CloneRequest("p1", [v.id for v in vols]))
+    with pytest.raises(BackendUnavailable):
+        roles.api.volumes.create(WHO, "p1", 1, name="nobody")
+    assert time.monotonic() - started < 5  # not the 10 s RPC timeout
+    assert roles.mem.state() == before and [v for v in roles.api.volumes.list(WHO, "p1") if v.name == "nobody"] == []
     assert all(roles.api.volumes.get(WHO, "p1", v.id).status is VolumeStatus.AVAILABLE for v in vols)
     roles.worker.start()
+    time.sleep(1.2)
+    task = roles.api.clones.start(WHO, CloneRequest("p1", [v.id for v in vols]))
     roles.api.clones.wait(task, 30)
     assert roles.api.clones.progress(WHO, "p1", task).flow_state.value == "SUCCESS"
+
+
+def test_the_local_pool_has_one_worker(tmp_path: Path, new_database: Callable[[Path], str]) -> None:
+    namespace = f"volclone-test-{uuid.uuid4().hex}"
+    settings = Settings(data_dir=tmp_path, database_url=new_database(tmp_path), jobboard_url=JOBS_URL,
+                        coordination_url=f"redis://127.0.0.1:6379/1?namespace={namespace}&membership_timeout=3"
+                                         "&lock_timeout=3", transport_url=RABBIT, claim_expiry_s=3)
+    first = bootstrap.build(settings, drivers={"local": MemoryDriver("local")}, role=bootstrap.Worker("w1", ("local",)))
+    first.start()
+    try:
+        second = bootstrap.build(settings, drivers={"local": MemoryDriver("local")},
+                                 role=bootstrap.Worker("w2", ("local",)))
+        with pytest.raises(Conflict, match="served by another worker"):
+            second.start()
+        second.stop()
+    finally:
+        first.stop()
+    again = bootstrap.build(settings, drivers={"local": MemoryDriver("local")}, role=bootstrap.Worker("w2", ("local",)))
+    again.start()  # the first one stopped: its lock is free
+    again.stop()

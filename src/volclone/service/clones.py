@@ -141,7 +141,12 @@ class CloneService:
             flow = build_flow(self.ctx, task_id)
             logbook_id, flow_id, engine = self.runner.create(task_id, flow, store)
             self.tasks.add(task_id, req.project_id, store, logbook_id, flow_id)
-            self.runner.submit(flow_id, engine)
+            try:
+                self.runner.submit(flow_id, engine)
+            except BaseException:  # never started (the job board is down, say): nothing of it stays
+                self.tasks.delete(task_id)
+                self.runner.discard(logbook_id)
+                raise
         except BaseException:
             if self.quotas is not None:
                 self.quotas.release(task_id)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from volclone.backends.base import Flattenable, VolumeDriver
 from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
 from volclone.domain import CLONEABLE, DELETABLE, Principal, Volume, VolumeStatus, VolumeType
 from volclone.errors import (
+    BackendError,
     BackendUnavailable,
     BadRequest,
     CapabilityMissing,
@@ -19,6 +21,7 @@ from volclone.errors import (
     NotFound,
     OverLimit,
 )
+from volclone.service.locks import Lock, volume_lock
 from volclone.service.quotas import QuotaService
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ MAX_METADATA_ITEMS = 128
 #: The extra specs a user who is not an admin sees (Cinder's ``USER_VISIBLE_EXTRA_SPECS``); the
 #: rest (``volume_backend_name``, ``clone_mode``, ...) are the operator's business.
 USER_VISIBLE_EXTRA_SPECS = ("RESKEY:availability_zones", "multiattach", "replication_enabled")
+_CREATING = frozenset({VolumeStatus.CREATING})
 
 
 def clone_mode(vtype: VolumeType) -> str:
@@ -53,11 +57,15 @@ class Backends:
     *unavailable*: asking for it raises :class:`BackendUnavailable` (503) with the reason.
     """
 
-    def __init__(self, drivers: Mapping[str, VolumeDriver], default: str) -> None:
+    def __init__(self, drivers: Mapping[str, VolumeDriver], default: str,
+                 down: Callable[[str], str | None] | None = None) -> None:
         self.drivers = dict(drivers)
         self.default = default
         #: Backend name -> why it is unavailable.
         self.unavailable: dict[str, str] = {}
+        #: Asked on every use: why a backend is down right now, or None (an API process asks
+        #: whether any worker serving it is alive, so a request fails at once instead of timing out).
+        self.down = down
 
     def name_for(self, vtype: VolumeType) -> str:
         return vtype.backend_name or self.default
@@ -66,9 +74,13 @@ class Backends:
         if name in self.unavailable:
             raise BackendUnavailable(f"backend {name} is unavailable: {self.unavailable[name]}")
         try:
-            return self.drivers[name]
+            driver = self.drivers[name]
         except KeyError:
             raise BadRequest(f"no backend is named {name!r}") from None
+        why = self.down(name) if self.down is not None else None
+        if why:
+            raise BackendUnavailable(f"backend {name} is unavailable: {why}")
+        return driver
 
 
 def _check_metadata_count(old: Mapping[str, str], new: Mapping[str, str]) -> None:
@@ -185,8 +197,11 @@ class VolumeTypeService:
 
 class VolumeService:
     def __init__(self, volumes: Volumes, groups: Groups, types: VolumeTypeService, backends: Backends,
-                 attachments: Attachments | None = None, quotas: QuotaService | None = None) -> None:
+                 attachments: Attachments | None = None, quotas: QuotaService | None = None,
+                 lock: Lock | None = None) -> None:
         self.repo = volumes
+        #: Held (``volume-<id>``) while a create or delete works on a volume: the reaper leaves it.
+        self.lock: Lock = lock or (lambda name: contextlib.nullcontext())
         self.quotas = quotas
         self.groups = groups
         self.types = types
@@ -221,22 +236,38 @@ class VolumeService:
                      backend=backend_name, metadata=dict(metadata or {}))
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
+        with self.lock(volume_lock(vol.id)):
+            return self._create(driver, vol)
+
+    def _create(self, driver: VolumeDriver, vol: Volume) -> Volume:
         try:
             self.repo.add([vol])  # from here the volume counts itself
         finally:
             if self.quotas is not None:
                 self.quotas.release(vol.id)
         try:
-            driver.create_volume(vol.id, size)
+            driver.create_volume(vol.id, vol.size)
         except Exception:
             # The driver made nothing (its create is all or nothing): no row is left either,
             # or every failed try (a full pool, say) would leave an ``error`` volume behind.
             log.exception("creating volume %s failed", vol.id)
             self.repo.delete(vol.id)
             raise
-        updated = self.repo.update(vol.id, status=VolumeStatus.AVAILABLE)
-        assert updated is not None
-        return updated
+        # Only from creating: a create slower than VOLCLONE_STALE_AFTER_S may have been given
+        # up by the reaper meanwhile, and then what the driver just made must go too.
+        if not self.repo.set_status([vol.id], VolumeStatus.AVAILABLE, only_from=_CREATING):
+            self._undo_late_create(driver, vol.id)
+        return self.repo.get(vol.id) or dataclasses.replace(vol, status=VolumeStatus.AVAILABLE)
+
+    @staticmethod
+    def _undo_late_create(driver: VolumeDriver, volume_id: str) -> None:
+        try:
+            driver.delete_volume(volume_id)
+        except Exception:
+            log.exception("volume %s was given up while its create ran late; what the backend made of it "
+                          "could not be removed", volume_id)
+        raise BackendError(f"creating volume {volume_id} took longer than the service waits for a backend; "
+                           "it was given up. Try again")
 
     def update(self, who: Principal, project_id: str, volume_id: str,
                **fields: str | dict[str, str] | None) -> Volume:
@@ -280,6 +311,11 @@ class VolumeService:
         if vol.status not in DELETABLE:
             raise InvalidVolume(f"volume {volume_id} is {vol.status.value}; it must be available or error")
         driver = self.backends.get(vol.backend)  # an unavailable backend: 503 and nothing changes
+        with self.lock(volume_lock(volume_id)):
+            self._delete(driver, vol)
+
+    def _delete(self, driver: VolumeDriver, vol: Volume) -> None:
+        volume_id = vol.id
         # Claim first, check second: a clone flow groups its sources first and checks their
         # status second, so one of the two always sees the other.
         if not self.repo.set_status([volume_id], VolumeStatus.DELETING, only_from=DELETABLE):
