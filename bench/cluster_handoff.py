@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -108,6 +109,7 @@ def main() -> None:
                 print(json.dumps(runs[-1]), flush=True)
     finally:
         cluster_dev("down", where, env)
+    shutil.rmtree(where)  # only the logs were left; kept when a run failed
     handoffs = sorted(r["handoff_s"] for r in runs)
     result = {"claim_expiry_s": args.claim_expiry, "fill_mib": args.fill_mib, "runs": runs,
               "handoff_p50_s": statistics.median(handoffs), "handoff_max_s": handoffs[-1],
