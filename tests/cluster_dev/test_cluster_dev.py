@@ -1,9 +1,9 @@
 """``scripts/cluster-dev`` for real: 2 API processes and 3 workers over PostgreSQL, a private Redis,
 a RabbitMQ vhost and a one-node Ceph, all on free ports under a temporary directory.
 
-One cluster for the module (bringing one up takes ~20 s); the tests run in file order and the last
-one takes it down. A second, failing ``up`` checks that a process that exits is named and that
-``down`` still removes everything.
+One cluster for the module, brought up twice: a first ``up`` fails (api1's port is taken) and names
+the process, a second one starts what is missing. The tests run in file order and the one before
+last takes the cluster down. The last one refuses Redis db numbers that hold keys.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -30,8 +31,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cluster-dev"
 WORKERS = ("w1", "w2", "w3")
 
 pytestmark = pytest.mark.skipif(
-    any(shutil.which(b) is None for b in ("ceph-mon", "ceph-osd", "redis-server", "rabbitmqctl", "psql")),
-    reason="needs Ceph, redis-server, RabbitMQ and psql (scripts/setup installs Ceph)")
+    any(shutil.which(b) is None for b in ("ceph-mon", "ceph-osd", "redis-server", "rabbitmqctl", "psql", "qemu-io")),
+    reason="needs Ceph, redis-server, RabbitMQ, psql and qemu-io (scripts/setup installs Ceph and qemu-utils)")
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Cluster:
         return {p.stem: int(p.read_text()) for p in (self.dir / "run").glob("*.pid")}
 
 
-def new_cluster(path: Path, **extra: str) -> Cluster:
+def cluster_env(**extra: str) -> dict[str, str]:
     env = {**os.environ,
            "VOLCLONE_CLUSTER_REDIS_PORT": str(free_port_range(1)),
            "VOLCLONE_CLUSTER_API_PORT": str(free_port_range(2)),
@@ -65,9 +66,7 @@ def new_cluster(path: Path, **extra: str) -> Cluster:
            "VOLCLONE_CLUSTER_CEPH_PORT": str(free_port_range(CEPH_PORTS)),
            **extra}
     env.pop("VOLCLONE_DATA_DIR", None)
-    cluster = Cluster(path, env, subprocess.CompletedProcess([], 0))
-    cluster.up = cluster.run("up")
-    return cluster
+    return env
 
 
 def database_exists(name: str) -> bool:
@@ -97,14 +96,48 @@ def assert_all_gone(cluster: Cluster, settings: dict[str, str], pids: dict[str, 
     assert sorted(p.name for p in cluster.dir.iterdir()) == ["log"]  # state removed, logs kept
 
 
+@dataclass
+class Brought:
+    cluster: Cluster
+    #: The first `up`, while something else held api1's port, and the pids it left running.
+    failed: subprocess.CompletedProcess[str]
+    failed_pids: dict[str, int]
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    cluster = new_cluster(tmp_path_factory.mktemp("cluster"))
+def brought(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brought]:
+    """One cluster for the module, brought up twice (one Ceph bring-up is ~10-40 s): first while
+    api1's port is taken, so that `up` fails, then again, when it must start only what is missing."""
+    env = cluster_env()
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"), env, subprocess.CompletedProcess([], 0))
     try:
-        yield cluster
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", int(env["VOLCLONE_CLUSTER_API_PORT"])))
+            taken.listen()
+            failed = cluster.run("up")
+            failed_pids = cluster.pids()
+        cluster.up = cluster.run("up")
+        yield Brought(cluster, failed, failed_pids)
     finally:
         if (cluster.dir / "env").exists():
             cluster.run("down")
+
+
+@pytest.fixture
+def cluster(brought: Brought) -> Cluster:
+    return brought.cluster
+
+
+def test_an_up_whose_api_cannot_start_names_it_and_the_next_up_starts_only_what_is_missing(
+        brought: Brought) -> None:
+    assert brought.failed.returncode == 1
+    assert "api1 exited; the end of" in brought.failed.stderr, brought.failed.stderr
+    assert "address already in use" in brought.failed.stderr.lower(), brought.failed.stderr
+    assert brought.cluster.up.returncode == 0, brought.cluster.up.stderr
+    now = brought.cluster.pids()
+    assert {name: now[name] for name in ("redis", "api2", *WORKERS)} == \
+        {name: brought.failed_pids[name] for name in ("redis", "api2", *WORKERS)}
+    assert now["api1"] != brought.failed_pids.get("api1")
 
 
 def test_up_prints_the_api_urls_last_and_each_answers(cluster: Cluster) -> None:
@@ -163,28 +196,45 @@ def test_up_again_says_so_and_prints_the_same_urls(cluster: Cluster) -> None:
     assert cluster.pids() == pids
 
 
+def nbd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["qemu-io", "-f", "raw", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_a_restart_of_the_local_pools_worker_keeps_its_nbd_clients(cluster: Cluster) -> None:
+    """w3 stops with a volume attached: its qemu-storage-daemon keeps serving, the next `up`
+    starts w3 again and it takes the daemon over (what docs/deploy.md's KillMode=process keeps)."""
+    first = cluster.up.stdout.strip().splitlines()[-2]
+    with httpx.Client(headers={"X-Auth-Token": cluster.token}, timeout=30) as http:
+        vid = http.post(f"{first}/v3/admin/volumes", json={"volume": {"size": 1}}).json()["volume"]["id"]
+        answer = http.post(f"{first}/v3/admin/attachments", headers={"OpenStack-API-Version": "volume 3.27"},
+                           json={"attachment": {"volume_uuid": vid, "connector": {"host": "h1", "mode": "rw"}}})
+        assert answer.status_code == 200, answer.text
+    uri = answer.json()["attachment"]["connection_info"]["data"]["uri"]
+    assert uri.endswith(f":{int(cluster.env['VOLCLONE_CLUSTER_NBD_PORT']) + 2}/{vid}")  # w3's port
+    assert nbd("-c", "write -P 0xab 0 64k", uri).returncode == 0
+    daemon, worker = int((cluster.dir / "w3" / "run" / "qsd.pid").read_text()), cluster.pids()["w3"]
+    os.kill(worker, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while alive(worker):
+        assert time.monotonic() < deadline, "w3 does not stop"
+        time.sleep(0.1)
+    assert alive(daemon)
+    assert nbd("-r", "-c", "read -P 0xab 0 64k", uri).returncode == 0
+    again = cluster.run("up")
+    assert again.returncode == 0, again.stderr
+    assert cluster.pids()["w3"] != worker
+    assert "took over the running qemu-storage-daemon" in (cluster.dir / "log" / "w3.log").read_text()
+    assert int((cluster.dir / "w3" / "run" / "qsd.pid").read_text()) == daemon
+    assert nbd("-r", "-c", "read -P 0xab 0 64k", uri).returncode == 0
+
+
 def test_down_stops_everything_and_drops_what_up_made(cluster: Cluster) -> None:
     settings, pids = cluster.settings, cluster.pids()
+    # The daemon w3 leaves serving the attachment above goes too.
+    pids["qsd-w3"] = int((cluster.dir / "w3" / "run" / "qsd.pid").read_text())
     assert database_exists(settings["CLUSTER_DATABASE"])
     assert settings["CLUSTER_VHOST"] in vhosts()
     down = cluster.run("down")
-    assert down.returncode == 0, down.stderr
-    assert_all_gone(cluster, settings, pids)
-
-
-def test_an_up_whose_api_cannot_start_names_it_and_down_still_cleans_up(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        cluster = new_cluster(tmp_path / "c", VOLCLONE_CLUSTER_API_PORT=str(port))
-        try:
-            assert cluster.up.returncode == 1
-            assert "api1 exited; the end of" in cluster.up.stderr, cluster.up.stderr
-            settings, pids = cluster.settings, cluster.pids()
-            assert database_exists(settings["CLUSTER_DATABASE"])
-        finally:
-            down = cluster.run("down")
     assert down.returncode == 0, down.stderr
     assert_all_gone(cluster, settings, pids)
 
