@@ -67,6 +67,9 @@ def test_progress_after_success(env, sources):
         assert d["completed_tasks"] and set(d["completed_tasks"].values()) == {"SUCCESS"}
         for step in ("create_group_snapshot", "set_metadata_for_volume", "delete_group_snapshot"):
             assert any(name.startswith(step) for name in d["completed_tasks"]), d["completed_tasks"]
+        # an extension: what consistency the set got, and how (one QMP transaction on the local pool)
+        assert {k: d["consistency"][k] for k in ("level", "method", "members")} == {
+            "level": "crash-consistent", "method": "qmp-transaction", "members": ids}
         # a finished task reads the same every time
         assert env.user.progress(task) == p
     finally:

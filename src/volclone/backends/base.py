@@ -78,6 +78,15 @@ class VolumeDriver(abc.ABC):
 class GroupSnapshotCapable(abc.ABC):
     """Atomic snapshots of several volumes, and clones made from them."""
 
+    #: How the one point in time is taken (get_progress reports it in ``details.consistency``).
+    consistency_method = "group-snapshot"
+
+    @property
+    def crash_consistent(self) -> bool:
+        """Whether its group snapshots are one point in time for all members (a driver switched
+        into a test-only, one-at-a-time mode says False, and the report says so)."""
+        return True
+
     @abc.abstractmethod
     def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str], *,
                               full_copy: Collection[str] = ()) -> GroupSnapshot:

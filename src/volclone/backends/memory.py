@@ -182,6 +182,9 @@ def _extents(indices: Collection[int], size: int) -> Iterator[tuple[int, int]]:
 
 class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable,
                    VolumeImportable):
+    #: Every member copied under one lock.
+    consistency_method = "in-memory"
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
         # One lock for every change and every read of the state: a group snapshot is atomic.

@@ -69,6 +69,13 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
 
     #: qcow2 with 64 KiB clusters holds at most 2 PiB.
     max_size_gib = 2 * 1024 * 1024
+    #: One QMP ``transaction`` makes every source's new top layer at one instant.
+    consistency_method = "qmp-transaction"
+
+    @property
+    def crash_consistent(self) -> bool:
+        return not self.unsafe_snapshot_gap_ms
+
     def __init__(self, name: str, *, pool_dir: Path, run_dir: Path, store: LayerStore,
                  nbd_host: str = "127.0.0.1", nbd_port: int = 10809, max_chain_depth: int = 4,
                  unsafe_snapshot_gap_ms: float = 0) -> None:

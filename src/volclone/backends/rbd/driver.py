@@ -120,6 +120,9 @@ def _bindings() -> tuple[Any, Any]:
 
 
 class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable, VolumeImportable):
+    #: One RBD group snapshot of the sources' group.
+    consistency_method = "rbd-group-snapshot"
+
     def __init__(self, name: str, *, conf: str, pool: str, user: str | None = None,
                  connect_timeout: int = 10) -> None:
         super().__init__(name)
