@@ -37,7 +37,8 @@ WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volu
           "clone_volumes:create", EXTEND_ATTACHED_RULE,
           *(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
 ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
-              "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage", "volume_extension:types_extra_specs:create",
+              "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",
+              "volume_extension:types_extra_specs:create",
               "volume_extension:types_extra_specs:update", "volume_extension:types_extra_specs:delete",
               "volume_extension:quotas:update", "volume_extension:quotas:delete", "volume_extension:services:index"]
 
