@@ -84,7 +84,7 @@ def volume_action(project_id: str, volume_id: str, body: VolumeActionBody, reque
         return Response(status_code=202)
     if body.os_set_bootable is not None:
         volumes.set_bootable(who, project_id, volume_id, body.os_set_bootable.bootable)
-        return Response(status_code=200)
+        return Response(status_code=200, media_type="text/html")  # Cinder's empty 200
     if body.os_update_readonly_flag is not None:
         volumes.update_readonly_flag(who, project_id, volume_id, body.os_update_readonly_flag.readonly)
         return Response(status_code=202)
