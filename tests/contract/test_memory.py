@@ -18,12 +18,13 @@ from .attach import AttachContract, Connect
 from .base import BLOCK, MIB, Read, Write, block, new_id, new_snapshot_id
 from .cross_backend import CrossBackendContract
 from .flatten import FlattenContract
+from .extend import ExtendContract
 from .group_snapshots import GroupSnapshotContract
 from .volumes import VolumeContract
 
 
 class TestMemoryDriver(VolumeContract, GroupSnapshotContract, AttachContract, FlattenContract,
-                       CrossBackendContract):
+                       CrossBackendContract, ExtendContract):
     @pytest.fixture
     def driver(self) -> MemoryDriver:
         driver = MemoryDriver("memory")

@@ -14,6 +14,7 @@ from volclone.errors import BackendError
 
 from .base import BLOCK, MIB, ZEROS, Read, Write, block, new_id, new_snapshot_id
 from .ceph import Cluster, ceph_cluster, ceph_io, pool_listing
+from .extend import ExtendContract
 from .group_snapshots import GroupSnapshotContract
 from .volumes import VolumeContract
 
@@ -48,7 +49,7 @@ def rbd_read(ceph_io: Any) -> Read:
     return read
 
 
-class TestRbdDriver(VolumeContract, GroupSnapshotContract):
+class TestRbdDriver(VolumeContract, GroupSnapshotContract, ExtendContract):
     @pytest.fixture
     def driver(self, rbd_driver: RbdDriver) -> RbdDriver:
         return rbd_driver
