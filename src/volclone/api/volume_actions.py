@@ -72,9 +72,10 @@ def volume_action(project_id: str, volume_id: str, body: VolumeActionBody, reque
         raise BadRequest(f"{VolumeActionBody.model_fields[name].alias} needs an object")
     volumes = service(request).volumes
     if body.os_extend is not None:
-        # Cinder decides by the volume's status which of the two rules (and checks) apply.
-        in_use = volumes.get(who, project_id, volume_id).status is VolumeStatus.IN_USE
-        attached = in_use and getattr(request.state, "api_version", (3, 0)) >= EXTEND_IN_USE_VERSION
+        # From 3.42 Cinder decides by the volume's status which of the two rules (and checks)
+        # apply, so it reads the volume first; below, the rule is always volume:extend.
+        attached = (getattr(request.state, "api_version", (3, 0)) >= EXTEND_IN_USE_VERSION
+                    and volumes.get(who, project_id, volume_id).status is VolumeStatus.IN_USE)
         enforce(request, EXTEND_ATTACHED_RULE if attached else ACTION_RULES[name], project_id)
         volumes.extend(who, project_id, volume_id, body.os_extend.new_size, attached=attached)
         return Response(status_code=202)
