@@ -438,3 +438,19 @@ def test_the_flags_migration_upgrades_keeps_volumes_and_downgrades_on_sqlite(tmp
         assert "bootable" not in {c["name"] for c in inspect(engine).get_columns("volumes")}
     finally:
         engine.dispose()
+
+
+def test_a_reserve_nothing_followed_is_given_up_by_the_reaper_and_other_statuses_are_left(http: Http) -> None:
+    from .test_reaper import age, reaper
+
+    fast = http.fast
+    reserved, extending, detaching = fast.volume(1), fast.volume(1), fast.volume(1)
+    assert http.act(reserved.id, {"os-reserve": None}).status_code == 202
+    fast.set_status(extending.id, "extending")
+    attach(fast, detaching.id)
+    assert http.act(detaching.id, {"os-begin_detaching": None}).status_code == 202
+    for vid in (reserved.id, extending.id, detaching.id):
+        age(fast, vid)
+    assert reaper(fast).run_once() == 1
+    assert [status(fast, v) for v in (reserved.id, extending.id, detaching.id)] == \
+        ["available", "extending", "detaching"]  # Cinder's: only os-reset_status / os-roll_detaching end these
