@@ -1,6 +1,7 @@
 """The real clients' volume actions against a real server: ``cinder extend``, ``set-bootable``,
 ``readonly-mode-update``, ``reset-state`` and ``force-delete``, and ``openstack volume set``
-(``--size``, ``--bootable``, ``--read-only``, ``--state``).
+(``--size``, ``--bootable``, ``--read-only``, ``--state``), and openstacksdk's block-storage proxy
+(``extend_volume``, ``set_volume_bootable_status``, ``reserve_volume``, ... ``delete_volume(force=True)``).
 
 Found: both clients send ``os-extend`` with an integer ``new_size``, ``os-set_bootable`` and
 ``os-update_readonly_flag`` with JSON booleans, ``os-force_delete`` with null;
@@ -12,6 +13,8 @@ Found: both clients send ``os-extend`` with an integer ``new_size``, ``os-set_bo
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from .test_cli_clients import BIN, run, table
 from .test_quota_clients import cinder
@@ -58,3 +61,34 @@ def test_openstack_volume_set_size_bootable_read_only_and_state(env):
     openstack(env, env.admin_token, "volume", "set", "--state", "error", vid)
     assert show(env, vid)["status"] == "error"
     env.user.request("DELETE", f"/volumes/{vid}")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's own (RemovedInSDK50Warning)
+def test_openstacksdk_drives_every_new_action(env):
+    from api.test_openstacksdk import connect
+
+    bs, admin = connect(env.server, env.user_token).block_storage, connect(env.server, env.admin_token).block_storage
+    vid = env.user.create_volume(1, "sdk-actions")["id"]
+    vol = bs.get_volume(vid)
+    bs.extend_volume(vol, 2)
+    assert bs.get_volume(vid).size == 2
+    bs.set_volume_bootable_status(vol, True)
+    bs.set_volume_readonly(vol, True)
+    got = bs.get_volume(vid)
+    assert got.is_bootable is True and got.metadata == {"readonly": "True"}
+    bs.set_volume_readonly(vol, False)
+    bs.reserve_volume(vol)
+    assert bs.get_volume(vid).status == "attaching"
+    bs.unreserve_volume(vol)
+    assert bs.get_volume(vid).status == "available"
+    env.user.ok("POST", f"/volumes/{vid}/action", json={"os-attach": {"mountpoint": "/dev/vdb"}})
+    assert bs.get_volume(vid).status == "in-use"
+    bs.begin_volume_detaching(vol)
+    assert bs.get_volume(vid).status == "detaching"
+    bs.abort_volume_detaching(vol)
+    assert bs.get_volume(vid).status == "in-use"
+    admin.reset_volume_status(vol, status="error", attach_status="detached", migration_status="none")
+    got = bs.get_volume(vid)
+    assert (got.status, got.attachments) == ("error", [])
+    admin.delete_volume(vol, force=True)
+    assert env.user.request("GET", f"/volumes/{vid}").status_code == 404
