@@ -63,7 +63,7 @@ def test_openstack_volume_set_size_bootable_read_only_and_state(env):
     env.user.request("DELETE", f"/volumes/{vid}")
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's own (RemovedInSDK50Warning)
+@pytest.mark.filterwarnings("ignore::openstack.warnings._RemovedInSDKWarning")  # the SDK's own
 def test_openstacksdk_drives_every_new_action(env):
     from api.test_openstacksdk import connect
 
