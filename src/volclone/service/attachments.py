@@ -51,7 +51,6 @@ from volclone.service.volumes import Backends
 log = logging.getLogger(__name__)
 
 _AVAILABLE = frozenset({VolumeStatus.AVAILABLE})
-_ATTACHING = frozenset({VolumeStatus.ATTACHING})
 _IN_USE = frozenset({VolumeStatus.IN_USE})
 _DETACHING = frozenset({VolumeStatus.DETACHING})
 #: What ``os-reset_status`` may set: every status volclone has (Cinder's list, and its own).

@@ -41,7 +41,8 @@ _CREATING = frozenset({VolumeStatus.CREATING})
 _AVAILABLE = frozenset({VolumeStatus.AVAILABLE})
 _IN_USE = frozenset({VolumeStatus.IN_USE})
 _EXTENDING = frozenset({VolumeStatus.EXTENDING})
-#: Cinder's statuses a force delete takes a volume from: all but one being deleted already.
+#: The statuses a force delete takes a volume from: any, as in Cinder, but ``deleting`` (a delete
+#: runs; the reaper finishes one whose process died).
 _FORCE_DELETABLE = frozenset(VolumeStatus) - {VolumeStatus.DELETING}
 
 
