@@ -82,6 +82,18 @@ def test_a_workers_error_is_the_apis_error_and_leaves_no_row(roles: Roles) -> No
     assert [v for v in roles.api.volumes.list(WHO, "p1") if v.name == "full"] == []
 
 
+def test_extend_crosses_to_the_worker_and_its_failure_is_error_extending(roles: Roles) -> None:
+    vol = roles.api.volumes.create(WHO, "p1", 1, name="grow")
+    assert roles.api.volumes.extend(WHO, "p1", vol.id, 2).size == 2
+    assert roles.mem.size(vol.id) == 2 * 1024**3  # grown by the worker's driver, over RPC
+    roles.mem.inject("extend_volume", InsufficientStorage("the pool is full"))
+    with pytest.raises(InsufficientStorage, match="the pool is full"):
+        roles.api.volumes.extend(WHO, "p1", vol.id, 3)
+    failed = roles.api.volumes.get(WHO, "p1", vol.id)
+    assert (failed.status, failed.size) == (VolumeStatus.ERROR_EXTENDING, 2)
+    roles.api.volumes.delete(WHO, "p1", vol.id)
+
+
 def test_the_worker_is_listed_up_then_down_when_it_stops(roles: Roles) -> None:
     [listed] = [s for s in roles.api.services.list(ADMIN) if s.record.backend == roles.backend]
     assert listed.up and listed.record.name == "w1"

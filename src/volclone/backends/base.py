@@ -141,6 +141,20 @@ class Flattenable(abc.ABC):
         """Copy in whatever the volume still reads from shared layers; returns whether it changed."""
 
 
+class Extendable(abc.ABC):
+    """Volumes can grow (Cinder's ``os-extend``), also while they are served."""
+
+    @abc.abstractmethod
+    def extend_volume(self, volume_id: str, new_size_gib: int) -> None:
+        """Grow the volume to ``new_size_gib`` (more than its size); the new space reads as zeros.
+
+        A served volume grows in place, its data and connection_info unchanged; whether a
+        connected consumer sees the new size without reconnecting is the backend's to say
+        (the local pool's NBD clients must reconnect; RBD's librbd clients see it). Snapshots
+        and clones made before keep their size. All or nothing: on error the size is unchanged.
+        """
+
+
 class VolumeReader(abc.ABC):
     """One volume's data as of a group snapshot, open for reading. ``read`` may be called
     from several threads at once. Close it (or use it as a context manager) when done."""

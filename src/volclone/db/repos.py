@@ -87,7 +87,8 @@ def _volume(row: VolumeRow) -> Volume:
                   size=row.size, status=VolumeStatus(row.status), volume_type_id=row.volume_type_id,
                   backend=row.backend, metadata=dict(row.metadata_ or {}),
                   created_at=row.created_at, updated_at=row.updated_at,
-                  attachments=[_attachment(a) for a in row.attachments])
+                  attachments=[_attachment(a) for a in row.attachments],
+                  bootable=bool(row.bootable), readonly=row.readonly, migration_status=row.migration_status)
 
 
 class VolumeTypes:
@@ -143,7 +144,8 @@ class Volumes:
         with _transaction(self.db) as s:
             s.add_all(VolumeRow(id=v.id, project_id=v.project_id, name=v.name, description=v.description,
                                 size=v.size, status=v.status.value, volume_type_id=v.volume_type_id,
-                                backend=v.backend, metadata_=dict(v.metadata)) for v in volumes)
+                                backend=v.backend, metadata_=dict(v.metadata), bootable=v.bootable,
+                                readonly=v.readonly, migration_status=v.migration_status) for v in volumes)
 
     def get(self, volume_id: str) -> Volume | None:
         if _unstorable(volume_id):
@@ -317,14 +319,15 @@ class Attachments:
             s.flush()
             return _attachment(row)
 
-    def remove(self, attachment_id: str) -> None:
-        """Delete the row; the volume's status follows (``available`` once none is left)."""
+    def remove(self, attachment_id: str, also_from: frozenset[VolumeStatus] = frozenset()) -> None:
+        """Delete the row; the volume's status follows (``available`` once none is left), also
+        when it is in ``also_from`` now."""
         with _transaction(self.db) as s:
             row = s.get(AttachmentRow, attachment_id)
             if row is not None:
                 volume_id = row.volume_id
                 s.delete(row)
-                self._sync(s, volume_id)
+                self._sync(s, volume_id, also_from)
 
     def sync_status(self, volume_id: str, also_from: frozenset[VolumeStatus] = frozenset()) -> bool:
         """Set the volume's status from its attachments, also when it is in ``also_from`` now;

@@ -1,7 +1,7 @@
 """idempotency keys: a clone-volumes retry with the same Idempotency-Key gets the same task
 
-Revision ID: 0011
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 00:30:00.000000
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0011'
-down_revision: str | Sequence[str] | None = '0007'
+revision: str = '0009'
+down_revision: str | Sequence[str] | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
