@@ -57,8 +57,43 @@ class VolumeTypeCreateBody(Strict):
     volume_type: VolumeTypeCreate
 
 
+class VolumeTypeUpdate(Strict):
+    """``PUT /types/{id}``: what to change; a field left out (or null) stays."""
+
+    name: Name | None = None
+    description: Text | None = None
+    is_public: StrictBool | None = None
+
+
+class VolumeTypeUpdateBody(Strict):
+    volume_type: VolumeTypeUpdate
+
+
 class ExtraSpecsBody(Strict):
     extra_specs: Pairs
+
+
+class ProjectAccess(Strict):
+    project: StrictStr = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class TypeActionBody(Strict):
+    """``POST /types/{id}/action``: exactly one of Cinder's type-access actions."""
+
+    add_project_access: ProjectAccess | None = Field(None, alias="addProjectAccess")
+    remove_project_access: ProjectAccess | None = Field(None, alias="removeProjectAccess")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_known_action(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = sorted(f.alias for f in cls.model_fields.values() if f.alias)
+            unknown = sorted(set(data) - set(known))
+            if unknown:
+                raise ValueError(f"there is no action {', '.join(unknown)}; volclone knows {', '.join(known)}")
+            if len(data) != 1:
+                raise ValueError("the body must name exactly one action")
+        return data
 
 
 # -- volumes ------------------------------------------------------------------
