@@ -81,6 +81,12 @@ def test_put_updates_a_type_and_answers_with_cinders_update_body(env, other):
         u = env.admin.ok("PUT", f"/types/{t['id']}", json={"volume_type": {"is_public": True, "description": None}})
         assert (u["volume_type"]["is_public"], u["volume_type"]["description"]) == (True, "d")
         assert other.ok("GET", f"/types/{t['id']}")["volume_type"]["name"] == renamed
+        # openstacksdk's spelling (openstack volume type set --private) is taken too
+        u = env.admin.ok("PUT", f"/types/{t['id']}", json={"volume_type": {"os-volume-type-access:is_public": False}})
+        assert u["volume_type"]["is_public"] is False
+        assert_fault(env.admin.request("PUT", f"/types/{t['id']}", json={"volume_type": {
+            "is_public": True, "os-volume-type-access:is_public": False}}), 400, "disagree")
+        env.admin.ok("PUT", f"/types/{t['id']}", json={"volume_type": {"is_public": True}})
         with creates_nothing(env.server):
             assert_fault(env.admin.request("PUT", f"/types/{t['id']}", json={"volume_type": {}}), 400,
                          "Specify volume type name")

@@ -58,11 +58,27 @@ class VolumeTypeCreateBody(Strict):
 
 
 class VolumeTypeUpdate(Strict):
-    """``PUT /types/{id}``: what to change; a field left out (or null) stays."""
+    """``PUT /types/{id}``: what to change; a field left out (or null) stays.
+
+    Cinder's schema takes ``is_public`` only; openstacksdk (so ``openstack volume type set
+    --private``) sends ``os-volume-type-access:is_public``, which volclone takes too.
+    """
 
     name: Name | None = None
     description: Text | None = None
     is_public: StrictBool | None = None
+    os_volume_type_access_is_public: StrictBool | None = Field(None, alias="os-volume-type-access:is_public")
+
+    @model_validator(mode="after")
+    def _one_visibility(self) -> VolumeTypeUpdate:
+        both = (self.is_public, self.os_volume_type_access_is_public)
+        if None not in both and both[0] != both[1]:
+            raise ValueError("is_public and os-volume-type-access:is_public disagree")
+        return self
+
+    @property
+    def public(self) -> bool | None:
+        return self.is_public if self.is_public is not None else self.os_volume_type_access_is_public
 
 
 class VolumeTypeUpdateBody(Strict):

@@ -88,7 +88,7 @@ def show_type(type_id: str, request: Request, who: Principal = Depends(principal
 def update_type(type_id: str, body: VolumeTypeUpdateBody, request: Request,
                 who: Principal = Depends(principal)) -> dict[str, Any]:
     u = body.volume_type
-    updated = service(request).types.update(who, type_id, u.name, u.description, u.is_public)
+    updated = service(request).types.update(who, type_id, u.name, u.description, u.public)
     return {"volume_type": views.volume_type(updated)}
 
 
