@@ -3,6 +3,8 @@ the ``is_public`` list filter, on the in-process service (SQLite, or PostgreSQL 
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,33 @@ def test_the_type_access_migration_upgrades_and_downgrades_on_sqlite(tmp_path: P
         assert "volume_type_access" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def _race(n, call):
+    """Run ``call(i)`` in ``n`` threads at once; what each returned or raised."""
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        barrier.wait()
+        try:
+            return call(i)
+        except Exception as exc:  # noqa: BLE001 (the outcome is the point)
+            return exc
+
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_concurrent_grants_of_one_project_make_one_grant_and_conflicts(fast, private):
+    outcomes = _race(4, lambda i: fast.svc.types.add_access(fast.admin, private.id, "p1"))
+    assert sum(o is None for o in outcomes) == 1, outcomes
+    assert all(isinstance(o, Conflict) for o in outcomes if o is not None), outcomes
+    assert fast.svc.types.access_list(fast.admin, private.id) == ["p1"]
+
+
+def test_concurrent_renames_to_one_name_leave_one_type_of_it(fast):
+    types = [fast.svc.types.create(fast.admin, f"t{i}") for i in range(4)]
+    outcomes = _race(4, lambda i: fast.svc.types.update(fast.admin, types[i].id, name="wanted"))
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 1, outcomes
+    assert all(isinstance(o, Conflict) for o in outcomes if isinstance(o, Exception)), outcomes
+    assert sum(t.name == "wanted" for t in fast.svc.types.list()) == 1
