@@ -187,7 +187,9 @@ class Client:
         return self.request("POST", "/types", json={"volume_type": body})["volume_type"]  # type: ignore[no-any-return]
 
     def list_types(self) -> list[dict[str, Any]]:
-        return self.request("GET", "/types")["volume_types"]  # type: ignore[no-any-return]
+        """Every type the caller can see: ``is_public=none`` makes an admin's list hold the private
+        types too (Cinder lists admins only the public ones by default); others' lists ignore it."""
+        return self.request("GET", "/types", params={"is_public": "none"})["volume_types"]  # type: ignore[no-any-return]
 
     def find_type(self, name_or_id: str) -> dict[str, Any]:
         """The volume type with this id, or else with this name."""

@@ -86,7 +86,7 @@ def test_clones_are_real_available_volumes_that_name_their_source(env, sources):
             c = env.user.ok("GET", f"/volumes/{cid}")["volume"]
             assert c["status"] == "available"
             assert c["size"] == src["size"]
-            assert c["volume_type_id"] == src["volume_type_id"]
+            assert c["volume_type"] == src["volume_type"]
             assert c["description"] == "nightly"
             assert c["metadata"]["clone_source_volume_id"] == src["id"]
             assert c["metadata"]["clone_task_id"] == task
@@ -137,8 +137,8 @@ def test_target_type_is_given_to_the_clones(env, sources):
         assert p["flow_details"] == {"cloneFlow": "SUCCESS"}
         for src in sources:
             c = env.user.ok("GET", f"/volumes/{p['details']['results'][src['id']]}")["volume"]
-            assert (c["volume_type_id"], c["volume_type"]) == (t["id"], t["name"])
-            assert env.user.ok("GET", f"/volumes/{src['id']}")["volume"]["volume_type_id"] == src["volume_type_id"]
+            assert c["volume_type"] == t["name"]
+            assert env.user.ok("GET", f"/volumes/{src['id']}")["volume"]["volume_type"] == src["volume_type"]
     finally:
         delete_clones(env, p)
         env.admin.ok("DELETE", f"/types/{t['id']}")

@@ -114,9 +114,11 @@ def test_attach_complete_detach_shapes_and_statuses(env, vol):
     assert done["status"] == "attached" and done["attached_at"] and done["connection_info"] == info
     volume = env.user.ok("GET", f"/volumes/{vol['id']}")["volume"]
     assert volume["status"] == "in-use"
+    # Cinder shows an attachment's host to admins (and services) only.
     assert volume["attachments"] == [{"id": vol["id"], "attachment_id": a["id"], "volume_id": vol["id"],
-                                      "server_id": server, "host_name": "h1", "device": "/dev/vdb",
+                                      "server_id": server, "host_name": None, "device": "/dev/vdb",
                                       "attached_at": done["attached_at"]}]
+    assert env.admin.ok("GET", f"/volumes/{vol['id']}")["volume"]["attachments"][0]["host_name"] == "h1"
     assert env.user.ok("GET", f"/attachments/{a['id']}", headers=MV)["attachment"] == done
     summary = {"id": a["id"], "status": "attached", "instance": server, "volume_id": vol["id"]}
     assert summary in env.user.ok("GET", "/attachments", headers=MV)["attachments"]
@@ -320,7 +322,7 @@ def test_legacy_initialize_attach_terminate_detach(env, vol):
     server = str(uuid.uuid4())
     r = action(env, vol["id"], {"os-attach": {"instance_uuid": server, "mountpoint": "/dev/vdc", "mode": "rw"}})
     assert r.status_code == 202, r.text
-    volume = env.user.ok("GET", f"/volumes/{vol['id']}")["volume"]
+    volume = env.admin.ok("GET", f"/volumes/{vol['id']}")["volume"]
     assert volume["status"] == "in-use"
     [att] = volume["attachments"]
     assert (att["server_id"], att["device"], att["host_name"]) == (server, "/dev/vdc", "legacy-host")

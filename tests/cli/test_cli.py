@@ -136,7 +136,7 @@ def test_type_create_list_and_use(env: Env, cli: Run) -> None:
     # volume create takes the type's name or id
     by_name = ok_json(cli("volume", "create", "--size", "1", "--type", name, "--json", token=env.admin_token))
     by_id = ok_json(cli("volume", "create", "--size", "1", "--type", vtype["id"], "--json", token=env.admin_token))
-    assert by_name["volume_type_id"] == by_id["volume_type_id"] == vtype["id"]
+    assert by_name["volume_type"] == by_id["volume_type"] == name
 
 
 def test_type_create_needs_admin(cli: Run) -> None:
@@ -198,7 +198,7 @@ def test_clone_to_a_target_type_by_name(env: Env, cli: Run) -> None:
     src = new_volume(cli, unique("src"))
     out = ok_json(cli("clone", src["id"], "--type", tname, "--json"))
     clone = ok_json(cli("volume", "show", out["results"][src["id"]], "--json"))
-    assert (clone["volume_type"], clone["volume_type_id"]) == (tname, vtype["id"])
+    assert clone["volume_type"] == vtype["name"] == tname
 
 
 def test_clone_to_an_unknown_type(cli: Run) -> None:

@@ -14,6 +14,8 @@ from fastapi.routing import APIRoute
 
 from conftest import run_cli
 from volclone.api import create_app, deps
+from volclone.api.types import ACTION_RULES as TYPE_ACTION_RULES
+from volclone.api.views import FIELD_RULES
 from volclone.api.volume_actions import ACTION_RULES, EXTEND_ATTACHED_RULE
 from volclone.domain import Principal
 from volclone.errors import Forbidden
@@ -30,17 +32,21 @@ NOBODY = Principal("p1", False, frozenset())
 READS = ["volume:get", "volume:get_all", "volume:get_volume_metadata", "volume:attachment_get",
          "volume:attachment_get_all", "volume_extension:type_get", "volume_extension:type_get_all",
          "volume_extension:types_extra_specs:index", "volume_extension:types_extra_specs:show",
-         "clone_volumes:get_progress", "volume_extension:quotas:show", "limits_extension:used_limits"]
+         "clone_volumes:get_progress", "volume_extension:quotas:show", "limits_extension:used_limits",
+         "volume_extension:volume_tenant_attribute"]
 WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volume_metadata",
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",
-          "clone_volumes:create", EXTEND_ATTACHED_RULE,
+          "clone_volumes:create", EXTEND_ATTACHED_RULE, "volume_extension:volume_type_access",
           *(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
 ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",
               "volume_extension:types_extra_specs:create",
               "volume_extension:types_extra_specs:update", "volume_extension:types_extra_specs:delete",
-              "volume_extension:quotas:update", "volume_extension:quotas:delete", "volume_extension:services:index"]
+              "volume_extension:quotas:update", "volume_extension:quotas:delete", "volume_extension:services:index",
+              "volume_extension:volume_host_attribute", "volume_extension:volume_mig_status_attribute",
+              "volume_extension:access_types_qos_specs_id", "volume_extension:volume_type_access:get_all_for_type",
+              *TYPE_ACTION_RULES.values()]
 
 
 def test_every_api_rule_is_a_read_a_write_or_admin_only() -> None:
@@ -168,7 +174,8 @@ def test_every_documented_operation_is_a_route_the_middleware_sees() -> None:
 
 
 def test_every_api_rule_guards_something() -> None:
-    used = {deps.rule_of(r) for r in _api_routes()} | set(ACTION_RULES.values()) | {EXTEND_ATTACHED_RULE}
+    used = {deps.rule_of(r) for r in _api_routes()} | set(ACTION_RULES.values()) | set(TYPE_ACTION_RULES.values())
+    used |= set(FIELD_RULES) | {EXTEND_ATTACHED_RULE}  # rules that decide which fields a body has; 3.42's
     assert {r.name for r in API_RULES} <= used
 
 

@@ -67,7 +67,7 @@ def test_a_clone_of_rbd_volumes_reports_bytes_and_leaves_no_group_or_snapshot(rb
     clones = p["details"]["results"]
     for i, src in enumerate(sources):
         c = e.volume(clones[src])
-        assert (c["status"], c["size"], c["volume_type_id"]) == ("available", sizes[i], e.ceph_type)
+        assert (c["status"], c["size"], c["volume_type"]) == ("available", sizes[i], "ceph")
         assert c["os-vol-host-attr:host"].startswith("volclone@ceph")
         assert c["metadata"]["clone_source_volume_id"] == src
         assert e.read(clones[src], 0, 48 * MIB) == pattern(0x41 + i, 48 * MIB)

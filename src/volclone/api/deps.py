@@ -15,6 +15,7 @@ from fastapi import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
+from volclone.api import views
 from volclone.domain import Principal
 from volclone.errors import BadRequest, Forbidden, Unauthorized
 from volclone.service import Service
@@ -127,3 +128,22 @@ def principal(request: Request) -> Principal:
     if who is None:  # the middleware authenticates every non-public path; never serve without it
         raise Unauthorized("an X-Auth-Token header is required")
     return who
+
+
+def allows(request: Request, name: str) -> bool:
+    """Whether the caller passes rule ``name`` on its own project (Cinder's ``authorize(..., fatal=False)``,
+    for the rules that add fields to a body)."""
+    return service(request).policy.allows(name, principal(request))
+
+
+def api_version(request: Request) -> tuple[int, int]:
+    """The request's microversion (the middleware negotiated it; 3.0 if none was asked for)."""
+    version: tuple[int, int] = getattr(request.state, "api_version", (3, 0))
+    return version
+
+
+def volume_shape(request: Request, extended: bool = True) -> views.VolumeShape:
+    """What the caller's volume records hold at the request's microversion. ``extended``: a show or
+    a detailed list, where Cinder adds the attribute fields its policy allows (not a create or an update)."""
+    return views.VolumeShape.for_caller(api_version(request), principal(request),
+                                        lambda name: allows(request, name), extended)

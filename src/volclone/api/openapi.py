@@ -79,13 +79,22 @@ class Versions(Out):
 
 
 class VolumeType(Out):
+    """A volume type. An update's answer has neither optional field; a create's only the first."""
+
     id: str
     name: str
     description: str | None
     is_public: bool
-    os_volume_type_access_is_public: bool = Field(alias="os-volume-type-access:is_public")
-    extra_specs: dict[str, str]
-    qos_specs_id: None
+    extra_specs: dict[str, str] = Field(description="users who are not admins see the user-visible ones only")
+    os_volume_type_access_is_public: bool = Field(
+        False, alias="os-volume-type-access:is_public",
+        description="for admins and project members (rule volume_extension:volume_type_access)")
+    qos_specs_id: None = Field(None, description="for admins (rule volume_extension:access_types_qos_specs_id)")
+
+
+class TypeAccess(Out):
+    volume_type_id: str
+    project_id: str = Field(description="a project granted the private type")
 
 
 class VolumeAttachment(Out):
@@ -107,13 +116,16 @@ class VolumeSummary(Out):
 
 
 class Volume(Out):
+    """A volume. Fields with a default are there only from a microversion, or for some callers
+    (the policy rule named), as Cinder gives them; the attribute fields (``os-vol-...``) are in
+    shows and detailed lists only, not in a create's or an update's answer."""
+
     id: str
     name: str | None
     description: str | None
     size: int = Field(description="GiB")
     status: VolumeStatus
-    volume_type: str | None
-    volume_type_id: str | None
+    volume_type: str | None = Field(description="the type's name")
     metadata: dict[str, str]
     availability_zone: str
     bootable: Literal["true", "false"]
@@ -123,16 +135,28 @@ class Volume(Out):
     attachments: list[VolumeAttachment]
     source_volid: str | None = Field(description="for a clone: the volume it was cloned from")
     consistencygroup_id: None
-    group_id: None
     replication_status: str
-    migration_status: Literal["migrating", "error", "success", "completing", "starting"] | None = Field(
-        description="set only by os-reset_status (admins); null is Cinder's none")
     user_id: None
-    tenant_id: str = Field(alias="os-vol-tenant-attr:tenant_id")
     created_at: str | None
     updated_at: str | None
     links: list[Link]
-    host: str = Field("", alias="os-vol-host-attr:host", description="shown to admins only")
+    migration_status: Literal["migrating", "error", "success", "completing", "starting"] | None = Field(
+        None, description="admins only; set only by os-reset_status (null is Cinder's none)")
+    group_id: None = Field(None, description="from microversion 3.13")
+    provider_id: None = Field(None, description="from microversion 3.21, admins only")
+    shared_targets: bool = Field(False, description="from microversion 3.48")
+    service_uuid: None = Field(None, description="from microversion 3.48")
+    cluster_name: None = Field(None, description="from microversion 3.61, admins only")
+    volume_type_id: str = Field("", description="from microversion 3.63")
+    consumes_quota: bool = Field(True, description="from microversion 3.65")
+    tenant_id: str = Field("", alias="os-vol-tenant-attr:tenant_id",
+                           description="rule volume_extension:volume_tenant_attribute (admins, project readers)")
+    host: str = Field("", alias="os-vol-host-attr:host",
+                      description="rule volume_extension:volume_host_attribute (admins)")
+    migstat: None = Field(None, alias="os-vol-mig-status-attr:migstat",
+                          description="rule volume_extension:volume_mig_status_attribute (admins)")
+    name_id: None = Field(None, alias="os-vol-mig-status-attr:name_id",
+                          description="rule volume_extension:volume_mig_status_attribute (admins)")
 
 
 class AttachmentSummary(Out):
@@ -241,9 +265,9 @@ class CinderService(Out):
     frozen: bool = Field(False, description="volclone-volume only")
 
 
-MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, VolumeSummary, Volume, AttachmentSummary, Attachment,
-                                      CloneStarted, ProgressOut, QuotaSet, QuotaSetUsage, QuotaLimits, Limits,
-                                      CinderService)
+MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, TypeAccess, VolumeSummary, Volume, AttachmentSummary,
+                                      Attachment, CloneStarted, ProgressOut, QuotaSet, QuotaSetUsage, QuotaLimits,
+                                      Limits, CinderService)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -278,6 +302,10 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("POST", "/v3/{project_id}/types"): {200: _TYPE},
     ("GET", "/v3/{project_id}/types/default"): {200: _TYPE},
     ("GET", "/v3/{project_id}/types/{type_id}"): {200: _TYPE},
+    ("PUT", "/v3/{project_id}/types/{type_id}"): {200: _TYPE},
+    ("GET", "/v3/{project_id}/types/{type_id}/os-volume-type-access"): {
+        200: _obj(volume_type_access=_list_of(TypeAccess))},
+    ("POST", "/v3/{project_id}/types/{type_id}/action"): {202: None},
     ("DELETE", "/v3/{project_id}/types/{type_id}"): {202: None},
     ("GET", "/v3/{project_id}/types/{type_id}/extra_specs"): {200: _SPECS},
     ("POST", "/v3/{project_id}/types/{type_id}/extra_specs"): {200: _SPECS},
@@ -337,6 +365,9 @@ _VOLUME_FILTERS = [
 ]
 #: Query parameters of the routes that read ``request.query_params`` themselves.
 QUERY: dict[tuple[str, str], list[Schema]] = {
+    ("GET", "/v3/{project_id}/types"): [
+        _query("is_public", "admins: true (the default: public types and those granted to the caller's project), "
+                            "false (private types only) or none (every type); ignored for others")],
     ("GET", "/v3/{project_id}/volumes"): _VOLUME_FILTERS,
     ("GET", "/v3/{project_id}/volumes/detail"): _VOLUME_FILTERS,
 }
@@ -352,7 +383,8 @@ LINKS: dict[tuple[str, str], tuple[int, str, str, list[tuple[str, str]]]] = {
         ("GET", _V), ("PUT", _V), ("DELETE", _V), ("GET", _V + "/metadata"), ("POST", _V + "/metadata"),
         ("PUT", _V + "/metadata"), ("POST", _V + "/action")]),
     ("POST", "/v3/{project_id}/types"): (200, "type_id", "/volume_type/id", [
-        ("GET", _T), ("DELETE", _T), ("GET", _T + "/extra_specs"), ("POST", _T + "/extra_specs")]),
+        ("GET", _T), ("PUT", _T), ("DELETE", _T), ("GET", _T + "/extra_specs"), ("POST", _T + "/extra_specs"),
+        ("GET", _T + "/os-volume-type-access"), ("POST", _T + "/action")]),
     ("POST", "/v3/{project_id}/attachments"): (200, "attachment_id", "/attachment/id", [
         ("GET", _A), ("PUT", _A), ("DELETE", _A), ("POST", _A + "/action")]),
 }

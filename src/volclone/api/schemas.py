@@ -57,8 +57,59 @@ class VolumeTypeCreateBody(Strict):
     volume_type: VolumeTypeCreate
 
 
+class VolumeTypeUpdate(Strict):
+    """``PUT /types/{id}``: what to change; a field left out (or null) stays.
+
+    Cinder's schema takes ``is_public`` only; openstacksdk (so ``openstack volume type set
+    --private``) sends ``os-volume-type-access:is_public``, which volclone takes too.
+    """
+
+    name: Name | None = None
+    description: Text | None = None
+    is_public: StrictBool | None = None
+    os_volume_type_access_is_public: StrictBool | None = Field(None, alias="os-volume-type-access:is_public")
+
+    @model_validator(mode="after")
+    def _one_visibility(self) -> VolumeTypeUpdate:
+        both = (self.is_public, self.os_volume_type_access_is_public)
+        if None not in both and both[0] != both[1]:
+            raise ValueError("is_public and os-volume-type-access:is_public disagree")
+        return self
+
+    @property
+    def public(self) -> bool | None:
+        return self.is_public if self.is_public is not None else self.os_volume_type_access_is_public
+
+
+class VolumeTypeUpdateBody(Strict):
+    volume_type: VolumeTypeUpdate
+
+
 class ExtraSpecsBody(Strict):
     extra_specs: Pairs
+
+
+class ProjectAccess(Strict):
+    project: StrictStr = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class TypeActionBody(Strict):
+    """``POST /types/{id}/action``: exactly one of Cinder's type-access actions."""
+
+    add_project_access: ProjectAccess | None = Field(None, alias="addProjectAccess")
+    remove_project_access: ProjectAccess | None = Field(None, alias="removeProjectAccess")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_known_action(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = sorted(f.alias for f in cls.model_fields.values() if f.alias)
+            unknown = sorted(set(data) - set(known))
+            if unknown:
+                raise ValueError(f"there is no action {', '.join(unknown)}; volclone knows {', '.join(known)}")
+            if len(data) != 1:
+                raise ValueError("the body must name exactly one action")
+        return data
 
 
 # -- volumes ------------------------------------------------------------------

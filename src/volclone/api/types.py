@@ -1,4 +1,9 @@
-"""/v3/{project_id}/types: volume types and their extra specs (create/delete/specs: admin only)."""
+"""/v3/{project_id}/types: volume types, their extra specs and who may use a private one.
+
+Create, update, delete, extra-spec changes and type access are admin-only (Cinder's rules). A
+private type is seen by admins and by the projects granted it (``addProjectAccess``). Lists take
+Cinder's ``is_public`` filter (admins only; see :meth:`VolumeTypeService.list`).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,54 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api import views
-from volclone.api.deps import principal, rule, service
-from volclone.api.schemas import MAX_TEXT, ExtraSpecsBody, VolumeTypeCreateBody
-from volclone.domain import Principal
+from volclone.api.deps import allows, check_project_id, enforce, principal, rule, service
+from volclone.api.schemas import (
+    MAX_TEXT,
+    ExtraSpecsBody,
+    TypeActionBody,
+    VolumeTypeCreateBody,
+    VolumeTypeUpdateBody,
+)
+from volclone.domain import Principal, VolumeType
 from volclone.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v3/{project_id}/types")
+
+#: The body's action (its field name) -> the policy rule it needs besides the route's type_get.
+ACTION_RULES = {
+    "add_project_access": "volume_extension:volume_type_access:addProjectAccess",
+    "remove_project_access": "volume_extension:volume_type_access:removeProjectAccess",
+}
+_TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
+_FALSE = frozenset({"0", "f", "false", "off", "n", "no"})
+
+
+def is_public_filter(value: str | None) -> bool | None:
+    """Cinder's ``?is_public=``: absent is true (public types, and those granted to the caller),
+    ``none`` is every type, else a boolean as oslo's ``bool_from_string`` reads one (400 otherwise)."""
+    if value is None:
+        return True
+    v = value.strip().lower()
+    if v == "none":
+        return None
+    if v in _TRUE or v in _FALSE:
+        return v in _TRUE
+    shown = value if len(value) <= 32 else value[:32] + "..."
+    raise BadRequest(f"Invalid is_public filter [{shown}]")
+
+
+def _shown(request: Request, types: list[VolumeType]) -> list[dict[str, Any]]:
+    """Types as Cinder's show and lists give them to the caller (the field rules asked once)."""
+    qos, access = allows(request, views.TYPE_QOS_RULE), allows(request, views.TYPE_ACCESS_RULE)
+    return [views.volume_type(t, qos_specs_id=qos, access_is_public=access) for t in types]
 
 
 @router.get("")
 @rule("volume_extension:type_get_all")
 def list_types(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"volume_types": [views.volume_type(t) for t in service(request).types.list(who)]}
+    # Only admins choose; Cinder does not even read the filter of anyone else.
+    is_public = is_public_filter(request.query_params.get("is_public")) if who.is_admin else True
+    return {"volume_types": _shown(request, service(request).types.list(who, is_public))}
 
 
 @router.post("")
@@ -27,19 +68,52 @@ def create_type(body: VolumeTypeCreateBody, request: Request, who: Principal = D
     t = body.volume_type
     is_public = t.is_public if t.is_public is not None else t.os_volume_type_access_is_public
     created = service(request).types.create(who, t.name, t.description, is_public, t.extra_specs)
-    return {"volume_type": views.volume_type(created)}
+    return {"volume_type": views.volume_type(created, access_is_public=allows(request, views.TYPE_ACCESS_RULE))}
 
 
 @router.get("/default")
 @rule("volume_extension:type_get")
 def default_type(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"volume_type": views.volume_type(service(request).types.default(who))}
+    return {"volume_type": _shown(request, [service(request).types.default(who)])[0]}
 
 
 @router.get("/{type_id}")
 @rule("volume_extension:type_get")
 def show_type(type_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"volume_type": views.volume_type(service(request).types.show(who, type_id))}
+    return {"volume_type": _shown(request, [service(request).types.show(who, type_id)])[0]}
+
+
+@router.put("/{type_id}")
+@rule("volume_extension:types_manage")
+def update_type(type_id: str, body: VolumeTypeUpdateBody, request: Request,
+                who: Principal = Depends(principal)) -> dict[str, Any]:
+    u = body.volume_type
+    updated = service(request).types.update(who, type_id, u.name, u.description, u.public)
+    return {"volume_type": views.volume_type(updated)}
+
+
+@router.get("/{type_id}/os-volume-type-access")
+@rule("volume_extension:volume_type_access:get_all_for_type")
+def list_type_access(type_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    return views.type_access(type_id, service(request).types.access_list(who, type_id))
+
+
+@router.post("/{type_id}/action", status_code=202)
+@rule("volume_extension:type_get")
+def type_action(project_id: str, type_id: str, body: TypeActionBody, request: Request,
+                who: Principal = Depends(principal)) -> Response:
+    (name,) = body.model_fields_set
+    enforce(request, ACTION_RULES[name], project_id)
+    access = getattr(body, name)
+    if access is None:
+        raise BadRequest(f"{TypeActionBody.model_fields[name].alias} needs an object")
+    check_project_id(access.project)
+    types = service(request).types
+    if body.add_project_access is not None:
+        types.add_access(who, type_id, access.project)
+    else:
+        types.remove_access(who, type_id, access.project)
+    return Response(status_code=202)
 
 
 @router.delete("/{type_id}", status_code=202)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api import views
-from volclone.api.deps import principal, rule, service
+from volclone.api.deps import principal, rule, service, volume_shape
 from volclone.api.schemas import MetadataBody, MetaItemBody, VolumeCreateBody, VolumeUpdateBody
 from volclone.domain import Principal, Volume
 from volclone.errors import BadRequest, NotFound
@@ -22,9 +22,11 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _detail(request: Request, who: Principal, vols: list[Volume]) -> list[dict[str, Any]]:
+def _detail(request: Request, who: Principal, vols: list[Volume], extended: bool = True) -> list[dict[str, Any]]:
+    """Volume records as ``who`` may see them; ``extended=False`` for a create's or an update's answer."""
     names = {t.id: t.name for t in service(request).types.list()}
-    return [views.volume(_base(request), v, names.get(v.volume_type_id), who.is_admin) for v in vols]
+    shape = volume_shape(request, extended)
+    return [views.volume(_base(request), v, names.get(v.volume_type_id), shape) for v in vols]
 
 
 def _list(request: Request, who: Principal, project_id: str) -> list[Volume]:
@@ -71,7 +73,7 @@ def create_volume(project_id: str, body: VolumeCreateBody, request: Request,
     description = v.description if v.description is not None else v.display_description
     vol = service(request).volumes.create(who, project_id, v.size, name, description, v.volume_type,
                                           v.metadata or {})
-    return {"volume": _detail(request, who, [vol])[0]}
+    return {"volume": _detail(request, who, [vol], extended=False)[0]}
 
 
 @router.get("/{volume_id}")
@@ -96,7 +98,7 @@ def update_volume(project_id: str, volume_id: str, body: VolumeUpdateBody, reque
     if not fields:
         raise BadRequest("nothing to update: give name, description or metadata")
     vol = service(request).volumes.update(who, project_id, volume_id, **fields)
-    return {"volume": _detail(request, who, [vol])[0]}
+    return {"volume": _detail(request, who, [vol], extended=False)[0]}
 
 
 @router.delete("/{volume_id}", status_code=202)

@@ -30,6 +30,7 @@ from volclone.db.schema import (
     SettingRow,
     TokenRow,
     VolumeRow,
+    VolumeTypeAccessRow,
     VolumeTypeRow,
     utcnow,
 )
@@ -126,9 +127,64 @@ class VolumeTypes:
             if row is not None:
                 row.extra_specs = specs
 
+    def update(self, type_id: str, name: str | None = None, description: str | None = None,
+               is_public: bool | None = None) -> VolumeType | None:
+        """Change the fields given (None: unchanged); Conflict if ``name`` is another type's, also
+        when a concurrent update or create took it first. None if the type is gone."""
+        with _transaction(self.db, f"volume type {name} already exists") as s:
+            row = s.get(VolumeTypeRow, type_id)
+            if row is None:
+                return None
+            if name is not None:
+                row.name = name
+            if description is not None:
+                row.description = description
+            if is_public is not None:
+                row.is_public = is_public
+            s.flush()  # a name taken meanwhile fails here, inside the translation to Conflict
+            return _type(row)
+
     def delete(self, type_id: str) -> None:
         with _transaction(self.db) as s:
+            s.execute(delete(VolumeTypeAccessRow).where(VolumeTypeAccessRow.volume_type_id == type_id))
             s.execute(delete(VolumeTypeRow).where(VolumeTypeRow.id == type_id))
+
+    # -- type access: the projects granted a private type -----------------------------------
+    def projects_of(self, type_id: str) -> builtins.list[str]:
+        """The projects granted ``type_id``, in the order they were granted."""
+        with _transaction(self.db) as s:
+            return list(s.scalars(select(VolumeTypeAccessRow.project_id)
+                                  .where(VolumeTypeAccessRow.volume_type_id == type_id)
+                                  .order_by(VolumeTypeAccessRow.created_at, VolumeTypeAccessRow.project_id)))
+
+    def granted_to(self, project_id: str) -> set[str]:
+        """The ids of the types ``project_id`` was granted."""
+        if _unstorable(project_id):
+            return set()
+        with _transaction(self.db) as s:
+            return set(s.scalars(select(VolumeTypeAccessRow.volume_type_id)
+                                 .where(VolumeTypeAccessRow.project_id == project_id)))
+
+    def has_access(self, type_id: str, project_id: str) -> bool:
+        if _unstorable(type_id, project_id):
+            return False
+        with _transaction(self.db) as s:
+            return s.get(VolumeTypeAccessRow, (type_id, project_id)) is not None
+
+    def add_access(self, type_id: str, project_id: str) -> None:
+        """Grant ``type_id`` to ``project_id``; Conflict if the project has it already (also when
+        two grants race)."""
+        with _transaction(self.db, f"volume type {type_id} is already accessible to project {project_id}") as s:
+            s.add(VolumeTypeAccessRow(volume_type_id=type_id, project_id=project_id))
+
+    def remove_access(self, type_id: str, project_id: str) -> bool:
+        """Take the grant back; False if there was none."""
+        if _unstorable(type_id, project_id):
+            return False
+        with _transaction(self.db) as s:
+            gone = s.execute(delete(VolumeTypeAccessRow).where(VolumeTypeAccessRow.volume_type_id == type_id,
+                                                               VolumeTypeAccessRow.project_id == project_id))
+            return bool(gone.rowcount)  # type: ignore[attr-defined]
 
     def in_use(self, type_id: str) -> bool:
         with _transaction(self.db) as s:

@@ -27,6 +27,16 @@ class VolumeTypeRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class VolumeTypeAccessRow(Base):
+    """A project granted a private volume type (Cinder's ``volume_type_projects``): the project
+    sees the type and may make volumes of it. A public type's grants are kept but mean nothing."""
+
+    __tablename__ = "volume_type_access"
+    volume_type_id: Mapped[str] = mapped_column(ForeignKey("volume_types.id"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class VolumeRow(Base):
     __tablename__ = "volumes"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import dataclasses
 import logging
@@ -97,9 +98,10 @@ def _check_metadata_count(old: Mapping[str, str], new: Mapping[str, str]) -> Non
 
 
 class VolumeTypeService:
-    """Volume types. A private type (``is_public: false``) is visible to admins only, as in Cinder
-    without type-access grants: to anyone else it does not exist (404). Callers acting for a user
-    pass ``who``; the service's own look-ups (the type of an existing volume) do not.
+    """Volume types. A private type (``is_public: false``) is visible to admins and to the projects
+    it was granted (Cinder's type access: ``add_access``); to anyone else it does not exist (404).
+    A granted project lists it, shows it and makes volumes of it. Callers acting for a user pass
+    ``who``; the service's own look-ups (the type of an existing volume) do not.
     """
 
     def __init__(self, types: VolumeTypes) -> None:
@@ -121,9 +123,12 @@ class VolumeTypeService:
                     raise
         return vtype
 
-    @staticmethod
-    def _sees(who: Principal | None, vtype: VolumeType | None) -> bool:
-        return vtype is not None and (who is None or who.is_admin or vtype.is_public)
+    def _sees(self, who: Principal | None, vtype: VolumeType | None) -> bool:
+        if vtype is None:
+            return False
+        if who is None or who.is_admin or vtype.is_public:
+            return True
+        return self.repo.has_access(vtype.id, who.project_id)
 
     @staticmethod
     def shown_to(who: Principal, vtype: VolumeType) -> VolumeType:
@@ -133,12 +138,26 @@ class VolumeTypeService:
         specs = {k: v for k, v in vtype.extra_specs.items() if k in USER_VISIBLE_EXTRA_SPECS}
         return dataclasses.replace(vtype, extra_specs=specs)
 
-    def list(self, who: Principal | None = None) -> list[VolumeType]:
-        """Every type, or (with ``who``) those ``who`` can see, as they may see them."""
+    def list(self, who: Principal | None = None, is_public: bool | None = True) -> list[VolumeType]:
+        """Every type, or (with ``who``) what Cinder lists to ``who``, as they may see it.
+
+        Cinder's ``is_public`` filter: ``True`` (its default) lists the public types and those
+        granted to the caller's project; ``False`` the private types only; ``None`` every type.
+        Only admins choose: anyone else always gets ``True``.
+        """
         types = self.repo.list()
         if who is None:
             return types
-        return [self.shown_to(who, t) for t in types if self._sees(who, t)]
+        if not who.is_admin:
+            is_public = True
+        if is_public is None:
+            chosen = types
+        elif is_public:
+            granted = self.repo.granted_to(who.project_id)
+            chosen = [t for t in types if t.is_public or t.id in granted]
+        else:
+            chosen = [t for t in types if not t.is_public]
+        return [self.shown_to(who, t) for t in chosen]
 
     def get(self, type_id: str, who: Principal | None = None) -> VolumeType:
         """The type with this id (404 if ``who`` is given and cannot see it). Its specs are whole."""
@@ -170,6 +189,53 @@ class VolumeTypeService:
             raise Conflict(f"volume type {name} already exists")
         return self.repo.add(VolumeType(id=str(uuid.uuid4()), name=name, description=description,
                                         is_public=is_public, extra_specs=dict(extra_specs or {})))
+
+    def update(self, who: Principal, type_id: str, name: str | None = None, description: str | None = None,
+               is_public: bool | None = None) -> VolumeType:
+        """Cinder's ``PUT /types/{id}``: change the name, description or visibility (None: unchanged).
+
+        The name stays unique (409). The default type keeps its name and stays public: volclone
+        finds it by name for every create that names no type, and every project must see it.
+        """
+        if name is None and description is None and is_public is None:
+            raise BadRequest("Specify volume type name, description, is_public or a combination thereof.")
+        if name is not None and not name.strip():
+            raise BadRequest("Volume type name can not be empty.")
+        vtype = self.get(type_id)
+        if vtype.name == DEFAULT_TYPE:
+            if name is not None and name != DEFAULT_TYPE:
+                raise BadRequest(f"the default volume type {DEFAULT_TYPE} cannot be renamed")
+            if is_public is False:
+                raise BadRequest(f"the default volume type {DEFAULT_TYPE} cannot be made private")
+        if name is not None:
+            taken = self.repo.by_name(name)
+            if taken is not None and taken.id != type_id:
+                raise Conflict(f"volume type {name} already exists")
+        updated = self.repo.update(type_id, name, description, is_public)
+        if updated is None:
+            raise NotFound(f"volume type {type_id} could not be found")
+        return updated
+
+    # -- type access (Cinder's os-volume-type-access) ---------------------------------------
+    def access_list(self, who: Principal, type_id: str) -> builtins.list[str]:
+        """The projects granted the private type ``type_id`` (a public type has no list: 404, as in Cinder)."""
+        vtype = self.get(type_id, who)
+        if vtype.is_public:
+            raise NotFound("Access list not available for public volume types.")
+        return self.repo.projects_of(type_id)
+
+    def add_access(self, who: Principal, type_id: str, project_id: str) -> None:
+        """Grant the type to ``project_id`` (409 if granted already)."""
+        self.get(type_id, who)
+        if self.repo.has_access(type_id, project_id):
+            raise Conflict(f"Volume type access for {type_id} / {project_id} combination already exists.")
+        self.repo.add_access(type_id, project_id)
+
+    def remove_access(self, who: Principal, type_id: str, project_id: str) -> None:
+        """Take the grant back (404 if there was none). Volumes made of the type meanwhile stay."""
+        self.get(type_id, who)
+        if not self.repo.remove_access(type_id, project_id):
+            raise NotFound(f"Volume type access not found for {type_id} / {project_id} combination.")
 
     def delete(self, who: Principal, type_id: str) -> None:
         vtype = self.get(type_id)
