@@ -21,12 +21,13 @@ made once and reused.
    it.) Measured idle (one request at a time, random gaps, 2 workers) and under the throughput
    runs' load (which includes waiting for a free job slot). For each ``--poll-periods`` value
    (``VOLCLONE_JOBBOARD_POLL_S``; the workers are restarted with it).
-3. **get_progress** open loop: ``--rate`` requests/s for ``--duration`` s split over both APIs,
-   each sent at its scheduled time whatever the answers before it did; latency counted from the
-   scheduled time (so a client falling behind shows), while clone requests keep running.
+3. **get_progress** open loop: each of ``--rates`` requests/s for ``--duration`` s split over both APIs,
+   each due at its time whatever the answers before it did and sent over one of ``--connections``
+   connections per API as soon as one is free; latency counts from the due time (so a server
+   falling behind shows as queueing), while clone requests keep running.
 
     .venv/bin/python bench/cluster.py [--requests 20 --volumes 5] [--poll-periods 0.5,0.1]
-        [--rate 200 --duration 20] [--rounds 1]
+        [--rates 200,50 --duration 20] [--rounds 1]
 
 The machine is shared: the load average is recorded before and after each case. Writes
 bench/results/cluster.json.
@@ -187,9 +188,9 @@ def cluster(existing: Path | None) -> Iterator[Cluster]:
 class Http:
     """One client per API process; every answer's status (or exception name) is counted."""
 
-    def __init__(self, c: Cluster) -> None:
+    def __init__(self, c: Cluster, connections: int = 100) -> None:
         headers = {"X-Auth-Token": c.token}
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self.clients = [httpx.AsyncClient(base_url=f"{u}/v3/{PROJECT}", headers=headers, timeout=60, limits=limits)
                         for u in c.urls]
         self.statuses: Counter[str] = Counter()
@@ -387,9 +388,15 @@ async def idle_handoff(c: Cluster, http: Http, sources: list[list[str]], count: 
             "load_before": before, "load_after": load()}
 
 
-async def progress_load(http: Http, sources: list[list[str]], rate: float, duration: float,
-                        in_flight: int) -> dict[str, Any]:
-    """get_progress at a fixed arrival rate over both APIs while ``in_flight`` clones run."""
+async def progress_load(c: Cluster, http: Http, sources: list[list[str]], rate: float, duration: float,
+                        in_flight: int, connections: int) -> dict[str, Any]:
+    """get_progress at a fixed arrival rate over both APIs while ``in_flight`` clones run.
+
+    Open loop: request i is due at ``i / rate`` s whatever happened to the ones before; it waits
+    in a queue of its API until one of ``connections`` keep-alive connections to that API is free
+    (a closed loop would slow down with the server and hide its queueing). Latency counts from
+    the due time. (httpx's own pool, left to queue thousands of requests, spends quadratic CPU
+    in the client; hence the bounded connections.)"""
     tasks: list[str] = []
     made: list[str] = []
     stop = asyncio.Event()
@@ -412,37 +419,49 @@ async def progress_load(http: Http, sources: list[list[str]], rate: float, durat
     while len(tasks) < in_flight:
         await asyncio.sleep(0.05)
     await asyncio.sleep(1)
-    http.take()  # count only the load's answers below (the cloners' polls are ~in_flight * 2 req/s)
+    load_http = Http(c, connections)
+    queues: list[asyncio.Queue[tuple[int, float] | None]] = [asyncio.Queue() for _ in load_http.clients]
+    results: list[tuple[float, float, float, str]] = []  # due, sent, answered, status
+
+    async def consume(q: asyncio.Queue[tuple[int, float] | None]) -> None:
+        while (item := await q.get()) is not None:
+            i, due = item
+            sent = time.perf_counter()
+            tid = tasks[-1 - i % min(len(tasks), 10)] if i % 2 else random.choice(tasks)  # running and ended
+            r = await load_http.call(i, "GET", "/clone-volumes/get_progress",
+                                     params={"action": "clone-volumes", "task_id": tid})
+            results.append((due, sent, time.perf_counter(), str(r.status_code) if r is not None else "error"))
+
+    consumers = [asyncio.create_task(consume(q)) for q in queues for _ in range(connections)]
     before, cpu0 = load(), time.process_time()
-    results: list[tuple[float, float, float, str]] = []  # scheduled, sent, answered, status
-
-    async def one(i: int, at: float) -> None:
-        await asyncio.sleep(max(0.0, at - time.perf_counter()))
-        sent = time.perf_counter()
-        tid = tasks[-1 - i % min(len(tasks), 10)] if i % 2 else random.choice(tasks)  # running and finished
-        r = await http.call(i, "GET", "/clone-volumes/get_progress", params={"action": "clone-volumes",
-                                                                              "task_id": tid})
-        results.append((at, sent, time.perf_counter(), str(r.status_code) if r is not None else "error"))
-
     n = int(rate * duration)
     t0 = time.perf_counter() + 0.1
-    await asyncio.gather(*(one(i, t0 + i / rate) for i in range(n)))
+    for i in range(n):
+        due = t0 + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        queues[i % len(queues)].put_nowait((i, due))
+    for q in queues:
+        for _ in range(connections):
+            q.put_nowait(None)
+    await asyncio.gather(*consumers)
     elapsed = max(r[2] for r in results) - t0
     cpu = time.process_time() - cpu0
     after = load()
-    statuses = http.take()
+    statuses = load_http.take()
+    await load_http.close()
     stop.set()
     await asyncio.gather(*cloners)
-    http.take()
+    cloner_statuses = http.take()
     await delete_volumes(http, made)
     http.take()
     ok = [r for r in results if r[3] == "200"]
     return {"rate_target_per_s": rate, "duration_s": duration, "requests": n, "answered": len(results),
             "ok": len(ok), "achieved_per_s": round(len(results) / elapsed, 1),
-            "latency_from_schedule": dist([(r[2] - r[0]) * 1000 for r in ok], "ms", 1),
+            "last_answer_after_s": round(elapsed, 2), "connections_per_api": connections,
+            "latency_from_due_time": dist([(r[2] - r[0]) * 1000 for r in ok], "ms", 1),
             "latency_from_send": dist([(r[2] - r[1]) * 1000 for r in ok], "ms", 1),
-            "send_lag": dist([(r[1] - r[0]) * 1000 for r in results], "ms", 1),
             "http_statuses": statuses, "clones_in_flight": in_flight, "clone_requests_made": len(tasks),
+            "clone_client_statuses": cloner_statuses,
             "bench_client_cpu_s": round(cpu, 2), "load_before": before, "load_after": after}
 
 
@@ -453,7 +472,7 @@ async def run(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
         http.take()
         sources = [flat[i * args.volumes:(i + 1) * args.volumes] for i in range(args.requests)]
         print(f"{len(flat)} source volumes of {SIZE_GIB} GiB, {EXTENTS * EXTENT // MIB} MiB written in each")
-        out: dict[str, Any] = {"throughput": [], "handoff_idle": [], "get_progress": None}
+        out: dict[str, Any] = {"throughput": [], "handoff_idle": [], "get_progress": []}
         for poll in args.poll_periods:
             for n in (3, 2, 1):
                 c.workers(n, poll)
@@ -462,11 +481,13 @@ async def run(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
                     c_ = await idle_handoff(c, http, sources, args.handoffs)
                     out["handoff_idle"].append({"poll_s": poll, "rbd_workers": n, **c_})
                     print(f"poll {poll} s, {n} workers, idle hand-off: {c_['handoff_post_to_claim']}")
-                    if poll == 0.5 and args.rate > 0:
-                        g = await progress_load(http, sources, args.rate, args.duration, args.in_flight)
-                        out["get_progress"] = {"poll_s": poll, "rbd_workers": n, **g}
-                        print(f"get_progress at {args.rate}/s: {g['latency_from_schedule']}, "
-                              f"{g['achieved_per_s']}/s, {g['http_statuses']}")
+                    for rate in args.rates if poll == args.poll_periods[0] else ():
+                        g = await progress_load(c, http, sources, rate, args.duration, args.in_flight,
+                                                args.connections)
+                        out["get_progress"].append({"poll_s": poll, "rbd_workers": n, **g})
+                        print(f"get_progress at {rate}/s: {g['latency_from_due_time']}, "
+                              f"{g['achieved_per_s']}/s, {g['http_statuses']}, load {g['load_before']} -> "
+                              f"{g['load_after']}")
                 for r in range(args.rounds):
                     t = await throughput(c, http, sources, args.client_poll)
                     out["throughput"].append({"poll_s": poll, "rbd_workers": n, "round": r + 1, **t})
@@ -488,8 +509,10 @@ def main() -> None:
     ap.add_argument("--poll-periods", type=lambda s: [float(x) for x in s.split(",")], default=[0.5, 0.1],
                     help="VOLCLONE_JOBBOARD_POLL_S values to measure")
     ap.add_argument("--handoffs", type=int, default=40, help="idle hand-offs measured per poll period")
-    ap.add_argument("--rate", type=float, default=200, help="get_progress requests/s (0: skip)")
+    ap.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",") if float(x) > 0], default=[200, 50],
+                    help="get_progress arrival rates, requests/s (0: none)")
     ap.add_argument("--duration", type=float, default=20)
+    ap.add_argument("--connections", type=int, default=32, help="keep-alive connections per API for the load")
     ap.add_argument("--in-flight", type=int, default=2, help="clone requests running during the get_progress load")
     ap.add_argument("--dir", type=Path, help="an existing cluster-dev cluster (default: a throwaway one)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cluster.json")
