@@ -194,12 +194,16 @@ class Http:
         self.clients = [httpx.AsyncClient(base_url=f"{u}/v3/{PROJECT}", headers=headers, timeout=60, limits=limits)
                         for u in c.urls]
         self.statuses: Counter[str] = Counter()
+        self.errors: list[dict[str, Any]] = []  # each exception: when, after how long, what
 
     async def call(self, i: int, method: str, url: str, **kw: Any) -> httpx.Response | None:
+        sent = time.time()
         try:
             r = await self.clients[i % len(self.clients)].request(method, url, **kw)
         except httpx.HTTPError as exc:
             self.statuses[type(exc).__name__] += 1
+            self.errors.append({"at": round(sent, 3), "after_s": round(time.time() - sent, 3), "api": i % 2,
+                                "request": f"{method} {url}", "error": repr(exc)[:200]})
             return None
         self.statuses[str(r.status_code)] += 1
         return r
@@ -460,7 +464,9 @@ async def progress_load(c: Cluster, http: Http, sources: list[list[str]], rate: 
             "last_answer_after_s": round(elapsed, 2), "connections_per_api": connections,
             "latency_from_due_time": dist([(r[2] - r[0]) * 1000 for r in ok], "ms", 1),
             "latency_from_send": dist([(r[2] - r[1]) * 1000 for r in ok], "ms", 1),
-            "http_statuses": statuses, "clones_in_flight": in_flight, "clone_requests_made": len(tasks),
+            "http_statuses": statuses, "errors": load_http.errors,
+            "load_started_at": round(time.time() - (time.perf_counter() - t0), 3),
+            "clones_in_flight": in_flight, "clone_requests_made": len(tasks),
             "clone_client_statuses": cloner_statuses,
             "bench_client_cpu_s": round(cpu, 2), "load_before": before, "load_after": after}
 
@@ -473,7 +479,7 @@ async def run(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
         sources = [flat[i * args.volumes:(i + 1) * args.volumes] for i in range(args.requests)]
         print(f"{len(flat)} source volumes of {SIZE_GIB} GiB, {EXTENTS * EXTENT // MIB} MiB written in each")
         out: dict[str, Any] = {"throughput": [], "handoff_idle": [], "get_progress": []}
-        for poll in args.poll_periods:
+        for poll in args.poll_periods if not args.only_progress else ():
             for n in (3, 2, 1):
                 c.workers(n, poll)
                 await asyncio.sleep(2)  # the restarted workers' first passes
@@ -495,6 +501,13 @@ async def run(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
                           f"wall {t['wall_s']} s, p50 {t['latency_post_to_flow_end'].get('p50_s')} s, "
                           f"p99 {t['latency_post_to_flow_end'].get('p99_s')} s, lost {t['lost_or_failed']}, "
                           f"{t['http_statuses']}, load {t['load_before']} -> {t['load_after']}")
+        if args.only_progress:
+            c.workers(2, args.poll_periods[0])
+            for rate in args.rates:
+                g = await progress_load(c, http, sources, rate, args.duration, args.in_flight, args.connections)
+                out["get_progress"].append({"poll_s": args.poll_periods[0], "rbd_workers": 2, **g})
+                print(f"get_progress at {rate}/s: {g['latency_from_due_time']}, {g['achieved_per_s']}/s, "
+                      f"{g['http_statuses']}, {g['errors']}")
         return out
     finally:
         await http.close()
@@ -513,6 +526,7 @@ def main() -> None:
                     help="get_progress arrival rates, requests/s (0: none)")
     ap.add_argument("--duration", type=float, default=20)
     ap.add_argument("--connections", type=int, default=32, help="keep-alive connections per API for the load")
+    ap.add_argument("--only-progress", action="store_true", help="part 3 only (2 rbd workers)")
     ap.add_argument("--in-flight", type=int, default=2, help="clone requests running during the get_progress load")
     ap.add_argument("--dir", type=Path, help="an existing cluster-dev cluster (default: a throwaway one)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cluster.json")
