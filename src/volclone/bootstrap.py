@@ -323,7 +323,7 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
     served = list(backends.drivers)
     server = RpcServer(settings.transport_url, worker.name, host, backends.drivers, lock=coordination.lock)
     conductors = Conductors(JobBoards(settings.jobboard_url, runner.backend), served, worker.name,
-                            settings.claim_expiry_s, settings.flow_workers)
+                            settings.claim_expiry_s, settings.flow_workers, settings.jobboard_poll_s)
 
     def post_orphans() -> None:  # one worker at a time, so a flow is never posted twice
         with coordination.lock(ORPHANS_LOCK):

@@ -88,6 +88,9 @@ class Settings:
     #: Seconds a worker's claim of a clone job lasts unless renewed (``VOLCLONE_CLAIM_EXPIRY_S``);
     #: a dead worker's flow is taken over this long after it died.
     claim_expiry_s: float = 15.0
+    #: Seconds between two looks of a worker's conductor at its job board (``VOLCLONE_JOBBOARD_POLL_S``,
+    #: TaskFlow's default 0.5): a posted clone waits up to this long to be claimed.
+    jobboard_poll_s: float = 0.5
     #: Seconds the API waits for a worker to answer a call (``VOLCLONE_RPC_TIMEOUT_S``).
     rpc_timeout_s: float = 60.0
     #: Seconds after its last heartbeat a worker's service is listed ``down`` (``VOLCLONE_SERVICE_DOWN_TIME``).
@@ -161,6 +164,9 @@ class Settings:
         s.claim_expiry_s = float(env.get("VOLCLONE_CLAIM_EXPIRY_S", s.claim_expiry_s))
         if s.claim_expiry_s < 1:
             raise ValueError(f"VOLCLONE_CLAIM_EXPIRY_S must be at least 1 second, not {s.claim_expiry_s}")
+        s.jobboard_poll_s = float(env.get("VOLCLONE_JOBBOARD_POLL_S", s.jobboard_poll_s))
+        if not 0.01 <= s.jobboard_poll_s <= 60:
+            raise ValueError(f"VOLCLONE_JOBBOARD_POLL_S must be 0.01 to 60 seconds, not {s.jobboard_poll_s}")
         s.rpc_timeout_s = float(env.get("VOLCLONE_RPC_TIMEOUT_S", s.rpc_timeout_s))
         if s.rpc_timeout_s <= 0:
             raise ValueError(f"VOLCLONE_RPC_TIMEOUT_S must be a positive number of seconds, not {s.rpc_timeout_s}")

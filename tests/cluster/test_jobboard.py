@@ -35,10 +35,10 @@ class Board:
         self.conductors: list[Conductors] = []
 
     def conduct(self, backend: str | None = None, expiry: float = 3.0, name: str = "w",
-                max_jobs: int = 2) -> Conductors:
+                max_jobs: int = 2, poll_s: float = 0.5) -> Conductors:
         install_context(self.worker.clones.ctx)
         c = Conductors(JobBoards(JOBS_URL, self.worker.clones.runner.backend), [backend or self.backend],
-                       name, claim_expiry=expiry, max_jobs=max_jobs)
+                       name, claim_expiry=expiry, max_jobs=max_jobs, poll_s=poll_s)
         c.start()
         self.conductors.append(c)
         return c
@@ -92,6 +92,21 @@ def test_a_posted_flow_runs_in_a_conductor_and_its_job_is_consumed(board: Board)
     while board.jobs() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert board.jobs() == []
+
+
+def test_an_idle_conductor_looks_at_its_board_once_a_poll_period(board: Board) -> None:
+    """A job posted while the conductor waits out its period is claimed only when the period
+    ends (TaskFlow's default 0.5 s would have claimed it long before)."""
+    conductors = board.conduct(poll_s=3)
+    time.sleep(0.5)  # its first pass found nothing; it waits 3 s
+    posted = time.monotonic()
+    task_id = board.clone()
+    while board.jobs()[0].state == "UNCLAIMED":
+        assert time.monotonic() - posted < 10, "never claimed"
+        time.sleep(0.02)
+    assert time.monotonic() - posted > 1.5
+    assert board.wait(task_id) == "SUCCESS"
+    conductors.stop()
 
 
 def test_a_conductor_claims_only_the_jobs_of_the_backends_it_serves(board: Board) -> None:

@@ -262,3 +262,13 @@ def test_up_on_the_shared_redis_refuses_db_numbers_that_hold_keys(tmp_path: Path
         subprocess.run(["bash", str(SCRIPT), "down", str(tmp_path / "c")], env=env, capture_output=True,
                        timeout=60)
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["log"]
+
+
+@pytest.mark.parametrize("workers", ["0", "9", "two"])
+def test_up_refuses_a_number_of_rbd_workers_out_of_range_and_makes_nothing(tmp_path: Path, workers: str) -> None:
+    env = {**os.environ, "VOLCLONE_CLUSTER_RBD_WORKERS": workers}
+    up = subprocess.run(["bash", str(SCRIPT), "up", str(tmp_path / "c")], env=env, capture_output=True,
+                        text=True, timeout=60)
+    assert up.returncode == 1
+    assert f"VOLCLONE_CLUSTER_RBD_WORKERS must be 1..8, not '{workers}'" in up.stderr, up.stderr
+    assert list((tmp_path / "c").iterdir()) == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from volclone.config import Settings
 
 
@@ -20,3 +22,11 @@ def test_the_environment_sets_the_clone_limits_and_failpoints() -> None:
 def test_defaults() -> None:
     s = Settings.from_env({"VOLCLONE_DATA_DIR": "/srv/v"})
     assert (s.max_clone_volumes, s.flow_workers, s.failpoints) == (100, 4, ())
+
+
+def test_the_job_board_poll_period_defaults_to_taskflows_and_is_bounded() -> None:
+    assert Settings.from_env({}).jobboard_poll_s == 0.5
+    assert Settings.from_env({"VOLCLONE_JOBBOARD_POLL_S": "0.1"}).jobboard_poll_s == 0.1
+    for bad in ("0", "-1", "61"):
+        with pytest.raises(ValueError, match="VOLCLONE_JOBBOARD_POLL_S"):
+            Settings.from_env({"VOLCLONE_JOBBOARD_POLL_S": bad})

@@ -16,7 +16,11 @@ worker never collides with the claims of the process it replaces.
 
     boards = JobBoards("redis://127.0.0.1:6379/0", persistence)    # in a worker
     runner = BoardRunner(engine, "redis://127.0.0.1:6379/0")          # in `volclone api`
-    Conductors(boards, ["ceph"], "w1", claim_expiry=15, max_jobs=4).start()
+    Conductors(boards, ["ceph"], "w1", claim_expiry=15, max_jobs=4, poll_s=0.5).start()
+
+A conductor that claimed nothing on a pass over its board waits ``poll_s`` seconds (TaskFlow's
+``wait_timeout``, 0.5 s by default) before the next, also when all its job slots are taken: a
+posted job, or a slot that came free, waits up to that long (docs/deploy.md has it measured).
 """
 
 from __future__ import annotations
@@ -176,9 +180,10 @@ class ExpiringConductor(impl_nonblocking.NonBlockingConductor):  # type: ignore[
     flow's end and the job's consumption leaves such a job behind).
     """
 
-    def __init__(self, name: str, board: Any, persistence: Any, claim_expiry: float, max_jobs: int) -> None:
+    def __init__(self, name: str, board: Any, persistence: Any, claim_expiry: float, max_jobs: int,
+                 poll_s: float = 0.5) -> None:
         super().__init__(name, board, persistence=persistence, engine="serial",
-                         max_simultaneous_jobs=max_jobs)
+                         max_simultaneous_jobs=max_jobs, wait_timeout=poll_s)
         self.claim_expiry = claim_expiry
         self._owned: dict[str, Any] = {}
         self._owned_lock = threading.Lock()
@@ -233,12 +238,13 @@ class Conductors:
     """A worker's conductors: one per backend it serves, each in its own thread."""
 
     def __init__(self, boards: JobBoards, backends: Collection[str], worker: str,
-                 claim_expiry: float, max_jobs: int) -> None:
+                 claim_expiry: float, max_jobs: int, poll_s: float = 0.5) -> None:
         self.boards = boards
         self.backends = list(backends)
         self.worker = worker
         self.claim_expiry = claim_expiry
         self.max_jobs = max_jobs
+        self.poll_s = poll_s
         self.conductors: list[ExpiringConductor] = []
         self._threads: list[threading.Thread] = []
 
@@ -246,13 +252,14 @@ class Conductors:
         for backend in self.backends:
             name = conductor_name(self.worker, backend)
             board = self.boards.open(backend, name=name)
-            conductor = ExpiringConductor(name, board, self.boards.persistence, self.claim_expiry, self.max_jobs)
+            conductor = ExpiringConductor(name, board, self.boards.persistence, self.claim_expiry, self.max_jobs,
+                                          self.poll_s)
             thread = threading.Thread(target=conductor.run_forever, name=f"conductor-{backend}", daemon=True)
             thread.start()
             self.conductors.append(conductor)
             self._threads.append(thread)
-            log.info("conductor %s claims the jobs of backend %s (claims expire after %g s unless renewed)",
-                     name, backend, self.claim_expiry)
+            log.info("conductor %s claims the jobs of backend %s (claims expire after %g s unless renewed; "
+                     "polls every %g s)", name, backend, self.claim_expiry, self.poll_s)
 
     def post_orphans(self, tasks: Iterable[CloneTaskRow], older_than_s: float) -> list[str]:
         """Post a job for each unfinished flow of the served backends that has none: an API
