@@ -4,6 +4,8 @@ only the RBD driver has: byte progress, the clone strategy, deleting images that
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -165,6 +167,34 @@ def test_a_partial_clone_left_by_a_crash_is_replaced_and_deleted(rbd_driver: Rbd
     rbd.RBD().create(ceph_io, partial_name(c), 1024**3)
     rbd_driver.delete_volume(c)  # the clone task's revert
     assert {image_name(c), partial_name(c)}.isdisjoint(rbd.RBD().list(ceph_io))
+
+
+def test_a_partial_clone_still_watched_by_a_dead_copier_is_waited_for(rbd_driver: RbdDriver, rbd_write: Write,
+                                                                      rbd_read: Read, ceph_io: Any) -> None:
+    """A worker killed during a deep copy keeps its watch on the partial image until the OSDs
+    time it out (30 s): the worker taking the flow over waits for it instead of failing the clone
+    (a takeover used to revert on "image is in use")."""
+    import rbd
+
+    a, c = new_id(), new_id()
+    rbd_driver.create_volume(a, 1)
+    rbd_write(a, 0, block(b"a"))
+    rbd.RBD().create(ceph_io, partial_name(c), 1024**3)
+    holder = rbd.Image(ceph_io, partial_name(c))  # the dead copier's watch
+    release = threading.Timer(2.0, holder.close)
+    release.start()
+    try:
+        sid = new_snapshot_id()
+        started = time.monotonic()
+        rbd_driver.clone_from_group_snapshot(rbd_driver.create_group_snapshot(sid, [a]), {a: c})
+        assert time.monotonic() - started >= 1.5
+    finally:
+        release.join()
+    assert rbd_read(c, 0, BLOCK) == block(b"a")
+    assert partial_name(c) not in rbd.RBD().list(ceph_io)
+    rbd_driver.delete_group_snapshot(sid)
+    rbd_driver.delete_volume(c)
+    rbd_driver.delete_volume(a)
 
 
 def test_a_resumed_clone_keeps_the_clones_already_made(rbd_driver: RbdDriver, rbd_write: Write,

@@ -84,6 +84,11 @@ _PROBE_PARENT = "volclone-probe-parent-that-does-not-exist"
 CLONE_WORKERS = 4
 #: Waits before retrying an operation that librbd refused with EBUSY (see _discard).
 _BUSY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+#: How long a clone waits for the partial image of an earlier attempt to be let go. A worker
+#: killed during a deep copy keeps its watch on the image until the OSDs time the watch out
+#: (``osd_client_watch_timeout``, 30 s by default); the worker that takes the flow over waits
+#: that out instead of failing (and reverting) the clone.
+STALE_PARTIAL_WAIT_S = 45.0
 
 
 def image_name(volume_id: str) -> str:
@@ -237,27 +242,38 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         for name in (partial_name(volume_id), image_name(volume_id)):
             self._remove_image(name)
 
-    def _remove_image(self, name: str) -> None:
+    def _remove_image(self, name: str, busy_wait: float = 0.0) -> None:
         """Remove an image and its snapshots; their children are flattened first, so no
-        clone loses data. Refused while a group snapshot holds the image."""
+        clone loses data. Refused while a group snapshot holds the image, and while another
+        client has it open (after waiting up to ``busy_wait`` seconds for it to let go)."""
         rbd = self._rbd
+        deadline = time.monotonic() + busy_wait
         with self._ceph(f"deleting image {name}"):
-            try:
-                rbd.RBD().remove(self._io, name)  # the common case: no snapshots
-                return
-            except rbd.ImageNotFound:
-                return
-            except rbd.ImageHasSnapshots:
-                pass
-            except rbd.ImageBusy as exc:
-                raise BackendError(f"backend {self.name}: image {name} is in use: {exc}") from exc
-            self._drop_snapshots(name)
-            try:
-                rbd.RBD().remove(self._io, name)
-            except rbd.ImageNotFound:
-                return
-            except rbd.ImageBusy as exc:
-                raise BackendError(f"backend {self.name}: image {name} is in use: {exc}") from exc
+            while True:
+                try:
+                    self._remove_once(name)
+                    return
+                except rbd.ImageBusy as exc:
+                    if time.monotonic() >= deadline:
+                        raise BackendError(f"backend {self.name}: image {name} is in use: {exc}") from exc
+                    log.info("backend %s: image %s is open elsewhere (a dead client's watch?); waiting",
+                             self.name, name)
+                    time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def _remove_once(self, name: str) -> None:
+        rbd = self._rbd
+        try:
+            rbd.RBD().remove(self._io, name)  # the common case: no snapshots
+            return
+        except rbd.ImageNotFound:
+            return
+        except rbd.ImageHasSnapshots:
+            pass
+        self._drop_snapshots(name)
+        try:
+            rbd.RBD().remove(self._io, name)
+        except rbd.ImageNotFound:
+            return
 
     def _drop_snapshots(self, name: str) -> None:
         """Flatten the children of an image's snapshots, then remove its user snapshots; a
@@ -531,7 +547,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
     def _make_clone(self, source: str, snap_id: int, clone_id: str) -> None:
         """Make the clone under its temporary name, then give it its own."""
         partial = partial_name(clone_id)
-        self._remove_image(partial)  # left by a crash
+        self._remove_image(partial, busy_wait=STALE_PARTIAL_WAIT_S)  # left by a crash
         if self.clone_method == COW:
             self._cow_clone(source, snap_id, partial)
         else:
