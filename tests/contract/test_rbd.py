@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -195,6 +196,36 @@ def test_a_partial_clone_still_watched_by_a_dead_copier_is_waited_for(rbd_driver
     rbd_driver.delete_group_snapshot(sid)
     rbd_driver.delete_volume(c)
     rbd_driver.delete_volume(a)
+
+
+def test_group_snapshots_of_the_same_volumes_from_two_drivers_at_once_all_succeed(ceph_cluster: Cluster,
+                                                                                   rbd_driver: RbdDriver) -> None:
+    """Two workers of one backend each have a driver; an image is in one RBD group at a time, so
+    their group snapshots of the same volumes collide (one of them used to fail with "is in another
+    RBD group" and its clone reverted). Each waits for the other's group to let go."""
+    other = RbdDriver("ceph", conf=ceph_cluster.conf, pool=ceph_cluster.pool)
+    other.start()
+    try:
+        vids = [new_id() for _ in range(3)]
+        for vid in vids:
+            rbd_driver.create_volume(vid, 1)
+
+        def snapshots(driver: RbdDriver, order: list[str]) -> list[str]:
+            sids = [new_snapshot_id() for _ in range(6)]
+            for sid in sids:
+                driver.create_group_snapshot(sid, order)
+            return sids
+
+        with ThreadPoolExecutor(2) as pool:  # opposite orders, as two requests may name them
+            runs = [pool.submit(snapshots, rbd_driver, vids), pool.submit(snapshots, other, vids[::-1])]
+            taken = [sid for run in runs for sid in run.result()]
+        assert all(rbd_driver.find_group_snapshot(sid) is not None for sid in taken)
+        for sid in taken:
+            rbd_driver.delete_group_snapshot(sid)
+        for vid in vids:
+            rbd_driver.delete_volume(vid)
+    finally:
+        other.stop()
 
 
 def test_a_resumed_clone_keeps_the_clones_already_made(rbd_driver: RbdDriver, rbd_write: Write,

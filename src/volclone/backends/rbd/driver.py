@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -89,6 +90,12 @@ _BUSY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 #: (``osd_client_watch_timeout``, 30 s by default); the worker that takes the flow over waits
 #: that out instead of failing (and reverting) the clone.
 STALE_PARTIAL_WAIT_S = 45.0
+#: How long a group snapshot waits for another worker's group to let go of a source image.
+GROUP_BUSY_WAIT_S = 60.0
+
+
+class _InAnotherGroup(BackendError):
+    """An image is in another RBD group (another group snapshot's, for a moment)."""
 
 
 def image_name(volume_id: str) -> str:
@@ -367,7 +374,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         volume_ids = list(dict.fromkeys(volume_ids))
         if not volume_ids:
             raise BackendError(f"backend {self.name}: a group snapshot needs at least one volume")
-        rbd, group = self._rbd, group_name(snapshot_id)
+        group = group_name(snapshot_id)
         with self._group_lock:
             existing = self.find_group_snapshot(snapshot_id)
             if existing is not None:
@@ -376,11 +383,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
                 return existing
             try:
                 with self._ceph(f"taking group snapshot {snapshot_id}"):
-                    rbd.RBD().group_remove(self._io, group)  # left by an attempt that never finished
-                    rbd.RBD().group_create(self._io, group)
-                    handle = rbd.Group(self._io, group)
-                    for vid in volume_ids:
-                        self._add_to_group(handle, vid)
+                    handle = self._group_sources(group, volume_ids)
                     started = time.perf_counter()
                     handle.create_snap(_GROUP_SNAP_NAME)  # writers pause within this call
                     freeze_ms = (time.perf_counter() - started) * 1000
@@ -399,6 +402,31 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         return GroupSnapshot(snapshot_id, {vid: str(snap) for vid, snap in members.items()},
                              io_freeze_ms=freeze_ms)
 
+    def _group_sources(self, group: str, volume_ids: list[str]) -> Any:
+        """RBD group ``group`` (made anew) holding the sources' images.
+
+        An image is in one RBD group at a time, and another worker of the backend (another
+        process: ``_group_lock`` does not reach it) may be taking a group snapshot of some of
+        them. Its group holds them only for a moment; let go of ours and try again, for up to
+        :data:`GROUP_BUSY_WAIT_S` (a group a crashed worker left goes when its flow resumes)."""
+        rbd = self._rbd
+        deadline, wait = time.monotonic() + GROUP_BUSY_WAIT_S, 0.02
+        while True:
+            rbd.RBD().group_remove(self._io, group)  # left by an attempt that never finished
+            rbd.RBD().group_create(self._io, group)
+            handle = rbd.Group(self._io, group)
+            try:
+                for vid in volume_ids:
+                    self._add_to_group(handle, vid)
+                return handle
+            except _InAnotherGroup as exc:
+                if time.monotonic() >= deadline:
+                    raise BackendError(f"{exc.message} for {GROUP_BUSY_WAIT_S:g} s") from exc
+                log.info("backend %s: %s; retrying", self.name, exc.message)
+            rbd.RBD().group_remove(self._io, group)  # hold nothing while waiting: no deadlock
+            time.sleep(wait * random.uniform(0.5, 1.5))
+            wait = min(wait * 2, 0.5)
+
     def _add_to_group(self, handle: Any, volume_id: str) -> None:
         rbd = self._rbd
         try:
@@ -406,7 +434,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         except rbd.ObjectNotFound as exc:
             raise BackendError(f"backend {self.name}: volume {volume_id} has no image") from exc
         except rbd.ObjectExists as exc:
-            raise BackendError(f"backend {self.name}: volume {volume_id} is in another RBD group") from exc
+            raise _InAnotherGroup(f"backend {self.name}: volume {volume_id} is in another RBD group") from exc
 
     def _group_snap_id(self, name: str, group: str) -> int:
         rbd = self._rbd
