@@ -1,8 +1,8 @@
 """``scripts/cluster-dev`` for real: 2 API processes and 3 workers over PostgreSQL, a private Redis,
 a RabbitMQ vhost and a one-node Ceph, all on free ports under a temporary directory.
 
-One cluster for the module (bringing one up takes ~20 s); the tests run in file order and the last
-one takes it down. A second, failing ``up`` checks that a process that exits is named and that
+The cluster is the directory's (conftest.py), shared with test_failover.py; the test that takes it
+down runs last. A second, failing ``up`` checks that a process that exits is named and that
 ``down`` still removes everything.
 """
 
@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,51 +20,11 @@ import psycopg
 import pytest
 
 from conftest import PG_SERVER
-from contract.ceph import PORTS as CEPH_PORTS
-from contract.ceph import free_port_range
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cluster-dev"
-WORKERS = ("w1", "w2", "w3")
+from .conftest import SCRIPT, WORKERS, Cluster, alive, missing_tools, new_cluster
 
-pytestmark = pytest.mark.skipif(
-    any(shutil.which(b) is None for b in ("ceph-mon", "ceph-osd", "redis-server", "rabbitmqctl", "psql")),
-    reason="needs Ceph, redis-server, RabbitMQ and psql (scripts/setup installs Ceph)")
-
-
-@dataclass
-class Cluster:
-    dir: Path
-    env: dict[str, str]
-    up: subprocess.CompletedProcess[str]
-
-    def run(self, action: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", str(SCRIPT), action, str(self.dir)], env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
-
-    @property
-    def settings(self) -> dict[str, str]:
-        lines = (self.dir / "env").read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-
-    @property
-    def token(self) -> str:
-        return (self.dir / "admin-token").read_text().strip()
-
-    def pids(self) -> dict[str, int]:
-        return {p.stem: int(p.read_text()) for p in (self.dir / "run").glob("*.pid")}
-
-
-def new_cluster(path: Path, **extra: str) -> Cluster:
-    env = {**os.environ,
-           "VOLCLONE_CLUSTER_REDIS_PORT": str(free_port_range(1)),
-           "VOLCLONE_CLUSTER_API_PORT": str(free_port_range(2)),
-           "VOLCLONE_CLUSTER_NBD_PORT": str(free_port_range(3)),
-           "VOLCLONE_CLUSTER_CEPH_PORT": str(free_port_range(CEPH_PORTS)),
-           **extra}
-    env.pop("VOLCLONE_DATA_DIR", None)
-    cluster = Cluster(path, env, subprocess.CompletedProcess([], 0))
-    cluster.up = cluster.run("up")
-    return cluster
+pytestmark = pytest.mark.skipif(missing_tools(), reason="needs Ceph, redis-server, RabbitMQ and psql "
+                                "(scripts/setup installs Ceph)")
 
 
 def database_exists(name: str) -> bool:
@@ -81,30 +38,12 @@ def vhosts() -> list[str]:
     return out.stdout.split()
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def assert_all_gone(cluster: Cluster, settings: dict[str, str], pids: dict[str, int]) -> None:
     assert pids, "the cluster had no processes"
     assert [name for name, pid in pids.items() if alive(pid)] == []
     assert not database_exists(settings["CLUSTER_DATABASE"])
     assert settings["CLUSTER_VHOST"] not in vhosts()
     assert sorted(p.name for p in cluster.dir.iterdir()) == ["log"]  # state removed, logs kept
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    cluster = new_cluster(tmp_path_factory.mktemp("cluster"))
-    try:
-        yield cluster
-    finally:
-        if (cluster.dir / "env").exists():
-            cluster.run("down")
 
 
 def test_up_prints_the_api_urls_last_and_each_answers(cluster: Cluster) -> None:
@@ -163,6 +102,7 @@ def test_up_again_says_so_and_prints_the_same_urls(cluster: Cluster) -> None:
     assert cluster.pids() == pids
 
 
+@pytest.mark.cluster_down
 def test_down_stops_everything_and_drops_what_up_made(cluster: Cluster) -> None:
     settings, pids = cluster.settings, cluster.pids()
     assert database_exists(settings["CLUSTER_DATABASE"])
