@@ -3,8 +3,9 @@ PostgreSQL, a private Redis, a RabbitMQ vhost and a one-node Ceph, on free ports
 temporary directory (bringing one up takes ~20 s, so test_cluster_dev.py and test_failover.py
 share it).
 
-The cluster's claims expire after :data:`CLAIM_EXPIRY_S` (VOLCLONE_CLAIM_EXPIRY_S, passed through
-``up``'s environment), so a killed worker's flows are taken over within seconds. Tests marked
+The cluster's claims expire after :data:`CLAIM_EXPIRY_S` and its volumes count as stale (the
+reaper's) after :data:`STALE_AFTER_S` (VOLCLONE_CLAIM_EXPIRY_S and VOLCLONE_STALE_AFTER_S in
+``up``'s environment), so what a killed worker leaves is taken over within seconds. Tests marked
 ``cluster_down`` take the cluster down: they run after every other test of the session.
 ``VOLCLONE_TEST_CLUSTER_DIR=DIR`` makes the tests use the cluster already up in DIR (and leave it up).
 """
@@ -33,6 +34,9 @@ APIS = ("api1", "api2")
 WORKERS = ("w1", "w2", "w3")
 #: The cluster's claim expiry: how soon another worker takes over a dead one's flows.
 CLAIM_EXPIRY_S = 4
+#: How long a volume stays in a transitional status before the reaper takes it for a dead process's.
+STALE_AFTER_S = 10
+SETTINGS = {"VOLCLONE_CLAIM_EXPIRY_S": str(CLAIM_EXPIRY_S), "VOLCLONE_STALE_AFTER_S": str(STALE_AFTER_S)}
 NEEDS = ("ceph-mon", "ceph-osd", "redis-server", "rabbitmqctl", "psql")
 
 
@@ -138,14 +142,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if missing_tools():
         pytest.skip("needs Ceph, redis-server, RabbitMQ and psql (scripts/setup installs Ceph)")
     reuse = os.environ.get("VOLCLONE_TEST_CLUSTER_DIR")
-    if reuse:  # a cluster already up (made with VOLCLONE_CLAIM_EXPIRY_S=4), to iterate on tests fast
-        env = {**os.environ, "VOLCLONE_CLAIM_EXPIRY_S": str(CLAIM_EXPIRY_S)}
+    if reuse:  # a cluster already up (up with SETTINGS in its environment): quick to iterate
+        env = {**os.environ, **SETTINGS}
         env.pop("VOLCLONE_DATA_DIR", None)
         existing = Cluster(Path(reuse), env, subprocess.CompletedProcess([], 0))
         existing.up = existing.run("up")
         yield existing
         return
-    cluster = new_cluster(tmp_path_factory.mktemp("cluster"), VOLCLONE_CLAIM_EXPIRY_S=str(CLAIM_EXPIRY_S))
+    cluster = new_cluster(tmp_path_factory.mktemp("cluster"), **SETTINGS)
     try:
         yield cluster
     finally:

@@ -33,7 +33,7 @@ import pytest
 
 from attach.support import MV, Model, block, connect, digest, offset_of, opened
 
-from .conftest import CLAIM_EXPIRY_S, Cluster, missing_tools
+from .conftest import CLAIM_EXPIRY_S, STALE_AFTER_S, Cluster, missing_tools
 
 pytestmark = pytest.mark.skipif(missing_tools(), reason="needs Ceph, redis-server, RabbitMQ and psql "
                                 "(scripts/setup installs Ceph)")
@@ -419,3 +419,23 @@ def test_the_cluster_is_whole_after_the_failovers(cluster: Cluster) -> None:
     for name in ("api1", "api2", "w1", "w2", "w3"):
         assert re.search(rf"^{name}: running \(pid \d+", status.stdout, re.M), status.stdout
     assert Path(cluster.dir / "log").is_dir()
+
+
+# -- 6. what a dead worker left in a transitional status goes by itself --------------------------------
+@pytest.mark.parametrize("rbd", [True, False], ids=["rbd", "local"])
+def test_a_volume_a_dead_worker_left_creating_is_cleaned_up_with_no_admin_call(
+        cluster: Cluster, apis: list[httpx.Client], io: Any, rbd: bool) -> None:
+    """As a worker killed in the middle of a create leaves it: the row ``creating`` and unchanged
+    for long, the backend's volume made. The reaper of a worker serving the backend removes both."""
+    api1, api2 = apis
+    [vid] = volumes(api1, 1, rbd=rbd, other=api2)
+    cluster.sql("UPDATE volumes SET status = 'creating', updated_at = (now() AT TIME ZONE 'utc') - interval "
+                "'1 hour' WHERE id = %s", vid)
+    assert ok(api2.get(f"/volumes/{vid}"))["volume"]["status"] == "creating"
+    wait_for("the reaper removing the volume", lambda: api1.get(f"/volumes/{vid}").status_code == 404,
+             timeout=STALE_AFTER_S + 20)
+    assert cluster.sql("SELECT id FROM volumes WHERE id = %s", vid) == []
+    if rbd:
+        assert image(vid) not in images(io)
+    else:
+        assert not list((cluster.dir / "w3").rglob(f"*{vid}*")), "the local pool still holds the volume"
