@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import socket
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -26,25 +28,28 @@ from volclone.db.database import (
     schema_lock,
     sqlite_file,
 )
+from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.layers import SqlLayerStore
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
 from volclone.db.services import ServiceRecords
 from volclone.domain import BackendConfig
-from volclone.errors import BadRequest, VolcloneError
+from volclone.errors import BadRequest, Conflict, VolcloneError
 from volclone.flows.engine import FlowRunner, SharedConnectionBackend
 from volclone.flows.jobboard import BoardRunner, Conductors, JobBoards, conductor_name, install_context
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
+from volclone.service.locks import LocalLocks
 from volclone.service.periodic import Periodic
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
+from volclone.service.reaper import Reaper
 from volclone.service.services import ServiceDirectory
 from volclone.service.volumes import Backends
 
 if TYPE_CHECKING:
-    from volclone.cluster.coordination import Coordination
+    from volclone.cluster.coordination import Coordination, HeldLock
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,8 @@ WORKERS_GROUP = "volclone-workers"
 #: between) this old, under this cluster-wide lock.
 ORPHAN_AGE_S = 60.0
 ORPHANS_LOCK = "volclone-post-orphans"
+#: Held by the worker that serves the local pool, for as long as it runs.
+LOCAL_POOL_LOCK = "volclone-backend-local"
 
 
 def upgrade_database(settings: Settings, engine: Engine | None = None) -> str | None:
@@ -182,13 +189,16 @@ def build(settings: Settings, with_backends: bool = True,
     clones = CloneService(volumes, repos.CloneTasks(db), repos.ConfigValues(db), types, backends, runner,
                           groups, settings.max_clone_volumes, settings.failpoints,
                           retry_interval=settings.leftover_retry_s, quotas=quotas,
-                          served=frozenset(backends.drivers) if worker is not None else None)
+                          served=frozenset(backends.drivers) if worker is not None else None,
+                          keys=IdempotencyKeys(db))
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
     # (An api-role service built without a coordination URL, as the in-process job board tests
     # build one, lists workers by their heartbeats alone.)
     coordination = (_coordination(settings, worker.name if worker else "api")
                     if (api or worker) and settings.coordination_url else None)
+    if api and coordination is not None:
+        backends.down = LiveBackends(coordination).why_down
     members = functools.partial(_live_workers, coordination) if coordination is not None else None
     services = ServiceDirectory(ServiceRecords(db), settings.service_down_time_s, members, policy=policy)
     # Each worker lists itself with the backends that started, and beats until it stops;
@@ -199,6 +209,13 @@ def build(settings: Settings, with_backends: bool = True,
                                      lambda: [b for b in backends.drivers if b not in backends.unavailable])
     if coordination is not None:
         on_start.append(coordination.start)
+    # The reaper of volumes a killed process left creating, deleting, ... In one process (serve)
+    # the locks are the process's own, so it leaves a slow create or delete of this process alone;
+    # a worker tries the cluster's per-volume locks, which its RPC server holds around every call.
+    locks = LocalLocks()
+    reaper = Reaper(volumes, backends, attachment_rows, served=set(backends.drivers) | set(backends.unavailable),
+                    stale_after_s=settings.stale_after_s,
+                    try_lock=coordination.try_lock if coordination is not None else locks.try_lock, groups=groups)
 
     on_start.append(lambda: types.ensure_default(default))
     on_start += [d.start for d in drivers.values() if not api]  # the built-in local pool must start
@@ -209,6 +226,8 @@ def build(settings: Settings, with_backends: bool = True,
         on_start.append(clones.resume_interrupted)
     if with_backends:  # what failed reverts left: retried now, then periodically until gone
         on_start.append(clones.start_retrying)
+        # Volumes a killed run left creating, deleting, ...: cleaned up now, then periodically.
+        on_start.append(reaper.start)
         on_start.append(reserve.restore)
     worker_stop: list[Callable[[], object]] = []
     if worker is not None:
@@ -222,7 +241,7 @@ def build(settings: Settings, with_backends: bool = True,
     # clients stay connected); the next start takes it over.
     # A flatten or a full copy in progress is given up first, so that waiting for the flows
     # is short (a flow waiting for its full copy reverts).
-    on_stop += [heartbeat.stop, clones.stop_retrying,
+    on_stop += [heartbeat.stop, clones.stop_retrying, reaper.stop,
                 *([local.interrupt] if local is not None else []),
                 *worker_stop,
                 lambda: runner.close(wait=True),
@@ -231,7 +250,9 @@ def build(settings: Settings, with_backends: bool = True,
                 *([coordination.stop] if coordination is not None else []),
                 db.engine.dispose]
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
-                   VolumeService(volumes, groups, types, backends, attachment_rows, quotas),
+                   # (An API process holds no volume lock: the worker it calls takes the cluster's.)
+                   VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
+                                 lock=None if api else locks.lock),
                    clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy)
 
 
@@ -258,6 +279,34 @@ def _coordination(settings: Settings, name: str) -> Coordination:
     return Coordination(settings.coordination_url, conductor_name(name, "member"))
 
 
+class LiveBackends:
+    """Which backends have a live worker, from tooz membership, asked at most once a second."""
+
+    TTL_S = 1.0
+
+    def __init__(self, coordination: Coordination) -> None:
+        self.coordination = coordination
+        self._served: frozenset[str] | None = frozenset()
+        self._at = -self.TTL_S
+        self._lock = threading.Lock()
+
+    def why_down(self, backend: str) -> str | None:
+        """None when a live worker serves ``backend``, or when membership can't be read (then
+        the call itself finds out)."""
+        with self._lock:
+            if time.monotonic() - self._at >= self.TTL_S:
+                self._at = time.monotonic()
+                try:
+                    members = self.coordination.members(WORKERS_GROUP).values()
+                    self._served = frozenset(b for caps in members for b in caps.get("backends", ()))
+                except VolcloneError as exc:
+                    log.warning("worker membership can't be read (%s); calls go to the workers regardless",
+                                exc.message)
+                    self._served = None
+            served = self._served
+        return None if served is None or backend in served else "no worker that serves it is running"
+
+
 def _live_workers(coordination: Coordination) -> set[str]:
     """The names of the workers in the workers' group now (a dead one drops out when its
     membership times out)."""
@@ -272,7 +321,6 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
 
     host = socket.gethostname()
     served = list(backends.drivers)
-    install_context(clones.ctx)
     server = RpcServer(settings.transport_url, worker.name, host, backends.drivers, lock=coordination.lock)
     conductors = Conductors(JobBoards(settings.jobboard_url, runner.backend), served, worker.name,
                             settings.claim_expiry_s, settings.flow_workers)
@@ -283,7 +331,16 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
 
     orphans = Periodic("post-orphans", post_orphans, ORPHAN_AGE_S / 2)
 
+    pool: list[HeldLock] = []  # the local pool's lock, held while this worker runs
+
     def start() -> None:
+        if LOCAL in served:  # one local pool per cluster: a second worker for it would be a second pool
+            held = coordination.try_lock(LOCAL_POOL_LOCK)
+            if held is None:
+                raise Conflict(f"backend {LOCAL} is served by another worker already (one worker owns the "
+                               "local pool: the one on its host, with its data directory)")
+            pool.append(held.__enter__())
+        install_context(clones.ctx)
         coordination.join(WORKERS_GROUP, {"worker": worker.name, "host": host, "backends": served})
         server.start()
         conductors.start()
@@ -296,6 +353,8 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
         server.stop()
         coordination.leave(WORKERS_GROUP)
         install_context(None)
+        while pool:
+            pool.pop().__exit__(None, None, None)
 
     return start, stop
 

@@ -18,6 +18,9 @@ DEFAULT_QUOTAS = {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
 DEFAULT_RESERVATION_EXPIRE_S = 86400.0
 #: Cinder's ``service_down_time``: a service whose last heartbeat is older is ``down``.
 DEFAULT_SERVICE_DOWN_TIME_S = 60.0
+#: A volume left this long in a transitional status (``creating``, ``deleting``, ...) with nobody
+#: working on it is cleaned up by the reaper (``volclone.service.reaper``).
+DEFAULT_STALE_AFTER_S = 120.0
 
 
 def default_data_dir() -> Path:
@@ -89,6 +92,9 @@ class Settings:
     rpc_timeout_s: float = 60.0
     #: Seconds after its last heartbeat a worker's service is listed ``down`` (``VOLCLONE_SERVICE_DOWN_TIME``).
     service_down_time_s: float = DEFAULT_SERVICE_DOWN_TIME_S
+    #: Seconds after which a volume nobody works on is no longer ``creating``/``deleting``/...
+    #: (``VOLCLONE_STALE_AFTER_S``); the reaper cleans it up (and runs every half of this).
+    stale_after_s: float = DEFAULT_STALE_AFTER_S
 
     @property
     def db_url(self) -> str:
@@ -161,6 +167,9 @@ class Settings:
         s.service_down_time_s = float(env.get("VOLCLONE_SERVICE_DOWN_TIME", s.service_down_time_s))
         if s.service_down_time_s <= 0:
             raise ValueError("VOLCLONE_SERVICE_DOWN_TIME must be a positive number of seconds")
+        s.stale_after_s = float(env.get("VOLCLONE_STALE_AFTER_S", s.stale_after_s))
+        if s.stale_after_s < 0:
+            raise ValueError(f"VOLCLONE_STALE_AFTER_S must be 0 or more seconds, not {s.stale_after_s}")
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

@@ -17,15 +17,24 @@ class VolumeStatus(str, enum.Enum):
     #: Served to a consumer that has not completed its attachment yet.
     ATTACHING = "attaching"
     IN_USE = "in-use"
+    #: ``os-begin_detaching`` was called; ``os-detach`` (or ``os-roll_detaching``) ends it.
+    DETACHING = "detaching"
+    #: ``os-extend`` is growing the volume (from available, or in-use at 3.42+).
+    EXTENDING = "extending"
     DELETING = "deleting"
     ERROR = "error"
     ERROR_DELETING = "error_deleting"
+    #: The backend failed to grow the volume; it keeps its old size (Cinder's status).
+    ERROR_EXTENDING = "error_extending"
+    #: Only ``os-reset_status`` sets it (as in Cinder); no operation accepts a volume in it.
+    MAINTENANCE = "maintenance"
 
 
 #: Statuses a volume may be cloned from.
 CLONEABLE = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.IN_USE})
 #: Statuses a volume may be deleted from.
-DELETABLE = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.ERROR, VolumeStatus.ERROR_DELETING})
+DELETABLE = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.ERROR, VolumeStatus.ERROR_DELETING,
+                       VolumeStatus.ERROR_EXTENDING})
 #: Statuses a volume may get a new attachment in (whether its mode fits is checked apart).
 ATTACHABLE = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.RESERVED, VolumeStatus.ATTACHING,
                         VolumeStatus.IN_USE})
@@ -144,6 +153,14 @@ class Volume:
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    #: ``os-set_bootable``; shown as Cinder does, the string ``"true"`` or ``"false"``.
+    bootable: bool = False
+    #: ``os-update_readonly_flag``: None until it was set (Cinder's admin metadata ``readonly``,
+    #: which its views show in ``metadata`` as ``"True"``/``"False"`` once set). A read-only
+    #: volume is attached read-only.
+    readonly: bool | None = None
+    #: Set only by ``os-reset_status`` (volclone migrates nothing yet); None is Cinder's "none".
+    migration_status: str | None = None
 
 
 @dataclass

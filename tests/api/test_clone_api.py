@@ -67,6 +67,9 @@ def test_progress_after_success(env, sources):
         assert d["completed_tasks"] and set(d["completed_tasks"].values()) == {"SUCCESS"}
         for step in ("create_group_snapshot", "set_metadata_for_volume", "delete_group_snapshot"):
             assert any(name.startswith(step) for name in d["completed_tasks"]), d["completed_tasks"]
+        # an extension: what consistency the set got, and how (one QMP transaction on the local pool)
+        assert {k: d["consistency"][k] for k in ("level", "method", "members")} == {
+            "level": "crash-consistent", "method": "qmp-transaction", "members": ids}
         # a finished task reads the same every time
         assert env.user.progress(task) == p
     finally:
@@ -283,3 +286,25 @@ def test_clone_volumes_accepts_only_post_and_get_progress_only_get(env):
     assert_fault(env.user.request("DELETE", "/clone-volumes"), 405)
     assert_fault(env.user.request("POST", "/clone-volumes/get_progress?action=clone-volumes&task_id=x", json={}),
                  405)
+
+
+# -- extensions ----------------------------------------------------------------------
+def test_idempotency_key_retries_get_the_same_task_uri_and_another_body_is_a_409(env, sources):
+    key = {"Idempotency-Key": unique("key")}
+    ids = [v["id"] for v in sources]
+    first = env.user.request("POST", "/clone-volumes", json=clone_body(ids), headers=key)
+    again = env.user.request("POST", "/clone-volumes", json=clone_body(ids), headers=key)
+    assert first.status_code == again.status_code == 200, (first.text, again.text)
+    assert again.json() == first.json()
+    other = env.user.request("POST", "/clone-volumes", json=clone_body(ids, **{"display-name": "x"}), headers=key)
+    assert_fault(other, 409, "another request body")
+    progress = env.user.wait(task_id_of(first))
+    delete_clones(env, progress)
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "with space"])
+def test_a_malformed_idempotency_key_is_a_400(env, sources, key):
+    with creates_nothing(env.server):
+        r = env.user.request("POST", "/clone-volumes", json=clone_body([sources[0]["id"]]),
+                             headers={"Idempotency-Key": key})
+    assert_fault(r, 400)

@@ -351,7 +351,7 @@ def test_legacy_attach_without_initialize_serves_the_volume(env, vol):
 
 
 @pytest.mark.parametrize("body, needle", [
-    ({"os-extend": {"new_size": 2}}, "no action os-extend"),
+    ({"os-no-such-action": {}}, "no action os-no-such-action"),
     ({}, "exactly one"),
     ({"os-attach": {"mountpoint": "/dev/vdb"}, "os-detach": {}}, "exactly one"),
     ({"os-detach": None}, "os-detach"),

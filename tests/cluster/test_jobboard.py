@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
+from cluster.boards import JOBS_URL, drop_board
 from volclone import bootstrap
 from volclone.backends.memory import MemoryDriver
 from volclone.config import Settings
 from volclone.domain import CloneRequest, Principal
-from volclone.flows.jobboard import NAMESPACE, Conductors, JobBoards, install_context
+from volclone.flows.jobboard import Conductors, JobBoards, install_context
 from volclone.service import Service
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
 WHO = Principal("p1", roles=frozenset({"member"}))
 
 
@@ -38,7 +37,7 @@ class Board:
     def conduct(self, backend: str | None = None, expiry: float = 3.0, name: str = "w",
                 max_jobs: int = 2) -> Conductors:
         install_context(self.worker.clones.ctx)
-        c = Conductors(JobBoards(REDIS_URL, self.worker.clones.runner.backend), [backend or self.backend],
+        c = Conductors(JobBoards(JOBS_URL, self.worker.clones.runner.backend), [backend or self.backend],
                        name, claim_expiry=expiry, max_jobs=max_jobs)
         c.start()
         self.conductors.append(c)
@@ -68,7 +67,7 @@ class Board:
 def board(tmp_path: Path, new_database: Callable[[Path], str]) -> Iterator[Board]:
     backend = f"b{uuid.uuid4().hex[:10]}"
     mem = MemoryDriver(backend)
-    settings = Settings(data_dir=tmp_path, database_url=new_database(tmp_path), jobboard_url=REDIS_URL,
+    settings = Settings(data_dir=tmp_path, database_url=new_database(tmp_path), jobboard_url=JOBS_URL,
                         quota_volumes=-1, quota_gigabytes=-1, quota_snapshots=-1)
     api = bootstrap.build(settings, drivers={backend: mem}, role="api")
     api.start()
@@ -81,10 +80,7 @@ def board(tmp_path: Path, new_database: Callable[[Path], str]) -> Iterator[Board
     install_context(None)
     worker.stop()
     api.stop()
-    r = redis.Redis.from_url(REDIS_URL)
-    keys = list(r.scan_iter(f"{NAMESPACE}{backend}*"))
-    if keys:
-        r.delete(*keys)
+    drop_board(backend)
 
 
 def test_a_posted_flow_runs_in_a_conductor_and_its_job_is_consumed(board: Board) -> None:
@@ -183,3 +179,26 @@ def test_a_flow_its_api_process_never_posted_is_posted_once_by_a_worker(board: B
     assert conductors.post_orphans(tasks.list(), older_than_s=0) == []  # it has a job now
     assert board.wait(task_id) == "SUCCESS"
     assert conductors.post_orphans(tasks.list(), older_than_s=0) == []  # ended
+
+
+def test_a_clone_the_board_cannot_take_is_a_503_and_leaves_no_task(board: Board,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Else the orphan poster would run it later, though its client was told it failed."""
+    from taskflow import exceptions as tf_exc
+
+    from volclone.errors import BackendUnavailable
+
+    runner = board.api.clones.runner
+    redis_board = runner.boards.get(board.backend)  # type: ignore[attr-defined]
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise tf_exc.JobFailure("redis is down")
+
+    monkeypatch.setattr(redis_board, "post", down)
+    before = {t.id for t in board.api.clones.tasks.list()}
+    with pytest.raises(BackendUnavailable, match="job board"):
+        board.clone()
+    assert {t.id for t in board.api.clones.tasks.list()} == before
+    with contextlib.closing(runner.backend.get_connection()) as conn:
+        books = list(conn.get_logbooks())
+    assert books == []

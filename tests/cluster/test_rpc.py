@@ -20,6 +20,7 @@ from plain import PlainDriver
 from volclone import errors
 from volclone.backends.base import (
     Attachable,
+    Extendable,
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
@@ -147,6 +148,25 @@ def test_round_trip(client: RpcClient, memory: MemoryDriver, backend_name: str) 
     proxy.keep_only(set())  # a no-op on the proxy
     proxy.delete_volume(vid)
     assert not memory.volume_exists(vid) and not proxy.volume_exists(vid)
+
+
+def test_extend_crosses_to_the_worker_with_its_errors(client: RpcClient, memory: MemoryDriver,
+                                                     backend_name: str, new_backend: Callable[[], str]) -> None:
+    proxy = client.driver(backend_name, MemoryDriver)
+    assert isinstance(proxy, Extendable)
+    vid = uuid.uuid4().hex
+    proxy.create_volume(vid, 1)
+    proxy.extend_volume(vid, 3)
+    assert memory.size(vid) == 3 * 1024**3
+    with pytest.raises(errors.BackendError, match="can't grow"):
+        proxy.extend_volume(vid, 2)  # the driver's own refusal arrives as itself
+    assert memory.size(vid) == 3 * 1024**3
+    proxy.delete_volume(vid)
+    backend = new_backend()
+    with serving({backend: PlainDriver(backend)}):
+        assert not isinstance(client.driver(backend, PlainDriver), Extendable)
+        with pytest.raises(errors.CapabilityMissing, match="cannot extend volume"):
+            client.call(backend, "extend_volume", volume_id="v", new_size_gib=2)
 
 
 def test_max_size_is_asked_once(client: RpcClient, memory: MemoryDriver, backend_name: str,

@@ -1,6 +1,6 @@
 """One ``scripts/cluster-dev`` cluster for the whole directory: 2 API processes and 3 workers over
 PostgreSQL, a private Redis, a RabbitMQ vhost and a one-node Ceph, on free ports under a
-temporary directory (bringing one up takes ~20 s, so test_cluster_dev.py and test_failover.py
+temporary directory (bringing one up takes 20-50 s, so test_cluster_dev.py and test_failover.py
 share it).
 
 The cluster's claims expire after :data:`CLAIM_EXPIRY_S` and its volumes count as stale (the
@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -37,7 +38,7 @@ CLAIM_EXPIRY_S = 4
 #: How long a volume stays in a transitional status before the reaper takes it for a dead process's.
 STALE_AFTER_S = 10
 SETTINGS = {"VOLCLONE_CLAIM_EXPIRY_S": str(CLAIM_EXPIRY_S), "VOLCLONE_STALE_AFTER_S": str(STALE_AFTER_S)}
-NEEDS = ("ceph-mon", "ceph-osd", "redis-server", "rabbitmqctl", "psql")
+NEEDS = ("ceph-mon", "ceph-osd", "redis-server", "rabbitmqctl", "psql", "qemu-io")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -124,34 +125,55 @@ def alive(pid: int) -> bool:
         return False
 
 
-def new_cluster(path: Path, **extra: str) -> Cluster:
+def cluster_env(**extra: str) -> dict[str, str]:
     env = {**os.environ,
            "VOLCLONE_CLUSTER_REDIS_PORT": str(free_port_range(1)),
            "VOLCLONE_CLUSTER_API_PORT": str(free_port_range(2)),
            "VOLCLONE_CLUSTER_NBD_PORT": str(free_port_range(3)),
            "VOLCLONE_CLUSTER_CEPH_PORT": str(free_port_range(CEPH_PORTS)),
-           **extra}
+           **SETTINGS, **extra}
     env.pop("VOLCLONE_DATA_DIR", None)
-    cluster = Cluster(path, env, subprocess.CompletedProcess([], 0))
-    cluster.up = cluster.run("up")
-    return cluster
+    return env
+
+
+@dataclass
+class Brought:
+    cluster: Cluster
+    #: The first `up`, while something else held api1's port, and the pids it left running
+    #: (None: the cluster was up already, VOLCLONE_TEST_CLUSTER_DIR).
+    failed: subprocess.CompletedProcess[str] | None
+    failed_pids: dict[str, int]
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def brought(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brought]:
+    """The directory's cluster, brought up twice (one Ceph bring-up is ~10-40 s): first while
+    api1's port is taken, so that `up` fails, then again, when it must start only what is missing."""
     if missing_tools():
-        pytest.skip("needs Ceph, redis-server, RabbitMQ and psql (scripts/setup installs Ceph)")
+        pytest.skip("needs Ceph, redis-server, RabbitMQ, psql and qemu-io (scripts/setup installs them)")
     reuse = os.environ.get("VOLCLONE_TEST_CLUSTER_DIR")
     if reuse:  # a cluster already up (up with SETTINGS in its environment): quick to iterate
         env = {**os.environ, **SETTINGS}
         env.pop("VOLCLONE_DATA_DIR", None)
         existing = Cluster(Path(reuse), env, subprocess.CompletedProcess([], 0))
         existing.up = existing.run("up")
-        yield existing
+        yield Brought(existing, None, {})
         return
-    cluster = new_cluster(tmp_path_factory.mktemp("cluster"), **SETTINGS)
+    env = cluster_env()
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"), env, subprocess.CompletedProcess([], 0))
     try:
-        yield cluster
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", int(env["VOLCLONE_CLUSTER_API_PORT"])))
+            taken.listen()
+            failed = cluster.run("up")
+            failed_pids = cluster.pids()
+        cluster.up = cluster.run("up")
+        yield Brought(cluster, failed, failed_pids)
     finally:
         if (cluster.dir / "env").exists():
             cluster.run("down")
+
+
+@pytest.fixture(scope="session")
+def cluster(brought: Brought) -> Cluster:
+    return brought.cluster

@@ -1,16 +1,16 @@
 """``scripts/cluster-dev`` for real: 2 API processes and 3 workers over PostgreSQL, a private Redis,
 a RabbitMQ vhost and a one-node Ceph, all on free ports under a temporary directory.
 
-The cluster is the directory's (conftest.py), shared with test_failover.py; the test that takes it
-down runs last. A second, failing ``up`` checks that a process that exits is named and that
-``down`` still removes everything.
+The cluster is the directory's (conftest.py: brought up twice, a first ``up`` failing because api1's
+port is taken, so that one Ceph bring-up serves this file and test_failover.py); the test that takes
+it down runs after every other. The last one here refuses Redis db numbers that hold keys.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import socket
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -21,10 +21,10 @@ import pytest
 
 from conftest import PG_SERVER
 
-from .conftest import SCRIPT, WORKERS, Cluster, alive, missing_tools, new_cluster
+from .conftest import SCRIPT, WORKERS, Brought, Cluster, alive, missing_tools
 
-pytestmark = pytest.mark.skipif(missing_tools(), reason="needs Ceph, redis-server, RabbitMQ and psql "
-                                "(scripts/setup installs Ceph)")
+pytestmark = pytest.mark.skipif(missing_tools(), reason="needs Ceph, redis-server, RabbitMQ, psql and qemu-io "
+                                "(scripts/setup installs Ceph and qemu-utils)")
 
 
 def database_exists(name: str) -> bool:
@@ -44,6 +44,20 @@ def assert_all_gone(cluster: Cluster, settings: dict[str, str], pids: dict[str, 
     assert not database_exists(settings["CLUSTER_DATABASE"])
     assert settings["CLUSTER_VHOST"] not in vhosts()
     assert sorted(p.name for p in cluster.dir.iterdir()) == ["log"]  # state removed, logs kept
+
+
+def test_an_up_whose_api_cannot_start_names_it_and_the_next_up_starts_only_what_is_missing(
+        brought: Brought) -> None:
+    if brought.failed is None:
+        pytest.skip("the cluster was up already (VOLCLONE_TEST_CLUSTER_DIR)")
+    assert brought.failed.returncode == 1
+    assert "api1 exited; the end of" in brought.failed.stderr, brought.failed.stderr
+    assert "address already in use" in brought.failed.stderr.lower(), brought.failed.stderr
+    assert brought.cluster.up.returncode == 0, brought.cluster.up.stderr
+    now = brought.cluster.pids()
+    assert {name: now[name] for name in ("redis", "api2", *WORKERS)} == \
+        {name: brought.failed_pids[name] for name in ("redis", "api2", *WORKERS)}
+    assert now["api1"] != brought.failed_pids.get("api1")
 
 
 def test_up_prints_the_api_urls_last_and_each_answers(cluster: Cluster) -> None:
@@ -102,29 +116,46 @@ def test_up_again_says_so_and_prints_the_same_urls(cluster: Cluster) -> None:
     assert cluster.pids() == pids
 
 
+def nbd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["qemu-io", "-f", "raw", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_a_restart_of_the_local_pools_worker_keeps_its_nbd_clients(cluster: Cluster) -> None:
+    """w3 stops with a volume attached: its qemu-storage-daemon keeps serving, the next `up`
+    starts w3 again and it takes the daemon over (what docs/deploy.md's KillMode=process keeps)."""
+    first = cluster.up.stdout.strip().splitlines()[-2]
+    with httpx.Client(headers={"X-Auth-Token": cluster.token}, timeout=30) as http:
+        vid = http.post(f"{first}/v3/admin/volumes", json={"volume": {"size": 1}}).json()["volume"]["id"]
+        answer = http.post(f"{first}/v3/admin/attachments", headers={"OpenStack-API-Version": "volume 3.27"},
+                           json={"attachment": {"volume_uuid": vid, "connector": {"host": "h1", "mode": "rw"}}})
+        assert answer.status_code == 200, answer.text
+    uri = answer.json()["attachment"]["connection_info"]["data"]["uri"]
+    assert uri.endswith(f":{int(cluster.env['VOLCLONE_CLUSTER_NBD_PORT']) + 2}/{vid}")  # w3's port
+    assert nbd("-c", "write -P 0xab 0 64k", uri).returncode == 0
+    daemon, worker = int((cluster.dir / "w3" / "run" / "qsd.pid").read_text()), cluster.pids()["w3"]
+    os.kill(worker, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while alive(worker):
+        assert time.monotonic() < deadline, "w3 does not stop"
+        time.sleep(0.1)
+    assert alive(daemon)
+    assert nbd("-r", "-c", "read -P 0xab 0 64k", uri).returncode == 0
+    again = cluster.run("up")
+    assert again.returncode == 0, again.stderr
+    assert cluster.pids()["w3"] != worker
+    assert "took over the running qemu-storage-daemon" in (cluster.dir / "log" / "w3.log").read_text()
+    assert int((cluster.dir / "w3" / "run" / "qsd.pid").read_text()) == daemon
+    assert nbd("-r", "-c", "read -P 0xab 0 64k", uri).returncode == 0
+
+
 @pytest.mark.cluster_down
 def test_down_stops_everything_and_drops_what_up_made(cluster: Cluster) -> None:
     settings, pids = cluster.settings, cluster.pids()
+    # The daemon w3 leaves serving the attachment above goes too.
+    pids["qsd-w3"] = int((cluster.dir / "w3" / "run" / "qsd.pid").read_text())
     assert database_exists(settings["CLUSTER_DATABASE"])
     assert settings["CLUSTER_VHOST"] in vhosts()
     down = cluster.run("down")
-    assert down.returncode == 0, down.stderr
-    assert_all_gone(cluster, settings, pids)
-
-
-def test_an_up_whose_api_cannot_start_names_it_and_down_still_cleans_up(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        cluster = new_cluster(tmp_path / "c", VOLCLONE_CLUSTER_API_PORT=str(port))
-        try:
-            assert cluster.up.returncode == 1
-            assert "api1 exited; the end of" in cluster.up.stderr, cluster.up.stderr
-            settings, pids = cluster.settings, cluster.pids()
-            assert database_exists(settings["CLUSTER_DATABASE"])
-        finally:
-            down = cluster.run("down")
     assert down.returncode == 0, down.stderr
     assert_all_gone(cluster, settings, pids)
 

@@ -20,6 +20,7 @@ from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
 
 from .base import Read, Write
+from .extend import ExtendContract
 from .group_snapshots import GroupSnapshotContract
 from .volumes import VolumeContract
 
@@ -43,7 +44,7 @@ def parse_hexdump(text: str) -> bytes:
     return bytes(data)
 
 
-class TestLocalDriver(VolumeContract, GroupSnapshotContract):
+class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract):
     @pytest.fixture
     def driver(self, tmp_path: Path) -> Iterator[LocalDriver]:
         engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")

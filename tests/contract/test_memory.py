@@ -17,13 +17,14 @@ from volclone.errors import BackendError
 from .attach import AttachContract, Connect
 from .base import BLOCK, MIB, Read, Write, block, new_id, new_snapshot_id
 from .cross_backend import CrossBackendContract
+from .extend import ExtendContract
 from .flatten import FlattenContract
 from .group_snapshots import GroupSnapshotContract
 from .volumes import VolumeContract
 
 
 class TestMemoryDriver(VolumeContract, GroupSnapshotContract, AttachContract, FlattenContract,
-                       CrossBackendContract):
+                       CrossBackendContract, ExtendContract):
     @pytest.fixture
     def driver(self) -> MemoryDriver:
         driver = MemoryDriver("memory")

@@ -17,6 +17,7 @@ from volclone.errors import BackendError
 
 from .base import BLOCK, MIB, ZEROS, Read, Write, block, new_id, new_snapshot_id
 from .ceph import Cluster, ceph_cluster, ceph_io, pool_listing
+from .extend import ExtendContract
 from .group_snapshots import GroupSnapshotContract
 from .volumes import VolumeContract
 
@@ -51,7 +52,7 @@ def rbd_read(ceph_io: Any) -> Read:
     return read
 
 
-class TestRbdDriver(VolumeContract, GroupSnapshotContract):
+class TestRbdDriver(VolumeContract, GroupSnapshotContract, ExtendContract):
     @pytest.fixture
     def driver(self, rbd_driver: RbdDriver) -> RbdDriver:
         return rbd_driver
@@ -257,3 +258,24 @@ def test_an_unreachable_pool_is_a_backend_error(ceph_cluster: Cluster) -> None:
     driver = RbdDriver("ceph", conf=ceph_cluster.conf, pool="no-such-pool")
     with pytest.raises(BackendError, match="no-such-pool"):
         driver.start()
+
+
+def test_a_client_with_the_image_open_sees_the_new_size_without_reopening(rbd_driver: RbdDriver,
+                                                                           ceph_io: Any) -> None:
+    """What a VM's librbd would see: the resize notifies the image's watchers."""
+    import rbd
+
+    vid = new_id()
+    rbd_driver.create_volume(vid, 1)
+    with rbd.Image(ceph_io, image_name(vid)) as consumer:
+        assert consumer.size() == 1024**3
+        started = time.monotonic()
+        rbd_driver.extend_volume(vid, 2)
+        while consumer.size() != 2 * 1024**3 and time.monotonic() - started < 10:
+            time.sleep(0.01)
+        seen_ms = (time.monotonic() - started) * 1000
+        assert consumer.size() == 2 * 1024**3
+        consumer.write(block(b"g"), 2 * 1024**3 - BLOCK)  # the open handle writes the new end
+        assert bytes(consumer.read(2 * 1024**3 - BLOCK, BLOCK)) == block(b"g")
+    print(f"rbd: an open client saw the new size {seen_ms:.0f} ms after extend_volume was called")
+    rbd_driver.delete_volume(vid)

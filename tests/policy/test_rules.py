@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from conftest import run_cli
 from volclone.api import create_app, deps
-from volclone.api.volume_actions import ACTION_RULES
+from volclone.api.volume_actions import ACTION_RULES, EXTEND_ATTACHED_RULE
 from volclone.domain import Principal
 from volclone.errors import Forbidden
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
@@ -34,8 +34,11 @@ READS = ["volume:get", "volume:get_all", "volume:get_volume_metadata", "volume:a
 WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volume_metadata",
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",
-          "clone_volumes:create", *ACTION_RULES.values()]
-ADMIN_ONLY = ["volume_extension:types_manage", "volume_extension:types_extra_specs:create",
+          "clone_volumes:create", EXTEND_ATTACHED_RULE,
+          *(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
+ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
+              "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",
+              "volume_extension:types_extra_specs:create",
               "volume_extension:types_extra_specs:update", "volume_extension:types_extra_specs:delete",
               "volume_extension:quotas:update", "volume_extension:quotas:delete", "volume_extension:services:index"]
 
@@ -165,7 +168,7 @@ def test_every_documented_operation_is_a_route_the_middleware_sees() -> None:
 
 
 def test_every_api_rule_guards_something() -> None:
-    used = {deps.rule_of(r) for r in _api_routes()} | set(ACTION_RULES.values())
+    used = {deps.rule_of(r) for r in _api_routes()} | set(ACTION_RULES.values()) | {EXTEND_ATTACHED_RULE}
     assert {r.name for r in API_RULES} <= used
 
 

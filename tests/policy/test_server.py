@@ -41,6 +41,20 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("POST", f"/volumes/{VOL}/action", {"os-terminate_connection": {"connector": {"host": "h"}}},
      "volume_extension:volume_actions:terminate_connection", WRITE),
     ("POST", f"/volumes/{VOL}/action", {"os-flatten": {}}, "volume_extension:volume_actions:flatten", WRITE),
+    ("POST", f"/volumes/{VOL}/action", {"os-extend": {"new_size": 2}}, "volume:extend", WRITE),
+    ("POST", f"/volumes/{VOL}/action", {"os-set_bootable": {"bootable": True}}, "volume:update", WRITE),
+    ("POST", f"/volumes/{VOL}/action", {"os-update_readonly_flag": {"readonly": True}},
+     "volume:update_readonly_flag", WRITE),
+    ("POST", f"/volumes/{VOL}/action", {"os-reserve": None}, "volume_extension:volume_actions:reserve", WRITE),
+    ("POST", f"/volumes/{VOL}/action", {"os-unreserve": None}, "volume_extension:volume_actions:unreserve", WRITE),
+    ("POST", f"/volumes/{VOL}/action", {"os-begin_detaching": None},
+     "volume_extension:volume_actions:begin_detaching", WRITE),
+    ("POST", f"/volumes/{VOL}/action", {"os-roll_detaching": None},
+     "volume_extension:volume_actions:roll_detaching", WRITE),
+    ("POST", f"/volumes/{VOL}/action", {"os-reset_status": {"status": "error"}},
+     "volume_extension:volume_admin_actions:reset_status", ADMIN),
+    ("POST", f"/volumes/{VOL}/action", {"os-force_delete": {}},
+     "volume_extension:volume_admin_actions:force_delete", ADMIN),
     ("POST", "/attachments", {"attachment": {"volume_uuid": VOL}}, "volume:attachment_create", WRITE),
     ("GET", "/attachments", None, "volume:attachment_get_all", READ),
     ("GET", "/attachments/detail", None, "volume:attachment_get_all", READ),
@@ -88,7 +102,9 @@ def refused(rule: str) -> str:
 
 def test_the_table_covers_every_api_rule() -> None:
     from volclone.service.policy import API_RULES
-    assert {r[3] for r in ENDPOINTS} == {r.name for r in API_RULES}
+    # volume:extend_attached_volume guards os-extend of an in-use volume from microversion 3.42,
+    # which the server does not serve yet (tests/unit/test_volume_actions.py patches the maximum).
+    assert {r[3] for r in ENDPOINTS} == {r.name for r in API_RULES} - {"volume:extend_attached_volume"}
 
 
 @pytest.mark.parametrize("persona", list(PASSES))

@@ -53,6 +53,8 @@ def test_a_clone_of_rbd_volumes_reports_bytes_and_leaves_no_group_or_snapshot(rb
     assert p["flow_details"] == {"cloneFlow": "SUCCESS"}, p
     total = sum(sizes) * 1024 * MIB
     assert p["details"]["bytes_total"] == total and p["details"]["bytes_done"] == total
+    assert {k: p["details"]["consistency"][k] for k in ("level", "method", "members")} == {
+        "level": "crash-consistent", "method": "rbd-group-snapshot", "members": sources}
     progress = [s["progress"] for s in seen]
     assert progress == sorted(progress) and progress[-1] == 100
     copied = [s["details"]["bytes_done"] for s in seen if "bytes_done" in s["details"]]

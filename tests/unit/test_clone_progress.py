@@ -140,3 +140,33 @@ def test_progress_of_an_unknown_or_foreign_task_is_404(fast: Fast) -> None:
         fast.svc.clones.progress(Principal("p2"), "p2", task)
     # Who may read project p1's progress is the policy's, checked by the API (tests/policy/).
     assert fast.svc.clones.progress(fast.admin, "p1", task).flow_state.value in FINAL
+
+
+def test_the_consistency_report_says_what_the_set_got(fast: Fast) -> None:
+    """details.consistency: the level volclone promises, how the point was taken, which sources
+    were frozen together (in request order) and when; present once the point is taken."""
+    import datetime as dt
+
+    ids = [fast.volume(1, "b").id, fast.volume(1, "a").id]
+    reached, go = hold(fast, "create_group_snapshot")
+    task = fast.clone(ids)
+    try:
+        assert reached.wait(30)
+        assert "consistency" not in fast.body(task)["details"]  # not taken yet
+    finally:
+        go.set()
+    before = dt.datetime.now(dt.UTC)
+    fast.wait(task)
+    report = fast.body(task)["details"]["consistency"]
+    assert {k: report[k] for k in ("level", "method", "members")} == {
+        "level": "crash-consistent", "method": "in-memory", "members": ids}
+    taken = dt.datetime.fromisoformat(report["taken_at"].replace("Z", "+00:00"))
+    assert before - dt.timedelta(seconds=30) < taken <= dt.datetime.now(dt.UTC)
+    assert report["io_freeze_ms"] >= 0
+
+
+def test_a_reverted_set_reports_no_consistency_point(make_fast: Callable[..., Fast]) -> None:
+    fast = make_fast(failpoints=("create_group_clone",))
+    task = fast.clone([fast.volume().id])
+    assert fast.wait(task).flow_state.value == "REVERTED"
+    assert "consistency" not in fast.body(task)["details"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 
 from volclone.api import views
 from volclone.api.deps import principal, rule, service
@@ -14,16 +14,22 @@ from volclone.errors import BadRequest
 
 router = APIRouter(prefix="/v3/{project_id}/clone-volumes")
 ACTION = "clone-volumes"
+#: An extension (clients written against the spec alone never send it): printable ASCII, 1-255.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @router.post("")
 @rule("clone_volumes:create")
 def clone_volumes(project_id: str, body: CloneVolumesBody, request: Request,
-                  who: Principal = Depends(principal)) -> dict[str, Any]:
+                  who: Principal = Depends(principal),
+                  idempotency_key: str | None = Header(
+                      default=None, alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255, pattern=r"^[!-~]+$",
+                      description="Retries with the same key and body (within 24 h) get the same task_uri; "
+                                  "the same key with another body is a 409")) -> dict[str, Any]:
     b = body.clone_volumes
     task_id = service(request).clones.start(who, CloneRequest(
         project_id=project_id, volume_ids=b.volumes, display_name=b.display_name,
-        description=b.description, target_type_id=b.target_volume_type_id))
+        description=b.description, target_type_id=b.target_volume_type_id), idempotency_key=idempotency_key)
     base = str(request.base_url).rstrip("/")
     uri = f"{base}/v3/{project_id}/clone-volumes/get_progress?action={ACTION}&task_id={task_id}"
     return {"clone-volumes": {"task_uri": uri}}

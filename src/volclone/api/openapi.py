@@ -116,7 +116,7 @@ class Volume(Out):
     volume_type_id: str | None
     metadata: dict[str, str]
     availability_zone: str
-    bootable: str
+    bootable: Literal["true", "false"]
     encrypted: bool
     multiattach: bool
     snapshot_id: None
@@ -125,7 +125,8 @@ class Volume(Out):
     consistencygroup_id: None
     group_id: None
     replication_status: str
-    migration_status: None
+    migration_status: Literal["migrating", "error", "success", "completing", "starting"] | None = Field(
+        description="set only by os-reset_status (admins); null is Cinder's none")
     user_id: None
     tenant_id: str = Field(alias="os-vol-tenant-attr:tenant_id")
     created_at: str | None
@@ -297,7 +298,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("DELETE", "/v3/{project_id}/volumes/{volume_id}/metadata/{key}"): {200: None},
     ("POST", "/v3/{project_id}/volumes/{volume_id}/action"): {
         200: _obj(connection_info={"type": "object", "description": "os-initialize_connection's answer"}),
-        202: None},
+        202: None},  # and os-set_bootable's empty 200: _EMPTY_TOO
     ("POST", "/v3/{project_id}/clone-volumes"): {200: _ref(CloneStarted)},
     ("GET", "/v3/{project_id}/clone-volumes/get_progress"): {200: _ref(ProgressOut)},
     ("POST", "/v3/{project_id}/attachments"): {200: _ATTACHMENT},
@@ -314,6 +315,11 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", "/v3/{project_id}/limits"): {200: _obj(limits=_ref(Limits))},
     ("GET", "/v3/{project_id}/os-services"): {200: _obj(services=_list_of(CinderService))},
 }
+
+
+#: Successes that may also come with an empty ``text/html`` body, as Cinder sends them
+#: (os-set_bootable answers 200 so, beside os-initialize_connection's JSON 200).
+_EMPTY_TOO = {("POST", "/v3/{project_id}/volumes/{volume_id}/action", 200)}
 
 
 def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
@@ -378,8 +384,8 @@ _FAULTS = {
     404: "not found (the attachments API also answers 404 below microversion 3.27)",
     406: "the OpenStack-API-Version asked for is not served",
     409: "the resource's state does not allow it",
-    413: "the request body, or a field in it, is too large; or (volume create, clone-volumes) the project's "
-         "quota would be exceeded: the message names the resource",
+    413: "the request body, or a field in it, is too large; or (volume create, clone-volumes, os-extend) the "
+         "project's quota would be exceeded: the message names the resource",
     503: "the backend the volume lives on is not available (its driver did not start)",
     507: "the backend's storage is full: nothing was made (deleting volumes makes room)",
 }
@@ -425,6 +431,9 @@ def _responses(method: str, path: str, op: Schema) -> Schema:
         r: Schema = {"description": "success" if status < 300 else "the versions served (multiple choices)"}
         if body is not None:
             r["content"] = _json(body)
+        if (method, path, status) in _EMPTY_TOO:
+            r["description"] += " (os-set_bootable: an empty text/html body, as Cinder sends it)"
+            r.setdefault("content", {})["text/html"] = {"schema": {"type": "string", "maxLength": 0}}
         if scoped:
             r["headers"] = _version_response_headers()
         out[str(status)] = r

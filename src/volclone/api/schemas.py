@@ -207,6 +207,55 @@ class Flatten(Strict):
     """``{"os-flatten": {}}``: no options."""
 
 
+#: Cinder's ``parameter_types.boolean``: JSON true/false, or one of these strings (any case).
+_TRUE = frozenset({"true", "1", "on", "yes", "y", "t"})
+_FALSE = frozenset({"false", "0", "off", "no", "n", "f"})
+
+
+def _cinder_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    raise ValueError(f"{value!r} is not a boolean: give true or false")
+
+
+def _cinder_size(value: Any) -> int:
+    """Cinder's ``parameter_types.volume_size``: an integer, or a string of digits, 1 to 2^31 - 1."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE_GIB:
+        raise ValueError(f"new_size must be a whole number of GiB from 1 to {MAX_SIZE_GIB}, not {value!r}")
+    return value
+
+
+CinderBool = Annotated[Any, AfterValidator(_cinder_bool)]
+CinderSize = Annotated[Any, AfterValidator(_cinder_size)]
+#: The body of an action that takes no options: Cinder's clients send null, some ``{}``;
+#: Cinder reads neither.
+NoOptions = dict[StrictStr, Any] | None
+
+
+class OsExtend(Strict):
+    new_size: CinderSize = Field(json_schema_extra={"type": ["integer", "string"], "pattern": "^[0-9]+$"})
+
+
+class OsSetBootable(Strict):
+    bootable: CinderBool = Field(json_schema_extra={"type": ["boolean", "string"]})
+
+
+class OsUpdateReadonlyFlag(Strict):
+    readonly: CinderBool = Field(json_schema_extra={"type": ["boolean", "string"]})
+
+
+class OsResetStatus(Strict):
+    """At least one of them (400 otherwise), each one of Cinder's values."""
+
+    status: StrictStr | None = Field(None, max_length=255)
+    attach_status: StrictStr | None = Field(None, max_length=255)
+    migration_status: StrictStr | None = Field(None, max_length=255)
+
+
 class VolumeActionBody(Strict):
     """``POST /volumes/{id}/action``: exactly one action."""
 
@@ -215,6 +264,15 @@ class VolumeActionBody(Strict):
     os_detach: OsDetach | None = Field(None, alias="os-detach")
     os_terminate_connection: OsTerminateConnection | None = Field(None, alias="os-terminate_connection")
     os_flatten: Flatten | None = Field(None, alias="os-flatten")
+    os_extend: OsExtend | None = Field(None, alias="os-extend")
+    os_set_bootable: OsSetBootable | None = Field(None, alias="os-set_bootable")
+    os_update_readonly_flag: OsUpdateReadonlyFlag | None = Field(None, alias="os-update_readonly_flag")
+    os_reset_status: OsResetStatus | None = Field(None, alias="os-reset_status")
+    os_force_delete: NoOptions = Field(None, alias="os-force_delete")
+    os_reserve: NoOptions = Field(None, alias="os-reserve")
+    os_unreserve: NoOptions = Field(None, alias="os-unreserve")
+    os_begin_detaching: NoOptions = Field(None, alias="os-begin_detaching")
+    os_roll_detaching: NoOptions = Field(None, alias="os-roll_detaching")
 
     @model_validator(mode="before")
     @classmethod

@@ -32,11 +32,11 @@ def volume(base: str, v: Volume, type_name: str | None, admin: bool) -> dict[str
     body: dict[str, Any] = {
         "id": v.id, "name": v.name, "description": v.description, "size": v.size,
         "status": v.status.value, "volume_type": type_name, "volume_type_id": v.volume_type_id,
-        "metadata": dict(v.metadata), "availability_zone": "nova", "bootable": "false",
+        "metadata": volume_metadata(v), "availability_zone": "nova", "bootable": str(v.bootable).lower(),
         "encrypted": False, "multiattach": False, "snapshot_id": None,
         "attachments": [volume_attachment(a) for a in v.attachments if a.status is AttachStatus.ATTACHED],
         "source_volid": v.metadata.get("clone_source_volume_id"), "consistencygroup_id": None,
-        "group_id": None, "replication_status": "disabled", "migration_status": None,
+        "group_id": None, "replication_status": "disabled", "migration_status": v.migration_status,
         "user_id": None, "os-vol-tenant-attr:tenant_id": v.project_id,
         "created_at": _time(v.created_at), "updated_at": _time(v.updated_at),
         "links": volume_link(base, v),
@@ -44,6 +44,14 @@ def volume(base: str, v: Volume, type_name: str | None, admin: bool) -> dict[str
     if admin:
         body["os-vol-host-attr:host"] = f"volclone@{v.backend}#{v.backend}"
     return body
+
+
+def volume_metadata(v: Volume) -> dict[str, str]:
+    """A volume's metadata as Cinder's views show it: with the admin metadata ``readonly``
+    (``"True"``/``"False"``) once os-update_readonly_flag set it."""
+    if v.readonly is None:
+        return dict(v.metadata)
+    return {**v.metadata, "readonly": str(v.readonly)}
 
 
 def volume_attachment(a: Attachment) -> dict[str, Any]:

@@ -7,6 +7,18 @@
         every layer below its own, now. The service also does it in the background when a
         chain grows past VOLCLONE_MAX_CHAIN_DEPTH.
 
+    os-extend {"new_size": N}
+        Grow the volume: an ``available`` one, or an ``in-use`` one from microversion 3.42 (rule
+        ``volume:extend_attached_volume`` then), as Cinder. volclone serves up to 3.27 today, so an
+        attached volume is refused (400) until the maximum reaches 3.42.
+    os-set_bootable {"bootable": B} (200) | os-update_readonly_flag {"readonly": B}
+    os-reset_status {"status", "attach_status", "migration_status"} | os-force_delete (admins)
+    os-reserve | os-unreserve | os-begin_detaching | os-roll_detaching
+        Nova's status steps around the older attach actions, with Cinder's transitions.
+
+Every action answers 202 and no body, but os-initialize_connection (its connection_info) and
+os-set_bootable (200, as Cinder).
+
 Policy, as in Cinder: the route needs ``volume:get`` (checked before the body is read), then each
 action its own rule (:data:`ACTION_RULES`, checked once the body says which action it is).
 """
@@ -19,7 +31,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api.deps import enforce, principal, rule, service
 from volclone.api.schemas import VolumeActionBody
-from volclone.domain import AttachMode, Principal
+from volclone.domain import AttachMode, Principal, VolumeStatus
 from volclone.errors import BadRequest
 
 router = APIRouter(prefix="/v3/{project_id}/volumes/{volume_id}/action")
@@ -32,7 +44,22 @@ ACTION_RULES = {
     "os_detach": f"{_ACTIONS}:detach",
     "os_terminate_connection": f"{_ACTIONS}:terminate_connection",
     "os_flatten": f"{_ACTIONS}:flatten",
+    "os_reserve": f"{_ACTIONS}:reserve",
+    "os_unreserve": f"{_ACTIONS}:unreserve",
+    "os_begin_detaching": f"{_ACTIONS}:begin_detaching",
+    "os_roll_detaching": f"{_ACTIONS}:roll_detaching",
+    "os_extend": "volume:extend",  # or EXTEND_ATTACHED_RULE, by the volume's status (see below)
+    "os_set_bootable": "volume:update",
+    "os_update_readonly_flag": "volume:update_readonly_flag",
+    "os_reset_status": "volume_extension:volume_admin_actions:reset_status",
+    "os_force_delete": "volume_extension:volume_admin_actions:force_delete",
 }
+EXTEND_ATTACHED_RULE = "volume:extend_attached_volume"
+#: The microversion from which an in-use volume can be extended (Cinder's ``VOLUME_EXTEND_INUSE``).
+EXTEND_IN_USE_VERSION = (3, 42)
+#: The actions whose body holds nothing (Cinder's clients send null).
+_NO_OPTIONS = frozenset({"os_force_delete", "os_reserve", "os_unreserve", "os_begin_detaching",
+                         "os_roll_detaching"})
 
 
 @router.post("")
@@ -40,14 +67,44 @@ ACTION_RULES = {
 def volume_action(project_id: str, volume_id: str, body: VolumeActionBody, request: Request,
                   who: Principal = Depends(principal)) -> Any:
     (name,) = body.model_fields_set
-    enforce(request, ACTION_RULES[name], project_id)
-    if getattr(body, name) is None:
+    if getattr(body, name) is None and name not in _NO_OPTIONS:
+        enforce(request, ACTION_RULES[name], project_id)
         raise BadRequest(f"{VolumeActionBody.model_fields[name].alias} needs an object")
+    volumes = service(request).volumes
+    if body.os_extend is not None:
+        # From 3.42 Cinder decides by the volume's status which of the two rules (and checks)
+        # apply, so it reads the volume first; below, the rule is always volume:extend.
+        attached = (getattr(request.state, "api_version", (3, 0)) >= EXTEND_IN_USE_VERSION
+                    and volumes.get(who, project_id, volume_id).status is VolumeStatus.IN_USE)
+        enforce(request, EXTEND_ATTACHED_RULE if attached else ACTION_RULES[name], project_id)
+        volumes.extend(who, project_id, volume_id, body.os_extend.new_size, attached=attached)
+        return Response(status_code=202)
+    enforce(request, ACTION_RULES[name], project_id)
     if body.os_flatten is not None:
-        service(request).volumes.flatten(who, project_id, volume_id)
+        volumes.flatten(who, project_id, volume_id)
+        return Response(status_code=202)
+    if body.os_set_bootable is not None:
+        volumes.set_bootable(who, project_id, volume_id, body.os_set_bootable.bootable)
+        return Response(status_code=200, media_type="text/html")  # Cinder's empty 200
+    if body.os_update_readonly_flag is not None:
+        volumes.update_readonly_flag(who, project_id, volume_id, body.os_update_readonly_flag.readonly)
+        return Response(status_code=202)
+    if name == "os_force_delete":
+        volumes.delete(who, project_id, volume_id, force=True)
         return Response(status_code=202)
     svc = service(request).attachments
-    if body.os_initialize_connection is not None:
+    if body.os_reset_status is not None:
+        r = body.os_reset_status
+        svc.reset_status(who, project_id, volume_id, r.status, r.attach_status, r.migration_status)
+    elif name == "os_reserve":
+        svc.reserve(who, project_id, volume_id)
+    elif name == "os_unreserve":
+        svc.unreserve(who, project_id, volume_id)
+    elif name == "os_begin_detaching":
+        svc.begin_detaching(who, project_id, volume_id)
+    elif name == "os_roll_detaching":
+        svc.roll_detaching(who, project_id, volume_id)
+    elif body.os_initialize_connection is not None:
         info = svc.initialize_connection(who, project_id, volume_id, body.os_initialize_connection.connector)
         return {"connection_info": info}
     if body.os_attach is not None:

@@ -78,6 +78,15 @@ class VolumeDriver(abc.ABC):
 class GroupSnapshotCapable(abc.ABC):
     """Atomic snapshots of several volumes, and clones made from them."""
 
+    #: How the one point in time is taken (get_progress reports it in ``details.consistency``).
+    consistency_method = "group-snapshot"
+
+    @property
+    def crash_consistent(self) -> bool:
+        """Whether its group snapshots are one point in time for all members (a driver switched
+        into a test-only, one-at-a-time mode says False, and the report says so)."""
+        return True
+
     @abc.abstractmethod
     def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str], *,
                               full_copy: Collection[str] = ()) -> GroupSnapshot:
@@ -130,6 +139,20 @@ class Flattenable(abc.ABC):
     @abc.abstractmethod
     def flatten(self, volume_id: str) -> bool:
         """Copy in whatever the volume still reads from shared layers; returns whether it changed."""
+
+
+class Extendable(abc.ABC):
+    """Volumes can grow (Cinder's ``os-extend``), also while they are served."""
+
+    @abc.abstractmethod
+    def extend_volume(self, volume_id: str, new_size_gib: int) -> None:
+        """Grow the volume to ``new_size_gib`` (more than its size); the new space reads as zeros.
+
+        A served volume grows in place, its data and connection_info unchanged; whether a
+        connected consumer sees the new size without reconnecting is the backend's to say
+        (the local pool's NBD clients must reconnect; RBD's librbd clients see it). Snapshots
+        and clones made before keep their size. All or nothing: on error the size is unchanged.
+        """
 
 
 class VolumeReader(abc.ABC):

@@ -47,6 +47,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from volclone.backends.base import (
     Attachable,
     ByteProgress,
+    Extendable,
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
@@ -181,7 +182,10 @@ def _extents(indices: Collection[int], size: int) -> Iterator[tuple[int, int]]:
 
 
 class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable,
-                   VolumeImportable):
+                   VolumeImportable, Extendable):
+    #: Every member copied under one lock.
+    consistency_method = "in-memory"
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
         # One lock for every change and every read of the state: a group snapshot is atomic.
@@ -396,6 +400,17 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
                         progress(done, total)
                 else:
                     self._new_layer(frozen[source].size, parent=frozen[source], volume_id=clone_id)
+
+    # -- growing ---------------------------------------------------------------------
+    @_faultable
+    def extend_volume(self, volume_id: str, new_size_gib: int) -> None:
+        """Only the active layer grows: layers below (snapshots, clones' sources) keep their size,
+        and the new range reads as zeros through them. Connections see the new size at once."""
+        with self._lock:
+            top = self._top(volume_id)
+            if new_size_gib * GIB <= top.size:
+                raise BackendError(f"volume {volume_id} is {top.size} bytes; it can't grow to {new_size_gib} GiB")
+            top.size = new_size_gib * GIB
 
     # -- flattening --------------------------------------------------------------
     @_faultable

@@ -93,7 +93,12 @@ def worker(ctx: click.Context, name: str, backends: tuple[str, ...]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    svc.start()
+    try:
+        svc.start()
+    except VolcloneError as exc:  # e.g. the local pool has its worker already
+        click.echo(f"Error: {exc.message}", err=True)
+        svc.stop()
+        sys.exit(1)
     click.echo(f"volclone worker {name} serves {', '.join(backends)}")
     try:
         done.wait()

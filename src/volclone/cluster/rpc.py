@@ -50,6 +50,7 @@ from volclone import errors
 from volclone.backends.base import (
     Attachable,
     ByteProgress,
+    Extendable,
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
@@ -68,7 +69,7 @@ TOPIC_PREFIX = "volclone-volume"
 #: A lock factory: ``lock("volume-<id>")`` is held while a call on that volume runs.
 LockFactory = Callable[[str], contextlib.AbstractContextManager[object]]
 #: The capability interfaces a proxy carries when its driver class has them.
-CAPABILITIES: tuple[type, ...] = (Attachable, Flattenable, GroupSnapshotCapable, SnapshotReadable,
+CAPABILITIES: tuple[type, ...] = (Attachable, Extendable, Flattenable, GroupSnapshotCapable, SnapshotReadable,
                                   VolumeImportable)
 
 #: The classes an error may arrive as: volclone.errors' own, by name.
@@ -189,6 +190,12 @@ class _Endpoint:
             assert isinstance(self._driver, Flattenable)
             return self._driver.flatten(volume_id)
         return self._run("flatten", volume_id, action, Flattenable)
+
+    def extend_volume(self, ctxt: object, volume_id: str, new_size_gib: int) -> dict[str, object]:
+        def action() -> None:
+            assert isinstance(self._driver, Extendable)
+            self._driver.extend_volume(volume_id, new_size_gib)
+        return self._run("extend_volume", volume_id, action, Extendable)
 
     def describe(self, ctxt: object) -> dict[str, object]:
         return {"ok": {"max_size_gib": self._driver.max_size_gib, "worker": self._worker}}
@@ -375,6 +382,11 @@ class _RemoteAttachable(_Remote, Attachable):
         would reach only one of the backend's workers)."""
 
 
+class _RemoteExtendable(_Remote, Extendable):
+    def extend_volume(self, volume_id: str, new_size_gib: int) -> None:
+        self._call("extend_volume", volume_id=volume_id, new_size_gib=new_size_gib)
+
+
 class _RemoteFlattenable(_Remote, Flattenable):
     def flatten(self, volume_id: str) -> bool:
         return bool(self._call("flatten", volume_id=volume_id))
@@ -410,6 +422,7 @@ class _RemoteImportable(_Remote, VolumeImportable):
 
 _PARTS: dict[type, type[_Remote]] = {
     Attachable: _RemoteAttachable,
+    Extendable: _RemoteExtendable,
     Flattenable: _RemoteFlattenable,
     GroupSnapshotCapable: _RemoteGroupSnapshots,
     SnapshotReadable: _RemoteSnapshotReadable,

@@ -18,6 +18,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -181,6 +183,17 @@ def full_is_insufficient_storage() -> Iterator[None]:
             raise InsufficientStorage("the service's data directory is full: delete volumes to make room") \
                 from None
         raise
+
+
+def upsert(engine: Engine, table: Any) -> Any:
+    """``INSERT`` for ``table`` with ``on_conflict_do_update`` (PostgreSQL's and SQLite's own
+    upsert): one statement, so writers racing on a key never fail on it, with no read first."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        return postgresql_dialect.insert(table)
+    if dialect == "sqlite":
+        return sqlite_dialect.insert(table)
+    raise ValueError(f"no upsert for the {dialect} database")
 
 
 class Database:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from volclone.db.database import Database
+from volclone.db.database import Database, upsert
 from volclone.db.schema import GroupRow, LeftoverRow, utcnow
 
 
@@ -51,15 +51,16 @@ class Leftovers:
         self.db = db
 
     def record(self, item: Leftover) -> None:
-        """Add ``item``, or count one more failure of the same thing (and make it pending again)."""
+        """Add ``item``, or count one more failure of the same thing (and make it pending again).
+        One upsert: two workers recording the same item at once both count."""
+        stmt = upsert(self.db.engine, LeftoverRow).values(
+            id=item.id, task_id=item.task_id, step=item.step, kind=item.kind, ref=item.ref, backend=item.backend,
+            message=item.message, attempts=1, created_at=utcnow(), updated_at=utcnow())
+        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={
+            "message": stmt.excluded.message, "attempts": LeftoverRow.attempts + 1, "resolved_at": None,
+            "updated_at": stmt.excluded.updated_at})
         with self.db.session() as s:
-            row = s.get(LeftoverRow, item.id)
-            if row is None:
-                s.add(LeftoverRow(id=item.id, task_id=item.task_id, step=item.step, kind=item.kind, ref=item.ref,
-                                  backend=item.backend, message=item.message, attempts=1))
-            else:
-                row.message, row.attempts, row.resolved_at = item.message, row.attempts + 1, None
-                row.updated_at = utcnow()
+            s.execute(stmt)
 
     def pending(self) -> list[Leftover]:
         """Unresolved items, oldest first."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, exists, func, select, update
@@ -32,7 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
-from volclone.db.schema import QuotaLockRow, QuotaRow, ReservationRow, VolumeRow
+from volclone.db.schema import QuotaLockRow, QuotaRow, ReservationRow, VolumeRow, utcnow
+from volclone.domain import VolumeStatus
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,17 @@ class LockedQuotas:
         self._s.add_all([ReservationRow(id=str(uuid.uuid4()), holder=holder, project_id=self.project_id,
                                         volume_id=vid, gigabytes=size, created_at=self.now, expires_at=expires_at)
                          for vid, size in volumes])
+
+
+    def grow_volume(self, volume_id: str, size: int, status: VolumeStatus,
+                    only_from: Collection[VolumeStatus]) -> bool:
+        """Set a volume of the project to ``size`` GiB and ``status`` if it is in ``only_from`` now
+        (one conditional UPDATE); whether it was. Its new size counts in the usage at once."""
+        moved = self._s.execute(update(VolumeRow)
+                                .where(VolumeRow.id == volume_id, VolumeRow.project_id == self.project_id,
+                                       VolumeRow.status.in_([v.value for v in only_from]))
+                                .values(size=size, status=status.value, updated_at=utcnow()))
+        return bool(moved.rowcount)  # type: ignore[attr-defined]
 
 
 def _overrides(s: Session, project_id: str) -> dict[str, int]:

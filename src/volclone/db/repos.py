@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Text, cast, delete, exists, func, select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -86,7 +87,8 @@ def _volume(row: VolumeRow) -> Volume:
                   size=row.size, status=VolumeStatus(row.status), volume_type_id=row.volume_type_id,
                   backend=row.backend, metadata=dict(row.metadata_ or {}),
                   created_at=row.created_at, updated_at=row.updated_at,
-                  attachments=[_attachment(a) for a in row.attachments])
+                  attachments=[_attachment(a) for a in row.attachments],
+                  bootable=bool(row.bootable), readonly=row.readonly, migration_status=row.migration_status)
 
 
 class VolumeTypes:
@@ -142,7 +144,8 @@ class Volumes:
         with _transaction(self.db) as s:
             s.add_all(VolumeRow(id=v.id, project_id=v.project_id, name=v.name, description=v.description,
                                 size=v.size, status=v.status.value, volume_type_id=v.volume_type_id,
-                                backend=v.backend, metadata_=dict(v.metadata)) for v in volumes)
+                                backend=v.backend, metadata_=dict(v.metadata), bootable=v.bootable,
+                                readonly=v.readonly, migration_status=v.migration_status) for v in volumes)
 
     def get(self, volume_id: str) -> Volume | None:
         if _unstorable(volume_id):
@@ -198,15 +201,35 @@ class Volumes:
                     rows[vid].updated_at = utcnow()
         return [vid for vid in per_volume if vid not in rows]
 
-    def set_status(self, volume_ids: builtins.list[str], status: VolumeStatus,
-                   only_from: frozenset[VolumeStatus] | None = None) -> builtins.list[str]:
-        """Move volumes to ``status`` (only those now in ``only_from``, if given); returns the ids moved.
+    def stale(self, backends: Collection[str], statuses: Collection[VolumeStatus],
+              older_than: dt.datetime) -> builtins.list[Volume]:
+        """Volumes on ``backends`` in one of ``statuses`` that nothing changed since ``older_than``
+        (their ``updated_at`` is before it), least recently changed first."""
+        if not backends or not statuses:
+            return []
+        q = (select(VolumeRow)
+             .where(VolumeRow.backend.in_(list(backends)),
+                    VolumeRow.status.in_([s.value for s in statuses]),
+                    VolumeRow.updated_at < older_than)
+             .order_by(VolumeRow.updated_at, VolumeRow.id))
+        with _transaction(self.db) as s:
+            return [_volume(r) for r in s.scalars(q)]
 
-        One conditional UPDATE, so a claim can't interleave with another writer's.
+    def set_status(self, volume_ids: builtins.list[str], status: VolumeStatus,
+                   only_from: frozenset[VolumeStatus] | None = None,
+                   older_than: dt.datetime | None = None) -> builtins.list[str]:
+        """Move volumes to ``status`` (only those now in ``only_from``, if given, and only those
+        nothing changed since ``older_than``, if given); returns the ids moved.
+
+        One conditional UPDATE, so a claim can't interleave with another writer's. Every move
+        sets ``updated_at``: a claim with ``older_than`` wins once, and a writer that changed the
+        row after it was read (a late worker finishing) makes the claim fail.
         """
         q = update(VolumeRow).where(VolumeRow.id.in_(volume_ids))
         if only_from is not None:
             q = q.where(VolumeRow.status.in_([s.value for s in only_from]))
+        if older_than is not None:
+            q = q.where(VolumeRow.updated_at < older_than)
         with _transaction(self.db) as s:
             return list(s.scalars(q.values(status=status.value, updated_at=utcnow()).returning(VolumeRow.id)))
 
@@ -228,7 +251,7 @@ class Attachments:
         self.db = db
 
     @staticmethod
-    def _sync(s: Session, volume_id: str, also_from: frozenset[VolumeStatus] = frozenset()) -> None:
+    def _sync(s: Session, volume_id: str, also_from: frozenset[VolumeStatus] = frozenset()) -> bool:
         s.flush()
         # Lock the volume's row before reading its attachments: two changes to one volume's
         # attachments then take turns on PostgreSQL, and the second reads the first's commit
@@ -236,11 +259,12 @@ class Attachments:
         s.execute(select(VolumeRow.id).where(VolumeRow.id == volume_id).with_for_update())
         rows = s.scalars(select(AttachmentRow).where(AttachmentRow.volume_id == volume_id)).all()
         status = attached_status(_attachment(r) for r in rows)
-        s.execute(update(VolumeRow)
-                  .where(VolumeRow.id == volume_id,
-                         VolumeRow.status.in_([v.value for v in _ATTACH_DERIVED | also_from]),
-                         VolumeRow.status != status.value)
-                  .values(status=status.value, updated_at=utcnow()))
+        changed = s.execute(update(VolumeRow)
+                            .where(VolumeRow.id == volume_id,
+                                   VolumeRow.status.in_([v.value for v in _ATTACH_DERIVED | also_from]),
+                                   VolumeRow.status != status.value)
+                            .values(status=status.value, updated_at=utcnow()))
+        return bool(changed.rowcount)  # type: ignore[attr-defined]
 
     def add(self, attachment: Attachment, volume_in: frozenset[VolumeStatus]) -> bool:
         """Record ``attachment`` if its volume is in one of ``volume_in`` now; False if it is not.
@@ -295,19 +319,21 @@ class Attachments:
             s.flush()
             return _attachment(row)
 
-    def remove(self, attachment_id: str) -> None:
-        """Delete the row; the volume's status follows (``available`` once none is left)."""
+    def remove(self, attachment_id: str, also_from: frozenset[VolumeStatus] = frozenset()) -> None:
+        """Delete the row; the volume's status follows (``available`` once none is left), also
+        when it is in ``also_from`` now."""
         with _transaction(self.db) as s:
             row = s.get(AttachmentRow, attachment_id)
             if row is not None:
                 volume_id = row.volume_id
                 s.delete(row)
-                self._sync(s, volume_id)
+                self._sync(s, volume_id, also_from)
 
-    def sync_status(self, volume_id: str, also_from: frozenset[VolumeStatus]) -> None:
-        """Set the volume's status from its attachments, also when it is in ``also_from`` now."""
+    def sync_status(self, volume_id: str, also_from: frozenset[VolumeStatus] = frozenset()) -> bool:
+        """Set the volume's status from its attachments, also when it is in ``also_from`` now;
+        returns whether the status changed."""
         with _transaction(self.db) as s:
-            self._sync(s, volume_id, also_from)
+            return self._sync(s, volume_id, also_from)
 
 
 class Groups:
@@ -340,6 +366,10 @@ class CloneTasks:
             s.add(CloneTaskRow(id=task_id, project_id=project_id, request=request,
                                logbook_id=logbook_id, flow_id=flow_id))
 
+    def delete(self, task_id: str) -> None:
+        with _transaction(self.db) as s:
+            s.execute(delete(CloneTaskRow).where(CloneTaskRow.id == task_id))
+
     def get(self, task_id: str) -> CloneTaskRow | None:
         if _unstorable(task_id):
             return None
@@ -349,6 +379,19 @@ class CloneTasks:
     def list(self) -> list[CloneTaskRow]:
         with _transaction(self.db) as s:
             return list(s.scalars(select(CloneTaskRow).order_by(CloneTaskRow.created_at)))
+
+    def mention(self, volume_id: str) -> bool:
+        """Whether a clone task's request names ``volume_id`` (as a source or as a clone it makes).
+
+        A text search of the requests (volume ids are UUIDs: no id is part of another), one
+        portable statement on SQLite and PostgreSQL; a full scan of the tasks, so it is for
+        rare questions such as the reaper's.
+        """
+        if _unstorable(volume_id):
+            return False
+        with _transaction(self.db) as s:
+            return bool(s.scalar(select(exists().where(
+                cast(CloneTaskRow.request, Text).contains(volume_id, autoescape=True)))))
 
 
 def hash_token(token: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -40,6 +40,10 @@ class VolumeRow(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    bootable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: None until ``os-update_readonly_flag`` set it (Cinder's admin metadata ``readonly``).
+    readonly: Mapped[bool | None] = mapped_column(Boolean)
+    migration_status: Mapped[str | None] = mapped_column(String(255))
     #: Loaded with the volume (one extra query per load); changed only through ``AttachmentRow``.
     attachments: Mapped[list[AttachmentRow]] = relationship(
         lazy="selectin", viewonly=True, order_by="AttachmentRow.created_at, AttachmentRow.id")
@@ -206,3 +210,16 @@ class ServiceRow(Base):
     host: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class IdempotencyKeyRow(Base):
+    """A clone-volumes request's ``Idempotency-Key``: a retry with the same key and body gets the
+    same task; the key lives for a day (``volclone.db.idempotency``)."""
+
+    __tablename__ = "clone_idempotency_keys"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: sha256 of the request body as the service read it.
+    body_hash: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)

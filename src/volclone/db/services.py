@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from volclone.db.database import Database
+from volclone.db.database import Database, upsert
 from volclone.db.schema import ServiceRow, utcnow
 from volclone.domain import VOLUME_BINARY, ServiceRecord
 
@@ -26,10 +24,7 @@ from volclone.domain import VOLUME_BINARY, ServiceRecord
 class ServiceRecords:
     def __init__(self, db: Database) -> None:
         self.db = db
-        dialect = db.engine.dialect.name
-        if dialect not in ("postgresql", "sqlite"):
-            raise ValueError(f"no upsert for the {dialect} database")
-        self._insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        upsert(db.engine, ServiceRow)  # a database without one fails here, not at the first beat
 
     def beat(self, worker: str, host: str, backends: Sequence[str], *, binary: str = VOLUME_BINARY,
              started_at: dt.datetime | None = None, now: dt.datetime | None = None) -> None:
@@ -40,7 +35,7 @@ class ServiceRecords:
             return
         rows = [{"name": worker, "binary": binary, "backend": b, "host": host,
                  "started_at": started_at or now, "heartbeat_at": now} for b in sorted(set(backends))]
-        stmt = self._insert(ServiceRow).values(rows)
+        stmt = upsert(self.db.engine, ServiceRow).values(rows)
         changed = {"host": stmt.excluded.host, "heartbeat_at": stmt.excluded.heartbeat_at}
         if started_at is not None:
             changed["started_at"] = stmt.excluded.started_at

@@ -31,6 +31,7 @@ with ``CloneSpec.load_all``.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -245,10 +246,17 @@ class CreateGroupSnapshot(CloneTask):
     def execute(self, task_id: str, backend: str, source_ids: list[str],
                 clones: list[dict[str, Any]]) -> dict[str, Any]:
         full = [c.source for c in CloneSpec.load_all(clones, backend) if c.mode == "full"]
-        snap = self.ctx.driver_for(backend).create_group_snapshot(snapshot_id(task_id), source_ids,
-                                                                  full_copy=full)
+        driver = self.ctx.driver_for(backend)
+        snap = driver.create_group_snapshot(snapshot_id(task_id), source_ids, full_copy=full)
+        taken_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         self.ctx.failpoint(self.name)
-        return {"members": dict(snap.members), "io_freeze_ms": snap.io_freeze_ms}
+        # What the set got, said plainly: crash-consistent is the one level volclone promises.
+        consistency: dict[str, Any] = {
+            "level": "crash-consistent" if driver.crash_consistent else "none",
+            "method": driver.consistency_method, "members": list(source_ids), "taken_at": taken_at}
+        if snap.io_freeze_ms is not None:
+            consistency["io_freeze_ms"] = round(float(snap.io_freeze_ms), 3)
+        return {"members": dict(snap.members), "io_freeze_ms": snap.io_freeze_ms, "consistency": consistency}
 
     def revert(self, task_id: str, backend: str, **_: Any) -> None:
         self.ctx.undo(task_id, self.name, Undo.DELETE_GROUP_SNAPSHOT, snapshot_id(task_id), backend)

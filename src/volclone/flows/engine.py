@@ -76,6 +76,11 @@ class FlowRunner:
             engine.prepare()
         return book.uuid, detail.uuid, engine
 
+    def discard(self, logbook_id: str) -> None:
+        """Forget a persisted flow that was never started (its start failed)."""
+        with contextlib.closing(self.backend.get_connection()) as conn:
+            conn.destroy_logbook(logbook_id)
+
     def resume(self, logbook_id: str, flow_id: str, flow: linear_flow.Flow) -> Any:
         """An engine that continues a persisted flow where it stopped."""
         with contextlib.closing(self.backend.get_connection()) as conn:

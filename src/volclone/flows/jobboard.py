@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
+from taskflow import exceptions as tf_exc
 from taskflow.conductors.backends import impl_nonblocking
 from taskflow.engines import helpers as engine_helpers
 from taskflow.jobs import backends as job_backends
@@ -140,8 +141,11 @@ class BoardRunner(FlowRunner):
     def submit(self, flow_id: str, engine: Any) -> None:  # type: ignore[override]
         with self._lock:
             book, backend, store = self._posting.pop(flow_id)
-        job = self.boards.get(backend).post(f"clone-{flow_id}", book=book,
-                                            details={"flow_uuid": flow_id, "store": store})
+        try:
+            job = self.boards.get(backend).post(f"clone-{flow_id}", book=book,
+                                                details={"flow_uuid": flow_id, "store": store})
+        except tf_exc.JobFailure as exc:
+            raise BackendUnavailable(f"the job board of backend {backend} cannot be reached") from exc
         log.info("clone flow %s posted to backend %s's job board as job %s", flow_id, backend, job.uuid)
 
     def wait(self, flow_id: str, timeout: float | None = None) -> None:

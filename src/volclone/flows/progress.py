@@ -131,6 +131,8 @@ def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, 
             freeze = atom.results.get("io_freeze_ms")
             if freeze is not None:
                 extra["io_freeze_ms"] = round(float(freeze), 3)
+            if isinstance(atom.results.get("consistency"), dict) and atom.state == states.SUCCESS:
+                extra["consistency"] = dict(atom.results["consistency"])
         copied = ((atom.meta or {}).get("progress_details") or {}).get("details") or {}
         if "bytes_total" in copied:
             extra["bytes_done"] = copied["bytes_done"]

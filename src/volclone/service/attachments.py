@@ -42,12 +42,22 @@ from volclone.domain import (
     AttachStatus,
     Principal,
     Volume,
+    VolumeStatus,
     mode_conflict,
 )
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
+
+_AVAILABLE = frozenset({VolumeStatus.AVAILABLE})
+_IN_USE = frozenset({VolumeStatus.IN_USE})
+_DETACHING = frozenset({VolumeStatus.DETACHING})
+#: What ``os-reset_status`` may set: every status volclone has (Cinder's list, and its own).
+RESETTABLE = frozenset(VolumeStatus)
+#: Cinder's ``attach_status`` values ``os-reset_status`` takes, and its ``migration_status`` ones.
+ATTACH_STATUSES = ("attached", "detached")
+MIGRATION_STATUSES = ("migrating", "error", "success", "completing", "none", "starting")
 
 #: Connector keys that say how to attach (Cinder puts ``mode`` and ``mountpoint`` there too).
 MODE_KEY = "mode"
@@ -106,8 +116,8 @@ class AttachmentService:
                connector: Mapping[str, Any] | None = None, mode: AttachMode | None = None) -> Attachment:
         """Attach; served at once when ``connector`` is given, else only reserved.
 
-        ``mode`` defaults to the connector's ``mode``, else read-write. Nothing is
-        recorded or served unless every check passes.
+        ``mode`` defaults to the connector's ``mode``, else read-only for a read-only volume and
+        read-write for the others. Nothing is recorded or served unless every check passes.
         """
         connector = dict(connector or {})
         with self._lock:
@@ -115,9 +125,14 @@ class AttachmentService:
                                 serve=bool(connector))
 
     def _attach(self, project_id: str, volume_id: str, instance_uuid: str | None, connector: dict[str, Any],
-                mode: AttachMode, serve: bool) -> Attachment:
+                asked: AttachMode | None, serve: bool) -> Attachment:
         vol = self._volume(project_id, volume_id)
         driver = self.driver_for(vol.backend)
+        # A read-only volume (os-update_readonly_flag) is attached read-only; asking for
+        # read-write is Cinder's InvalidVolumeAttachMode (400).
+        if vol.readonly and asked is AttachMode.RW:
+            raise InvalidVolume(f"Invalid attaching mode 'rw' for volume {volume_id}: it is read-only.")
+        mode = asked or (AttachMode.RO if vol.readonly else AttachMode.RW)
         self._check_attachable(vol, mode)
         a = Attachment(id=str(uuid.uuid4()), volume_id=volume_id, project_id=project_id,
                        instance_uuid=instance_uuid, mode=mode,
@@ -202,7 +217,7 @@ class AttachmentService:
                                  "use the attachments API to complete one")
             if not pending:
                 connector = {MOUNTPOINT_KEY: mountpoint} if mountpoint else {}
-                a = self._attach(project_id, volume_id, instance_uuid, connector, mode or AttachMode.RW, serve=True)
+                a = self._attach(project_id, volume_id, instance_uuid, connector, mode, serve=True)
             else:
                 a = pending[0]
                 if mode is not None and mode is not a.mode:
@@ -240,6 +255,79 @@ class AttachmentService:
                 if a.status is not AttachStatus.ATTACHED and _same_connector(a.connector, connector):
                     self._detach(a)
 
+    # -- Nova's status steps around the older actions (Cinder's rules) ----------------
+    def reserve(self, who: Principal, project_id: str, volume_id: str) -> None:
+        """``os-reserve``: ``available`` -> ``attaching``, before Nova connects it."""
+        vol = self._volume(project_id, volume_id)
+        if not self.volumes.set_status([volume_id], VolumeStatus.ATTACHING, only_from=_AVAILABLE):
+            raise InvalidVolume(f"Volume status must be available to reserve, but the status is "
+                                f"{vol.status.value}.")
+
+    def unreserve(self, who: Principal, project_id: str, volume_id: str) -> None:
+        """``os-unreserve``: out of ``attaching``, to what the attachments say (``available``
+        without any); a volume not ``attaching`` is left as it is (Cinder: nothing to do)."""
+        with self._lock:
+            vol = self._volume(project_id, volume_id)
+            if vol.status is VolumeStatus.ATTACHING:
+                self.repo.sync_status(volume_id)
+
+    def begin_detaching(self, who: Principal, project_id: str, volume_id: str) -> None:
+        """``os-begin_detaching``: ``in-use`` (with an attached attachment) -> ``detaching``."""
+        vol = self._volume(project_id, volume_id)
+        if vol.migration_status not in (None, "success", "error") \
+                or not self.volumes.set_status([volume_id], VolumeStatus.DETACHING, only_from=_IN_USE):
+            raise InvalidVolume("Unable to detach volume. Volume status must be 'in-use' and attach_status "
+                                "must be 'attached' to detach.")
+
+    def roll_detaching(self, who: Principal, project_id: str, volume_id: str) -> None:
+        """``os-roll_detaching``: ``detaching`` -> what the attachments say (``in-use``); any other
+        status is left as it is, as in Cinder."""
+        with self._lock:
+            self._volume(project_id, volume_id)
+            self.repo.sync_status(volume_id, also_from=_DETACHING)
+
+    def reset_status(self, who: Principal, project_id: str, volume_id: str, status: str | None = None,
+                     attach_status: str | None = None, migration_status: str | None = None) -> Volume:
+        """``os-reset_status`` (admins): set the volume's fields as given, checking nothing else.
+
+        ``attach_status: detached`` ends every attachment of the volume (its export goes, as
+        best it can: a backend that fails is logged); ``attached`` changes nothing, since
+        volclone's attach status is its attachments'. A ``status`` given wins over what the
+        remaining attachments would make it. 400 unless at least one field is given and valid.
+        """
+        status, attach_status, migration_status = (v.lower() if v is not None else None
+                                                    for v in (status, attach_status, migration_status))
+        if not (status or attach_status or migration_status):
+            raise BadRequest("Must specify 'status', 'attach_status' or 'migration_status' for update.")
+        if status and status not in {s.value for s in RESETTABLE}:
+            raise BadRequest(f"Must specify a valid status: one of {', '.join(sorted(s.value for s in RESETTABLE))}")
+        if attach_status and attach_status not in ATTACH_STATUSES:
+            raise BadRequest(f"Must specify a valid attach status: {' or '.join(ATTACH_STATUSES)}")
+        if migration_status and migration_status not in MIGRATION_STATUSES:
+            raise BadRequest(f"Must specify a valid migration status: one of {', '.join(MIGRATION_STATUSES)}")
+        with self._lock:
+            vol = self._volume(project_id, volume_id)
+            if attach_status == "detached":
+                for a in vol.attachments:
+                    try:
+                        self._detach(a)
+                    except Exception:  # the record goes anyway: the admin said it is detached
+                        log.exception("volume %s: stopping the export of attachment %s failed", volume_id, a.id)
+                        self.repo.remove(a.id, also_from=frozenset(VolumeStatus))
+            fields: dict[str, Any] = {}
+            if status:
+                fields["status"] = VolumeStatus(status)
+            if migration_status:
+                fields["migration_status"] = None if migration_status == "none" else migration_status
+            if not fields:
+                updated = self.volumes.get(volume_id)
+            else:
+                updated = self.volumes.update(volume_id, **fields)
+            assert updated is not None
+            log.warning("volume %s reset: %s", volume_id, {"status": status, "attach_status": attach_status,
+                                                           "migration_status": migration_status})
+            return updated
+
     # -- at service start --------------------------------------------------------
     def restore(self) -> int:
         """Serve every attached volume again, as recorded (after a service restart); returns how many."""
@@ -275,7 +363,8 @@ class AttachmentService:
 
     # -- internals -----------------------------------------------------------------
     @staticmethod
-    def _mode(mode: AttachMode | None, connector: Mapping[str, Any]) -> AttachMode:
+    def _mode(mode: AttachMode | None, connector: Mapping[str, Any]) -> AttachMode | None:
+        """The mode asked for (``mode``, else the connector's), or None: the volume's default."""
         given = connector.get(MODE_KEY)
         if given is not None:
             try:
@@ -285,7 +374,7 @@ class AttachmentService:
             if mode is not None and mode is not from_connector:
                 raise BadRequest(f"mode {mode.value} and the connector's mode {given} disagree")
             return from_connector
-        return mode or AttachMode.RW
+        return mode
 
     def _check_attachable(self, vol: Volume, mode: AttachMode) -> None:
         if vol.status not in ATTACHABLE:
@@ -313,7 +402,8 @@ class AttachmentService:
             vol = self.volumes.get(a.volume_id)
             assert vol is not None
             self.driver_for(vol.backend).terminate_connection(a.volume_id)
-        self.repo.remove(a.id)
+        # A detach ends os-begin_detaching's ``detaching`` too (Cinder's os-detach does).
+        self.repo.remove(a.id, also_from=_DETACHING)
         log.info("volume %s detached (attachment %s)", a.volume_id, a.id)
 
 

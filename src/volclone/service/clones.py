@@ -3,8 +3,11 @@ retry what failed reverts left behind until it is gone."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -15,11 +18,12 @@ from volclone.backends.base import (
     supports_group_snapshots,
 )
 from volclone.config import DEFAULT_PREFIX
+from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import CloneTasks, ConfigValues, Groups, Volumes
 from volclone.db.schema import CloneTaskRow
 from volclone.domain import CLONEABLE, FINISHED, CloneProgress, CloneRequest, Principal, Volume
-from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
+from volclone.errors import BadRequest, CapabilityMissing, Conflict, InvalidVolume, NotFound
 from volclone.flows.clone_volumes import CloneContext, build_flow
 from volclone.flows.engine import FlowRunner
 from volclone.flows.messages import public_error
@@ -38,7 +42,16 @@ CROSS_BACKEND_MODE = "copy"
 #: The longest volume name (as in Cinder).
 MAX_NAME = 255
 #: Leftovers are retried in this order: what uses the snapshot first, the source groups last.
+#: How long a retry waits for the request that holds its Idempotency-Key to record its task.
+REPLAY_WAIT_S = 30.0
 RETRY_ORDER = (Undo.RESET_CLONE_STATUS, Undo.DELETE_CLONE, Undo.DELETE_GROUP_SNAPSHOT, Undo.DELETE_GROUP)
+
+
+def request_digest(req: CloneRequest) -> str:
+    """What makes two clone requests the same request (the project scopes the key apart)."""
+    body = {"volumes": list(req.volume_ids), "display_name": req.display_name, "description": req.description,
+            "target_volume_type_id": req.target_type_id}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 class CloneService:
@@ -49,8 +62,10 @@ class CloneService:
                  backends: Backends, runner: FlowRunner, groups: Groups, max_volumes: int,
                  failpoints: tuple[str, ...] = (), leftovers: Leftovers | None = None,
                  retry_interval: float = 60.0, quotas: QuotaService | None = None,
-                 served: frozenset[str] | None = None) -> None:
+                 served: frozenset[str] | None = None, keys: IdempotencyKeys | None = None) -> None:
         self.volumes = volumes
+        #: The clone requests' Idempotency-Keys (None: keys are not kept, the header is ignored).
+        self.keys = keys
         #: The backends whose leftovers this process retries (a worker's); None: all of them.
         self.served = served
         self.quotas = quotas
@@ -84,11 +99,18 @@ class CloneService:
         assert isinstance(driver, GroupSnapshotCapable)
         return driver
 
-    def start(self, who: Principal, req: CloneRequest) -> str:
+    def start(self, who: Principal, req: CloneRequest, idempotency_key: str | None = None) -> str:
         """Validate the request, persist its flow and start it; returns the task id.
 
-        Nothing is created unless every check passes.
+        Nothing is created unless every check passes. With ``idempotency_key``, a request the
+        project made with the same key and the same body within a day gets that request's task
+        and nothing new is made; the same key with another body is a 409.
         """
+        if idempotency_key is not None:
+            digest = request_digest(req)
+            earlier = self.keys.find(req.project_id, idempotency_key) if self.keys is not None else None
+            if earlier is not None:
+                return self._replay(who, req, idempotency_key, digest, earlier)
         ids = req.volume_ids
         if not ids:
             raise BadRequest("volumes must name at least one volume")
@@ -131,17 +153,53 @@ class CloneService:
             for vid, cid, name in zip(ids, clone_ids, names, strict=True)
         ]
         task_id = str(uuid.uuid4())
+        if idempotency_key is not None and self.keys is not None:  # of racing requests, one claims the key
+            winner = self.keys.claim(req.project_id, idempotency_key, digest, task_id)
+            if winner is not None:
+                return self._replay(who, req, idempotency_key, digest, winner)
+        try:
+            return self._start(req, task_id, backend, clones, {v: found[v].size for v in ids})
+        except BaseException:
+            if idempotency_key is not None and self.keys is not None:
+                self.keys.release(req.project_id, idempotency_key, task_id)
+            raise
+
+    def _replay(self, who: Principal, req: CloneRequest, key: str, digest: str, earlier: tuple[str, str]) -> str:
+        """The task an earlier request with ``key`` started, once it is recorded; a 409 if that
+        request had another body. Should the earlier request fail meanwhile, this one starts afresh."""
+        task_id, earlier_digest = earlier
+        if earlier_digest != digest:
+            raise Conflict(f"Idempotency-Key {key!r} was used with another request body; use a new key")
+        assert self.keys is not None
+        deadline = time.monotonic() + REPLAY_WAIT_S
+        while self.tasks.get(task_id) is None:
+            if self.keys.find(req.project_id, key) is None:  # the earlier request failed: its key is free
+                return self.start(who, req, key)
+            if time.monotonic() > deadline:
+                raise Conflict(f"the request with Idempotency-Key {key!r} is still being started; retry")
+            time.sleep(0.02)
+        return task_id
+
+    def _start(self, req: CloneRequest, task_id: str, backend: str, clones: list[CloneSpec],
+               sizes: dict[str, int]) -> str:
+        """Reserve quota, persist the flow, record the task and start the flow."""
+        ids = req.volume_ids
         store: dict[str, Any] = {"task_id": task_id, "project_id": req.project_id, "backend": backend,
                                  "source_ids": list(ids), "clones": [c.to_json() for c in clones]}
         # Quota last of the checks, first of the changes: held for the task until its clone step
         # adds the clones (commit) or its revert ends (roll back). 413 overLimit makes nothing.
         if self.quotas is not None:
-            self.quotas.reserve(req.project_id, task_id, [(c.id, found[c.source].size) for c in clones])
+            self.quotas.reserve(req.project_id, task_id, [(c.id, sizes[c.source]) for c in clones])
         try:
             flow = build_flow(self.ctx, task_id)
             logbook_id, flow_id, engine = self.runner.create(task_id, flow, store)
             self.tasks.add(task_id, req.project_id, store, logbook_id, flow_id)
-            self.runner.submit(flow_id, engine)
+            try:
+                self.runner.submit(flow_id, engine)
+            except BaseException:  # never started (the job board is down, say): nothing of it stays
+                self.tasks.delete(task_id)
+                self.runner.discard(logbook_id)
+                raise
         except BaseException:
             if self.quotas is not None:
                 self.quotas.release(task_id)

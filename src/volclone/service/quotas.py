@@ -15,13 +15,13 @@ and no usage yet (volclone makes no standalone snapshots).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from volclone.config import DEFAULT_QUOTAS, DEFAULT_RESERVATION_EXPIRE_S
 from volclone.db.quotas import Quotas, Usage
 from volclone.db.schema import utcnow
-from volclone.domain import Principal
+from volclone.domain import Principal, VolumeStatus
 from volclone.errors import BadRequest, Forbidden, OverLimit
 
 #: The resources, in the order Cinder lists them.
@@ -133,6 +133,21 @@ class QuotaService:
                 raise OverLimit(f"VolumeLimitExceeded: Maximum number of volumes allowed ({limits['volumes']}) "
                                 "exceeded for quota 'volumes'.")
             q.reserve(holder, volumes, now + self.reservation_expire)
+
+    def grow(self, project_id: str, volume_id: str, by: int, size: int, status: VolumeStatus,
+             only_from: Collection[VolumeStatus]) -> bool:
+        """An extend's claim: under the quota lock, check that ``by`` more GiB fit the project's
+        ``gigabytes`` (:class:`OverLimit`, 413, and nothing changes), then set the volume to ``size``
+        and ``status`` if it is in ``only_from`` now; whether it was. The bigger size counts at
+        once, as Cinder's reservation would, and the lock keeps creates from slipping in between."""
+        now = self.clock()
+        with self.repo.locked(project_id, now) as q:
+            gigabytes, used = self._limits(q.overrides())["gigabytes"], q.usage()["gigabytes"]
+            if _over(gigabytes, used, by):
+                raise OverLimit(f"VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
+                                f"gigabytes quota. Requested {by}G, quota is {gigabytes}G and "
+                                f"{used.in_use + used.reserved}G has been consumed.")
+            return q.grow_volume(volume_id, size, status, only_from)
 
     def release(self, holder: str) -> None:
         """Commit (the volumes exist now and count themselves) or roll back (they never will):

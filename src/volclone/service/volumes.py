@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from volclone.backends.base import Flattenable, VolumeDriver
+from volclone.backends.base import Extendable, Flattenable, VolumeDriver
 from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
 from volclone.domain import CLONEABLE, DELETABLE, Principal, Volume, VolumeStatus, VolumeType
 from volclone.errors import (
+    BackendError,
     BackendUnavailable,
     BadRequest,
     CapabilityMissing,
@@ -19,6 +21,7 @@ from volclone.errors import (
     NotFound,
     OverLimit,
 )
+from volclone.service.locks import Lock, volume_lock
 from volclone.service.quotas import QuotaService
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,13 @@ MAX_METADATA_ITEMS = 128
 #: The extra specs a user who is not an admin sees (Cinder's ``USER_VISIBLE_EXTRA_SPECS``); the
 #: rest (``volume_backend_name``, ``clone_mode``, ...) are the operator's business.
 USER_VISIBLE_EXTRA_SPECS = ("RESKEY:availability_zones", "multiattach", "replication_enabled")
+_CREATING = frozenset({VolumeStatus.CREATING})
+_AVAILABLE = frozenset({VolumeStatus.AVAILABLE})
+_IN_USE = frozenset({VolumeStatus.IN_USE})
+_EXTENDING = frozenset({VolumeStatus.EXTENDING})
+#: The statuses a force delete takes a volume from: any, as in Cinder, but ``deleting`` (a delete
+#: runs; the reaper finishes one whose process died).
+_FORCE_DELETABLE = frozenset(VolumeStatus) - {VolumeStatus.DELETING}
 
 
 def clone_mode(vtype: VolumeType) -> str:
@@ -53,11 +63,15 @@ class Backends:
     *unavailable*: asking for it raises :class:`BackendUnavailable` (503) with the reason.
     """
 
-    def __init__(self, drivers: Mapping[str, VolumeDriver], default: str) -> None:
+    def __init__(self, drivers: Mapping[str, VolumeDriver], default: str,
+                 down: Callable[[str], str | None] | None = None) -> None:
         self.drivers = dict(drivers)
         self.default = default
         #: Backend name -> why it is unavailable.
         self.unavailable: dict[str, str] = {}
+        #: Asked on every use: why a backend is down right now, or None (an API process asks
+        #: whether any worker serving it is alive, so a request fails at once instead of timing out).
+        self.down = down
 
     def name_for(self, vtype: VolumeType) -> str:
         return vtype.backend_name or self.default
@@ -66,9 +80,13 @@ class Backends:
         if name in self.unavailable:
             raise BackendUnavailable(f"backend {name} is unavailable: {self.unavailable[name]}")
         try:
-            return self.drivers[name]
+            driver = self.drivers[name]
         except KeyError:
             raise BadRequest(f"no backend is named {name!r}") from None
+        why = self.down(name) if self.down is not None else None
+        if why:
+            raise BackendUnavailable(f"backend {name} is unavailable: {why}")
+        return driver
 
 
 def _check_metadata_count(old: Mapping[str, str], new: Mapping[str, str]) -> None:
@@ -185,8 +203,11 @@ class VolumeTypeService:
 
 class VolumeService:
     def __init__(self, volumes: Volumes, groups: Groups, types: VolumeTypeService, backends: Backends,
-                 attachments: Attachments | None = None, quotas: QuotaService | None = None) -> None:
+                 attachments: Attachments | None = None, quotas: QuotaService | None = None,
+                 lock: Lock | None = None) -> None:
         self.repo = volumes
+        #: Held (``volume-<id>``) while a create or delete works on a volume: the reaper leaves it.
+        self.lock: Lock = lock or (lambda name: contextlib.nullcontext())
         self.quotas = quotas
         self.groups = groups
         self.types = types
@@ -221,22 +242,38 @@ class VolumeService:
                      backend=backend_name, metadata=dict(metadata or {}))
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
+        with self.lock(volume_lock(vol.id)):
+            return self._create(driver, vol)
+
+    def _create(self, driver: VolumeDriver, vol: Volume) -> Volume:
         try:
             self.repo.add([vol])  # from here the volume counts itself
         finally:
             if self.quotas is not None:
                 self.quotas.release(vol.id)
         try:
-            driver.create_volume(vol.id, size)
+            driver.create_volume(vol.id, vol.size)
         except Exception:
             # The driver made nothing (its create is all or nothing): no row is left either,
             # or every failed try (a full pool, say) would leave an ``error`` volume behind.
             log.exception("creating volume %s failed", vol.id)
             self.repo.delete(vol.id)
             raise
-        updated = self.repo.update(vol.id, status=VolumeStatus.AVAILABLE)
-        assert updated is not None
-        return updated
+        # Only from creating: a create slower than VOLCLONE_STALE_AFTER_S may have been given
+        # up by the reaper meanwhile, and then what the driver just made must go too.
+        if not self.repo.set_status([vol.id], VolumeStatus.AVAILABLE, only_from=_CREATING):
+            self._undo_late_create(driver, vol.id)
+        return self.repo.get(vol.id) or dataclasses.replace(vol, status=VolumeStatus.AVAILABLE)
+
+    @staticmethod
+    def _undo_late_create(driver: VolumeDriver, volume_id: str) -> None:
+        try:
+            driver.delete_volume(volume_id)
+        except Exception:
+            log.exception("volume %s was given up while its create ran late; what the backend made of it "
+                          "could not be removed", volume_id)
+        raise BackendError(f"creating volume {volume_id} took longer than the service waits for a backend; "
+                           "it was given up. Try again")
 
     def update(self, who: Principal, project_id: str, volume_id: str,
                **fields: str | dict[str, str] | None) -> Volume:
@@ -275,14 +312,97 @@ class VolumeService:
             raise CapabilityMissing(f"backend {vol.backend} cannot flatten volumes")
         return driver.flatten(volume_id)
 
-    def delete(self, who: Principal, project_id: str, volume_id: str) -> None:
+    # -- volume actions ------------------------------------------------------------
+    def extend(self, who: Principal, project_id: str, volume_id: str, new_size: int,
+               attached: bool = False) -> Volume:
+        """``os-extend``: grow an ``available`` volume (or, with ``attached``, an ``in-use`` one:
+        Cinder's 3.42) to ``new_size`` GiB. Checks in Cinder's order: the size (400), the status
+        (400), then the ``gigabytes`` quota (413); nothing changes unless all pass.
+
+        The volume is ``extending`` while its backend grows it, then ``available`` or ``in-use``
+        again (its status follows its attachments); if the backend fails, ``error_extending``
+        with its old size, as in Cinder. Unlike Cinder's, the call returns once the backend did.
+        """
         vol = self.get(who, project_id, volume_id)
-        if vol.status not in DELETABLE:
-            raise InvalidVolume(f"volume {volume_id} is {vol.status.value}; it must be available or error")
+        if new_size <= vol.size:
+            raise BadRequest(f"New size for extend must be greater than current size. (current: {vol.size}, "
+                             f"extended: {new_size}).")
+        expected = _IN_USE if attached else _AVAILABLE
+        if vol.status not in expected:
+            raise InvalidVolume(f"Volume {volume_id} status must be '{next(iter(expected)).value}' to extend, "
+                                f"currently {vol.status.value}.")
+        driver = self.backends.get(vol.backend)
+        if not isinstance(driver, Extendable):
+            raise CapabilityMissing(f"backend {vol.backend} cannot extend volumes")
+        if driver.max_size_gib is not None and new_size > driver.max_size_gib:
+            raise BadRequest(f"size {new_size} GiB is more than backend {vol.backend} can hold "
+                             f"({driver.max_size_gib} GiB)")
+        with self.lock(volume_lock(volume_id)):
+            if self.quotas is not None:
+                claimed = self.quotas.grow(project_id, volume_id, new_size - vol.size, new_size,
+                                           VolumeStatus.EXTENDING, expected)
+            else:
+                claimed = bool(self.repo.set_status([volume_id], VolumeStatus.EXTENDING, only_from=expected))
+                if claimed:
+                    self.repo.update(volume_id, size=new_size)
+            if not claimed:
+                raise InvalidVolume(f"volume {volume_id} changed state; try again")
+            try:
+                driver.extend_volume(volume_id, new_size)
+            except Exception:
+                log.exception("extending volume %s to %d GiB failed", volume_id, new_size)
+                self.repo.update(volume_id, status=VolumeStatus.ERROR_EXTENDING, size=vol.size)
+                raise
+            self._settle(volume_id, _EXTENDING)
+        extended = self.repo.get(volume_id)
+        assert extended is not None
+        return extended
+
+    def _settle(self, volume_id: str, from_statuses: frozenset[VolumeStatus]) -> None:
+        """Out of a status of this service's own: the one the volume's attachments give it."""
+        if self.attachments is not None:
+            self.attachments.sync_status(volume_id, also_from=from_statuses)
+        else:
+            self.repo.set_status([volume_id], VolumeStatus.AVAILABLE, only_from=from_statuses)
+
+    def set_bootable(self, who: Principal, project_id: str, volume_id: str, bootable: bool) -> Volume:
+        """``os-set_bootable``: any status but ``maintenance``, as Cinder's volume update."""
+        vol = self.get(who, project_id, volume_id)
+        if vol.status is VolumeStatus.MAINTENANCE:
+            raise InvalidVolume(f"volume {volume_id} is in maintenance; it can't be updated")
+        updated = self.repo.update(volume_id, bootable=bootable)
+        assert updated is not None
+        return updated
+
+    def update_readonly_flag(self, who: Principal, project_id: str, volume_id: str, readonly: bool) -> Volume:
+        """``os-update_readonly_flag``: only an ``available`` volume (Cinder's rule). A read-only
+        volume is attached read-only from then on."""
+        vol = self.get(who, project_id, volume_id)
+        if vol.status is not VolumeStatus.AVAILABLE:
+            raise InvalidVolume(f"Volume {volume_id} status must be available to update readonly flag, "
+                                f"but the status is {vol.status.value}.")
+        updated = self.repo.update(volume_id, readonly=readonly)
+        assert updated is not None
+        return updated
+
+    def delete(self, who: Principal, project_id: str, volume_id: str, force: bool = False) -> None:
+        """Delete an ``available``, ``error``, ``error_deleting`` or ``error_extending`` volume;
+        ``force`` (``os-force_delete``) takes any status but ``deleting``. Either way a volume
+        with attachments, or one a clone flow uses, is refused (400), as in Cinder."""
+        vol = self.get(who, project_id, volume_id)
+        allowed = _FORCE_DELETABLE if force else DELETABLE
+        if vol.status not in allowed:
+            raise InvalidVolume(f"volume {volume_id} is {vol.status.value}; it must be "
+                                f"{', '.join(sorted(s.value for s in allowed))}")
         driver = self.backends.get(vol.backend)  # an unavailable backend: 503 and nothing changes
+        with self.lock(volume_lock(volume_id)):
+            self._delete(driver, vol, allowed)
+
+    def _delete(self, driver: VolumeDriver, vol: Volume, allowed: frozenset[VolumeStatus] = DELETABLE) -> None:
+        volume_id = vol.id
         # Claim first, check second: a clone flow groups its sources first and checks their
         # status second, so one of the two always sees the other.
-        if not self.repo.set_status([volume_id], VolumeStatus.DELETING, only_from=DELETABLE):
+        if not self.repo.set_status([volume_id], VolumeStatus.DELETING, only_from=allowed):
             raise InvalidVolume(f"volume {volume_id} changed state; try again")
         # An attachment records itself in one transaction that requires an attachable status,
         # so one made before our claim is seen here, and none can be made after it.

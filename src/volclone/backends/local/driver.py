@@ -24,6 +24,7 @@ from typing import Any
 from volclone.backends.base import (
     Attachable,
     ByteProgress,
+    Extendable,
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
@@ -57,7 +58,8 @@ def _copy_job(target: Layer) -> str:
     return f"copy-{target.id}"
 
 
-class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable, VolumeImportable):
+class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable, VolumeImportable,
+                  Extendable):
     """The pool's volumes, snapshots and clones, and the reference counting of their layers.
 
     Its parts: :class:`~volclone.backends.local.qsd.StorageDaemon` (the process and QMP),
@@ -69,6 +71,13 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
 
     #: qcow2 with 64 KiB clusters holds at most 2 PiB.
     max_size_gib = 2 * 1024 * 1024
+    #: One QMP ``transaction`` makes every source's new top layer at one instant.
+    consistency_method = "qmp-transaction"
+
+    @property
+    def crash_consistent(self) -> bool:
+        return not self.unsafe_snapshot_gap_ms
+
     def __init__(self, name: str, *, pool_dir: Path, run_dir: Path, store: LayerStore,
                  nbd_host: str = "127.0.0.1", nbd_port: int = 10809, max_chain_depth: int = 4,
                  unsafe_snapshot_gap_ms: float = 0) -> None:
@@ -299,6 +308,40 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
                 return
             self.store.adopt(top.id, None)
             self._collect(Layer(top.id, top.parent_id, None))
+
+    def extend_volume(self, volume_id: str, new_size_gib: int) -> None:
+        """Grow the volume's active layer; the layers below (snapshots, shared layers) keep their size.
+
+        Closed in the daemon: ``qemu-img resize``. Open: QMP ``block_resize`` on its node. An NBD
+        export fixes its node's size (QEMU 7.2 refuses ``block_resize`` on an exported node: the
+        export does not share the resize permission), and NBD tells a client the size only when
+        it connects. So a served volume's export is removed, its node grown, and the export added
+        again at the same name and address: connected clients are cut off, and see the new size
+        when they reconnect (docs/measurements.md).
+        """
+        size = new_size_gib * GIB
+        with self._lock:
+            self._wait_until_free([volume_id])
+            top = self.store.top(volume_id)
+            if top is None:
+                raise BackendError(f"volume {volume_id} has no data in pool {self.name}")
+            current = images.virtual_size(self.path(top.id))
+            if size <= current:
+                raise BackendError(f"volume {volume_id} is {current} bytes; it can't grow to {new_size_gib} GiB")
+            if top.node not in self.graph.nodes:
+                images.resize(self.path(top.id), size)
+                return
+            writable = self.exports.served.get(volume_id)
+            if writable is not None:
+                self.exports.stop_serving(volume_id)
+            try:
+                self.daemon.execute("block_resize", **{"node-name": top.node}, size=size)
+            finally:
+                if writable is not None:
+                    self.exports.serve(volume_id, writable)
+            log.info("volume %s grew to %d GiB%s", volume_id, new_size_gib,
+                     " (its NBD clients were cut off; they see the new size when they reconnect)"
+                     if writable is not None else "")
 
     # -- busy volumes -------------------------------------------------------
     def _wait_until_free(self, volume_ids: Collection[str]) -> None:

@@ -107,6 +107,12 @@ def commit(path: Path) -> None:
     run_all([["qemu-img", "commit", "-q", "-d", "-f", "qcow2", str(path)]])
 
 
+def resize(path: Path, size: int) -> None:
+    """Grow an image to ``size`` bytes (the daemon has it closed). An overlay may grow past its
+    backing file: the range the backing lacks reads as zeros."""
+    run_all([["qemu-img", "resize", "-q", "-f", "qcow2", str(path), str(size)]])
+
+
 def make_standalone(path: Path) -> None:
     """Copy into an overlay everything it reads from its backing chain, then drop the backing.
 

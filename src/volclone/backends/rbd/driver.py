@@ -55,6 +55,7 @@ from typing import Any
 from volclone.backends.base import (
     Attachable,
     ByteProgress,
+    Extendable,
     GroupSnapshot,
     GroupSnapshotCapable,
     SnapshotReadable,
@@ -131,7 +132,10 @@ def _bindings() -> tuple[Any, Any]:
     return rados, rbd
 
 
-class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable, VolumeImportable):
+class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable, VolumeImportable, Extendable):
+    #: One RBD group snapshot of the sources' group.
+    consistency_method = "rbd-group-snapshot"
+
     def __init__(self, name: str, *, conf: str, pool: str, user: str | None = None,
                  connect_timeout: int = 10) -> None:
         super().__init__(name)
@@ -233,6 +237,16 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         _check_id("volume id", volume_id)
         with self._ceph(f"creating volume {volume_id}"):
             self._rbd.RBD().create(self._io, image_name(volume_id), size_gib * GIB, old_format=False)
+
+    def extend_volume(self, volume_id: str, new_size_gib: int) -> None:
+        """``image.resize``: clients with the image open (a VM's librbd, ``rbd map``) get the
+        header update and see the new size without reconnecting. Snapshots keep their size."""
+        size = new_size_gib * GIB
+        with self._ceph(f"growing volume {volume_id}"), self._rbd.Image(self._io, image_name(volume_id)) as image:
+            current = image.size()
+            if size <= current:
+                raise BackendError(f"volume {volume_id} is {current} bytes; it can't grow to {new_size_gib} GiB")
+            image.resize(size)
 
     def volume_exists(self, volume_id: str) -> bool:
         with self._ceph(f"looking up volume {volume_id}"):
