@@ -1,22 +1,18 @@
 """``scripts/cluster-dev`` for real: 2 API processes and 3 workers over PostgreSQL, a private Redis,
 a RabbitMQ vhost and a one-node Ceph, all on free ports under a temporary directory.
 
-One cluster for the module, brought up twice: a first ``up`` fails (api1's port is taken) and names
-the process, a second one starts what is missing. The tests run in file order and the one before
-last takes the cluster down. The last one refuses Redis db numbers that hold keys.
+The cluster is the directory's (conftest.py: brought up twice, a first ``up`` failing because api1's
+port is taken, so that one Ceph bring-up serves this file and test_failover.py); the test that takes
+it down runs after every other. The last one here refuses Redis db numbers that hold keys.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,49 +20,11 @@ import psycopg
 import pytest
 
 from conftest import PG_SERVER
-from contract.ceph import PORTS as CEPH_PORTS
-from contract.ceph import free_port_range
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cluster-dev"
-WORKERS = ("w1", "w2", "w3")
+from .conftest import SCRIPT, WORKERS, Brought, Cluster, alive, missing_tools
 
-pytestmark = pytest.mark.skipif(
-    any(shutil.which(b) is None for b in ("ceph-mon", "ceph-osd", "redis-server", "rabbitmqctl", "psql", "qemu-io")),
-    reason="needs Ceph, redis-server, RabbitMQ, psql and qemu-io (scripts/setup installs Ceph and qemu-utils)")
-
-
-@dataclass
-class Cluster:
-    dir: Path
-    env: dict[str, str]
-    up: subprocess.CompletedProcess[str]
-
-    def run(self, action: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", str(SCRIPT), action, str(self.dir)], env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
-
-    @property
-    def settings(self) -> dict[str, str]:
-        lines = (self.dir / "env").read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-
-    @property
-    def token(self) -> str:
-        return (self.dir / "admin-token").read_text().strip()
-
-    def pids(self) -> dict[str, int]:
-        return {p.stem: int(p.read_text()) for p in (self.dir / "run").glob("*.pid")}
-
-
-def cluster_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ,
-           "VOLCLONE_CLUSTER_REDIS_PORT": str(free_port_range(1)),
-           "VOLCLONE_CLUSTER_API_PORT": str(free_port_range(2)),
-           "VOLCLONE_CLUSTER_NBD_PORT": str(free_port_range(3)),
-           "VOLCLONE_CLUSTER_CEPH_PORT": str(free_port_range(CEPH_PORTS)),
-           **extra}
-    env.pop("VOLCLONE_DATA_DIR", None)
-    return env
+pytestmark = pytest.mark.skipif(missing_tools(), reason="needs Ceph, redis-server, RabbitMQ, psql and qemu-io "
+                                "(scripts/setup installs Ceph and qemu-utils)")
 
 
 def database_exists(name: str) -> bool:
@@ -80,14 +38,6 @@ def vhosts() -> list[str]:
     return out.stdout.split()
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def assert_all_gone(cluster: Cluster, settings: dict[str, str], pids: dict[str, int]) -> None:
     assert pids, "the cluster had no processes"
     assert [name for name, pid in pids.items() if alive(pid)] == []
@@ -96,40 +46,10 @@ def assert_all_gone(cluster: Cluster, settings: dict[str, str], pids: dict[str, 
     assert sorted(p.name for p in cluster.dir.iterdir()) == ["log"]  # state removed, logs kept
 
 
-@dataclass
-class Brought:
-    cluster: Cluster
-    #: The first `up`, while something else held api1's port, and the pids it left running.
-    failed: subprocess.CompletedProcess[str]
-    failed_pids: dict[str, int]
-
-
-@pytest.fixture(scope="module")
-def brought(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brought]:
-    """One cluster for the module, brought up twice (one Ceph bring-up is ~10-40 s): first while
-    api1's port is taken, so that `up` fails, then again, when it must start only what is missing."""
-    env = cluster_env()
-    cluster = Cluster(tmp_path_factory.mktemp("cluster"), env, subprocess.CompletedProcess([], 0))
-    try:
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", int(env["VOLCLONE_CLUSTER_API_PORT"])))
-            taken.listen()
-            failed = cluster.run("up")
-            failed_pids = cluster.pids()
-        cluster.up = cluster.run("up")
-        yield Brought(cluster, failed, failed_pids)
-    finally:
-        if (cluster.dir / "env").exists():
-            cluster.run("down")
-
-
-@pytest.fixture
-def cluster(brought: Brought) -> Cluster:
-    return brought.cluster
-
-
 def test_an_up_whose_api_cannot_start_names_it_and_the_next_up_starts_only_what_is_missing(
         brought: Brought) -> None:
+    if brought.failed is None:
+        pytest.skip("the cluster was up already (VOLCLONE_TEST_CLUSTER_DIR)")
     assert brought.failed.returncode == 1
     assert "api1 exited; the end of" in brought.failed.stderr, brought.failed.stderr
     assert "address already in use" in brought.failed.stderr.lower(), brought.failed.stderr
@@ -228,6 +148,7 @@ def test_a_restart_of_the_local_pools_worker_keeps_its_nbd_clients(cluster: Clus
     assert nbd("-r", "-c", "read -P 0xab 0 64k", uri).returncode == 0
 
 
+@pytest.mark.cluster_down
 def test_down_stops_everything_and_drops_what_up_made(cluster: Cluster) -> None:
     settings, pids = cluster.settings, cluster.pids()
     # The daemon w3 leaves serving the attachment above goes too.

@@ -4,8 +4,10 @@ only the RBD driver has: byte progress, the clone strategy, deleting images that
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -167,6 +169,64 @@ def test_a_partial_clone_left_by_a_crash_is_replaced_and_deleted(rbd_driver: Rbd
     rbd.RBD().create(ceph_io, partial_name(c), 1024**3)
     rbd_driver.delete_volume(c)  # the clone task's revert
     assert {image_name(c), partial_name(c)}.isdisjoint(rbd.RBD().list(ceph_io))
+
+
+def test_a_partial_clone_still_watched_by_a_dead_copier_is_waited_for(rbd_driver: RbdDriver, rbd_write: Write,
+                                                                      rbd_read: Read, ceph_io: Any) -> None:
+    """A worker killed during a deep copy keeps its watch on the partial image until the OSDs
+    time it out (30 s): the worker taking the flow over waits for it instead of failing the clone
+    (a takeover used to revert on "image is in use")."""
+    import rbd
+
+    a, c = new_id(), new_id()
+    rbd_driver.create_volume(a, 1)
+    rbd_write(a, 0, block(b"a"))
+    rbd.RBD().create(ceph_io, partial_name(c), 1024**3)
+    holder = rbd.Image(ceph_io, partial_name(c))  # the dead copier's watch
+    release = threading.Timer(2.0, holder.close)
+    release.start()
+    try:
+        sid = new_snapshot_id()
+        started = time.monotonic()
+        rbd_driver.clone_from_group_snapshot(rbd_driver.create_group_snapshot(sid, [a]), {a: c})
+        assert time.monotonic() - started >= 1.5
+    finally:
+        release.join()
+    assert rbd_read(c, 0, BLOCK) == block(b"a")
+    assert partial_name(c) not in rbd.RBD().list(ceph_io)
+    rbd_driver.delete_group_snapshot(sid)
+    rbd_driver.delete_volume(c)
+    rbd_driver.delete_volume(a)
+
+
+def test_group_snapshots_of_the_same_volumes_from_two_drivers_at_once_all_succeed(ceph_cluster: Cluster,
+                                                                                   rbd_driver: RbdDriver) -> None:
+    """Two workers of one backend each have a driver; an image is in one RBD group at a time, so
+    their group snapshots of the same volumes collide (one of them used to fail with "is in another
+    RBD group" and its clone reverted). Each waits for the other's group to let go."""
+    other = RbdDriver("ceph", conf=ceph_cluster.conf, pool=ceph_cluster.pool)
+    other.start()
+    try:
+        vids = [new_id() for _ in range(3)]
+        for vid in vids:
+            rbd_driver.create_volume(vid, 1)
+
+        def snapshots(driver: RbdDriver, order: list[str]) -> list[str]:
+            sids = [new_snapshot_id() for _ in range(6)]
+            for sid in sids:
+                driver.create_group_snapshot(sid, order)
+            return sids
+
+        with ThreadPoolExecutor(2) as pool:  # opposite orders, as two requests may name them
+            runs = [pool.submit(snapshots, rbd_driver, vids), pool.submit(snapshots, other, vids[::-1])]
+            taken = [sid for run in runs for sid in run.result()]
+        assert all(rbd_driver.find_group_snapshot(sid) is not None for sid in taken)
+        for sid in taken:
+            rbd_driver.delete_group_snapshot(sid)
+        for vid in vids:
+            rbd_driver.delete_volume(vid)
+    finally:
+        other.stop()
 
 
 def test_a_resumed_clone_keeps_the_clones_already_made(rbd_driver: RbdDriver, rbd_write: Write,

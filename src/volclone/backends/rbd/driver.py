@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -85,6 +86,17 @@ _PROBE_PARENT = "volclone-probe-parent-that-does-not-exist"
 CLONE_WORKERS = 4
 #: Waits before retrying an operation that librbd refused with EBUSY (see _discard).
 _BUSY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+#: How long a clone waits for the partial image of an earlier attempt to be let go. A worker
+#: killed during a deep copy keeps its watch on the image until the OSDs time the watch out
+#: (``osd_client_watch_timeout``, 30 s by default); the worker that takes the flow over waits
+#: that out instead of failing (and reverting) the clone.
+STALE_PARTIAL_WAIT_S = 45.0
+#: How long a group snapshot waits for another worker's group to let go of a source image.
+GROUP_BUSY_WAIT_S = 60.0
+
+
+class _InAnotherGroup(BackendError):
+    """An image is in another RBD group (another group snapshot's, for a moment)."""
 
 
 def image_name(volume_id: str) -> str:
@@ -251,27 +263,38 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         for name in (partial_name(volume_id), image_name(volume_id)):
             self._remove_image(name)
 
-    def _remove_image(self, name: str) -> None:
+    def _remove_image(self, name: str, busy_wait: float = 0.0) -> None:
         """Remove an image and its snapshots; their children are flattened first, so no
-        clone loses data. Refused while a group snapshot holds the image."""
+        clone loses data. Refused while a group snapshot holds the image, and while another
+        client has it open (after waiting up to ``busy_wait`` seconds for it to let go)."""
         rbd = self._rbd
+        deadline = time.monotonic() + busy_wait
         with self._ceph(f"deleting image {name}"):
-            try:
-                rbd.RBD().remove(self._io, name)  # the common case: no snapshots
-                return
-            except rbd.ImageNotFound:
-                return
-            except rbd.ImageHasSnapshots:
-                pass
-            except rbd.ImageBusy as exc:
-                raise BackendError(f"backend {self.name}: image {name} is in use: {exc}") from exc
-            self._drop_snapshots(name)
-            try:
-                rbd.RBD().remove(self._io, name)
-            except rbd.ImageNotFound:
-                return
-            except rbd.ImageBusy as exc:
-                raise BackendError(f"backend {self.name}: image {name} is in use: {exc}") from exc
+            while True:
+                try:
+                    self._remove_once(name)
+                    return
+                except rbd.ImageBusy as exc:
+                    if time.monotonic() >= deadline:
+                        raise BackendError(f"backend {self.name}: image {name} is in use: {exc}") from exc
+                    log.info("backend %s: image %s is open elsewhere (a dead client's watch?); waiting",
+                             self.name, name)
+                    time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def _remove_once(self, name: str) -> None:
+        rbd = self._rbd
+        try:
+            rbd.RBD().remove(self._io, name)  # the common case: no snapshots
+            return
+        except rbd.ImageNotFound:
+            return
+        except rbd.ImageHasSnapshots:
+            pass
+        self._drop_snapshots(name)
+        try:
+            rbd.RBD().remove(self._io, name)
+        except rbd.ImageNotFound:
+            return
 
     def _drop_snapshots(self, name: str) -> None:
         """Flatten the children of an image's snapshots, then remove its user snapshots; a
@@ -365,7 +388,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         volume_ids = list(dict.fromkeys(volume_ids))
         if not volume_ids:
             raise BackendError(f"backend {self.name}: a group snapshot needs at least one volume")
-        rbd, group = self._rbd, group_name(snapshot_id)
+        group = group_name(snapshot_id)
         with self._group_lock:
             existing = self.find_group_snapshot(snapshot_id)
             if existing is not None:
@@ -374,11 +397,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
                 return existing
             try:
                 with self._ceph(f"taking group snapshot {snapshot_id}"):
-                    rbd.RBD().group_remove(self._io, group)  # left by an attempt that never finished
-                    rbd.RBD().group_create(self._io, group)
-                    handle = rbd.Group(self._io, group)
-                    for vid in volume_ids:
-                        self._add_to_group(handle, vid)
+                    handle = self._group_sources(group, volume_ids)
                     started = time.perf_counter()
                     handle.create_snap(_GROUP_SNAP_NAME)  # writers pause within this call
                     freeze_ms = (time.perf_counter() - started) * 1000
@@ -397,6 +416,31 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         return GroupSnapshot(snapshot_id, {vid: str(snap) for vid, snap in members.items()},
                              io_freeze_ms=freeze_ms)
 
+    def _group_sources(self, group: str, volume_ids: list[str]) -> Any:
+        """RBD group ``group`` (made anew) holding the sources' images.
+
+        An image is in one RBD group at a time, and another worker of the backend (another
+        process: ``_group_lock`` does not reach it) may be taking a group snapshot of some of
+        them. Its group holds them only for a moment; let go of ours and try again, for up to
+        :data:`GROUP_BUSY_WAIT_S` (a group a crashed worker left goes when its flow resumes)."""
+        rbd = self._rbd
+        deadline, wait = time.monotonic() + GROUP_BUSY_WAIT_S, 0.02
+        while True:
+            rbd.RBD().group_remove(self._io, group)  # left by an attempt that never finished
+            rbd.RBD().group_create(self._io, group)
+            handle = rbd.Group(self._io, group)
+            try:
+                for vid in volume_ids:
+                    self._add_to_group(handle, vid)
+                return handle
+            except _InAnotherGroup as exc:
+                if time.monotonic() >= deadline:
+                    raise BackendError(f"{exc.message} for {GROUP_BUSY_WAIT_S:g} s") from exc
+                log.info("backend %s: %s; retrying", self.name, exc.message)
+            rbd.RBD().group_remove(self._io, group)  # hold nothing while waiting: no deadlock
+            time.sleep(wait * random.uniform(0.5, 1.5))
+            wait = min(wait * 2, 0.5)
+
     def _add_to_group(self, handle: Any, volume_id: str) -> None:
         rbd = self._rbd
         try:
@@ -404,7 +448,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         except rbd.ObjectNotFound as exc:
             raise BackendError(f"backend {self.name}: volume {volume_id} has no image") from exc
         except rbd.ObjectExists as exc:
-            raise BackendError(f"backend {self.name}: volume {volume_id} is in another RBD group") from exc
+            raise _InAnotherGroup(f"backend {self.name}: volume {volume_id} is in another RBD group") from exc
 
     def _group_snap_id(self, name: str, group: str) -> int:
         rbd = self._rbd
@@ -545,7 +589,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
     def _make_clone(self, source: str, snap_id: int, clone_id: str) -> None:
         """Make the clone under its temporary name, then give it its own."""
         partial = partial_name(clone_id)
-        self._remove_image(partial)  # left by a crash
+        self._remove_image(partial, busy_wait=STALE_PARTIAL_WAIT_S)  # left by a crash
         if self.clone_method == COW:
             self._cow_clone(source, snap_id, partial)
         else:
