@@ -173,7 +173,8 @@ class Volumes:
         order = _order(query.sort)
         with _transaction(self.db) as s:
             if query.marker is not None:
-                if _unstorable(query.marker) or s.get(VolumeRow, query.marker) is None:
+                if _unstorable(query.marker) or s.scalar(select(VolumeRow.id).where(
+                        VolumeRow.id == query.marker)) is None:
                     raise NotFound(f"Volume {query.marker} could not be found.")
                 q = q.where(_after(order, query.marker))
             q = q.order_by(*(e.asc() if up else e.desc() for e, up in order))
@@ -182,6 +183,13 @@ class Volumes:
             if query.limit is not None:
                 q = q.limit(query.limit)
             return [_volume(r) for r in s.scalars(q)]
+
+    def project_of(self, volume_id: str) -> str | None:
+        """The project of the volume ``volume_id`` (None: no such volume), in one small query."""
+        if _unstorable(volume_id):
+            return None
+        with _transaction(self.db) as s:
+            return s.scalar(select(VolumeRow.project_id).where(VolumeRow.id == volume_id))
 
     def count(self, project_id: str | None, query: VolumeQuery) -> int:
         """How many volumes ``query``'s filters select (its order and page aside)."""

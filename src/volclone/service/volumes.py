@@ -243,8 +243,8 @@ class VolumeService:
         found as ``who`` sees volumes, as in Cinder: a user's own project only, an admin's anywhere;
         otherwise it is a 404."""
         if query.marker is not None:
-            marker = self.repo.get(query.marker)
-            if marker is None or not (who.is_admin or marker.project_id == project_id):
+            owner = self.repo.project_of(query.marker)
+            if owner is None or not (who.is_admin or owner == project_id):
                 raise NotFound(f"Volume {query.marker} could not be found.")
         return self.repo.page(self._scope(who, project_id, all_projects), self._resolved(query))
 
