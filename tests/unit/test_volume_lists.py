@@ -287,3 +287,16 @@ def test_summary(fast, three):
     assert fast.svc.volumes.summary(fast.who, "p1", all_projects=True).total_count == 3  # a user: own only
     empty = fast.svc.volumes.summary(fast.who, "p3")
     assert (empty.total_count, empty.total_size, empty.metadata) == (0, 0, {})
+
+
+@pytest.mark.parametrize("key", ['a"b', "a\\b", "a.b", "$", "a[0]", "*", "ключ", "a'b", " "])
+def test_any_metadata_key_is_matched_as_text(fast, key):
+    vol = fast.volume(1, "odd", metadata={key: "v", "other": "w"})
+    fast.volume(1, "plain", metadata={"other": "w"})
+    assert [v.id for v in listed(fast, metadata=repr({key: "v"}))] == [vol.id]
+    assert listed(fast, metadata=repr({key: "x"})) == []
+
+
+@pytest.mark.parametrize("size", [str(2**63), str(-(2**63) - 1), "1e400", "True"])
+def test_a_size_no_volume_can_have_matches_nothing(fast, three, size):
+    assert listed(fast, who=fast.admin, size=size) == []

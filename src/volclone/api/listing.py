@@ -33,8 +33,8 @@ Version = tuple[int, int]
 
 #: The most volumes one list answers, and the page size without ``limit`` (Cinder's ``osapi_max_limit``).
 MAX_LIMIT = 1000
-#: Cinder's ``DB_MAX_INT``: the largest offset.
-MAX_OFFSET = 0x7FFFFFFF
+#: Cinder's ``DB_MAX_INT``: the largest offset, and the largest size a volume's column holds.
+MAX_INT = MAX_OFFSET = 0x7FFFFFFF
 #: Strict boolean filter values (Cinder's ``VOLUME_LIST_BOOTABLE``).
 STRICT_BOOL_VERSION = (3, 2)
 #: ``glance_metadata`` is a filter from 3.4, ``group_id`` from 3.10.
@@ -218,7 +218,7 @@ def _filters(filters: dict[str, str], version: Version) -> VolumeQuery:
             nothing |= value is not None and value != CONSTANT_FILTERS[key]
         elif key == "size":
             value = _literal(raw)
-            if isinstance(value, int) and not isinstance(value, bool):
+            if isinstance(value, int) and not isinstance(value, bool) and -MAX_INT - 1 <= value <= MAX_INT:
                 equal.append(("size", value))
             else:
                 nothing = True

@@ -167,7 +167,7 @@ class Volumes:
         One statement: ORDER BY the sort keys, a keyset condition on the marker's values of them,
         OFFSET and LIMIT; only the page's rows are read.
         """
-        q = _where(select(VolumeRow), project_id, query)
+        q = _where(select(VolumeRow), project_id, query, self.db.engine.dialect.name)
         if q is None:
             return []
         order = _order(query.sort)
@@ -193,7 +193,7 @@ class Volumes:
 
     def count(self, project_id: str | None, query: VolumeQuery) -> int:
         """How many volumes ``query``'s filters select (its order and page aside)."""
-        q = _where(select(func.count()).select_from(VolumeRow), project_id, query)
+        q = _where(select(func.count()).select_from(VolumeRow), project_id, query, self.db.engine.dialect.name)
         if q is None:
             return 0
         with _transaction(self.db) as s:
@@ -309,7 +309,17 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _where(q: Select[Any], project_id: str | None, query: VolumeQuery) -> Select[Any] | None:
+def _has_item(dialect: str, key: str, value: str) -> ColumnElement[bool]:
+    """The volume's metadata has ``key`` set to ``value``. The items are read as a table (SQLite's
+    ``json_each``, PostgreSQL's ``json_each_text``) rather than by a JSON path, which would need
+    the key quoted for each database's path syntax (a key with a quote, a backslash or letters
+    outside ASCII is then looked up wrong on SQLite)."""
+    each = func.json_each_text if dialect == "postgresql" else func.json_each
+    item = each(VolumeRow.metadata_).table_valued("key", "value").alias("item")
+    return exists(select(1).select_from(item).where(item.c.key == key, item.c.value == value))
+
+
+def _where(q: Select[Any], project_id: str | None, query: VolumeQuery, dialect: str) -> Select[Any] | None:
     """``q`` with the scope and the filters of ``query``; None when nothing can match."""
     values = [v for _, v in query.equal] + [v for kv in query.metadata for v in kv] + \
         [v for _, v in query.contains] + [project_id]
@@ -320,7 +330,7 @@ def _where(q: Select[Any], project_id: str | None, query: VolumeQuery) -> Select
     for key, value in query.equal:
         q = q.where(_COLUMNS[key] == value)
     for key, value in query.metadata:
-        q = q.where(VolumeRow.metadata_[key].as_string() == value)
+        q = q.where(_has_item(dialect, key, value))
     for key, text in query.contains:
         q = q.where(_COLUMNS[key].ilike(f"%{_escape_like(text)}%", escape="\\"))
     return q
