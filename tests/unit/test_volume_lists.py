@@ -300,3 +300,31 @@ def test_any_metadata_key_is_matched_as_text(fast, key):
 @pytest.mark.parametrize("size", [str(2**63), str(-(2**63) - 1), "1e400", "True"])
 def test_a_size_no_volume_can_have_matches_nothing(fast, three, size):
     assert listed(fast, who=fast.admin, size=size) == []
+
+
+# -- the gates through the app, with the server's maximum raised for the test ---------------
+def test_the_gates_past_today_s_maximum_through_the_app(fast, three, monkeypatch):
+    from starlette.testclient import TestClient
+
+    from volclone.api import versions
+    from volclone.api.app import create_app
+
+    monkeypatch.setattr(versions, "MAX_VERSION", (3, 45))
+    token = fast.svc.auth.create_token("p1")
+
+    def get(version: str, path: str, **params: str) -> Any:
+        headers = {"X-Auth-Token": token, "OpenStack-API-Version": f"volume {version}"}
+        return client.get(f"/v3/p1/{path}", headers=headers, params=params)
+
+    with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
+        body = get("3.45", "volumes", with_count="true", limit="1", status="available").json()
+        assert (len(body["volumes"]), body["count"]) == (1, 2)
+        assert "volumes_links" in body
+        assert get("3.44", "volumes", with_count="true").status_code == 400  # a filter a user may not give
+        assert "count" not in get("3.32", "volumes", with_count="true").json()  # ignored
+        assert get("3.36", "volumes/summary").json()["volume-summary"]["metadata"] == {
+            "k": ["v"], "tier": ["gold", "silver"]}
+        assert "metadata" not in get("3.35", "volumes/summary").json()["volume-summary"]
+        assert get("3.11", "volumes/summary").status_code == 404
+        assert [v["name"] for v in get("3.34", "volumes", **{"name~": "B"}).json()["volumes"]] == ["b"]
+        assert get("3.33", "volumes", **{"name~": "B"}).status_code == 400
