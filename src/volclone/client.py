@@ -163,9 +163,16 @@ class Client:
         return self.request("POST", "/volumes", json={"volume": body})["volume"]  # type: ignore[no-any-return]
 
     def list_volumes(self, detail: bool = True) -> list[dict[str, Any]]:
-        """The project's volumes: full records, or only id/name/links with ``detail=False``."""
-        path = "/volumes/detail" if detail else "/volumes"
-        return self.request("GET", path)["volumes"]  # type: ignore[no-any-return]
+        """The project's volumes: full records, or only id/name/links with ``detail=False``.
+        A list comes in pages of at most 1,000 (Cinder's): each page's ``next`` link is followed."""
+        body = self.request("GET", "/volumes/detail" if detail else "/volumes")
+        volumes: list[dict[str, Any]] = list(body["volumes"])
+        while True:
+            following = [link["href"] for link in body.get("volumes_links", []) if link.get("rel") == "next"]
+            if not following or not body["volumes"]:
+                return volumes
+            body = self.request("GET", following[0])
+            volumes += body["volumes"]
 
     def get_volume(self, volume_id: str) -> dict[str, Any]:
         return self.request("GET", f"/volumes/{volume_id}")["volume"]  # type: ignore[no-any-return]

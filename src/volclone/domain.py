@@ -234,3 +234,38 @@ class ServiceRecord:
     def host(self) -> str:
         """Cinder's ``host`` of a volume service: ``worker@backend``."""
         return f"{self.name}@{self.backend}"
+
+
+@dataclass(frozen=True)
+class VolumeQuery:
+    """Which volumes a list shows, in which order, and which page of them (Cinder's list
+    parameters, checked and parsed). Every part is done by the database.
+
+    ``sort`` names columns of the volume record (``name``, ``size``, ``created_at``, ...);
+    ``created_at`` then ``id`` are added when missing, in the first key's direction, as Cinder
+    adds them, so that the order is total and a page after ``marker`` has no gap and no repeat.
+    """
+
+    #: field -> value each volume must equal (``name``, ``status``, ``size``, ``volume_type_id``, ...).
+    equal: tuple[tuple[str, object], ...] = ()
+    #: metadata items each volume must have.
+    metadata: tuple[tuple[str, str], ...] = ()
+    #: field -> text each volume's field must contain, in any case (Cinder's ``name~``).
+    contains: tuple[tuple[str, str], ...] = ()
+    #: A filter no volume can match (a metadata filter that is not a dict, bootable=true, ...).
+    nothing: bool = False
+    #: (field, ascending) pairs, most significant first.
+    sort: tuple[tuple[str, bool], ...] = ()
+    #: The id of the volume the page starts after.
+    marker: str | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class VolumeSummary:
+    """``GET /volumes/summary``: how many volumes, their GiB, and every metadata value per key."""
+
+    total_count: int
+    total_size: int
+    metadata: dict[str, list[str]] = field(default_factory=dict)

@@ -83,7 +83,10 @@ def test_get_progress_documents_action_and_task_id(doc):
 
 def test_the_list_filters_are_documented(doc):
     for path in ("/v3/{project_id}/volumes", "/v3/{project_id}/volumes/detail"):
-        assert set(params(doc["paths"][path]["get"], "query")) == {"name", "status", "marker", "limit", "all_tenants"}
+        assert set(params(doc["paths"][path]["get"], "query")) == {
+            "name", "status", "metadata", "volume_type", "bootable", "availability_zone", "group_id",
+            "migration_status", "name~", "description~", "sort", "sort_key", "sort_dir", "marker", "limit", "offset",
+            "with_count", "all_tenants"}
     for path in ("/v3/{project_id}/attachments", "/v3/{project_id}/attachments/detail"):
         assert set(params(doc["paths"][path]["get"], "query")) == {"volume_id", "instance_id", "status",
                                                                     "attach_status", "all_tenants"}

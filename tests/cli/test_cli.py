@@ -282,6 +282,24 @@ def test_client_error_from_a_body_that_is_no_fault() -> None:
     assert (info.value.status, info.value.message) == (502, "bad gateway")
 
 
+def test_client_lists_volumes_page_after_page() -> None:
+    pages = {None: (["a", "b"], "b"), "b": (["c", "d"], "d"), "d": (["e"], None)}
+    asked = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        marker = request.url.params.get("marker")
+        asked.append(str(request.url))
+        ids, last = pages[marker]
+        body: dict[str, object] = {"volumes": [{"id": i} for i in ids]}
+        if last:
+            body["volumes_links"] = [{"rel": "next", "href": f"http://volclone.test/v3/p1/volumes/detail?marker={last}"}]
+        return httpx.Response(200, json=body)
+
+    with Client("http://volclone.test", "t", "p1", transport=httpx.MockTransport(answer)) as client:
+        assert [v["id"] for v in client.list_volumes()] == ["a", "b", "c", "d", "e"]
+    assert asked[0] == "http://volclone.test/v3/p1/volumes/detail" and len(asked) == 3
+
+
 def test_client_sends_the_token_and_parses_the_task_id() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         assert request.headers["X-Auth-Token"] == "t"

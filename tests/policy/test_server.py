@@ -24,6 +24,7 @@ READ, WRITE, ADMIN = "read", "write", "admin"
 ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("GET", "/volumes", None, "volume:get_all", READ),
     ("GET", "/volumes/detail", None, "volume:get_all", READ),
+    ("GET", "/volumes/summary", None, "volume:get_all", READ),
     ("POST", "/volumes", {"volume": {"size": 1}}, "volume:create", WRITE),
     ("GET", f"/volumes/{VOL}", None, "volume:get", READ),
     ("PUT", f"/volumes/{VOL}", {"volume": {"name": "y"}}, "volume:update", WRITE),

@@ -283,6 +283,24 @@ def _list_of(model: type[BaseModel]) -> Schema:
     return {"type": "array", "items": _ref(model)}
 
 
+def _volume_list(model: type[BaseModel]) -> Schema:
+    """A page of volumes: ``volumes_links`` when the page is full, ``count`` when asked for (3.45)."""
+    return {"type": "object", "required": ["volumes"], "additionalProperties": False, "properties": {
+        "volumes": _list_of(model),
+        "volumes_links": {"type": "array", "items": _ref(Link), "minItems": 1,
+                          "description": "given when the page is full: rel next, the same request after its last "
+                                         "volume (marker)"},
+        "count": {"type": "integer", "minimum": 0,
+                  "description": "from microversion 3.45 with with_count=true: how many volumes the filters select"},
+    }}
+
+
+_VOLUME_SUMMARY: Schema = {
+    "type": "object", "required": ["total_size", "total_count"], "additionalProperties": False, "properties": {
+        "total_size": {"type": "integer", "minimum": 0, "description": "GiB"},
+        "total_count": {"type": "integer", "minimum": 0},
+        "metadata": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                     "description": "from microversion 3.36: every value each metadata key has"}}}
 _STRINGS: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
 _ONE_STRING: Schema = {**_STRINGS, "minProperties": 1, "maxProperties": 1}
 _TYPE = _obj(volume_type=_ref(VolumeType))
@@ -312,9 +330,10 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
     ("PUT", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
     ("DELETE", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: None},
-    ("GET", "/v3/{project_id}/volumes"): {200: _obj(volumes=_list_of(VolumeSummary))},
+    ("GET", "/v3/{project_id}/volumes"): {200: _volume_list(VolumeSummary)},
     ("POST", "/v3/{project_id}/volumes"): {202: _VOLUME},
-    ("GET", "/v3/{project_id}/volumes/detail"): {200: _obj(volumes=_list_of(Volume))},
+    ("GET", "/v3/{project_id}/volumes/detail"): {200: _volume_list(Volume)},
+    ("GET", "/v3/{project_id}/volumes/summary"): {200: _obj(**{"volume-summary": _VOLUME_SUMMARY})},
     ("GET", "/v3/{project_id}/volumes/{volume_id}"): {200: _VOLUME},
     ("PUT", "/v3/{project_id}/volumes/{volume_id}"): {200: _VOLUME},
     ("DELETE", "/v3/{project_id}/volumes/{volume_id}"): {202: None},
@@ -355,12 +374,29 @@ def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
             "schema": schema or {"type": "string"}}
 
 
-_ALL_TENANTS = _query("all_tenants", "admins: 1 or true lists every project's (anything else: only this one's)")
+_BOOL = {"type": "string", "description": "1, true, yes, on, t, y; or 0, false, no, off, f, n (any case)"}
+_ALL_TENANTS = _query("all_tenants", "admins: true lists every project's (a user: only this one's); not a boolean: "
+                      "400", _BOOL)
 _VOLUME_FILTERS = [
     _query("name", "only volumes of this name"),
     _query("status", "only volumes in this status"),
-    _query("marker", "the id of the volume after which the list starts (400 if it is not in the list)"),
-    _query("limit", "at most this many", {"type": "integer", "minimum": 0}),
+    _query("metadata", "only volumes with these metadata items, as a dict: {\"k\": \"v\"} (not a dict: none)"),
+    _query("volume_type", "admins: only volumes of this type (name or id); a user's: ignored below 3.33, "
+                           "a 400 from it"),
+    _query("bootable", "only bootable volumes (true: none, volclone's are not bootable); not a boolean: 400"),
+    _query("availability_zone", "only volumes in this zone (nova: all)"),
+    _query("group_id", "from 3.10: only volumes in this group (none are)"),
+    _query("migration_status", "only volumes in this migration status (none migrate)"),
+    _query("name~", "from 3.34: only volumes whose name contains this, in any case"),
+    _query("description~", "from 3.34: only volumes whose description contains this, in any case"),
+    _query("sort", "key[:asc|desc],...: id, name, description, size, status, created_at, updated_at, project_id, "
+                   "volume_type_id (default created_at:desc; created_at and id end every order)"),
+    _query("sort_key", "the older form of sort: one key (not with sort)"),
+    _query("sort_dir", "the older form of sort: asc or desc (not with sort)"),
+    _query("marker", "the id of the volume after which the page starts (404 if there is none the caller sees)"),
+    _query("limit", "at most this many (at most and by default 1000)", {"type": "integer", "minimum": 0}),
+    _query("offset", "skip this many first", {"type": "integer", "minimum": 0, "maximum": 2147483647}),
+    _query("with_count", "from 3.45: add count, how many volumes the filters select", _BOOL),
     _ALL_TENANTS,
 ]
 #: Query parameters of the routes that read ``request.query_params`` themselves.
@@ -370,6 +406,7 @@ QUERY: dict[tuple[str, str], list[Schema]] = {
                             "false (private types only) or none (every type); ignored for others")],
     ("GET", "/v3/{project_id}/volumes"): _VOLUME_FILTERS,
     ("GET", "/v3/{project_id}/volumes/detail"): _VOLUME_FILTERS,
+    ("GET", "/v3/{project_id}/volumes/summary"): [_ALL_TENANTS],
 }
 
 
@@ -413,7 +450,8 @@ _FAULTS = {
     400: "bad request: a body or parameter that is not valid, or a malformed OpenStack-API-Version",
     401: "no token, or a token that is not valid",
     403: "the policy does not allow it; the message names the rule (docs/policy.md)",
-    404: "not found (the attachments API also answers 404 below microversion 3.27)",
+    404: "not found (also: the attachments API below microversion 3.27, the volume summary below 3.12, a list's "
+         "marker that is no volume the caller sees)",
     406: "the OpenStack-API-Version asked for is not served",
     409: "the resource's state does not allow it",
     413: "the request body, or a field in it, is too large; or (volume create, clone-volumes, os-extend) the "

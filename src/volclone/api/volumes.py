@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from volclone.api import views
+from volclone.api import listing, views
 from volclone.api.deps import principal, rule, service, volume_shape
 from volclone.api.schemas import MetadataBody, MetaItemBody, VolumeCreateBody, VolumeUpdateBody
+from volclone.api.versions import fmt
 from volclone.domain import Principal, Volume
 from volclone.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v3/{project_id}/volumes")
 
-#: List filters a user may give, and the column each one selects.
-FILTERS = {"name": "name", "status": "status"}
-
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
+
+
+def _version(request: Request) -> tuple[int, int]:
+    version: tuple[int, int] = getattr(request.state, "api_version", (3, 0))
+    return version
 
 
 def _detail(request: Request, who: Principal, vols: list[Volume], extended: bool = True) -> list[dict[str, Any]]:
@@ -29,38 +34,57 @@ def _detail(request: Request, who: Principal, vols: list[Volume], extended: bool
     return [views.volume(_base(request), v, names.get(v.volume_type_id), shape) for v in vols]
 
 
-def _list(request: Request, who: Principal, project_id: str) -> list[Volume]:
-    q = request.query_params
-    filters = {FILTERS[k]: v for k, v in q.items() if k in FILTERS}
-    all_projects = q.get("all_tenants", "0").lower() in ("1", "true")
-    vols = service(request).volumes.list(who, project_id, all_projects, filters)
-    marker = q.get("marker")
-    if marker:
-        ids = [v.id for v in vols]
-        if marker not in ids:
-            raise BadRequest(f"marker {marker} not found")
-        vols = vols[ids.index(marker) + 1:]
-    if "limit" in q:
-        try:
-            limit = int(q["limit"])
-        except ValueError:
-            raise BadRequest("limit must be an integer") from None
-        if limit < 0:
-            raise BadRequest("limit must be zero or more")
-        vols = vols[:limit]
-    return vols
+def _next_link(request: Request, project_id: str, collection: str, last: Volume) -> dict[str, str]:
+    """Cinder's ``next`` link: this request's URL with ``marker`` set to the page's last volume
+    (moved to the end, as webob's MultiDict puts a key it sets again)."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"] + [("marker", last.id)]
+    return {"rel": "next", "href": f"{_base(request)}/v3/{project_id}/{collection}?{urlencode(params)}"}
+
+
+def _list(request: Request, who: Principal, project_id: str, collection: str,
+          show: Callable[[list[Volume]], list[dict[str, Any]]]) -> dict[str, Any]:
+    """One page of volumes, with ``volumes_links`` (a ``next`` link) when the page is full and,
+    at 3.45 with ``with_count``, ``count``: how many volumes the filters select in all."""
+    parsed = listing.volume_list(request.query_params.multi_items(), _version(request), who.is_admin)
+    svc = service(request).volumes
+    vols = svc.page(who, project_id, parsed.query, parsed.all_projects)
+    body: dict[str, Any] = {"volumes": show(vols)}
+    if vols and len(vols) >= parsed.limit:
+        body["volumes_links"] = [_next_link(request, project_id, collection, vols[-1])]
+    if parsed.with_count:
+        body["count"] = svc.count(who, project_id, parsed.query, parsed.all_projects)
+    return body
 
 
 @router.get("")
 @rule("volume:get_all")
 def list_volumes(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"volumes": [views.volume_summary(_base(request), v) for v in _list(request, who, project_id)]}
+    base = _base(request)
+    return _list(request, who, project_id, "volumes", lambda vols: [views.volume_summary(base, v) for v in vols])
 
 
 @router.get("/detail")
 @rule("volume:get_all")
 def list_volumes_detail(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"volumes": _detail(request, who, _list(request, who, project_id))}
+    return _list(request, who, project_id, "volumes/detail", lambda vols: _detail(request, who, vols))
+
+
+@router.get("/summary")
+@rule("volume:get_all")
+def volumes_summary(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    """Cinder's 3.12 summary: how many volumes, their GiB, and (3.36) each metadata key's values.
+    Like Cinder it reads ``all_tenants`` only; below 3.12 it is a 404, as a version-gated method is."""
+    version = _version(request)
+    if version < listing.SUMMARY_VERSION:
+        raise NotFound(f"API version {fmt(version)} is not supported on this method; the volume summary needs "
+                       f"microversion {fmt(listing.SUMMARY_VERSION)} or later")
+    q = request.query_params
+    all_projects = listing.boolean("all_tenants", q["all_tenants"]) if "all_tenants" in q else False
+    s = service(request).volumes.summary(who, project_id, all_projects)
+    summary: dict[str, Any] = {"total_size": s.total_size, "total_count": s.total_count}
+    if version >= listing.SUMMARY_METADATA_VERSION:
+        summary["metadata"] = s.metadata
+    return {"volume-summary": summary}
 
 
 @router.post("", status_code=202)

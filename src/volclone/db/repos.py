@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, exists, false, func, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -41,11 +41,13 @@ from volclone.domain import (
     BackendConfig,
     Principal,
     Volume,
+    VolumeQuery,
     VolumeStatus,
+    VolumeSummary,
     VolumeType,
     attached_status,
 )
-from volclone.errors import BadRequest, Conflict, DatabaseUnavailable
+from volclone.errors import BadRequest, Conflict, DatabaseUnavailable, NotFound
 
 #: What a lost race on a constraint tells the caller.
 _RACED = "the change conflicts with another one made at the same time; try again"
@@ -216,6 +218,58 @@ class Volumes:
             rows = s.scalars(select(VolumeRow).where(VolumeRow.id.in_(volume_ids)))
             return {r.id: _volume(r) for r in rows}
 
+    def page(self, project_id: str | None, query: VolumeQuery) -> builtins.list[Volume]:
+        """The volumes of ``project_id`` (None: of every project) ``query`` selects, in its order,
+        from after its marker (404 if no volume has that id), at most its limit.
+
+        One statement: ORDER BY the sort keys, a keyset condition on the marker's values of them,
+        OFFSET and LIMIT; only the page's rows are read.
+        """
+        q = _where(select(VolumeRow), project_id, query, self.db.engine.dialect.name)
+        if q is None:
+            return []
+        order = _order(query.sort)
+        with _transaction(self.db) as s:
+            if query.marker is not None:
+                if _unstorable(query.marker) or s.scalar(select(VolumeRow.id).where(
+                        VolumeRow.id == query.marker)) is None:
+                    raise NotFound(f"Volume {query.marker} could not be found.")
+                q = q.where(_after(order, query.marker))
+            q = q.order_by(*(e.asc() if up else e.desc() for e, up in order))
+            if query.offset:
+                q = q.offset(query.offset)
+            if query.limit is not None:
+                q = q.limit(query.limit)
+            return [_volume(r) for r in s.scalars(q)]
+
+    def project_of(self, volume_id: str) -> str | None:
+        """The project of the volume ``volume_id`` (None: no such volume), in one small query."""
+        if _unstorable(volume_id):
+            return None
+        with _transaction(self.db) as s:
+            return s.scalar(select(VolumeRow.project_id).where(VolumeRow.id == volume_id))
+
+    def count(self, project_id: str | None, query: VolumeQuery) -> int:
+        """How many volumes ``query``'s filters select (its order and page aside)."""
+        q = _where(select(func.count()).select_from(VolumeRow), project_id, query, self.db.engine.dialect.name)
+        if q is None:
+            return 0
+        with _transaction(self.db) as s:
+            return int(s.scalar(q) or 0)
+
+    def summary(self, project_id: str | None) -> VolumeSummary:
+        """How many volumes ``project_id`` (None: every project) has, their GiB, and each metadata
+        key's distinct values (sorted)."""
+        scope = [] if project_id is None else [VolumeRow.project_id == project_id]
+        with _transaction(self.db) as s:
+            count, size = s.execute(select(func.count(VolumeRow.id), func.coalesce(func.sum(VolumeRow.size), 0))
+                                    .where(*scope)).one()
+            values: dict[str, set[str]] = {}
+            for meta in s.scalars(select(VolumeRow.metadata_).where(*scope)):
+                for key, value in (meta or {}).items():
+                    values.setdefault(key, set()).add(value)
+        return VolumeSummary(int(count), int(size), {k: sorted(v) for k, v in sorted(values.items())})
+
     def list(self, project_id: str | None, filters: dict[str, str] | None = None) -> list[Volume]:
         q = select(VolumeRow).order_by(VolumeRow.created_at.desc(), VolumeRow.id)
         if project_id is not None:
@@ -292,6 +346,75 @@ class Volumes:
     def delete(self, volume_id: str) -> None:
         with _transaction(self.db) as s:
             s.execute(delete(VolumeRow).where(VolumeRow.id == volume_id))
+
+
+#: The volume fields a query filters on, by their columns.
+_COLUMNS: dict[str, Any] = {
+    "id": VolumeRow.id, "name": VolumeRow.name, "description": VolumeRow.description, "size": VolumeRow.size,
+    "status": VolumeRow.status, "project_id": VolumeRow.project_id, "volume_type_id": VolumeRow.volume_type_id,
+    "created_at": VolumeRow.created_at, "updated_at": VolumeRow.updated_at,
+}
+#: How each field sorts. A name or description may be NULL: it sorts as "", so that the order is
+#: the same on SQLite and PostgreSQL (which put NULLs at opposite ends) and a keyset on it is total.
+_SORTED: dict[str, ColumnElement[Any]] = {
+    **_COLUMNS, "name": func.coalesce(VolumeRow.name, ""), "description": func.coalesce(VolumeRow.description, ""),
+}
+#: The keys every order ends with (Cinder's defaults), making it total.
+_TIEBREAKERS = ("created_at", "id")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _has_item(dialect: str, key: str, value: str) -> ColumnElement[bool]:
+    """The volume's metadata has ``key`` set to ``value``. The items are read as a table (SQLite's
+    ``json_each``, PostgreSQL's ``json_each_text``) rather than by a JSON path, which would need
+    the key quoted for each database's path syntax (a key with a quote, a backslash or letters
+    outside ASCII is then looked up wrong on SQLite)."""
+    each = func.json_each_text if dialect == "postgresql" else func.json_each
+    item = each(VolumeRow.metadata_).table_valued("key", "value").alias("item")
+    return exists(select(1).select_from(item).where(item.c.key == key, item.c.value == value))
+
+
+def _where(q: Select[Any], project_id: str | None, query: VolumeQuery, dialect: str) -> Select[Any] | None:
+    """``q`` with the scope and the filters of ``query``; None when nothing can match."""
+    values = [v for _, v in query.equal] + [v for kv in query.metadata for v in kv] + \
+        [v for _, v in query.contains] + [project_id]
+    if query.nothing or _unstorable(*values):
+        return None
+    if project_id is not None:
+        q = q.where(VolumeRow.project_id == project_id)
+    for key, value in query.equal:
+        q = q.where(_COLUMNS[key] == value)
+    for key, value in query.metadata:
+        q = q.where(_has_item(dialect, key, value))
+    for key, text in query.contains:
+        q = q.where(_COLUMNS[key].ilike(f"%{_escape_like(text)}%", escape="\\"))
+    return q
+
+
+def _order(sort: tuple[tuple[str, bool], ...]) -> list[tuple[ColumnElement[Any], bool]]:
+    """The ORDER BY of ``sort``, with the tiebreakers it lacks in its first key's direction."""
+    keys = list(sort)
+    up = keys[0][1] if keys else False
+    keys += [(k, up) for k in _TIEBREAKERS if k not in {k for k, _ in keys}]
+    return [(_SORTED[k], asc) for k, asc in keys]
+
+
+def _after(order: list[tuple[ColumnElement[Any], bool]], marker_id: str) -> ColumnElement[bool]:
+    """Rows that come after the volume ``marker_id`` in ``order``: a keyset (equal to it on the
+    first keys and past it on the next one, for each key in turn). The marker's values are read
+    by the same statement, so they are compared as stored (a datetime round-tripped through
+    Python could be written differently from the stored text on SQLite)."""
+    def marker(expr: ColumnElement[Any]) -> Any:
+        return select(expr).where(VolumeRow.id == marker_id).scalar_subquery()
+
+    terms = []
+    for i, (expr, up) in enumerate(order):
+        same = [e == marker(e) for e, _ in order[:i]]
+        terms.append(and_(*same, expr > marker(expr) if up else expr < marker(expr)))
+    return or_(*terms) if terms else false()
 
 
 #: Volume statuses that follow from the volume's attachments (others, e.g. ``deleting``, win).

@@ -66,7 +66,8 @@ def _rule(name: str, check: str, description: str, *operations: str) -> oslo.Doc
 API_RULES = [
     # volumes
     _rule("volume:create", ADMIN_OR_MEMBER, "Create a volume.", "POST /volumes"),
-    _rule("volume:get_all", ADMIN_OR_READER, "List volumes.", "GET /volumes", "GET /volumes/detail"),
+    _rule("volume:get_all", ADMIN_OR_READER, "List volumes, and sum them up.", "GET /volumes",
+          "GET /volumes/detail", "GET /volumes/summary"),
     _rule("volume:get", ADMIN_OR_READER,
           "Show a volume. Volume actions need it too (you act on a volume you can see), before their own rule.",
           "GET /volumes/{volume_id}", "POST /volumes/{volume_id}/action"),

@@ -11,7 +11,16 @@ from collections.abc import Callable, Mapping
 
 from volclone.backends.base import Extendable, Flattenable, VolumeDriver
 from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
-from volclone.domain import CLONEABLE, DELETABLE, Principal, Volume, VolumeStatus, VolumeType
+from volclone.domain import (
+    CLONEABLE,
+    DELETABLE,
+    Principal,
+    Volume,
+    VolumeQuery,
+    VolumeStatus,
+    VolumeSummary,
+    VolumeType,
+)
 from volclone.errors import (
     BackendError,
     BackendUnavailable,
@@ -288,8 +297,42 @@ class VolumeService:
 
     def list(self, who: Principal, project_id: str, all_projects: bool = False,
              filters: dict[str, str] | None = None) -> list[Volume]:
-        scope = None if (all_projects and who.is_admin) else project_id
-        return self.repo.list(scope, filters)
+        return self.repo.list(self._scope(who, project_id, all_projects), filters)
+
+    @staticmethod
+    def _scope(who: Principal, project_id: str, all_projects: bool) -> str | None:
+        return None if (all_projects and who.is_admin) else project_id
+
+    def _resolved(self, query: VolumeQuery) -> VolumeQuery:
+        """``query`` with a ``volume_type`` filter (a type's name or id) as a ``volume_type_id`` one;
+        a type that does not exist matches nothing."""
+        equal = []
+        for key, value in query.equal:
+            if key == "volume_type":
+                vtype = self.types.repo.get(str(value)) or self.types.repo.by_name(str(value))
+                if vtype is None:
+                    return dataclasses.replace(query, nothing=True)
+                key, value = "volume_type_id", vtype.id
+            equal.append((key, value))
+        return dataclasses.replace(query, equal=tuple(equal))
+
+    def page(self, who: Principal, project_id: str, query: VolumeQuery,
+             all_projects: bool = False) -> builtins.list[Volume]:
+        """The volumes ``query`` selects, one page of them (see :class:`VolumeQuery`). A marker is
+        found as ``who`` sees volumes, as in Cinder: a user's own project only, an admin's anywhere;
+        otherwise it is a 404."""
+        if query.marker is not None:
+            owner = self.repo.project_of(query.marker)
+            if owner is None or not (who.is_admin or owner == project_id):
+                raise NotFound(f"Volume {query.marker} could not be found.")
+        return self.repo.page(self._scope(who, project_id, all_projects), self._resolved(query))
+
+    def count(self, who: Principal, project_id: str, query: VolumeQuery, all_projects: bool = False) -> int:
+        """How many volumes ``query``'s filters select, whatever the page (Cinder's ``with_count``)."""
+        return self.repo.count(self._scope(who, project_id, all_projects), self._resolved(query))
+
+    def summary(self, who: Principal, project_id: str, all_projects: bool = False) -> VolumeSummary:
+        return self.repo.summary(self._scope(who, project_id, all_projects))
 
     def create(self, who: Principal, project_id: str, size: int, name: str | None = None,
                description: str | None = None, volume_type: str | None = None,
