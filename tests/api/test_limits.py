@@ -4,6 +4,7 @@ free-text field, capped as Cinder caps them. Over a cap: a 400 or 413 fault, and
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -197,3 +198,32 @@ def test_the_attach_connector_is_capped(env, vol):
     assert env.user.ok("GET", "/attachments", headers=v327)["attachments"] == [] or \
         vol["id"] not in {a["volume_id"] for a in env.user.ok("GET", "/attachments", headers=v327)["attachments"]}
     assert env.user.ok("GET", f"/volumes/{vol['id']}")["volume"]["status"] == "available"
+
+
+def test_an_idle_connection_is_kept_longer_than_the_clients_keep_theirs(env):
+    """A client may reuse a connection after 5 s idle (httpx's pool expiry; urllib3 keeps them
+    forever): the server must not be closing it then, or that request is lost to a reset."""
+    request = (b"GET /v3/p1/volumes HTTP/1.1\r\nHost: x\r\nX-Auth-Token: " + env.user_token.encode() + b"\r\n\r\n")
+
+    def answer(sock: socket.socket) -> bytes:
+        """One whole response (its headers, and its body by Content-Length)."""
+        got = b""
+        while b"\r\n\r\n" not in got:
+            data = sock.recv(65536)
+            assert data, f"the server closed the connection: {got!r}"
+            got += data
+        head, _, body = got.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))
+        while len(body) < length:
+            data = sock.recv(65536)
+            assert data, "the server closed the connection mid-body"
+            body += data
+        return head
+
+    with socket.create_connection(("127.0.0.1", env.server.port), timeout=30) as sock:
+        sock.sendall(request)
+        assert answer(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(6.5)
+        sock.sendall(request)
+        assert answer(sock).startswith(b"HTTP/1.1 200")

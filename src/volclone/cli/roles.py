@@ -17,6 +17,12 @@ from volclone.config import Settings
 from volclone.errors import VolcloneError
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Seconds an idle client connection stays open. uvicorn's default (5 s) equals httpx's pool
+#: expiry, and urllib3 (requests, keystoneauth, the OpenStack clients) never expires its pool: a
+#: client reusing a connection the server is closing at that instant loses its request (seen as
+#: resets under load). Longer than the clients' and a load balancer's usual idle timeout (60 s),
+#: as nginx's 75 s.
+KEEP_ALIVE_S = 75
 
 
 def _build(settings: Settings, role: object) -> object:
@@ -43,7 +49,7 @@ def _serve_http(settings: Settings, role: str) -> None:
     where = f"data in {settings.data_dir}" if role == "serve" else "flows run in the workers"
     click.echo(f"volclone {role} serving http://{settings.host}:{settings.port} ({where})")
     app = create_app(svc, max_request_bytes=settings.max_request_bytes)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_keep_alive=KEEP_ALIVE_S)
 
 
 def _cluster_settings(ctx: click.Context, **overrides: object) -> Settings:
