@@ -223,6 +223,18 @@ def test_clone_status(cli: Run) -> None:
     assert "→" in row and clone_id in row
 
 
+def test_clone_show_prints_the_set_and_its_consistency(cli: Run) -> None:
+    srcs = [new_volume(cli, unique("src")) for _ in range(2)]
+    out = ok_json(cli("clone", *(s["id"] for s in srcs), "--json"))
+    shown = ok_json(cli("clone", "show", out["task_id"], "--json"))
+    assert [e["source_id"] for e in shown["manifest"]] == [s["id"] for s in srcs]
+    assert shown["consistency"]["level"] == "crash-consistent"
+    text = ok_text(cli("clone", "show", out["task_id"]))
+    for s in srcs:
+        assert out["results"][s["id"]] in table_row(text, s["id"])
+    assert "crash-consistent by qmp-transaction at " in text
+
+
 def test_clone_status_of_an_unknown_task(cli: Run) -> None:
     assert_error(cli("clone", "status", str(uuid.uuid4())), "Error (HTTP 404 itemNotFound):")
 

@@ -52,7 +52,8 @@ def test_a_clone_is_a_set_of_available_volumes_with_the_sources_data(fast: Fast)
         c = fast.get(p.results[src])
         assert c.status.value == "available" and c.description == "nightly"
         assert c.size == fast.get(src).size and c.volume_type_id == fast.get(src).volume_type_id
-        assert c.metadata == {META_SOURCE: src, META_TASK: task}
+        # the source's user metadata comes along, the clone keys added
+        assert c.metadata == {**fast.get(src).metadata, META_SOURCE: src, META_TASK: task}
         assert fast.digest(c.id) == sums[src]
         assert fast.get(src).metadata == ({"origin": "x"} if src == srcs[0] else {})
     assert fast.db_rows("SELECT * FROM volume_groups") == []

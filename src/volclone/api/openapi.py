@@ -181,6 +181,37 @@ class CloneStarted(Out):
     clone_volumes: TaskUri = Field(alias="clone-volumes")
 
 
+class Consistency(BaseModel):
+    """What consistency the set got (an extension of the spec), once the point is taken."""
+
+    level: Literal["crash-consistent", "none"] = Field(
+        description='crash-consistent is the one level volclone promises; "none" only under the test-only switch')
+    method: str = Field(description="qmp-transaction (local pool) or rbd-group-snapshot")
+    members: list[str] = Field(description="the source ids frozen together, in request order")
+    taken_at: str = Field(description="ISO 8601, UTC")
+    io_freeze_ms: float | None = Field(None, description="how long writers were paused, where measured")
+
+
+class ManifestAttachment(BaseModel):
+    instance_uuid: str | None
+    attach_mode: AttachMode
+    attach_order: int | None = Field(description="1 for the first to attach; null where not known")
+    mountpoint: str | None
+
+
+class ManifestEntry(BaseModel):
+    """One member of the set a succeeded task made (an extension of the spec)."""
+
+    source_id: str
+    clone_id: str
+    name: str
+    size: int | None = Field(description="GiB")
+    volume_type_id: str
+    bootable: bool
+    attachments: list[ManifestAttachment] = Field(description="the source's, at the consistency point")
+    metadata: dict[str, str] = Field(description="the source's user metadata as copied, with the clone keys")
+
+
 class ProgressDetails(BaseModel):
     """The progress, and what the flow measured (``io_freeze_ms``, ``bytes_done``, ...)."""
 
@@ -190,6 +221,8 @@ class ProgressDetails(BaseModel):
     pending_tasks: dict[str, TaskState]
     progress: int = Field(ge=0, le=100)
     flow_details: dict[str, TaskState]
+    consistency: Consistency | None = Field(None, description="once the consistency point is taken")
+    manifest: list[ManifestEntry] | None = Field(None, description="in request order, once the task succeeded")
 
 
 class ProgressOut(Out):

@@ -426,6 +426,40 @@ def clone_group() -> None:
     """Never runs without a subcommand: ActionGroup hands ``clone VOL...`` to ``clone_volumes``."""
 
 
+@clone_group.command("show")
+@click.argument("task_id")
+@client_command
+def clone_show(session: Session, task_id: str) -> None:
+    """Show the set a clone task made: each clone with its source, the source's attachments at
+    the consistency point, and how consistent the set is.
+
+    \b
+        volclone clone show 84a0bb4d-4644-40b0-b45a-00d2d0d75b2a
+    """
+    p = session.client.progress(task_id)
+    details = p.get("details", {})
+    entries: list[dict[str, Any]] = details.get("manifest") or []
+    if session.as_json:
+        session.emit_json({"task_id": task_id, "state": flow_state(p), "manifest": entries,
+                           "consistency": details.get("consistency")})
+        return
+    if not entries:
+        raise click.ClickException(f"clone task {task_id} is {flow_state(p)}: it has no set to show "
+                                   "(a manifest is there once a task succeeded)")
+    rows = [(e["source_id"], "→", e["clone_id"], e["name"], e["size"], "yes" if e["bootable"] else "no",
+             ", ".join(f"{a.get('instance_uuid') or '-'} ({a['attach_mode']}"
+                       + (f", #{a['attach_order']}" if a.get("attach_order") else "") + ")"
+                       for a in e["attachments"]) or "-")
+            for e in entries]
+    session.console.print(table(["Source ID", "→", "Clone ID", "Name", "GiB", "Bootable", "Attached to (mode, order)"],
+                                rows, title=f"Clone task {task_id}"))
+    c = details.get("consistency") or {}
+    if c:
+        freeze = f", I/O paused {c['io_freeze_ms']} ms" if "io_freeze_ms" in c else ""
+        session.console.print(f"{c.get('level')} by {c.get('method')} at {c.get('taken_at')}{freeze}",
+                              markup=False)
+
+
 @clone_group.command("status")
 @click.argument("task_id")
 @client_command

@@ -46,7 +46,7 @@ from volclone.backends.base import GroupSnapshotCapable, VolumeDriver
 from volclone.backends.copy import copy_from_group_snapshot
 from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import Groups, Volumes
-from volclone.domain import CLONEABLE, Volume, VolumeStatus
+from volclone.domain import CLONEABLE, AttachStatus, Volume, VolumeStatus
 from volclone.errors import InjectedFailure, InvalidVolume, RevertIncomplete
 from volclone.flows.messages import public_error
 from volclone.flows.model import CloneSpec, Step, Undo
@@ -256,7 +256,22 @@ class CreateGroupSnapshot(CloneTask):
             "method": driver.consistency_method, "members": list(source_ids), "taken_at": taken_at}
         if snap.io_freeze_ms is not None:
             consistency["io_freeze_ms"] = round(float(snap.io_freeze_ms), 3)
-        return {"members": dict(snap.members), "io_freeze_ms": snap.io_freeze_ms, "consistency": consistency}
+        return {"members": dict(snap.members), "io_freeze_ms": snap.io_freeze_ms, "consistency": consistency,
+                "sources": self._as_frozen(source_ids)}
+
+    def _as_frozen(self, source_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """What the manifest tells of each source as of the point: its size, whether it boots,
+        and who had it attached (in the order they attached, where that is known)."""
+        found = self.ctx.volumes.get_many(source_ids)
+        sources: dict[str, dict[str, Any]] = {}
+        for vid, vol in found.items():
+            attached = sorted((a for a in vol.attachments if a.status is AttachStatus.ATTACHED),
+                              key=lambda a: (a.attached_at is None, a.attached_at or dt.datetime.min))
+            sources[vid] = {"size": vol.size, "bootable": vol.bootable, "attachments": [
+                {"instance_uuid": a.instance_uuid, "attach_mode": a.mode.value,
+                 "attach_order": n if a.attached_at is not None else None, "mountpoint": a.mountpoint}
+                for n, a in enumerate(attached, start=1)]}
+        return sources
 
     def revert(self, task_id: str, backend: str, **_: Any) -> None:
         self.ctx.undo(task_id, self.name, Undo.DELETE_GROUP_SNAPSHOT, snapshot_id(task_id), backend)
@@ -299,17 +314,24 @@ class CreateGroupClone(CloneTask):
 
 
 class SetMetadataForVolume(CloneTask):
-    """Record on every clone where it came from (source volume and clone task).
+    """Copy each source's user metadata onto its clone, and record on every clone where it came
+    from (source volume and clone task).
 
     Revert: nothing of its own; the clones themselves go with CreateGroupClone's revert.
     """
 
-    def execute(self, task_id: str, backend: str, clones: list[dict[str, Any]]) -> None:
-        missing = self.ctx.volumes.merge_metadata(
-            {c.id: {META_SOURCE: c.source, META_TASK: task_id} for c in CloneSpec.load_all(clones, backend)})
+    def execute(self, task_id: str, backend: str, clones: list[dict[str, Any]]) -> dict[str, Any]:
+        specs = CloneSpec.load_all(clones, backend)
+        sources = self.ctx.volumes.get_many([c.source for c in specs])
+        # The source's user metadata comes along, the clone keys over it (a clone of a clone
+        # names its own source and task).
+        metadata = {c.id: {**(sources[c.source].metadata if c.source in sources else {}),
+                           META_SOURCE: c.source, META_TASK: task_id} for c in specs}
+        missing = self.ctx.volumes.merge_metadata(metadata)
         if missing:
             raise InvalidVolume(f"clones {', '.join(missing)} are gone")
         self.ctx.failpoint(self.name)
+        return {"metadata": metadata}
 
 
 class DeleteGroupSnapshot(CloneTask):

@@ -35,7 +35,7 @@ from volclone.domain import FINISHED, CloneProgress, TaskState
 from volclone.errors import RevertIncomplete, VolcloneError
 from volclone.flows.clone_volumes import FLOW_NAME
 from volclone.flows.messages import tenant_message
-from volclone.flows.model import Step
+from volclone.flows.model import CloneSpec, Step
 
 _DONE = frozenset({states.SUCCESS, states.FAILURE, states.REVERTING, states.REVERTED, states.REVERT_FAILURE})
 _AS_TASK_STATE = {
@@ -102,10 +102,25 @@ def _step_state(atom: models.AtomDetail, revert_failed: frozenset[str]) -> TaskS
     return _AS_TASK_STATE.get(atom.state, TaskState.PENDING)
 
 
+def manifest(clones: list[CloneSpec], frozen: dict[str, Any], metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """The set, in request order: each clone (id, name, size, type, metadata as copied) with its
+    source as the consistency point found it (bootable, attachments)."""
+    entries = []
+    for c in clones:
+        source = frozen.get(c.source) or {}
+        entries.append({"source_id": c.source, "clone_id": c.id, "name": c.name, "size": source.get("size"),
+                        "volume_type_id": c.volume_type_id, "bootable": bool(source.get("bootable", False)),
+                        "attachments": list(source.get("attachments") or []),
+                        "metadata": dict(metadata.get(c.id) or {})})
+    return entries
+
+
 def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, str],
-                  revert_failed: frozenset[str] = frozenset()) -> CloneProgress:
+                  revert_failed: frozenset[str] = frozenset(),
+                  clones: list[CloneSpec] | None = None) -> CloneProgress:
     """The progress of one clone task. ``clone_map`` is source id -> clone id; ``revert_failed``
-    names the steps whose revert left something behind."""
+    names the steps whose revert left something behind; with ``clones`` (the request's, in its
+    order) a flow that succeeded lists the set in ``manifest``."""
     atoms = list(detail)
     steps = [a for a in atoms if not a.name.startswith("_TaskFlow")]
     finished = detail.state in FINISHED
@@ -126,16 +141,23 @@ def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, 
     else:
         results = {}
     extra: dict[str, Any] = {}
+    frozen: dict[str, Any] = {}
+    copied_metadata: dict[str, Any] = {}
     for atom in atoms:
+        if Step.of(atom.name) is Step.SET_METADATA and isinstance(atom.results, dict):
+            copied_metadata = atom.results.get("metadata") or {}
         if Step.of(atom.name) is Step.CREATE_GROUP_SNAPSHOT and isinstance(atom.results, dict):
             freeze = atom.results.get("io_freeze_ms")
             if freeze is not None:
                 extra["io_freeze_ms"] = round(float(freeze), 3)
             if isinstance(atom.results.get("consistency"), dict) and atom.state == states.SUCCESS:
                 extra["consistency"] = dict(atom.results["consistency"])
+                frozen = atom.results.get("sources") or {}
         copied = ((atom.meta or {}).get("progress_details") or {}).get("details") or {}
         if "bytes_total" in copied:
             extra["bytes_done"] = copied["bytes_done"]
             extra["bytes_total"] = copied["bytes_total"]
+    if clones is not None and detail.state == states.SUCCESS:
+        extra["manifest"] = manifest(clones, frozen, copied_metadata)
     return CloneProgress(task_id=task_id, flow_name=FLOW_NAME, flow_state=flow_state, progress=progress,
                          tasks=tasks, results=results, extra=extra)

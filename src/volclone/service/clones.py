@@ -260,9 +260,10 @@ class CloneService:
         detail = self.runner.flow_detail(row.flow_id)
         if detail is None:
             raise NotFound(f"clone task {task_id} has no flow")
-        clone_map = {c.source: c.id for c in CloneSpec.load_all(row.request["clones"], row.request["backend"])}
+        specs = CloneSpec.load_all(row.request["clones"], row.request["backend"])
+        clone_map = {c.source: c.id for c in specs}
         failed = frozenset(i.step for i in self.leftovers.for_task(task_id))
-        return read_progress(task_id, detail, clone_map, failed)
+        return read_progress(task_id, detail, clone_map, failed, specs)
 
     # -- leftovers of failed reverts ------------------------------------------
     def retry_leftovers(self) -> int:
