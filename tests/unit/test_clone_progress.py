@@ -170,3 +170,48 @@ def test_a_reverted_set_reports_no_consistency_point(make_fast: Callable[..., Fa
     task = fast.clone([fast.volume().id])
     assert fast.wait(task).flow_state.value == "REVERTED"
     assert "consistency" not in fast.body(task)["details"]
+
+
+def test_while_data_is_copied_the_rate_and_time_left_appear(fast: Fast, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the rate measured since the copy's first report: 1 MiB every 0.25 s of 8 MiB."""
+    import time
+
+    mib = 1024**2
+    halfway, go = threading.Event(), threading.Event()
+    real_clone = fast.mem.clone_from_group_snapshot
+
+    def slow_copy(snapshot: Any, clones: Any, *, progress: Any = None) -> None:
+        for done in range(0, 9):
+            progress(done * mib, 8 * mib)
+            if done == 4:
+                halfway.set()
+                assert go.wait(30)
+            time.sleep(0.25)
+        real_clone(snapshot, clones)
+
+    monkeypatch.setattr(fast.mem, "clone_from_group_snapshot", slow_copy)
+    task = fast.clone([fast.volume().id])
+    try:
+        assert halfway.wait(30)
+        time.sleep(0.3)  # the throttled report of 4 MiB is persisted
+        d = fast.body(task)["details"]
+        assert d["bytes_done"] == 4 * mib and d["bytes_total"] == 8 * mib
+        assert 2 * mib < d["bytes_per_second"] < 6 * mib  # ~4 MiB/s, on a busy machine
+        assert 0.5 < d["eta_seconds"] < 3  # 4 MiB left at that rate: ~1 s
+    finally:
+        go.set()
+    fast.wait(task)
+    done = fast.body(task)["details"]
+    assert done["bytes_done"] == done["bytes_total"] == 8 * mib
+    assert "bytes_per_second" not in done and "eta_seconds" not in done  # nothing is being copied now
+
+
+def test_the_cli_bar_shows_bytes_rate_and_time_left() -> None:
+    from volclone.cli.commands import copy_line
+
+    running = {"flow_details": {"cloneFlow": "RUNNING"},
+               "details": {"bytes_done": 3 * 1024**3 // 2, "bytes_total": 4 * 1024**3,
+                           "bytes_per_second": 200 * 1024**2, "eta_seconds": 12.8}}
+    assert copy_line(running) == ", 1.5 GiB of 4.0 GiB at 200.0 MiB/s, 13 s left"
+    assert copy_line({**running, "flow_details": {"cloneFlow": "SUCCESS"}}) == ""
+    assert copy_line({"flow_details": {"cloneFlow": "RUNNING"}, "details": {}}) == ""

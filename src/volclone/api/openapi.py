@@ -221,6 +221,8 @@ class ProgressDetails(BaseModel):
     pending_tasks: dict[str, TaskState]
     progress: int = Field(ge=0, le=100)
     flow_details: dict[str, TaskState]
+    bytes_per_second: int | None = Field(None, description="while data is copied: the rate measured so far")
+    eta_seconds: float | None = Field(None, description="while data is copied: the time left at that rate")
     consistency: Consistency | None = Field(None, description="once the consistency point is taken")
     manifest: list[ManifestEntry] | None = Field(None, description="in request order, once the task succeeded")
 

@@ -338,6 +338,25 @@ def running_steps(progress: Mapping[str, Any]) -> str:
     return ", ".join(names)
 
 
+def copy_line(p: Mapping[str, Any]) -> str:
+    """Bytes copied, the rate and the time left, as the server measured them (while data is copied)."""
+    d = p.get("details") or {}
+    if "bytes_total" not in d or flow_state(p) != "RUNNING":
+        return ""
+    line = f", {_size(d['bytes_done'])} of {_size(d['bytes_total'])}"
+    if "bytes_per_second" in d:
+        line += f" at {_size(d['bytes_per_second'])}/s, {d['eta_seconds']:.0f} s left"
+    return line
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
 def wait_with_bar(session: Session, task_id: str, count: int) -> dict[str, Any]:
     """Wait for the clone task, with a live bar on stderr naming the step that runs."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
@@ -348,7 +367,7 @@ def wait_with_bar(session: Session, task_id: str, count: int) -> dict[str, Any]:
 
         def update(p: dict[str, Any]) -> None:
             steps = running_steps(p) or flow_state(p).lower()
-            bar.update(bar_id, completed=p.get("progress", 0), description=f"{what}: {steps}")
+            bar.update(bar_id, completed=p.get("progress", 0), description=f"{what}: {steps}{copy_line(p)}")
 
         return session.client.wait(task_id, on_progress=update)
 

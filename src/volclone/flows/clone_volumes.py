@@ -196,19 +196,31 @@ class CloneTask(task.Task):  # type: ignore[misc]
     #: Least time between two persisted progress reports of one task.
     REPORT_EVERY = 0.2
 
+    #: The rate is reported once the copy has run this long (a first report has no rate).
+    RATE_AFTER_S = 0.5
+
     def __init__(self, ctx: CloneContext, name: str, **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
         self.ctx = ctx
         self._reported = 0.0
+        self._first: tuple[float, int] | None = None  # (when, bytes done) of this run's first report
 
     def report_bytes(self, done: int, total: int) -> None:
-        """Persist byte progress (throttled); get_progress turns it into ``progress``."""
+        """Persist byte progress (throttled); get_progress turns it into ``progress``, and, from
+        the rate measured since this run's first report, ``bytes_per_second`` and ``eta_seconds``."""
         now = time.monotonic()
+        if self._first is None or done < self._first[1]:
+            self._first = (now, done)
         if total <= 0 or (now - self._reported < self.REPORT_EVERY and done < total):
             return
         self._reported = now
-        self.notifier.notify(task.EVENT_UPDATE_PROGRESS,
-                             {"progress": min(1.0, done / total), "bytes_done": done, "bytes_total": total})
+        report: dict[str, Any] = {"progress": min(1.0, done / total), "bytes_done": done, "bytes_total": total}
+        since, done_then = self._first
+        if now - since >= self.RATE_AFTER_S and done > done_then:
+            rate = (done - done_then) / (now - since)
+            report["bytes_per_second"] = round(rate)
+            report["eta_seconds"] = round(max(0, total - done) / rate, 1)
+        self.notifier.notify(task.EVENT_UPDATE_PROGRESS, report)
 
 
 class CreateSourceGroup(CloneTask):

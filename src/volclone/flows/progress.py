@@ -157,6 +157,9 @@ def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, 
         if "bytes_total" in copied:
             extra["bytes_done"] = copied["bytes_done"]
             extra["bytes_total"] = copied["bytes_total"]
+            if atom.state == states.RUNNING and "bytes_per_second" in copied:  # while data is copied
+                extra["bytes_per_second"] = copied["bytes_per_second"]
+                extra["eta_seconds"] = copied["eta_seconds"]
     if clones is not None and detail.state == states.SUCCESS:
         extra["manifest"] = manifest(clones, frozen, copied_metadata)
     return CloneProgress(task_id=task_id, flow_name=FLOW_NAME, flow_state=flow_state, progress=progress,
