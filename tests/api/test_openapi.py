@@ -33,7 +33,7 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,r
           "ignored_auth")
 #: Bounds of one run: test cases per operation and phase, and seconds for the whole run.
 MAX_EXAMPLES = 15
-MAX_SECONDS = 60
+MAX_SECONDS = 30
 
 
 @pytest.fixture(scope="module")
