@@ -538,7 +538,7 @@ def main() -> None:
     result = {
         "benchmark": "cluster", "when": started,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_at_start": load_start,
-                    "load_average_at_end": load(), "shared": "yes: other helpers' work runs beside it",
+                    "load_average_at_end": load(), "shared": "the machine may run other work: see the load averages",
                     "ceph": subprocess.run(["ceph", "--version"], capture_output=True, text=True).stdout.strip()},
         "workload": {"requests": args.requests, "volumes_per_request": args.volumes, "size_gib": SIZE_GIB,
                      "written_mib_each": EXTENTS * EXTENT // MIB,
