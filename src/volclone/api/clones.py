@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 
 from volclone.api import views
 from volclone.api.deps import principal, rule, service
+from volclone.api.listing import boolean
 from volclone.api.schemas import CloneVolumesBody
 from volclone.domain import CloneRequest, Principal
 from volclone.errors import BadRequest
@@ -16,6 +17,8 @@ router = APIRouter(prefix="/v3/{project_id}/clone-volumes")
 ACTION = "clone-volumes"
 #: An extension (clients written against the spec alone never send it): printable ASCII, 1-255.
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: An extension: validate and plan, make nothing (docs/dry-run.md).
+DRY_RUN = "dry_run"
 
 
 @router.post("")
@@ -25,14 +28,31 @@ def clone_volumes(project_id: str, body: CloneVolumesBody, request: Request,
                   idempotency_key: str | None = Header(
                       default=None, alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255, pattern=r"^[!-~]+$",
                       description="Retries with the same key and body (within 24 h) get the same task_uri; "
-                                  "the same key with another body is a 409")) -> dict[str, Any]:
+                                  "the same key with another body is a 409. On a dry run it is checked "
+                                  "and otherwise ignored")) -> dict[str, Any]:
+    dry = _dry_run(request)
     b = body.clone_volumes
-    task_id = service(request).clones.start(who, CloneRequest(
-        project_id=project_id, volume_ids=b.volumes, display_name=b.display_name,
-        description=b.description, target_type_id=b.target_volume_type_id), idempotency_key=idempotency_key)
+    req = CloneRequest(project_id=project_id, volume_ids=b.volumes, display_name=b.display_name,
+                       description=b.description, target_type_id=b.target_volume_type_id)
+    clones = service(request).clones
+    if dry:
+        return views.clone_plan(clones.plan(who, req))
+    task_id = clones.start(who, req, idempotency_key=idempotency_key)
     base = str(request.base_url).rstrip("/")
     uri = f"{base}/v3/{project_id}/clone-volumes/get_progress?action={ACTION}&task_id={task_id}"
     return {"clone-volumes": {"task_uri": uri}}
+
+
+def _dry_run(request: Request) -> bool:
+    """``?dry_run=``, a boolean as Cinder reads one (400 for anything else, or given twice); any
+    other query parameter is a 400, as on get_progress."""
+    unknown = set(request.query_params) - {DRY_RUN}
+    if unknown:
+        raise BadRequest(f"unknown query parameters: {', '.join(sorted(unknown))}")
+    values = request.query_params.getlist(DRY_RUN)
+    if len(values) > 1:
+        raise BadRequest(f"{DRY_RUN} may be given once")
+    return boolean(DRY_RUN, values[0]) if values else False
 
 
 @router.get("/get_progress")

@@ -181,6 +181,61 @@ class CloneStarted(Out):
     clone_volumes: TaskUri = Field(alias="clone-volumes")
 
 
+class PlanType(Out):
+    id: str
+    name: str
+
+
+class PlanEstimate(Out):
+    """The copying's time, no better than its rate: never a promise (docs/dry-run.md)."""
+
+    copy_seconds: float = Field(ge=0, description="bytes_to_copy / bytes_per_second, two significant digits; "
+                                                  "0 when nothing is copied")
+    bytes_per_second: int | None = Field(description="the rate assumed; null when nothing is copied")
+    rate_from: Literal["default"] | None = Field(description="default: the documented rate of the method")
+
+
+class PlannedClone(Out):
+    """One clone a real request with this body would make (an extension of the spec)."""
+
+    source_id: str
+    name: str | None = Field(description="exactly the name a real request gives; null when the name is made of "
+                                         "the clone's id, which only the real request picks")
+    name_pattern: str | None = Field(description='"volume-{clone_id}" when name is null, else null')
+    size: int = Field(description="GiB")
+    volume_type: PlanType
+    backend: str
+    method: Literal["linked", "reflink", "full", "rbd-cow", "rbd-deep-copy", "cross-backend-copy"] = Field(
+        description="how the clone is made; linked, reflink and rbd-cow share the data and copy nothing")
+    bytes_to_copy: int = Field(ge=0, description="the data the source holds now, for the methods that copy; else 0")
+    estimate: PlanEstimate
+    consistency_method: str = Field(description="qmp-transaction (local pool) or rbd-group-snapshot")
+
+
+class PlanTotals(Out):
+    volumes: int
+    gigabytes: int
+    bytes_to_copy: int = Field(ge=0)
+    copy_seconds: float = Field(ge=0)
+
+
+class ClonePlanBody(Out):
+    backend: str = Field(description="the sources' backend, where the consistency point is taken")
+    consistency_method: str
+    clones: list[PlannedClone] = Field(description="in request order")
+    totals: PlanTotals
+
+
+class ClonePlanOnly(Out):
+    plan: ClonePlanBody
+
+
+class ClonePlanned(Out):
+    """A dry run's answer (``?dry_run=true``): nothing was made."""
+
+    clone_volumes: ClonePlanOnly = Field(alias="clone-volumes")
+
+
 class Consistency(BaseModel):
     """What consistency the set got (an extension of the spec), once the point is taken."""
 
@@ -301,8 +356,8 @@ class CinderService(Out):
 
 
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, TypeAccess, VolumeSummary, Volume, AttachmentSummary,
-                                      Attachment, CloneStarted, ProgressOut, QuotaSet, QuotaSetUsage, QuotaLimits,
-                                      Limits, CinderService)
+                                      Attachment, CloneStarted, ClonePlanned, ProgressOut, QuotaSet, QuotaSetUsage,
+                                      QuotaLimits, Limits, CinderService)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -381,7 +436,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("POST", "/v3/{project_id}/volumes/{volume_id}/action"): {
         200: _obj(connection_info={"type": "object", "description": "os-initialize_connection's answer"}),
         202: None},  # and os-set_bootable's empty 200: _EMPTY_TOO
-    ("POST", "/v3/{project_id}/clone-volumes"): {200: _ref(CloneStarted)},
+    ("POST", "/v3/{project_id}/clone-volumes"): {200: {"oneOf": [_ref(CloneStarted), _ref(ClonePlanned)]}},
     ("GET", "/v3/{project_id}/clone-volumes/get_progress"): {200: _ref(ProgressOut)},
     ("POST", "/v3/{project_id}/attachments"): {200: _ATTACHMENT},
     ("GET", "/v3/{project_id}/attachments"): {200: _ATTACHMENTS},
@@ -442,6 +497,9 @@ QUERY: dict[tuple[str, str], list[Schema]] = {
     ("GET", "/v3/{project_id}/volumes"): _VOLUME_FILTERS,
     ("GET", "/v3/{project_id}/volumes/detail"): _VOLUME_FILTERS,
     ("GET", "/v3/{project_id}/volumes/summary"): [_ALL_TENANTS],
+    ("POST", "/v3/{project_id}/clone-volumes"): [
+        _query("dry_run", "true: validate as a real request does (the same 4xx), make nothing, answer the plan "
+                          "(200); any other query parameter: 400", _BOOL)],
 }
 
 

@@ -22,6 +22,7 @@ from volclone.domain import (
     Volume,
     VolumeType,
 )
+from volclone.service.clone_plans import ClonePlan
 from volclone.service.services import ListedService
 
 
@@ -184,6 +185,22 @@ def progress(p: CloneProgress) -> dict[str, Any]:
     }
     return {"details": details, "progress": p.progress, "pending_tasks": p.pending_tasks,
             "flow_details": flow_details, "task_id": p.task_id}
+
+
+def clone_plan(plan: ClonePlan) -> dict[str, Any]:
+    """A dry run's answer: each clone in request order, the set's consistency method and totals."""
+    clones = []
+    for c in plan.clones:
+        entry: dict[str, Any] = {
+            "source_id": c.source_id, "name": c.name, "size": c.size,
+            "volume_type": {"id": c.volume_type.id, "name": c.volume_type.name}, "backend": c.backend,
+            "method": str(c.method), "bytes_to_copy": c.bytes_to_copy,
+            "estimate": {"copy_seconds": c.copy_seconds, "bytes_per_second": c.bytes_per_second,
+                         "rate_from": "default" if c.bytes_per_second is not None else None},
+            "consistency_method": c.consistency_method, "name_pattern": c.name_pattern}
+        clones.append(entry)
+    return {"clone-volumes": {"plan": {"backend": plan.backend, "consistency_method": plan.consistency_method,
+                                       "clones": clones, "totals": plan.totals}}}
 
 
 def service(s: ListedService, with_cluster: bool) -> dict[str, Any]:

@@ -10,14 +10,18 @@ Clones onto another backend need two more small capabilities: the source backend
 reads a volume as of a group snapshot (:class:`SnapshotReadable`), the target
 backend fills a new volume with writes (:class:`VolumeImportable`);
 ``volclone.backends.copy`` moves the bytes between them.
+
+A dry run of a clone asks, changing nothing, how a backend would make each clone and how
+much data it holds (:class:`ClonePlannable`).
 """
 
 from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import TracebackType
 
 log = logging.getLogger(__name__)
@@ -210,6 +214,42 @@ class VolumeImportable(abc.ABC):
     @abc.abstractmethod
     def import_volume(self, volume_id: str, size: int) -> VolumeWriter:
         """Start a new, empty (all zeros), thin volume of ``size`` bytes, to be written and committed."""
+
+
+class CloneMethod(StrEnum):
+    """How a clone is made, as a dry run's plan names it (stable, machine-readable)."""
+
+    #: A new qcow2 (or memory) layer over the frozen one: nothing is copied.
+    LINKED = "linked"
+    #: A reflink copy of the frozen layer (XFS, btrfs): the blocks are shared, nothing is copied.
+    REFLINK = "reflink"
+    #: An independent full copy (the local pool: QMP ``blockdev-backup`` started with the snapshot).
+    FULL = "full"
+    #: An RBD COW child of the group snapshot (Ceph 19+): nothing is copied.
+    RBD_COW = "rbd-cow"
+    #: An RBD deep copy of the image as of the group snapshot (Ceph 16).
+    RBD_DEEP_COPY = "rbd-deep-copy"
+    #: The snapshot's data read on the sources' backend and written on another.
+    CROSS_BACKEND_COPY = "cross-backend-copy"
+
+    @property
+    def copies(self) -> bool:
+        """Whether the clone's data is copied (else it is shared, and instant at any size)."""
+        return self in (CloneMethod.FULL, CloneMethod.RBD_DEEP_COPY, CloneMethod.CROSS_BACKEND_COPY)
+
+
+class ClonePlannable(abc.ABC):
+    """What a dry run asks a backend. Neither call changes anything on the backend."""
+
+    @abc.abstractmethod
+    def clone_method_for(self, full_copy: bool) -> CloneMethod:
+        """How :meth:`GroupSnapshotCapable.clone_from_group_snapshot` makes a clone here now, of
+        a source asked for a full copy (``full_copy``, the ``clone_mode=full`` extra spec) or not."""
+
+    @abc.abstractmethod
+    def allocated_bytes(self, volume_ids: Sequence[str]) -> dict[str, int]:
+        """The bytes of data each volume holds now (what a copy of it reads; unwritten and
+        zero ranges left out). A volume the backend does not hold is a BackendError."""
 
 
 def remove_made(driver: VolumeDriver, volume_ids: list[str]) -> None:

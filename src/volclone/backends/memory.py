@@ -40,13 +40,15 @@ import functools
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from volclone.backends.base import (
     Attachable,
     ByteProgress,
+    CloneMethod,
+    ClonePlannable,
     Extendable,
     Flattenable,
     GroupSnapshot,
@@ -182,7 +184,7 @@ def _extents(indices: Collection[int], size: int) -> Iterator[tuple[int, int]]:
 
 
 class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable,
-                   VolumeImportable, Extendable):
+                   VolumeImportable, Extendable, ClonePlannable):
     #: Every member copied under one lock.
     consistency_method = "in-memory"
 
@@ -400,6 +402,15 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
                         progress(done, total)
                 else:
                     self._new_layer(frozen[source].size, parent=frozen[source], volume_id=clone_id)
+
+    # -- dry runs --------------------------------------------------------------------
+    def clone_method_for(self, full_copy: bool) -> CloneMethod:
+        return CloneMethod.FULL if full_copy else CloneMethod.LINKED
+
+    def allocated_bytes(self, volume_ids: Sequence[str]) -> dict[str, int]:
+        """The blocks each volume's chain holds (zero blocks left out), as a copy reads them."""
+        with self._lock:
+            return {v: sum(n for _, n in _extents(self._top(v).merged(), self._top(v).size)) for v in volume_ids}
 
     # -- growing ---------------------------------------------------------------------
     @_faultable

@@ -40,7 +40,7 @@ import logging
 import math
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import oslo_messaging
@@ -50,6 +50,8 @@ from volclone import errors
 from volclone.backends.base import (
     Attachable,
     ByteProgress,
+    CloneMethod,
+    ClonePlannable,
     Extendable,
     Flattenable,
     GroupSnapshot,
@@ -69,8 +71,8 @@ TOPIC_PREFIX = "volclone-volume"
 #: A lock factory: ``lock("volume-<id>")`` is held while a call on that volume runs.
 LockFactory = Callable[[str], contextlib.AbstractContextManager[object]]
 #: The capability interfaces a proxy carries when its driver class has them.
-CAPABILITIES: tuple[type, ...] = (Attachable, Extendable, Flattenable, GroupSnapshotCapable, SnapshotReadable,
-                                  VolumeImportable)
+CAPABILITIES: tuple[type, ...] = (Attachable, ClonePlannable, Extendable, Flattenable, GroupSnapshotCapable,
+                                  SnapshotReadable, VolumeImportable)
 
 #: The classes an error may arrive as: volclone.errors' own, by name.
 _ERRORS: dict[str, type[VolcloneError]] = {
@@ -150,12 +152,14 @@ class _Endpoint:
         self._driver = driver
         self._lock = lock
 
-    def _run(self, method: str, volume_id: str, action: Callable[[], T],
+    def _run(self, method: str, volume_id: str | None, action: Callable[[], T],
              capability: type | None = None) -> dict[str, object]:
+        """``action``'s answer; with ``volume_id``, under that volume's lock (None: a read that
+        names several volumes, or none, and takes no lock)."""
         try:
             if capability is not None and not isinstance(self._driver, capability):
                 raise CapabilityMissing(f"backend {self._backend} cannot {method.replace('_', ' ')}")
-            with self._lock(f"volume-{volume_id}"):
+            with self._lock(f"volume-{volume_id}") if volume_id is not None else contextlib.nullcontext():
                 return {"ok": action()}
         except VolcloneError as exc:
             log.info("backend %s: %s(%s) failed: %s", self._backend, method, volume_id, exc.message)
@@ -197,8 +201,22 @@ class _Endpoint:
             self._driver.extend_volume(volume_id, new_size_gib)
         return self._run("extend_volume", volume_id, action, Extendable)
 
+    def clone_method_for(self, ctxt: object, full_copy: bool) -> dict[str, object]:
+        def action() -> str:
+            assert isinstance(self._driver, ClonePlannable)
+            return str(self._driver.clone_method_for(full_copy))
+        return self._run("clone_method_for", None, action, ClonePlannable)
+
+    def allocated_bytes(self, ctxt: object, volume_ids: list[str]) -> dict[str, object]:
+        def action() -> dict[str, int]:
+            assert isinstance(self._driver, ClonePlannable)
+            return self._driver.allocated_bytes(list(volume_ids))
+        return self._run("allocated_bytes", None, action, ClonePlannable)
+
     def describe(self, ctxt: object) -> dict[str, object]:
-        return {"ok": {"max_size_gib": self._driver.max_size_gib, "worker": self._worker}}
+        consistency = self._driver.consistency_method if isinstance(self._driver, GroupSnapshotCapable) else None
+        return {"ok": {"max_size_gib": self._driver.max_size_gib, "worker": self._worker,
+                       "consistency_method": consistency}}
 
 
 class RpcServer:
@@ -348,11 +366,15 @@ class RemoteDriver(_Remote, VolumeDriver):
         self._client = client
         self._described: dict[str, Any] | None = None
 
-    @property
-    def max_size_gib(self) -> int | None:
+    def _description(self) -> dict[str, Any]:
+        """What the workers say of the backend (asked once)."""
         if self._described is None:
             self._described = dict(self._call("describe"))
-        value = self._described.get("max_size_gib")
+        return self._described
+
+    @property
+    def max_size_gib(self) -> int | None:
+        value = self._description().get("max_size_gib")
         return None if value is None else int(value)
 
     @max_size_gib.setter
@@ -393,7 +415,13 @@ class _RemoteFlattenable(_Remote, Flattenable):
 
 
 class _RemoteGroupSnapshots(_Remote, GroupSnapshotCapable):
-    """Clone flows run in the workers; the API role never snapshots or clones."""
+    """Clone flows run in the workers; the API role never snapshots or clones. It only says
+    how the workers take the one point in time (for a dry run's plan)."""
+
+    @property
+    def consistency_method(self) -> str:  # type: ignore[override]  # (read only here: the workers' driver says)
+        assert isinstance(self, RemoteDriver)
+        return str(self._description().get("consistency_method") or GroupSnapshotCapable.consistency_method)
 
     def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str], *,
                               full_copy: Collection[str] = ()) -> GroupSnapshot:
@@ -410,6 +438,14 @@ class _RemoteGroupSnapshots(_Remote, GroupSnapshotCapable):
         raise self._worker_only("clone_from_group_snapshot")
 
 
+class _RemotePlannable(_Remote, ClonePlannable):
+    def clone_method_for(self, full_copy: bool) -> CloneMethod:
+        return CloneMethod(self._call("clone_method_for", full_copy=full_copy))
+
+    def allocated_bytes(self, volume_ids: Sequence[str]) -> dict[str, int]:
+        return {str(k): int(v) for k, v in dict(self._call("allocated_bytes", volume_ids=list(volume_ids))).items()}
+
+
 class _RemoteSnapshotReadable(_Remote, SnapshotReadable):
     def open_snapshot_member(self, snapshot: GroupSnapshot, volume_id: str) -> VolumeReader:
         raise self._worker_only("open_snapshot_member")
@@ -422,6 +458,7 @@ class _RemoteImportable(_Remote, VolumeImportable):
 
 _PARTS: dict[type, type[_Remote]] = {
     Attachable: _RemoteAttachable,
+    ClonePlannable: _RemotePlannable,
     Extendable: _RemoteExtendable,
     Flattenable: _RemoteFlattenable,
     GroupSnapshotCapable: _RemoteGroupSnapshots,

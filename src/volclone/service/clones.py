@@ -9,9 +9,12 @@ import logging
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from volclone.backends.base import (
+    CloneMethod,
+    ClonePlannable,
     GroupSnapshotCapable,
     SnapshotReadable,
     VolumeImportable,
@@ -22,7 +25,7 @@ from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import CloneTasks, ConfigValues, Groups, Volumes
 from volclone.db.schema import CloneTaskRow
-from volclone.domain import CLONEABLE, FINISHED, CloneProgress, CloneRequest, Principal, Volume
+from volclone.domain import CLONEABLE, FINISHED, CloneProgress, CloneRequest, Principal, Volume, VolumeType
 from volclone.errors import BadRequest, CapabilityMissing, Conflict, InvalidVolume, NotFound
 from volclone.flows.clone_volumes import CloneContext, build_flow
 from volclone.flows.engine import FlowRunner
@@ -30,6 +33,8 @@ from volclone.flows.messages import public_error
 from volclone.flows.model import CloneSpec, Undo
 from volclone.flows.progress import read_progress
 from volclone.naming import clone_names
+from volclone.service import clone_plans
+from volclone.service.clone_plans import ClonePlan
 from volclone.service.periodic import Periodic
 from volclone.service.quotas import QuotaService
 from volclone.service.volumes import Backends, VolumeTypeService, clone_mode
@@ -45,6 +50,22 @@ MAX_NAME = 255
 #: How long a retry waits for the request that holds its Idempotency-Key to record its task.
 REPLAY_WAIT_S = 30.0
 RETRY_ORDER = (Undo.RESET_CLONE_STATUS, Undo.DELETE_CLONE, Undo.DELETE_GROUP_SNAPSHOT, Undo.DELETE_GROUP)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A clone request that passed every check: the sources' backend and the clones to make."""
+
+    backend: str
+    clones: list[CloneSpec]
+    #: Source id -> the source volume, in request order.
+    sources: dict[str, Volume]
+    #: Source id -> its clone's volume type.
+    types: dict[str, VolumeType]
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {v: vol.size for v, vol in self.sources.items()}
 
 
 def request_digest(req: CloneRequest) -> str:
@@ -111,6 +132,50 @@ class CloneService:
             earlier = self.keys.find(req.project_id, idempotency_key) if self.keys is not None else None
             if earlier is not None:
                 return self._replay(who, req, idempotency_key, digest, earlier)
+        checked = self._validate(who, req)
+        task_id = str(uuid.uuid4())
+        if idempotency_key is not None and self.keys is not None:  # of racing requests, one claims the key
+            winner = self.keys.claim(req.project_id, idempotency_key, digest, task_id)
+            if winner is not None:
+                return self._replay(who, req, idempotency_key, digest, winner)
+        try:
+            return self._start(req, task_id, checked.backend, checked.clones, checked.sizes)
+        except BaseException:
+            if idempotency_key is not None and self.keys is not None:
+                self.keys.release(req.project_id, idempotency_key, task_id)
+            raise
+
+    def plan(self, who: Principal, req: CloneRequest) -> ClonePlan:
+        """What :meth:`start` would make of ``req`` and how, making nothing: the same checks
+        (the same error for the same bad request, the quota's 413 included), then the backends
+        are asked, read only, how they would clone and how much data a copy would move.
+
+        An Idempotency-Key is neither looked up nor claimed: a plan is never a replay."""
+        checked = self._validate(who, req)
+        if self.quotas is not None:
+            self.quotas.check(req.project_id, [(c.id, checked.sizes[c.source]) for c in checked.clones])
+        source = self.driver_for(checked.backend)
+        methods: dict[str, CloneMethod] = {}
+        for c in checked.clones:
+            if c.mode == CROSS_BACKEND_MODE:
+                methods[c.source] = CloneMethod.CROSS_BACKEND_COPY
+            else:
+                methods[c.source] = self._planner(checked.backend).clone_method_for(c.mode == "full")
+        copied = [c.source for c in checked.clones if methods[c.source].copies]
+        allocated = self._planner(checked.backend).allocated_bytes(copied) if copied else {}
+        types = {t.id: t for t in checked.types.values()}
+        return clone_plans.plan(checked.clones, checked.sources, types, methods, allocated, checked.backend,
+                                source.consistency_method)
+
+    def _planner(self, backend: str) -> ClonePlannable:
+        driver = self.backends.get(backend)
+        if not isinstance(driver, ClonePlannable):
+            raise CapabilityMissing(f"backend {backend} cannot plan clones (dry runs)")
+        return driver
+
+    def _validate(self, who: Principal, req: CloneRequest) -> _Checked:
+        """Every check of a clone request, in order (the first that fails raises); the clones it
+        would make, with new ids. Reads only."""
         ids = req.volume_ids
         if not ids:
             raise BadRequest("volumes must name at least one volume")
@@ -152,17 +217,7 @@ class CloneService:
                       mode=CROSS_BACKEND_MODE if cross else clone_mode(clone_types[vid]))
             for vid, cid, name in zip(ids, clone_ids, names, strict=True)
         ]
-        task_id = str(uuid.uuid4())
-        if idempotency_key is not None and self.keys is not None:  # of racing requests, one claims the key
-            winner = self.keys.claim(req.project_id, idempotency_key, digest, task_id)
-            if winner is not None:
-                return self._replay(who, req, idempotency_key, digest, winner)
-        try:
-            return self._start(req, task_id, backend, clones, {v: found[v].size for v in ids})
-        except BaseException:
-            if idempotency_key is not None and self.keys is not None:
-                self.keys.release(req.project_id, idempotency_key, task_id)
-            raise
+        return _Checked(backend, clones, {v: found[v] for v in ids}, clone_types)
 
     def _replay(self, who: Principal, req: CloneRequest, key: str, digest: str, earlier: tuple[str, str]) -> str:
         """The task an earlier request with ``key`` started, once it is recorded; a 409 if that

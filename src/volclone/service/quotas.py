@@ -121,18 +121,27 @@ class QuotaService:
         """Hold quota for ``volumes`` ((volume id, GiB), not made yet) under ``holder``, or raise
         :class:`OverLimit` (413) naming the resource, holding nothing."""
         now = self.clock()
-        count, size = len(volumes), sum(s for _, s in volumes)
         with self.repo.locked(project_id, now) as q:
-            limits, usage = self._limits(q.overrides()), q.usage()
-            gigabytes, used = limits["gigabytes"], usage["gigabytes"]
-            if _over(gigabytes, used, size):
-                raise OverLimit(f"VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
-                                f"gigabytes quota. Requested {size}G, quota is {gigabytes}G and "
-                                f"{used.in_use + used.reserved}G has been consumed.")
-            if _over(limits["volumes"], usage["volumes"], count):
-                raise OverLimit(f"VolumeLimitExceeded: Maximum number of volumes allowed ({limits['volumes']}) "
-                                "exceeded for quota 'volumes'.")
+            self._fits(self._limits(q.overrides()), q.usage(), volumes)
             q.reserve(holder, volumes, now + self.reservation_expire)
+
+    def check(self, project_id: str, volumes: Sequence[tuple[str, int]]) -> None:
+        """What :meth:`reserve` checks, holding nothing (a dry run): the same :class:`OverLimit`
+        for the same usage. Without the lock: a request made meanwhile may change the answer."""
+        self._fits(self._limits(self.repo.overrides(project_id)), self.repo.usage(project_id, self.clock()),
+                   volumes)
+
+    @staticmethod
+    def _fits(limits: Mapping[str, int], usage: Mapping[str, Usage], volumes: Sequence[tuple[str, int]]) -> None:
+        count, size = len(volumes), sum(s for _, s in volumes)
+        gigabytes, used = limits["gigabytes"], usage.get("gigabytes", Usage())
+        if _over(gigabytes, used, size):
+            raise OverLimit(f"VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
+                            f"gigabytes quota. Requested {size}G, quota is {gigabytes}G and "
+                            f"{used.in_use + used.reserved}G has been consumed.")
+        if _over(limits["volumes"], usage.get("volumes", Usage()), count):
+            raise OverLimit(f"VolumeLimitExceeded: Maximum number of volumes allowed ({limits['volumes']}) "
+                            "exceeded for quota 'volumes'.")
 
     def grow(self, project_id: str, volume_id: str, by: int, size: int, status: VolumeStatus,
              only_from: Collection[VolumeStatus]) -> bool:

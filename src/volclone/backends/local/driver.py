@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from typing import Any
 from volclone.backends.base import (
     Attachable,
     ByteProgress,
+    CloneMethod,
+    ClonePlannable,
     Extendable,
     Flattenable,
     GroupSnapshot,
@@ -59,7 +61,7 @@ def _copy_job(target: Layer) -> str:
 
 
 class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable, VolumeImportable,
-                  Extendable):
+                  Extendable, ClonePlannable):
     """The pool's volumes, snapshots and clones, and the reference counting of their layers.
 
     Its parts: :class:`~volclone.backends.local.qsd.StorageDaemon` (the process and QMP),
@@ -342,6 +344,21 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
             log.info("volume %s grew to %d GiB%s", volume_id, new_size_gib,
                      " (its NBD clients were cut off; they see the new size when they reconnect)"
                      if writable is not None else "")
+
+    # -- dry runs -------------------------------------------------------------
+    def clone_method_for(self, full_copy: bool) -> CloneMethod:
+        if full_copy:
+            return CloneMethod.FULL
+        return CloneMethod.REFLINK if self.reflink else CloneMethod.LINKED
+
+    def allocated_bytes(self, volume_ids: Sequence[str]) -> dict[str, int]:
+        """What each volume's chain holds (``qemu-img map`` of its active layer; read only)."""
+        with self._lock:
+            tops = {v: self.store.top(v) for v in volume_ids}
+            missing = [v for v, top in tops.items() if top is None]
+            if missing:
+                raise BackendError(f"volumes {', '.join(missing)} have no data in pool {self.name}")
+            return {v: images.allocated(self.path(top.id)) for v, top in tops.items() if top is not None}
 
     # -- busy volumes -------------------------------------------------------
     def _wait_until_free(self, volume_ids: Collection[str]) -> None:

@@ -47,7 +47,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ from typing import Any
 from volclone.backends.base import (
     Attachable,
     ByteProgress,
+    CloneMethod,
+    ClonePlannable,
     Extendable,
     GroupSnapshot,
     GroupSnapshotCapable,
@@ -132,7 +134,8 @@ def _bindings() -> tuple[Any, Any]:
     return rados, rbd
 
 
-class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable, VolumeImportable, Extendable):
+class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable, VolumeImportable, Extendable,
+                ClonePlannable):
     #: One RBD group snapshot of the sources' group.
     consistency_method = "rbd-group-snapshot"
 
@@ -378,6 +381,33 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         _check_id("volume id", volume_id)
         return RbdWriter(self._rbd, self._io, partial_name(volume_id), image_name(volume_id), size, self._ceph,
                          self._remove_image)
+
+    # -- dry runs ----------------------------------------------------------------
+    def clone_method_for(self, full_copy: bool) -> CloneMethod:
+        """COW children where librbd clones by snapshot id, else deep copies; ``full_copy``
+        changes nothing (see :meth:`create_group_snapshot`)."""
+        return CloneMethod.RBD_COW if self.clone_method == COW else CloneMethod.RBD_DEEP_COPY
+
+    def allocated_bytes(self, volume_ids: Sequence[str]) -> dict[str, int]:
+        """What ``rbd du`` counts: the image's allocated extents (its parent's included), from
+        ``diff_iterate`` (whole objects where the fast-diff map is valid). Read only."""
+        for vid in volume_ids:
+            _check_id("volume id", vid)
+        return dict(zip(volume_ids, self._map(self._allocated, list(volume_ids)), strict=True))
+
+    def _allocated(self, volume_id: str) -> int:
+        rbd, total = self._rbd, 0
+
+        def heard(offset: int, length: int, exists: bool) -> int:
+            nonlocal total
+            total += length if exists else 0
+            return 0
+
+        with self._ceph(f"measuring volume {volume_id}"), \
+                rbd.Image(self._io, image_name(volume_id), read_only=True) as image:
+            image.diff_iterate(0, image.size(), None, heard, include_parent=True,
+                               whole_object=bool(image.features() & rbd.RBD_FEATURE_FAST_DIFF))
+        return total
 
     # -- group snapshots -----------------------------------------------------
     def create_group_snapshot(self, snapshot_id: str, volume_ids: list[str], *,
