@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port
+from volclone.backends.base import CloneMethod
 from volclone.backends.local.driver import LocalDriver
 from volclone.backends.local.layers import Layer
 from volclone.backends.local.qsd import JobCancelled
@@ -22,6 +23,7 @@ from volclone.db.layers import SqlLayerStore
 from .base import Read, Write
 from .extend import ExtendContract
 from .group_snapshots import GroupSnapshotContract
+from .plan import PlanContract
 from .volumes import VolumeContract
 
 
@@ -44,7 +46,7 @@ def parse_hexdump(text: str) -> bytes:
     return bytes(data)
 
 
-class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract):
+class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract, PlanContract):
     @pytest.fixture
     def driver(self, tmp_path: Path) -> Iterator[LocalDriver]:
         engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
@@ -86,6 +88,9 @@ class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract):
     @pytest.fixture
     def pool_state(self, driver: LocalDriver) -> Callable[[], object]:
         return lambda: (sorted(p.name for p in driver.pool.iterdir()), sorted(driver.store.all_ids()))
+
+    def expected_clone_methods(self, driver: LocalDriver) -> dict[bool, CloneMethod]:
+        return {False: CloneMethod.REFLINK if driver.reflink else CloneMethod.LINKED, True: CloneMethod.FULL}
 
 
     def test_stop_cancels_a_live_flatten_and_the_chain_reads_the_same(self, driver: LocalDriver) -> None:
