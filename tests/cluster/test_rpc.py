@@ -20,6 +20,8 @@ from plain import PlainDriver
 from volclone import errors
 from volclone.backends.base import (
     Attachable,
+    CloneMethod,
+    ClonePlannable,
     Extendable,
     Flattenable,
     GroupSnapshot,
@@ -180,6 +182,32 @@ def test_max_size_is_asked_once(client: RpcClient, memory: MemoryDriver, backend
         assert driver.max_size_gib == 7
     finally:
         proxy.close()
+
+
+def test_a_dry_runs_questions_cross_to_the_worker(client: RpcClient, memory: MemoryDriver, backend_name: str,
+                                                 new_backend: Callable[[], str]) -> None:
+    """How the backend clones, what its volumes hold and how it takes a consistent point: the
+    worker's driver answers (the API process has no driver of its own), changing nothing."""
+    proxy = client.driver(backend_name, MemoryDriver)
+    assert isinstance(proxy, ClonePlannable) and isinstance(proxy, GroupSnapshotCapable)
+    assert proxy.consistency_method == memory.consistency_method == "in-memory"
+    assert (proxy.clone_method_for(False), proxy.clone_method_for(True)) == (CloneMethod.LINKED, CloneMethod.FULL)
+    a, b = uuid.uuid4().hex, uuid.uuid4().hex
+    for vid in (a, b):
+        memory.create_volume(vid, 1)
+    memory.write(b, 0, b"x" * 200_000)
+    before = memory.state()
+    assert proxy.allocated_bytes([a, b]) == memory.allocated_bytes([a, b]) == {a: 0, b: 4 * 65536}
+    assert memory.state() == before
+    with pytest.raises(errors.BackendError, match="no volume"):
+        proxy.allocated_bytes([uuid.uuid4().hex])
+    for vid in (a, b):
+        memory.delete_volume(vid)
+    backend = new_backend()
+    with serving({backend: PlainDriver(backend)}):
+        assert not isinstance(client.driver(backend, PlainDriver), ClonePlannable)
+        with pytest.raises(errors.CapabilityMissing, match="cannot allocated bytes"):
+            client.call(backend, "allocated_bytes", volume_ids=["v"])
 
 
 # -- errors ------------------------------------------------------------------------------------
