@@ -216,12 +216,31 @@ class Client:
 
             >>> task_id = client.clone([a, b], name="demo")      # clones named clone-demo-1, -2  # doctest: +SKIP
         """
+        body = self._clone_body(volume_ids, name, description, target_type)
+        answer = self.request("POST", "/clone-volumes", json=body)
+        return task_id_from_uri(str(answer["clone-volumes"]["task_uri"]))
+
+    def plan_clone(self, volume_ids: list[str], name: str | None = None, description: str | None = None,
+                   target_type: str | None = None) -> dict[str, Any]:
+        """What :meth:`clone` with the same arguments would make, and how; makes nothing (a dry
+        run: the same errors as the real request). The plan: ``backend``, ``consistency_method``,
+        ``clones`` (in request order: name, type, method, bytes_to_copy, estimate) and ``totals``.
+
+            >>> plan = client.plan_clone([a, b], name="demo")         # doctest: +SKIP
+            >>> [c["method"] for c in plan["clones"]]                   # doctest: +SKIP
+            ['linked', 'full']
+        """
+        body = self._clone_body(volume_ids, name, description, target_type)
+        answer = self.request("POST", "/clone-volumes", params={"dry_run": "true"}, json=body)
+        return dict(answer["clone-volumes"]["plan"])
+
+    def _clone_body(self, volume_ids: list[str], name: str | None, description: str | None,
+                    target_type: str | None) -> dict[str, Any]:
         target_id = self.find_type(target_type)["id"] if target_type else None
         body: dict[str, Any] = {"volumes": list(volume_ids)}
         body.update(_present(**{"display-name": name, "description": description,
                                 "target-volume-type-id": target_id}))
-        answer = self.request("POST", "/clone-volumes", json={"clone-volumes": body})
-        return task_id_from_uri(str(answer["clone-volumes"]["task_uri"]))
+        return {"clone-volumes": body}
 
     def progress(self, task_id: str) -> ProgressBody:
         """get_progress of a clone task: progress, flow_details, pending_tasks, details{results, ...}."""

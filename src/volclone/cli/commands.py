@@ -30,6 +30,7 @@ from rich.text import Text
 
 from volclone.cli.admin import main
 from volclone.cli.params import KeyValue
+from volclone.cli.plans import plan_table
 from volclone.client import DEFAULT_URL, Client, ClientError, flow_state
 
 P = ParamSpec("P")
@@ -396,17 +397,26 @@ FOLLOW_HINT = "\b\nFollow a clone task (e.g. one started with --no-wait):\n    v
 @click.option("--description", help="Description of the clone (single-volume clones).")
 @click.option("--type", "target_type", metavar="TYPE", help="Volume type of the clones, by name or id.")
 @click.option("--no-wait", is_flag=True, help="Print the task id and return at once.")
+@click.option("--dry-run", is_flag=True, help="Check the request and print what it would make, and how; make nothing.")
 @client_command
 def clone_volumes(session: Session, volumes: tuple[str, ...], name: str | None, description: str | None,
-                  target_type: str | None, no_wait: bool) -> None:
+                  target_type: str | None, no_wait: bool, dry_run: bool) -> None:
     """Clone volumes consistently (one point in time for all of them).
 
     \b
         volclone clone VOL1 VOL2 --name demo
+        volclone clone VOL1 VOL2 --name demo --dry-run    # the plan: names, methods, bytes, time
 
     Shows live progress, then a table of source -> clone. If the clone fails
     and is reverted, prints why and exits with 1.
     """
+    if dry_run:
+        plan = session.client.plan_clone(list(volumes), name, description, target_type)
+        if session.as_json:
+            session.emit_json({"plan": plan})
+        else:
+            session.console.print(plan_table(plan))
+        return
     task_id = session.client.clone(list(volumes), name, description, target_type)
     if no_wait:
         if session.as_json:
