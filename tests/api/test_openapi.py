@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 
 from volclone.api import views
@@ -170,6 +171,23 @@ def test_the_volume_schema_names_every_field_the_server_sends(env, doc):
         # What every caller gets at 3.0, in a create's answer, is what the schema requires.
         assert set(volume["required"]) == set(vol)
         assert set(env.admin.ok("GET", f"/volumes/{vol['id']}")["volume"]) <= set(volume["properties"])
+    finally:
+        env.user.ok("DELETE", f"/volumes/{vol['id']}")
+
+
+def test_a_dry_runs_plan_is_the_documented_one(env, doc):
+    """Every field of the plan is documented, and the server sends it as documented."""
+    vol = env.user.create_volume(1, "openapi-plan")
+    try:
+        r = env.user.request("POST", "/clone-volumes?dry_run=true", json={"clone-volumes": {"volumes": [vol["id"]]}})
+        assert r.status_code == 200, r.text
+        answer = doc["paths"]["/v3/{project_id}/clone-volumes"]["post"]["responses"]["200"]
+        schema = {**answer["content"]["application/json"]["schema"], "components": doc["components"]}
+        jsonschema.Draft202012Validator(schema).validate(r.json())
+        with pytest.raises(jsonschema.ValidationError):  # and the schema is no empty check
+            jsonschema.Draft202012Validator(schema).validate({"clone-volumes": {"plan": {"clones": []}}})
+        dry_run = params(doc["paths"]["/v3/{project_id}/clone-volumes"]["post"], "query")["dry_run"]
+        assert "true" in dry_run["description"]
     finally:
         env.user.ok("DELETE", f"/volumes/{vol['id']}")
 

@@ -436,7 +436,9 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("POST", "/v3/{project_id}/volumes/{volume_id}/action"): {
         200: _obj(connection_info={"type": "object", "description": "os-initialize_connection's answer"}),
         202: None},  # and os-set_bootable's empty 200: _EMPTY_TOO
-    ("POST", "/v3/{project_id}/clone-volumes"): {200: {"oneOf": [_ref(CloneStarted), _ref(ClonePlanned)]}},
+    # The task_uri of a clone started, or (?dry_run=true) the plan of one.
+    ("POST", "/v3/{project_id}/clone-volumes"): {
+        200: _obj(**{"clone-volumes": {"oneOf": [_ref(TaskUri), _ref(ClonePlanOnly)]}})},
     ("GET", "/v3/{project_id}/clone-volumes/get_progress"): {200: _ref(ProgressOut)},
     ("POST", "/v3/{project_id}/attachments"): {200: _ATTACHMENT},
     ("GET", "/v3/{project_id}/attachments"): {200: _ATTACHMENTS},
