@@ -75,6 +75,20 @@ def test_volumes_attachments_and_clones_cross_to_the_worker(roles: Roles) -> Non
         assert not roles.mem.volume_exists(v.id)
 
 
+def test_a_dry_run_on_the_api_role_is_answered_by_the_workers_driver(roles: Roles) -> None:
+    full = roles.api.types.create(ADMIN, f"full-{roles.backend}", extra_specs={
+        "volume_backend_name": roles.backend, "clone_mode": "full"})
+    vol = roles.api.volumes.create(WHO, "p1", 1, name="planned", volume_type=full.id)
+    roles.mem.write(vol.id, 0, b"x" * 65536)
+    before = (roles.mem.state(), roles.api.volumes.list(WHO, "p1"))
+    plan = roles.api.clones.plan(WHO, CloneRequest("p1", [vol.id]))
+    assert (roles.mem.state(), roles.api.volumes.list(WHO, "p1")) == before
+    [clone] = plan.clones
+    assert (clone.name, clone.method, clone.bytes_to_copy) == ("clone-planned", "full", 65536)
+    assert plan.consistency_method == clone.consistency_method == "in-memory"  # the worker's driver's
+    roles.api.volumes.delete(WHO, "p1", vol.id)
+
+
 def test_a_workers_error_is_the_apis_error_and_leaves_no_row(roles: Roles) -> None:
     roles.mem.inject("create_volume", InsufficientStorage("the pool is full"))
     with pytest.raises(InsufficientStorage, match="the pool is full"):
