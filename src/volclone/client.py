@@ -5,8 +5,11 @@
     ...     a = c.create_volume(1, name="a")
     ...     b = c.create_volume(1, name="b")
     ...     task_id = c.clone([a["id"], b["id"]], name="demo")
-    ...     final = c.wait(task_id, on_progress=lambda p: print(p["progress"]))
+    ...     final = c.watch(task_id, on_progress=lambda p: print(p["progress"]))
     ...     final["details"]["results"]                                 # source id -> clone id
+
+``watch`` follows the task's Server-Sent Events (get_progress with ``Accept: text/event-stream``,
+docs/events.md); against a server that answers without a stream it polls, as ``wait`` does.
 
 Every failure is a :class:`ClientError`: an error answer from the server carries its
 HTTP status and OpenStack fault name; a server that can't be reached gives one whose
@@ -15,9 +18,11 @@ message names the URL. httpx's own exceptions never leak out of this module.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -32,7 +37,73 @@ FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
 #: The attachments API needs microversion 3.27.
 ATTACHMENTS_VERSION = {"OpenStack-API-Version": "volume 3.27"}
 
+EVENT_STREAM = "text/event-stream"
+
 ProgressBody = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One server-sent event: ``name`` (``flow``, ``state``, ``progress``, ``end``, ``error``), its
+    decoded JSON ``data`` and its ``id``."""
+
+    name: str
+    data: Any
+    id: str | None
+
+
+def parse_events(lines: Iterator[str]) -> Iterator[Event]:
+    """The events of a ``text/event-stream`` body, line by line (comments, the keep-alives, are skipped).
+
+        >>> [e.data for e in parse_events(iter([": ping", "event: end", 'data: {"a": 1}', "id: end", ""]))]
+        [{'a': 1}]
+    """
+    name, event_id = "message", None
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield Event(name, json.loads("\n".join(data)), event_id)
+            name, data = "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        key, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if key == "event":
+            name = value
+        elif key == "data":
+            data.append(value)
+        elif key == "id":
+            event_id = value
+
+
+class ProgressView:
+    """A get_progress-shaped body kept up to date from a stream's events (what a progress bar
+    reads: ``progress``, ``flow_details``, ``pending_tasks``, ``details``' bytes)."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        self.flow: dict[str, str] = {}
+        self.steps: dict[str, str] = {}
+        self.numbers: dict[str, Any] = {"progress": 0}
+
+    def apply(self, event: Event) -> None:
+        if event.name == "flow":
+            self.flow = {str(event.data["flow"]): str(event.data["state"])}
+        elif event.name == "state":
+            self.steps[str(event.data["task"])] = str(event.data["state"])
+        elif event.name == "progress":
+            self.numbers = dict(event.data)
+
+    @property
+    def body(self) -> ProgressBody:
+        pending = {n: s for n, s in self.steps.items() if s not in FINAL_STATES | {"REVERTED"}}
+        details = {k: v for k, v in self.numbers.items() if k != "progress"}
+        return {"task_id": self.task_id, "progress": self.numbers.get("progress", 0),
+                "flow_details": dict(self.flow), "pending_tasks": pending,
+                "details": {**details, "progress": self.numbers.get("progress", 0), "pending_tasks": pending,
+                            "flow_details": dict(self.flow)}}
 
 
 class ClientError(Exception):
@@ -83,16 +154,32 @@ def task_id_from_uri(task_uri: str) -> str:
     return str(task_id)
 
 
+def _fault_of(body: Any, status: int) -> ClientError | None:
+    """A fault body, ``{"itemNotFound": {"code": 404, "message": "..."}}``, as a :class:`ClientError`
+    with ``status`` (None: not a fault body)."""
+    if isinstance(body, dict) and len(body) == 1:
+        name, inner = next(iter(body.items()))
+        if isinstance(inner, dict) and "message" in inner:
+            return ClientError(str(inner["message"]), status, name)
+    return None
+
+
+def _code_of(body: Any) -> int:
+    """The status a fault body names (``{"itemNotFound": {"code": 404, ...}}``), 500 if none."""
+    inner = next(iter(body.values()), None) if isinstance(body, dict) else None
+    code = inner.get("code") if isinstance(inner, dict) else None
+    return code if isinstance(code, int) else 500
+
+
 def _fault(response: httpx.Response) -> ClientError:
     """Translate an error answer: ``{"itemNotFound": {"code": 404, "message": "..."}}``."""
     try:
         body = response.json()
     except ValueError:
         body = None
-    if isinstance(body, dict) and len(body) == 1:
-        name, inner = next(iter(body.items()))
-        if isinstance(inner, dict) and "message" in inner:
-            return ClientError(str(inner["message"]), response.status_code, name)
+    fault = _fault_of(body, response.status_code)
+    if fault is not None:
+        return fault
     text = response.text.strip() or response.reason_phrase
     return ClientError(text, response.status_code, response.reason_phrase or "error")
 
@@ -266,6 +353,65 @@ class Client:
                 raise ClientError(f"clone task {task_id} did not end in {timeout:g}s; "
                                   f"it is {flow_state(progress)} at {progress.get('progress')}%")
             time.sleep(poll)
+
+    def events(self, task_id: str) -> Iterator[Event]:
+        """The clone task's events as the server sends them, until its ``end`` event (whose data
+        is the final get_progress body). An ``error`` event is raised as a :class:`ClientError`.
+        A server that answers without a stream (one older than the events) gives the plain
+        body as one ``end`` event if the task has ended, else nothing: poll it then.
+        """
+        params = {"action": CLONE_ACTION, "task_id": task_id}
+        try:
+            with self._http.stream("GET", "/clone-volumes/get_progress", params=params,
+                                   headers={"Accept": EVENT_STREAM}) as response:
+                if not response.is_success:
+                    response.read()
+                    raise _fault(response)
+                if not response.headers.get("content-type", "").startswith(EVENT_STREAM):
+                    body = json.loads(response.read())
+                    if flow_state(body) in FINAL_STATES:
+                        yield Event("end", body, None)
+                    return
+                for event in parse_events(response.iter_lines()):
+                    if event.name == "error":
+                        raise _fault_of(event.data, _code_of(event.data)) or ClientError(
+                            f"the event stream of clone task {task_id} failed: {event.data!r}", 500, "error")
+                    yield event
+                    if event.name == "end":
+                        return
+        except httpx.TimeoutException as exc:
+            raise ClientError(f"volclone at {self.url} went quiet ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise ClientError(f"cannot connect to volclone at {self.url}: {exc or type(exc).__name__}") from exc
+        except ValueError as exc:  # JSON that is not
+            raise ClientError(f"volclone at {self.url} sent an event that is not JSON") from exc
+
+    def watch(self, task_id: str, on_progress: Callable[[ProgressBody], None] | None = None,
+              on_event: Callable[[Event], None] | None = None, timeout: float | None = None) -> ProgressBody:
+        """Follow the clone task's events until it ends; returns its final get_progress body.
+
+        ``on_progress`` gets a get_progress-shaped body after each event (what a bar shows),
+        ``on_event`` each event. A stream that stops before the end (the server restarted,
+        or answers without one) is followed by polling, as :meth:`wait` does.
+
+            >>> final = client.watch(task_id, on_progress=lambda p: print(p["progress"]))  # doctest: +SKIP
+        """
+        view = ProgressView(task_id)
+        try:
+            for event in self.events(task_id):
+                if on_event is not None:
+                    on_event(event)
+                if event.name == "end":
+                    if on_progress is not None:
+                        on_progress(event.data)
+                    return event.data  # type: ignore[no-any-return]
+                view.apply(event)
+                if on_progress is not None:
+                    on_progress(view.body)
+        except ClientError as exc:
+            if exc.status is not None:  # the server's answer (404, 403, ...): polling would get the same
+                raise
+        return self.wait(task_id, on_progress=on_progress, timeout=timeout)
 
 
     # -- attachments (microversion 3.27) ------------------------------------------

@@ -56,6 +56,13 @@ class Settings:
     failpoints: tuple[str, ...] = ()
     #: The longest request body the API accepts, in bytes (``VOLCLONE_MAX_REQUEST_BYTES``).
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    #: get_progress event streams open at once in one API process (``VOLCLONE_MAX_EVENT_STREAMS``);
+    #: one more is a 503 with Retry-After (docs/events.md).
+    max_event_streams: int = 32
+    #: Seconds between two reads of a streamed task's progress (``VOLCLONE_EVENT_STREAM_POLL_S``).
+    event_stream_poll_s: float = 0.5
+    #: Seconds between two keep-alive comments of a quiet stream (``VOLCLONE_EVENT_STREAM_PING_S``).
+    event_stream_ping_s: float = 15.0
     #: Seconds between retries of what failed clone reverts left behind (also retried at start).
     leftover_retry_s: float = 60.0
     #: ``local`` (volclone's own tokens, the default) or ``keystone`` (``VOLCLONE_AUTH``).
@@ -138,6 +145,15 @@ class Settings:
         if s.max_request_bytes < 1:
             raise ValueError(f"VOLCLONE_MAX_REQUEST_BYTES must be a positive number of bytes, "
                              f"not {s.max_request_bytes}")
+        s.max_event_streams = int(env.get("VOLCLONE_MAX_EVENT_STREAMS", s.max_event_streams))
+        if s.max_event_streams < 0:
+            raise ValueError(f"VOLCLONE_MAX_EVENT_STREAMS must be 0 (no streams) or more, not {s.max_event_streams}")
+        s.event_stream_poll_s = float(env.get("VOLCLONE_EVENT_STREAM_POLL_S", s.event_stream_poll_s))
+        if not 0.05 <= s.event_stream_poll_s <= 60:
+            raise ValueError(f"VOLCLONE_EVENT_STREAM_POLL_S must be 0.05 to 60 seconds, not {s.event_stream_poll_s}")
+        s.event_stream_ping_s = float(env.get("VOLCLONE_EVENT_STREAM_PING_S", s.event_stream_ping_s))
+        if not 0.1 <= s.event_stream_ping_s <= 300:
+            raise ValueError(f"VOLCLONE_EVENT_STREAM_PING_S must be 0.1 to 300 seconds, not {s.event_stream_ping_s}")
         s.leftover_retry_s = float(env.get("VOLCLONE_LEFTOVER_RETRY_S", s.leftover_retry_s))
         s.auth = env.get("VOLCLONE_AUTH", s.auth).strip().lower() or s.auth
         s.keystone_url = env.get("VOLCLONE_KEYSTONE_URL", s.keystone_url)

@@ -35,6 +35,7 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,r
 #: Bounds of one run: test cases per operation and phase, and seconds for the whole run.
 MAX_EXAMPLES = 15
 MAX_SECONDS = 30
+PROGRESS = "/v3/{project_id}/clone-volumes/get_progress"
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,16 @@ def test_get_progress_documents_action_and_task_id(doc):
     assert q["task_id"]["required"] and q["task_id"]["schema"]["minLength"] == 1
 
 
+def test_get_progress_documents_its_event_stream(doc):
+    responses = doc["paths"][PROGRESS]["get"]["responses"]
+    assert set(responses["200"]["content"]) == {"application/json", "text/event-stream"}
+    assert "'end' with exactly the application/json body" in responses["200"]["content"]["text/event-stream"][
+        "schema"]["description"]
+    assert "Retry-After" in responses["503"]["headers"] and "VOLCLONE_MAX_EVENT_STREAMS" in responses["503"][
+        "description"]
+    assert "Last-Event-ID: end" in responses["204"]["description"]
+
+
 def test_the_list_filters_are_documented(doc):
     for path in ("/v3/{project_id}/volumes", "/v3/{project_id}/volumes/detail"):
         assert set(params(doc["paths"][path]["get"], "query")) == {
@@ -126,7 +137,7 @@ def test_every_project_operation_documents_its_faults_in_the_openstack_format(do
 
 
 def test_the_operations_that_reach_a_backend_document_its_503(doc):
-    reach = [(m, p) for m, p, op in project_operations(doc) if "503" in op["responses"]]
+    reach = [(m, p) for m, p, op in project_operations(doc) if "503" in op["responses"] and p != PROGRESS]
     assert ("POST", "/v3/{project_id}/volumes") in reach and ("POST", "/v3/{project_id}/clone-volumes") in reach
     assert len(reach) == 8 and all(m != "GET" for m, _ in reach), reach
     schema = resolve(doc, doc["paths"]["/v3/{project_id}/volumes"]["post"]["responses"]["503"]["content"][
@@ -154,7 +165,8 @@ def test_every_success_body_has_a_schema(doc):
                 assert schema.get("type") == "object" and schema.get("properties") or schema.get(
                     "additionalProperties"), f"{method} {path} {status}: {schema}"
             else:  # an empty body, as the server sends it
-                assert (method, status) in {("DELETE", 200), ("DELETE", 202), ("POST", 202), ("POST", 204)}, path
+                assert (method, status) in {("DELETE", 200), ("DELETE", 202), ("POST", 202), ("POST", 204)} or (
+                    method, path, status) == ("GET", PROGRESS, 204), path
     assert set(doc["paths"]["/"]["get"]["responses"]) == {"300"}
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from conftest import Env, free_port, run_cli
+from volclone.cli.commands import copy_line, running_steps
 from volclone.client import Client, ClientError, task_id_from_uri
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -223,6 +224,24 @@ def test_clone_status(cli: Run) -> None:
     assert "→" in row and clone_id in row
 
 
+def test_clone_watch_follows_a_task_to_its_end(cli: Run) -> None:
+    srcs = [new_volume(cli, unique("src")) for _ in range(2)]
+    task_id = ok_text(cli("clone", *(s["id"] for s in srcs), "--no-wait")).strip()
+    lines = [json.loads(line) for line in ok_text(cli("clone", "watch", task_id, "--json")).splitlines()]
+    assert lines[-1]["event"] == "end" and lines[-1]["id"] == "end"
+    assert lines[-1]["data"] == ok_json(cli("clone", "status", task_id, "--json"))
+    assert [e["data"]["state"] for e in lines if e["event"] == "flow"] == ["PENDING", "RUNNING", "SUCCESS"]
+    result = cli("clone", "watch", task_id)
+    text = ok_text(result)
+    for s in srcs:  # the clones, in the request's order
+        assert lines[-1]["data"]["details"]["results"][s["id"]] in table_row(text, s["id"])
+    assert f"Task {task_id}" in result.stderr and "100%" in result.stderr  # the bar's last state
+
+
+def test_clone_watch_of_an_unknown_task(cli: Run) -> None:
+    assert_error(cli("clone", "watch", str(uuid.uuid4())), "Error (HTTP 404 itemNotFound):")
+
+
 def test_clone_show_prints_the_set_and_its_consistency(cli: Run) -> None:
     srcs = [new_volume(cli, unique("src")) for _ in range(2)]
     out = ok_json(cli("clone", *(s["id"] for s in srcs), "--json"))
@@ -292,6 +311,42 @@ def test_client_error_from_a_body_that_is_no_fault() -> None:
         with pytest.raises(ClientError) as info:
             client.list_types()
     assert (info.value.status, info.value.message) == (502, "bad gateway")
+
+
+def test_watch_keeps_a_bars_body_from_the_events_and_returns_the_end_body() -> None:
+    final = {"progress": 100, "flow_details": {"cloneFlow": "SUCCESS"}, "pending_tasks": {},
+             "details": {"results": {"s": "c"}}, "task_id": "t"}
+    body = "".join(f"id: {n}\r\nevent: {name}\r\ndata: {json.dumps(data)}\r\n\r\n" for n, (name, data) in
+                   enumerate([("flow", {"flow": "cloneFlow", "state": "RUNNING", "observed": True}),
+                              ("state", {"task": "create_group_clone-t", "state": "RUNNING", "observed": True}),
+                              ("progress", {"progress": 40, "bytes_done": 1024**3, "bytes_total": 4 * 1024**3,
+                                            "bytes_per_second": 512 * 1024**2, "eta_seconds": 6.0})], 1))
+    body += ": ping - keep-alive\r\n\r\n" + f"id: end\r\nevent: end\r\ndata: {json.dumps(final)}\r\n\r\n"
+    transport = httpx.MockTransport(lambda request: httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=body.encode()))
+    seen: list[dict[str, Any]] = []
+    with Client("http://volclone.test", "t", "p1", transport=transport) as client:
+        assert client.watch("t", on_progress=seen.append) == final
+    copying = seen[2]
+    assert running_steps(copying) == "create_group_clone-t" and copying["progress"] == 40
+    assert copy_line(copying) == ", 1.0 GiB of 4.0 GiB at 512.0 MiB/s, 6 s left"
+    assert seen[-1] == final
+
+
+def test_watch_polls_a_server_that_answers_without_a_stream() -> None:
+    answers = iter([{"progress": 50, "flow_details": {"cloneFlow": "RUNNING"}, "pending_tasks": {}},
+                    {"progress": 50, "flow_details": {"cloneFlow": "RUNNING"}, "pending_tasks": {}},
+                    {"progress": 100, "flow_details": {"cloneFlow": "SUCCESS"}, "pending_tasks": {}}])
+    accepts = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        accepts.append(request.headers["accept"])
+        return httpx.Response(200, json=next(answers))
+
+    with Client("http://volclone.test", "t", "p1", transport=httpx.MockTransport(answer)) as client:
+        final = client.watch("t")
+    assert final["flow_details"] == {"cloneFlow": "SUCCESS"}
+    assert accepts[0] == "text/event-stream" and set(accepts[1:]) == {"application/json"}
 
 
 def test_client_lists_volumes_page_after_page() -> None:

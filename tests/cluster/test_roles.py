@@ -7,21 +7,27 @@ The same across processes, with Ceph and kill -9, is tests/cluster_dev/."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from cluster.boards import JOBS_URL, drop_board
+from event_streams import HANG, Call, events_of
 from volclone import bootstrap
+from volclone.api import create_app, views
+from volclone.api.event_stream import StreamOptions
 from volclone.backends.memory import MemoryDriver
 from volclone.cluster.rpc import RpcClient
 from volclone.config import Settings
 from volclone.domain import CloneRequest, Principal, VolumeStatus
 from volclone.errors import BackendUnavailable, Conflict, InsufficientStorage
+from volclone.flows.model import Step
 from volclone.service import Service
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES
 
@@ -36,6 +42,18 @@ class Roles:
     worker: Service
     mem: MemoryDriver
     backend: str
+    settings: Settings
+    rpc: RpcClient
+
+    def another_api(self) -> Service:
+        """One more ``api`` service on the same database, board and broker (stopped by the fixture)."""
+        api = bootstrap.build(self.settings, drivers={self.backend: self.rpc.driver(self.backend, MemoryDriver)},
+                              role="api")
+        api.start()
+        self.more.append(api)
+        return api
+
+    more: list[Service] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -51,7 +69,10 @@ def roles(tmp_path: Path, new_database: Callable[[Path], str]) -> Iterator[Roles
     client = RpcClient(RABBIT, timeout=10)
     api = bootstrap.build(settings, drivers={backend: client.driver(backend, MemoryDriver)}, role="api")
     api.start()
-    yield Roles(api, worker, mem, backend)
+    roles = Roles(api, worker, mem, backend, settings, client)
+    yield roles
+    for more in roles.more:
+        more.stop()
     api.stop()
     client.close()
     worker.stop()
@@ -87,6 +108,37 @@ def test_a_dry_run_on_the_api_role_is_answered_by_the_workers_driver(roles: Role
     assert (clone.name, clone.method, clone.bytes_to_copy) == ("clone-planned", "full", 65536)
     assert plan.consistency_method == clone.consistency_method == "in-memory"  # the worker's driver's
     roles.api.volumes.delete(WHO, "p1", vol.id)
+
+
+def test_another_api_process_streams_a_clone_it_never_saw_from_persistence(roles: Roles) -> None:
+    """get_progress's event stream (docs/events.md) through an API service other than the one
+    that took the POST, while the worker runs the flow: it reads the persisted flow, not memory."""
+    vols = [roles.api.volumes.create(WHO, "p1", 1, name=f"s{i}") for i in range(2)]
+    gate = threading.Event()
+    roles.mem.inject("clone_from_group_snapshot", lambda: gate.wait(HANG))  # held in its clone step
+    task = roles.api.clones.start(WHO, CloneRequest("p1", [v.id for v in vols]))
+    other = roles.another_api()
+    app = create_app(other, manage_lifecycle=False, event_streams=StreamOptions(poll_s=0.05))
+    call = Call(app, {"accept": "text/event-stream", "x-auth-token": other.auth.create_token("p1", MEMBER_ROLES)},
+                f"action=clone-volumes&task_id={task}")
+
+    async def follow() -> None:
+        running = asyncio.create_task(call.run())
+        step = Step.CREATE_GROUP_CLONE.task_name(task)
+        await call.until(f'"task":"{step}","state":"RUNNING"'.encode())
+        gate.set()
+        await asyncio.wait_for(running, HANG)
+
+    try:
+        asyncio.run(follow())
+    finally:
+        gate.set()
+    events = events_of(call.body)
+    clone_step = [e["data"]["state"] for e in events if e.get("event") == "state"
+                  and e["data"]["task"].startswith("create_group_clone")]
+    assert clone_step == ["PENDING", "RUNNING", "SUCCESS"]
+    assert events[-1]["event"] == "end" and events[-1]["data"]["flow_details"] == {"cloneFlow": "SUCCESS"}
+    assert events[-1]["data"] == views.progress(roles.api.clones.progress(WHO, "p1", task))
 
 
 def test_a_workers_error_is_the_apis_error_and_leaves_no_row(roles: Roles) -> None:

@@ -30,3 +30,17 @@ def test_the_job_board_poll_period_defaults_to_taskflows_and_is_bounded() -> Non
     for bad in ("0", "-1", "61"):
         with pytest.raises(ValueError, match="VOLCLONE_JOBBOARD_POLL_S"):
             Settings.from_env({"VOLCLONE_JOBBOARD_POLL_S": bad})
+
+
+def test_the_event_stream_settings_are_read_bounded_and_reach_the_streams() -> None:
+    from volclone.api.event_stream import StreamOptions
+
+    s = Settings.from_env({"VOLCLONE_MAX_EVENT_STREAMS": "4", "VOLCLONE_EVENT_STREAM_POLL_S": "1",
+                           "VOLCLONE_EVENT_STREAM_PING_S": "5"})
+    assert StreamOptions.from_settings(s) == StreamOptions(max_streams=4, poll_s=1.0, ping_s=5.0,
+                                                           progress_interval_s=1.0)
+    assert StreamOptions.from_settings(Settings.from_env({})) == StreamOptions()
+    for name, bad in (("VOLCLONE_MAX_EVENT_STREAMS", "-1"), ("VOLCLONE_EVENT_STREAM_POLL_S", "0"),
+                      ("VOLCLONE_EVENT_STREAM_POLL_S", "61"), ("VOLCLONE_EVENT_STREAM_PING_S", "0")):
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env({name: bad})

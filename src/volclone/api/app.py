@@ -25,14 +25,17 @@ from volclone.api import (
     volume_actions,
     volumes,
 )
+from volclone.api.event_stream import StreamOptions, StreamSlots
 from volclone.config import DEFAULT_MAX_REQUEST_BYTES
 from volclone.errors import VolcloneError
 from volclone.service import Service
 
 
-def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: int | None = None) -> FastAPI:
+def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: int | None = None,
+               event_streams: StreamOptions | None = None) -> FastAPI:
     """An app serving ``svc``; with ``manage_lifecycle`` it starts and stops the service too.
-    Request bodies longer than ``max_request_bytes`` (the CLI passes ``VOLCLONE_MAX_REQUEST_BYTES``) are 413s."""
+    Request bodies longer than ``max_request_bytes`` (the CLI passes ``VOLCLONE_MAX_REQUEST_BYTES``) are 413s.
+    ``event_streams`` bounds and paces get_progress's event streams (the ``VOLCLONE_EVENT_STREAM_*`` settings)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +50,8 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
     app = FastAPI(title="volclone", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.service = svc
+    app.state.stream_options = event_streams or StreamOptions()
+    app.state.stream_slots = StreamSlots(app.state.stream_options.max_streams)
     faults.install(app)
     openapi.install(app)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
 
 from volclone.api import views
 from volclone.api.deps import principal, rule, service
+from volclone.api.event_stream import open_stream, wants_events
 from volclone.api.listing import boolean
 from volclone.api.schemas import CloneVolumesBody
 from volclone.domain import CloneRequest, Principal
@@ -55,13 +57,19 @@ def _dry_run(request: Request) -> bool:
     return boolean(DRY_RUN, values[0]) if values else False
 
 
-@router.get("/get_progress")
+@router.get("/get_progress", response_model=None)
 @rule("clone_volumes:get_progress")
 def get_progress(project_id: str, request: Request,
                  action: Literal["clone-volumes"] = Query(description=f"always {ACTION}"),
                  task_id: str = Query(min_length=1, description="the task the POST started"),
-                 who: Principal = Depends(principal)) -> dict[str, Any]:
+                 who: Principal = Depends(principal)) -> dict[str, Any] | Response:
+    """The task's progress; with ``Accept: text/event-stream`` (an extension) its events as they
+    happen, ending with this same body (docs/events.md). Every fault comes before a stream starts."""
     unknown = set(request.query_params) - {"action", "task_id"}
     if unknown:
         raise BadRequest(f"unknown query parameters: {', '.join(sorted(unknown))}")
-    return views.progress(service(request).clones.progress(who, project_id, task_id))
+    clones = service(request).clones
+    first = clones.progress(who, project_id, task_id)
+    if not wants_events(request.headers.get("accept")):
+        return views.progress(first)
+    return open_stream(request, first, lambda: clones.progress(who, project_id, task_id))

@@ -461,6 +461,22 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
 _EMPTY_TOO = {("POST", "/v3/{project_id}/volumes/{volume_id}/action", 200)}
 
 
+_PROGRESS = ("GET", "/v3/{project_id}/clone-volumes/get_progress")
+#: get_progress with ``Accept: text/event-stream`` (an extension; docs/events.md): the same 200, streamed.
+_EVENT_STREAM = {"text/event-stream": {
+    "schema": {"type": "string", "description": (
+        "Server-Sent Events, each with an id (1, 2, ...; the last one's is 'end') and JSON data: "
+        "'flow' {flow, state, observed}, 'state' {task, state, observed} for each state a step passes "
+        "(observed: false for those passed between two reads), 'progress' {progress, bytes_done, bytes_total, "
+        "bytes_per_second, eta_seconds} at most twice a second, then 'end' with exactly the application/json "
+        "body, and the stream closes; 'error' with a fault body if the task can no longer be read. A comment "
+        "line keeps a quiet stream alive. Every fault comes before a stream starts")}}}
+_STREAM_FAULTS = {
+    503: "with Accept: text/event-stream: this API process has all the event streams open it serves at once "
+         "(VOLCLONE_MAX_EVENT_STREAMS); Retry-After says when to ask again (or poll without the header)",
+}
+
+
 def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
     return {"name": name, "in": "query", "required": False, "description": description,
             "schema": schema or {"type": "string"}}
@@ -596,6 +612,9 @@ def _responses(method: str, path: str, op: Schema) -> Schema:
         r: Schema = {"description": "success" if status < 300 else "the versions served (multiple choices)"}
         if body is not None:
             r["content"] = _json(body)
+        if (method, path) == _PROGRESS and status == 200:
+            r["description"] += " (with Accept: text/event-stream, the task's events, ending with this body)"
+            r["content"] |= _EVENT_STREAM
         if (method, path, status) in _EMPTY_TOO:
             r["description"] += " (os-set_bootable: an empty text/html body, as Cinder sends it)"
             r.setdefault("content", {})["text/html"] = {"schema": {"type": "string", "maxLength": 0}}
@@ -612,9 +631,18 @@ def _responses(method: str, path: str, op: Schema) -> Schema:
             statuses.append(503)
         if (method, path) in _MAKES_DATA:
             statuses.append(507)
+        if (method, path) == _PROGRESS:
+            statuses.append(503)
+            out["204"] = {"description": "with Accept: text/event-stream and Last-Event-ID: end (the end event "
+                                         "was had): nothing more; an EventSource stops reconnecting",
+                          "headers": _version_response_headers()}
         for status in statuses:
-            out[str(status)] = {"description": _FAULTS[status],
+            out[str(status)] = {"description": _STREAM_FAULTS[status] if (method, path) == _PROGRESS
+                                and status in _STREAM_FAULTS else _FAULTS[status],
                                 "content": _json({"$ref": _REF.format(model=f"{FAULT_NAMES[status]}Fault")})}
+        if (method, path) == _PROGRESS:
+            out["503"]["headers"] = {"Retry-After": {"description": "seconds to wait before asking again",
+                                                     "schema": {"type": "integer"}}}
     return out
 
 

@@ -7,6 +7,7 @@
     volclone type create fast --property volume_backend_name=local      # admin token
     volclone clone VOL1 VOL2 --name demo      # live progress, then a source -> clone table
     volclone clone status TASK_ID
+    volclone clone watch TASK_ID              # follow a running task's events, with the same bar
 
 Every command takes ``--url`` / ``--token`` / ``--project`` (or VOLCLONE_URL,
 OS_AUTH_TOKEN, OS_PROJECT_ID) and ``--json``. A failed request prints
@@ -31,7 +32,7 @@ from rich.text import Text
 from volclone.cli.admin import main
 from volclone.cli.params import KeyValue
 from volclone.cli.plans import plan_table
-from volclone.client import DEFAULT_URL, Client, ClientError, flow_state
+from volclone.client import DEFAULT_URL, Client, ClientError, Event, flow_state
 
 P = ParamSpec("P")
 
@@ -358,19 +359,20 @@ def _size(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
-def wait_with_bar(session: Session, task_id: str, count: int) -> dict[str, Any]:
-    """Wait for the clone task, with a live bar on stderr naming the step that runs."""
+def wait_with_bar(session: Session, task_id: str, count: int | None) -> dict[str, Any]:
+    """Follow the clone task's events (polling a server without them), with a live bar on
+    stderr naming the step that runs and, while data is copied, the bytes, rate and time left."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=make_console(stderr=True)) as bar:
-        what = f"Cloning {count} volume{'s' if count != 1 else ''}"
+        what = f"Cloning {count} volume{'s' if count != 1 else ''}" if count is not None else f"Task {task_id}"
         bar_id = bar.add_task(what, total=100)
 
         def update(p: dict[str, Any]) -> None:
             steps = running_steps(p) or flow_state(p).lower()
             bar.update(bar_id, completed=p.get("progress", 0), description=f"{what}: {steps}{copy_line(p)}")
 
-        return session.client.wait(task_id, on_progress=update)
+        return session.client.watch(task_id, on_progress=update)
 
 
 def in_source_order(sources: Sequence[str], results: Mapping[str, str]) -> dict[str, str]:
@@ -388,7 +390,8 @@ def clone_table(results: Mapping[str, str], names: Mapping[str, str | None] | No
                  [(s, "→", c, names.get(c)) for s, c in results.items()], title)
 
 
-FOLLOW_HINT = "\b\nFollow a clone task (e.g. one started with --no-wait):\n    volclone clone status TASK_ID"
+FOLLOW_HINT = ("\b\nFollow a clone task (e.g. one started with --no-wait):\n    volclone clone watch TASK_ID\n"
+               "    volclone clone status TASK_ID")
 
 
 @click.command("clone", epilog=FOLLOW_HINT)
@@ -425,9 +428,9 @@ def clone_volumes(session: Session, volumes: tuple[str, ...], name: str | None, 
             click.echo(task_id)
         return
     try:
-        final = session.client.wait(task_id) if session.as_json else wait_with_bar(session, task_id, len(volumes))
+        final = session.client.watch(task_id) if session.as_json else wait_with_bar(session, task_id, len(volumes))
     except KeyboardInterrupt:
-        click.echo(f"\nInterrupted; the clone goes on. Follow it with: volclone clone status {task_id}", err=True)
+        click.echo(f"\nInterrupted; the clone goes on. Follow it with: volclone clone watch {task_id}", err=True)
         raise click.exceptions.Exit(130) from None
     report_clone(session, task_id, volumes, final)
 
@@ -487,6 +490,43 @@ def clone_show(session: Session, task_id: str) -> None:
         freeze = f", I/O paused {c['io_freeze_ms']} ms" if "io_freeze_ms" in c else ""
         session.console.print(f"{c.get('level')} by {c.get('method')} at {c.get('taken_at')}{freeze}",
                               markup=False)
+
+
+@clone_group.command("watch")
+@click.argument("task_id")
+@client_command
+def clone_watch(session: Session, task_id: str) -> None:
+    """Follow a clone task until it ends, from its event stream: a live bar (bytes, rate and time
+    left while data is copied), then its clones. Exits with 1 if it did not succeed.
+
+    With --json, each event is one line of JSON ({"event", "id", "data"}), the last one ``end``
+    with the final get_progress body.
+
+    \b
+        volclone clone watch 84a0bb4d-4644-40b0-b45a-00d2d0d75b2a
+    """
+    try:
+        if session.as_json:
+            ended: list[Event] = []
+
+            def emit(event: Event) -> None:
+                click.echo(json.dumps({"event": event.name, "id": event.id, "data": event.data}))
+                ended.extend([event] if event.name == "end" else [])
+
+            final = session.client.watch(task_id, on_event=emit)
+            if not ended:  # followed by polling: the end is the last body polled
+                emit(Event("end", final, None))
+        else:
+            final = wait_with_bar(session, task_id, None)
+    except KeyboardInterrupt:
+        click.echo(f"\nInterrupted; the clone goes on. Follow it with: volclone clone watch {task_id}", err=True)
+        raise click.exceptions.Exit(130) from None
+    if session.as_json:
+        if flow_state(final) != "SUCCESS":
+            raise click.exceptions.Exit(1)
+        return
+    manifest = final.get("details", {}).get("manifest") or []
+    report_clone(session, task_id, [e["source_id"] for e in manifest], final)
 
 
 @clone_group.command("status")

@@ -39,6 +39,7 @@ def _serve_http(settings: Settings, role: str) -> None:
     import uvicorn
 
     from volclone.api import create_app
+    from volclone.api.event_stream import StreamOptions
     from volclone.service import Service
 
     logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
@@ -48,7 +49,8 @@ def _serve_http(settings: Settings, role: str) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     where = f"data in {settings.data_dir}" if role == "serve" else "flows run in the workers"
     click.echo(f"volclone {role} serving http://{settings.host}:{settings.port} ({where})")
-    app = create_app(svc, max_request_bytes=settings.max_request_bytes)
+    app = create_app(svc, max_request_bytes=settings.max_request_bytes,
+                     event_streams=StreamOptions.from_settings(settings))
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_keep_alive=KEEP_ALIVE_S)
 
 
