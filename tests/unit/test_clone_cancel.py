@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from sqlalchemy import inspect, text
 
 from volclone import bootstrap
 from volclone.backends.memory import MemoryDriver
 from volclone.config import Settings
+from volclone.db.database import alembic_config, current_revision, make_engine, schema_drift
 from volclone.domain import Principal, TaskState
 from volclone.errors import Cancelled, Conflict, NotFound
 from volclone.flows.model import Step
@@ -147,3 +150,24 @@ def test_without_a_cancel_a_paused_task_goes_on(make_fast: Any, monkeypatch: pyt
     fast: Fast = make_fast(failpoints=(f"pause:{TASKS[0]}",))
     p = fast.wait(fast.clone([fast.volume(1, "s").id]))
     assert p.flow_state is TaskState.SUCCESS
+
+
+def test_the_cancel_migration_upgrades_keeps_tasks_and_downgrades_on_sqlite(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        cfg = alembic_config(engine)
+        command.upgrade(cfg, "0010")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO clone_tasks (id, project_id, request, logbook_id, flow_id, created_at) "
+                              "VALUES ('t1', 'p1', '{}', 'l1', 'f1', '2026-12-01 00:00:00')"))
+        command.upgrade(cfg, "0011")
+        assert current_revision(engine) == "0011"
+        assert "cancel_requested_at" in {c["name"] for c in inspect(engine).get_columns("clone_tasks")}
+        assert not [d for d in schema_drift(engine) if "clone_tasks" in repr(d)]
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT id, cancel_requested_at FROM clone_tasks")).all() == [("t1", None)]
+        command.downgrade(cfg, "0010")
+        assert "cancel_requested_at" not in {c["name"] for c in inspect(engine).get_columns("clone_tasks")}
+    finally:
+        engine.dispose()
+
