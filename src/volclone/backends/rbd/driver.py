@@ -560,8 +560,11 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
                 try:
                     while pending:
                         ended, pending = wait_any(pending, timeout=REPORT_EVERY, return_when=FIRST_COMPLETED)
-                        done += sum(sizes[f.result()] for f in ended)
-                        report(done, total)  # may raise (Cancelled): the copies not begun never begin
+                        for future in ended:  # one report per image made, as before
+                            done += sizes[future.result()]
+                            report(done, total)
+                        if not ended:  # and one a tick: it may raise (Cancelled): the copies not begun never begin
+                            report(done, total)
                 finally:
                     # A deep copy under way cannot be stopped (Ceph 16's Image.deep_copy has no
                     # progress callback to stop it by): the pool waits for it, then it is removed.
