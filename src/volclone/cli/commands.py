@@ -418,7 +418,8 @@ def clone_volumes(session: Session, volumes: tuple[str, ...], name: str | None, 
     try:
         final = session.client.wait(task_id) if session.as_json else wait_with_bar(session, task_id, len(volumes))
     except KeyboardInterrupt:
-        click.echo(f"\nInterrupted; the clone goes on. Follow it with: volclone clone status {task_id}", err=True)
+        click.echo(f"\nInterrupted; the clone goes on. Follow it with: volclone clone status {task_id}\n"
+                   f"or stop it (it reverts, leaving nothing) with: volclone clone cancel {task_id}", err=True)
         raise click.exceptions.Exit(130) from None
     report_clone(session, task_id, volumes, final)
 
