@@ -334,6 +334,11 @@ class Client:
         params = {"action": CLONE_ACTION, "task_id": task_id}
         return self.request("GET", "/clone-volumes/get_progress", params=params)  # type: ignore[no-any-return]
 
+    def cancel(self, task_id: str) -> None:
+        """Ask a clone task to stop and revert (202); it then ends REVERTED, its failure saying it
+        was cancelled. A task that has ended or is reverting: a 409 :class:`ClientError`."""
+        self.request("POST", f"/clone-volumes/{task_id}/action", json={"cancel": {}})
+
     def wait(self, task_id: str, poll: float = 0.5, on_progress: Callable[[ProgressBody], None] | None = None,
              timeout: float | None = None) -> ProgressBody:
         """Poll until the clone task ends; returns the last progress (check its flow state).

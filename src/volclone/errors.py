@@ -11,6 +11,7 @@ its HTTP status and the OpenStack fault name the API puts in the body::
     ├── NotFound                  404 itemNotFound
     ├── Conflict                  409 conflictingRequest
     │   └── Busy                  409 conflictingRequest (another operation holds its lock: try again)
+    ├── Cancelled                 (never an answer: a clone task stops on its project's request and reverts)
     ├── IdentityUnavailable       503 serviceUnavailable (Keystone can't validate tokens right now)
     ├── DatabaseUnavailable       503 serviceUnavailable (the database cannot be reached or used)
     ├── CoordinationUnavailable   503 serviceUnavailable (the coordination backend, Redis, can't be reached)
@@ -133,6 +134,15 @@ class BackendUnavailable(BackendError):
 
     status = 503
     fault = "serviceUnavailable"
+
+
+class Cancelled(VolcloneError):
+    """A clone task was cancelled (``POST .../clone-volumes/{task_id}/action {"cancel": {}}``):
+    raised in the flow's tasks and through the copy loops' progress callbacks, so the flow
+    stops and reverts. Its message is get_progress's ``results.failure``."""
+
+    def __init__(self, message: str = "the clone task was cancelled on request") -> None:
+        super().__init__(message)
 
 
 class InjectedFailure(VolcloneError):

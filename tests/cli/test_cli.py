@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -268,6 +269,26 @@ def test_reverted_clone_prints_the_failure_and_exits_1(make_env: Callable[..., E
     out = json.loads(result.stdout)
     assert out["state"] == "REVERTED" and "failpoint hit" in out["results"]["failure"]
     assert [v["id"] for v in ok_json(cli("volume", "list", "--json"))] == [src["id"]]
+
+
+def test_clone_cancel_stops_a_task_and_a_finished_one_is_a_409(make_env: Callable[..., Env]) -> None:
+    env = make_env(VOLCLONE_FAILPOINTS="pause:create_group_clone")  # each task holds there until cancelled
+    cli = cli_for(env)
+    src = new_volume(cli, "src")
+    task = ok_text(cli("clone", src["id"], "--no-wait")).strip()
+    with Client(env.server.url, env.user_token, "p1") as client:
+        while client.progress(task)["pending_tasks"].get(f"create_group_clone-{task[:8]}") != "RUNNING":
+            time.sleep(0.02)
+    out = ok_text(cli("clone", "cancel", task, "--wait"))
+    assert out.strip() == f"Clone task {task} ended REVERTED: the clone task was cancelled on request"
+    assert [v["id"] for v in ok_json(cli("volume", "list", "--json"))] == [src["id"]]
+    assert_error(cli("clone", "cancel", task), "Error (HTTP 409 conflictingRequest):", "has ended (REVERTED)")
+    task = ok_text(cli("clone", src["id"], "--no-wait")).strip()
+    assert ok_json(cli("clone", "cancel", task, "--json")) == {"task_id": task, "cancel": "requested"}
+
+
+def test_clone_cancel_of_an_unknown_task_is_a_404(cli: Run) -> None:
+    assert_error(cli("clone", "cancel", str(uuid.uuid4())), "Error (HTTP 404 itemNotFound):")
 
 
 # -- errors --------------------------------------------------------------------------------

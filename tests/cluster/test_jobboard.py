@@ -20,7 +20,10 @@ from volclone import bootstrap
 from volclone.backends.memory import MemoryDriver
 from volclone.config import Settings
 from volclone.domain import CloneRequest, Principal
+from volclone.errors import Cancelled
+from volclone.flows.clone_volumes import Failpoints
 from volclone.flows.jobboard import Conductors, JobBoards, install_context
+from volclone.flows.model import Step
 from volclone.service import Service
 
 WHO = Principal("p1", roles=frozenset({"member"}))
@@ -92,6 +95,19 @@ def test_a_posted_flow_runs_in_a_conductor_and_its_job_is_consumed(board: Board)
     while board.jobs() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert board.jobs() == []
+
+
+def test_a_cancel_taken_by_the_api_process_stops_the_flow_in_the_worker(board: Board) -> None:
+    """The API process records the cancel; the worker's CancelWatch sees it in the database."""
+    board.worker.clones.ctx.points = Failpoints([f"pause:{Step.CREATE_GROUP_CLONE.prefix}"])
+    board.conduct()
+    task = board.clone()
+    assert board.worker.clones.ctx.points.reached(Step.CREATE_GROUP_CLONE.task_name(task)).wait(30)
+    board.api.clones.cancel(WHO, "p1", task)
+    assert board.wait(task) == "REVERTED"
+    assert board.api.clones.progress(WHO, "p1", task).results == {"failure": Cancelled().message}
+    volumes, _, snapshots = board.mem.state()
+    assert len(volumes) == 2 and snapshots == [], "only the two sources are left"
 
 
 def test_an_idle_conductor_looks_at_its_board_once_a_poll_period(board: Board) -> None:

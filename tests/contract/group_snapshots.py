@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from volclone.backends.base import GroupSnapshot, VolumeDriver, supports_group_snapshots
-from volclone.errors import VolcloneError
+from volclone.errors import Cancelled, VolcloneError
 
 from .base import BLOCK, MIB, ZEROS, DriverFixtures, Read, Write, block, new_id, new_snapshot_id
 
@@ -188,3 +188,29 @@ class GroupSnapshotContract(DriverFixtures):
         assert not driver.volume_exists(ca) and not driver.volume_exists(cb)
         assert pool_state() == before
         driver.delete_group_snapshot(sid)
+
+    def test_a_progress_that_raises_stops_a_full_copy_clone_and_makes_nothing(
+            self, driver: Any, write: Write, pool_state: Callable[[], Any]) -> None:
+        """How a cancelled clone task stops a copy: its progress callback raises Cancelled once
+        bytes have moved. The call is all or nothing still: no clone of it is left."""
+        a, b = self.volume(driver, write, b"a"), self.volume(driver, write, b"b")
+        sid = new_snapshot_id()
+        snap = driver.create_group_snapshot(sid, [a, b], full_copy=[a, b])
+        driver.delete_volume(self.volume(driver, write))  # a pool's first delete makes bookkeeping (RBD's trash)
+        before = pool_state()
+        calls: list[int] = []
+
+        def progress(done: int, total: int) -> None:
+            calls.append(done)
+            if done > 0 or len(calls) > 1:
+                raise Cancelled()
+
+        clones = {a: new_id(), b: new_id()}
+        with pytest.raises(Cancelled):
+            driver.clone_from_group_snapshot(snap, clones, progress=progress)
+        assert not any(driver.volume_exists(c) for c in clones.values())
+        after = pool_state()
+        assert after == before, (before, after)
+        driver.delete_group_snapshot(sid)
+        # and the sources clone again
+        driver.delete_group_snapshot(self.snapshot_and_clone(driver, [a, b])[0])

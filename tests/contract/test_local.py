@@ -19,6 +19,7 @@ from volclone.backends.local.layers import Layer
 from volclone.backends.local.qsd import JobCancelled
 from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
+from volclone.errors import Cancelled
 
 from .base import Read, Write
 from .extend import ExtendContract
@@ -92,6 +93,24 @@ class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract, Pla
     def expected_clone_methods(self, driver: LocalDriver) -> dict[bool, CloneMethod]:
         return {False: CloneMethod.REFLINK if driver.reflink else CloneMethod.LINKED, True: CloneMethod.FULL}
 
+
+    def test_a_cancelled_full_copy_has_its_block_job_gone_at_once(self, driver: LocalDriver) -> None:
+        """A progress that raises Cancelled (the clone task was cancelled) ends the copy's
+        ``blockdev-backup`` job there and then, not at the revert's delete_group_snapshot."""
+        driver.create_volume("v", 1)
+        qemu_io(self.active_file(driver, "v"), "write -P 0x5a 0 8M")
+        snap = driver.create_group_snapshot("s", ["v"], full_copy=["v"])
+        assert [j["id"] for j in driver.daemon.execute("query-jobs")] == [f"copy-{snap.members['v']}"]
+
+        def progress(done: int, total: int) -> None:
+            raise Cancelled()
+
+        with pytest.raises(Cancelled):
+            driver.clone_from_group_snapshot(snap, {"v": "c"}, progress=progress)
+        assert driver.daemon.execute("query-jobs") == []
+        assert not driver.volume_exists("c")
+        driver.delete_group_snapshot("s")
+        assert driver.depth("v") == 1
 
     def test_stop_cancels_a_live_flatten_and_the_chain_reads_the_same(self, driver: LocalDriver) -> None:
         """Stopping the service does not wait for a flatten: its stream is cancelled, the

@@ -1,17 +1,17 @@
-"""/v3/{project_id}/clone-volumes: start a consistent multi-volume clone, watch its progress."""
+"""/v3/{project_id}/clone-volumes: start a consistent multi-volume clone, watch its progress,
+cancel it (``POST /{task_id}/action {"cancel": {}}``, an extension: 202 and no body)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from volclone.api import views
 from volclone.api.deps import principal, rule, service
 from volclone.api.event_stream import open_stream, wants_events
 from volclone.api.listing import boolean
-from volclone.api.schemas import CloneVolumesBody
+from volclone.api.schemas import CloneTaskActionBody, CloneVolumesBody
 from volclone.domain import CloneRequest, Principal
 from volclone.errors import BadRequest
 
@@ -73,3 +73,13 @@ def get_progress(project_id: str, request: Request,
     if not wants_events(request.headers.get("accept")):
         return views.progress(first)
     return open_stream(request, first, lambda: clones.progress(who, project_id, task_id))
+
+
+@router.post("/{task_id}/action", status_code=202)
+@rule("clone_volumes:cancel")
+def clone_task_action(project_id: str, task_id: str, body: CloneTaskActionBody, request: Request,
+                      who: Principal = Depends(principal)) -> Response:
+    """``{"cancel": {}}``: stop the task and revert it; 202 and no body once the cancel is recorded
+    (get_progress then shows REVERTED, with ``results.failure`` saying it was cancelled)."""
+    service(request).clones.cancel(who, project_id, task_id)
+    return Response(status_code=202)

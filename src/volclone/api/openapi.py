@@ -440,6 +440,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("POST", "/v3/{project_id}/clone-volumes"): {
         200: _obj(**{"clone-volumes": {"oneOf": [_ref(TaskUri), _ref(ClonePlanOnly)]}})},
     ("GET", "/v3/{project_id}/clone-volumes/get_progress"): {200: _ref(ProgressOut)},
+    ("POST", "/v3/{project_id}/clone-volumes/{task_id}/action"): {202: None},
     ("POST", "/v3/{project_id}/attachments"): {200: _ATTACHMENT},
     ("GET", "/v3/{project_id}/attachments"): {200: _ATTACHMENTS},
     ("GET", "/v3/{project_id}/attachments/detail"): {200: _obj(attachments=_list_of(Attachment))},
@@ -564,7 +565,7 @@ _FAULTS = {
     404: "not found (also: the attachments API below microversion 3.27, the volume summary below 3.12, a list's "
          "marker that is no volume the caller sees)",
     406: "the OpenStack-API-Version asked for is not served",
-    409: "the resource's state does not allow it",
+    409: "the resource's state does not allow it (a clone task's cancel: the task has ended, or is reverting)",
     413: "the request body, or a field in it, is too large; or (volume create, clone-volumes, os-extend) the "
          "project's quota would be exceeded: the message names the resource",
     503: "the backend the volume lives on is not available (its driver did not start)",

@@ -203,6 +203,16 @@ class CloneVolumesBody(Strict):
     clone_volumes: CloneVolumes = Field(alias="clone-volumes")
 
 
+class CancelOptions(Strict):
+    """``{"cancel": {}}`` takes no options (an option it does not know is a 400)."""
+
+
+class CloneTaskActionBody(OneAction):
+    """``POST /clone-volumes/{task_id}/action``: exactly one action (today: ``cancel``)."""
+
+    cancel: CancelOptions | None = Field(None, alias="cancel")
+
+
 # -- attachments (Cinder v3, microversion 3.27) and the older volume actions --------
 def _small_connector(connector: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(connector)) > MAX_CONNECTOR_BYTES:

@@ -13,6 +13,9 @@ zeros are written, so the copies stay thin. ``progress(done, total)`` counts tho
 total is known before the first byte moves (every source's extents are listed first). It is
 called on the caller's thread only (TaskFlow's progress notifications must come from the
 task's own thread), every :data:`REPORT_EVERY` seconds while chunks move on worker threads.
+A ``progress`` that raises stops the copy within that long (plus the chunks in flight): the
+chunks not started are dropped, the volume being written is aborted and those made are
+removed (that is how a cancelled clone task stops its copy).
 """
 
 from __future__ import annotations
@@ -155,13 +158,15 @@ def _copy(reader: VolumeReader, writer: VolumeWriter, plan: list[tuple[int, int]
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="copy") as pool:
         futures = [pool.submit(one, off, n) for off, n in plan]
         pending: set[Future[None]] = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=REPORT_EVERY, return_when=FIRST_EXCEPTION)
-            counter.report()
-            if any(f.exception() is not None for f in done):
-                break
-        for f in pending:
-            f.cancel()
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=REPORT_EVERY, return_when=FIRST_EXCEPTION)
+                counter.report()  # may raise (Cancelled: the clone task was cancelled)
+                if any(f.exception() is not None for f in done):
+                    break
+        finally:  # chunks not started yet never start; the pool waits only for those in flight
+            for f in pending:
+                f.cancel()
     for f in futures:
         if f.done() and not f.cancelled():
             f.result()  # raises the first error

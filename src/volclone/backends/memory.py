@@ -273,6 +273,9 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
 
     @_faultable
     def delete_volume(self, volume_id: str) -> None:
+        self._remove(volume_id)
+
+    def _remove(self, volume_id: str) -> None:
         with self._lock:
             top = self._volumes.pop(volume_id, None)
             if top is None:
@@ -393,15 +396,22 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
             if copies and progress is not None:
                 progress(0, total)
             done = 0
-            for source, clone_id in todo.items():
-                if source in copies:
-                    layer = self._new_layer(frozen[source].size, volume_id=clone_id)
-                    layer.blocks = copies[source]
-                    done += len(layer.blocks) * BLOCK
-                    if progress is not None:
-                        progress(done, total)
-                else:
-                    self._new_layer(frozen[source].size, parent=frozen[source], volume_id=clone_id)
+            made: list[str] = []
+            try:
+                for source, clone_id in todo.items():
+                    made.append(clone_id)
+                    if source in copies:
+                        layer = self._new_layer(frozen[source].size, volume_id=clone_id)
+                        layer.blocks = copies[source]
+                        done += len(layer.blocks) * BLOCK
+                        if progress is not None:
+                            progress(done, total)  # may raise (Cancelled): nothing of this call stays
+                    else:
+                        self._new_layer(frozen[source].size, parent=frozen[source], volume_id=clone_id)
+            except BaseException:
+                for clone_id in made:
+                    self._remove(clone_id)
+                raise
 
     # -- dry runs --------------------------------------------------------------------
     def clone_method_for(self, full_copy: bool) -> CloneMethod:

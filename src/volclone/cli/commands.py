@@ -8,6 +8,7 @@
     volclone clone VOL1 VOL2 --name demo      # live progress, then a source -> clone table
     volclone clone status TASK_ID
     volclone clone watch TASK_ID              # follow a running task's events, with the same bar
+    volclone clone cancel TASK_ID             # stops it; it reverts, leaving nothing
 
 Every command takes ``--url`` / ``--token`` / ``--project`` (or VOLCLONE_URL,
 OS_AUTH_TOKEN, OS_PROJECT_ID) and ``--json``. A failed request prints
@@ -430,7 +431,8 @@ def clone_volumes(session: Session, volumes: tuple[str, ...], name: str | None, 
     try:
         final = session.client.watch(task_id) if session.as_json else wait_with_bar(session, task_id, len(volumes))
     except KeyboardInterrupt:
-        click.echo(f"\nInterrupted; the clone goes on. Follow it with: volclone clone watch {task_id}", err=True)
+        click.echo(f"\nInterrupted; the clone goes on. Follow it with: volclone clone watch {task_id}\n"
+                   f"or stop it (it reverts, leaving nothing) with: volclone clone cancel {task_id}", err=True)
         raise click.exceptions.Exit(130) from None
     report_clone(session, task_id, volumes, final)
 
@@ -527,6 +529,36 @@ def clone_watch(session: Session, task_id: str) -> None:
         return
     manifest = final.get("details", {}).get("manifest") or []
     report_clone(session, task_id, [e["source_id"] for e in manifest], final)
+
+
+@clone_group.command("cancel")
+@click.argument("task_id")
+@click.option("--wait", "wait_end", is_flag=True, help="Wait until the task has reverted, and show how it ended.")
+@client_command
+def clone_cancel(session: Session, task_id: str, wait_end: bool) -> None:
+    """Cancel a clone task: it stops (a copy in progress within a second) and reverts, leaving
+    nothing behind. A task that has ended, or is reverting already, can't be cancelled.
+
+    \b
+        volclone clone cancel 84a0bb4d-4644-40b0-b45a-00d2d0d75b2a --wait
+    """
+    session.client.cancel(task_id)
+    if not wait_end:
+        if session.as_json:
+            session.emit_json({"task_id": task_id, "cancel": "requested"})
+        else:
+            click.echo(f"Cancel of clone task {task_id} requested; follow it with: volclone clone status {task_id}")
+        return
+    final = session.client.wait(task_id)
+    state = flow_state(final)
+    failure = (final.get("details", {}).get("results") or {}).get("failure")
+    if session.as_json:
+        session.emit_json({"task_id": task_id, "state": state, "failure": failure})
+    else:
+        late = " (the cancel came after its last step: the clones are whole and kept)" if state == "SUCCESS" else ""
+        click.echo(f"Clone task {task_id} ended {state}" + (f": {failure}" if failure else late))
+    if state == "FAILURE":  # its revert left something behind (retried until gone)
+        raise click.exceptions.Exit(1)
 
 
 @clone_group.command("status")

@@ -122,6 +122,9 @@ class CloneTaskRow(Base):
     logbook_id: Mapped[str] = mapped_column(String(36))
     flow_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: When the project asked to cancel the task (``{"cancel": {}}``); the process that runs
+    #: its flow polls it (``volclone.flows.cancels``). NULL: never asked.
+    cancel_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True, default=None)
 
 
 class LeftoverRow(Base):

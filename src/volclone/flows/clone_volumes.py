@@ -19,9 +19,19 @@ Failpoints (``VOLCLONE_FAILPOINTS``, comma-separated; for tests):
 
 * ``<task-name-prefix>``: a task whose name starts with it fails right after its side
   effect (e.g. ``create_group_clone``);
+* ``pause:<task-name-prefix>``: a task whose name starts with it waits, right after its side
+  effect, until its clone task is cancelled (then raises :class:`~volclone.errors.Cancelled`),
+  or at most :data:`PAUSE_MAX_S` seconds (then goes on); the cancel tests hold a flow at each
+  step with it;
 * ``revert:<undo>[:N]``: the undo action ``<undo>`` (one of :class:`~volclone.flows.model.Undo`:
   ``reset_clone_status``, ``delete_clone``, ``delete_group_snapshot``, ``delete_group``) fails
   its first N times in this process (default 1), in reverts and in leftover retries alike.
+
+Cancelling (``POST .../clone-volumes/{task_id}/action {"cancel": {}}``): the request marks
+the task in persistence; :class:`~volclone.flows.cancels.CancelWatch` sees the mark here. Every
+task asks persistence at its start (``pre_execute``) and the copy loops hear it through their
+progress callback (:meth:`CloneTask.report_bytes` raises ``Cancelled``), so the flow reverts as
+after any failure, and its failure says it was cancelled.
 
 Data moves between tasks by argument name; everything in the flow's store is
 plain JSON, because TaskFlow persists it: the clones travel as
@@ -31,6 +41,7 @@ with ``CloneSpec.load_all``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -47,7 +58,8 @@ from volclone.backends.copy import copy_from_group_snapshot
 from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import Groups, Volumes
 from volclone.domain import CLONEABLE, AttachStatus, Volume, VolumeStatus
-from volclone.errors import InjectedFailure, InvalidVolume, RevertIncomplete
+from volclone.errors import Cancelled, InjectedFailure, InvalidVolume, RevertIncomplete
+from volclone.flows.cancels import CancelWatch
 from volclone.flows.messages import public_error
 from volclone.flows.model import CloneSpec, Step, Undo
 
@@ -59,6 +71,10 @@ META_SOURCE = "clone_source_volume_id"
 META_TASK = "clone_task_id"
 #: The failpoint entries that make an undo action fail: ``revert:<undo>[:N]``.
 REVERT_FAILPOINT = "revert:"
+#: The failpoint entries that hold a task until its clone task is cancelled: ``pause:<prefix>``.
+PAUSE_FAILPOINT = "pause:"
+#: The longest a ``pause:`` failpoint holds a task that nobody cancels (seconds).
+PAUSE_MAX_S = 20.0
 
 
 class Failpoints:
@@ -66,17 +82,34 @@ class Failpoints:
 
     def __init__(self, entries: Iterable[str] = ()) -> None:
         prefixes: list[str] = []
+        pauses: list[str] = []
         self._undo_left: dict[Undo, int] = {}
         for entry in entries:
+            if entry.startswith(PAUSE_FAILPOINT):
+                pauses.append(entry[len(PAUSE_FAILPOINT):])
+                continue
             if not entry.startswith(REVERT_FAILPOINT):
                 prefixes.append(entry)
                 continue
             name, _, count = entry[len(REVERT_FAILPOINT):].partition(":")
             self._undo_left[Undo(name)] = int(count) if count else 1
         self.prefixes = tuple(prefixes)
+        self.pauses = tuple(pauses)
+        #: Set when a task holds at a ``pause:`` failpoint, by task name (tests wait for it).
+        self.paused: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
-    def task(self, task_name: str) -> None:
+    def reached(self, task_name: str) -> threading.Event:
+        """Set once the task ``task_name`` holds at its ``pause:`` failpoint."""
+        with self._lock:
+            return self.paused.setdefault(task_name, threading.Event())
+
+    def task(self, task_name: str, cancelled: Callable[[float], bool] | None = None) -> None:
+        """Fail (or hold until ``cancelled(timeout)`` says the task was cancelled) if a failpoint names it."""
+        if cancelled is not None and any(task_name.startswith(p) for p in self.pauses):
+            self.reached(task_name).set()
+            if cancelled(PAUSE_MAX_S):
+                raise Cancelled()
         if any(task_name.startswith(p) for p in self.prefixes):
             raise InjectedFailure(f"failpoint hit in {task_name}")
 
@@ -103,6 +136,8 @@ class CloneContext:
     leftovers: Leftovers | None = None
     #: Drops a task's quota reservation (the service's ``QuotaService.release``); None: no quotas.
     release_quota: Callable[[str], None] | None = None
+    #: Sees the cancel marks of the tasks that run here (None: tasks are never cancelled).
+    cancels: CancelWatch | None = None
     points: Failpoints = field(init=False)
     records: Leftovers = field(init=False)
     #: Revert failures that could not even be recorded, by task id (reported, not retried).
@@ -116,8 +151,15 @@ class CloneContext:
     def backend(self, name: str) -> VolumeDriver:
         return self.backend_for(name) if self.backend_for else self.driver_for(name)  # type: ignore[return-value]
 
-    def failpoint(self, task_name: str) -> None:
-        self.points.task(task_name)
+    def failpoint(self, task_name: str, task_id: str | None = None) -> None:
+        cancels = self.cancels
+        waits = (lambda timeout: cancels.wait(task_id, timeout)) if cancels and task_id else None
+        self.points.task(task_name, waits)
+
+    def check_cancelled(self, task_id: str, now: bool = False) -> None:
+        """Raise :class:`Cancelled` if the task's project cancelled it (``now``: ask persistence)."""
+        if self.cancels is not None:
+            self.cancels.check(task_id, now)
 
     def release_quotas(self, task_id: str) -> None:
         """Commit or roll back the task's quota reservation. A failure is logged, not raised:
@@ -199,15 +241,38 @@ class CloneTask(task.Task):  # type: ignore[misc]
     #: The rate is reported once the copy has run this long (a first report has no rate).
     RATE_AFTER_S = 0.5
 
-    def __init__(self, ctx: CloneContext, name: str, **kwargs: Any) -> None:
+    def __init__(self, ctx: CloneContext, name: str, task_id: str, **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
         self.ctx = ctx
+        #: The clone task this atom belongs to (its cancel mark is watched while it runs).
+        self.task_id = task_id
+        self._watching: contextlib.ExitStack | None = None
         self._reported = 0.0
         self._first: tuple[float, int] | None = None  # (when, bytes done) of this run's first report
 
+    def pre_execute(self) -> None:
+        """Watch the clone task's cancel mark while this task runs; a task cancelled before it
+        starts does nothing (TaskFlow counts the raise as the task's failure, and reverts)."""
+        if self.ctx.cancels is not None:
+            self._watching = contextlib.ExitStack()
+            self._watching.enter_context(self.ctx.cancels.watching(self.task_id))
+        self.ctx.check_cancelled(self.task_id, now=True)
+
+    def post_execute(self) -> None:
+        if self._watching is not None:
+            self._watching.close()
+            self._watching = None
+
+    def failpoint(self) -> None:
+        self.ctx.failpoint(self.name, self.task_id)
+
     def report_bytes(self, done: int, total: int) -> None:
         """Persist byte progress (throttled); get_progress turns it into ``progress``, and, from
-        the rate measured since this run's first report, ``bytes_per_second`` and ``eta_seconds``."""
+        the rate measured since this run's first report, ``bytes_per_second`` and ``eta_seconds``.
+
+        Raises :class:`~volclone.errors.Cancelled` once the clone task is cancelled: the copy
+        loops call it often (every 0.02-0.1 s), and stop and clean up what they made."""
+        self.ctx.check_cancelled(self.task_id)
         now = time.monotonic()
         if self._first is None or done < self._first[1]:
             self._first = (now, done)
@@ -240,7 +305,7 @@ class CreateSourceGroup(CloneTask):
             if vol is None or vol.status not in CLONEABLE:
                 state = vol.status.value if vol else "deleted"
                 raise InvalidVolume(f"volume {vid} is {state} and cannot be cloned")
-        self.ctx.failpoint(self.name)
+        self.failpoint()
 
     def revert(self, task_id: str, **_: Any) -> None:
         self.ctx.undo(task_id, self.name, Undo.DELETE_GROUP, src_group_id(task_id))
@@ -261,7 +326,7 @@ class CreateGroupSnapshot(CloneTask):
         driver = self.ctx.driver_for(backend)
         snap = driver.create_group_snapshot(snapshot_id(task_id), source_ids, full_copy=full)
         taken_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        self.ctx.failpoint(self.name)
+        self.failpoint()
         # What the set got, said plainly: crash-consistent is the one level volclone promises.
         consistency: dict[str, Any] = {
             "level": "crash-consistent" if driver.crash_consistent else "none",
@@ -318,7 +383,7 @@ class CreateGroupClone(CloneTask):
             else:
                 copy_from_group_snapshot(self.ctx.backend(backend), snap, self.ctx.backend(target), made,
                                          progress=self.report_bytes)
-        self.ctx.failpoint(self.name)
+        self.failpoint()
 
     def revert(self, task_id: str, backend: str, clones: list[dict[str, Any]], **_: Any) -> None:
         for c in CloneSpec.load_all(clones, backend):
@@ -342,7 +407,7 @@ class SetMetadataForVolume(CloneTask):
         missing = self.ctx.volumes.merge_metadata(metadata)
         if missing:
             raise InvalidVolume(f"clones {', '.join(missing)} are gone")
-        self.ctx.failpoint(self.name)
+        self.failpoint()
         return {"metadata": metadata}
 
 
@@ -355,7 +420,7 @@ class DeleteGroupSnapshot(CloneTask):
 
     def execute(self, task_id: str, backend: str) -> None:
         self.ctx.driver_for(backend).delete_group_snapshot(snapshot_id(task_id))
-        self.ctx.failpoint(self.name)
+        self.failpoint()
 
 
 class DeleteSourceGroup(CloneTask):
@@ -366,7 +431,7 @@ class DeleteSourceGroup(CloneTask):
 
     def execute(self, task_id: str) -> None:
         self.ctx.groups.delete(src_group_id(task_id))
-        self.ctx.failpoint(self.name)
+        self.failpoint()
 
 
 class SetClonesAvailable(CloneTask):
@@ -377,7 +442,7 @@ class SetClonesAvailable(CloneTask):
 
     def execute(self, backend: str, clones: list[dict[str, Any]]) -> None:
         self.ctx.volumes.set_status([c.id for c in CloneSpec.load_all(clones, backend)], VolumeStatus.AVAILABLE)
-        self.ctx.failpoint(self.name)
+        self.failpoint()
 
     def revert(self, task_id: str, backend: str, clones: list[dict[str, Any]], **_: Any) -> None:
         for c in CloneSpec.load_all(clones, backend):
@@ -399,5 +464,5 @@ TASKS: dict[Step, type[CloneTask]] = {
 def build_flow(ctx: CloneContext, task_id: str) -> linear_flow.Flow:
     """The clone flow for one request. Task names derive from the task id only."""
     flow = linear_flow.Flow(FLOW_NAME)
-    flow.add(*(cls(ctx, step.task_name(task_id)) for step, cls in TASKS.items()))
+    flow.add(*(cls(ctx, step.task_name(task_id), task_id) for step, cls in TASKS.items()))
     return flow

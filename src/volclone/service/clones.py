@@ -21,12 +21,23 @@ from volclone.backends.base import (
     supports_group_snapshots,
 )
 from volclone.config import DEFAULT_PREFIX
+from volclone.db.cancels import CancelMarks
 from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import CloneTasks, ConfigValues, Groups, Volumes
 from volclone.db.schema import CloneTaskRow
-from volclone.domain import CLONEABLE, FINISHED, CloneProgress, CloneRequest, Principal, Volume, VolumeType
+from volclone.domain import (
+    CLONEABLE,
+    FINISHED,
+    CloneProgress,
+    CloneRequest,
+    Principal,
+    TaskState,
+    Volume,
+    VolumeType,
+)
 from volclone.errors import BadRequest, CapabilityMissing, Conflict, InvalidVolume, NotFound
+from volclone.flows.cancels import CancelWatch
 from volclone.flows.clone_volumes import CloneContext, build_flow
 from volclone.flows.engine import FlowRunner
 from volclone.flows.messages import public_error
@@ -97,9 +108,11 @@ class CloneService:
         self.runner = runner
         self.groups = groups
         self.leftovers = leftovers or Leftovers(volumes.db)
+        self.cancels = CancelMarks(volumes.db)
         self.ctx = CloneContext(volumes, groups, self.driver_for, failpoints, backend_for=backends.get,
                                 leftovers=self.leftovers,
-                                release_quota=quotas.release if quotas is not None else None)
+                                release_quota=quotas.release if quotas is not None else None,
+                                cancels=CancelWatch(self.cancels.requested))
         self.max_volumes = max_volumes
         low, high = self.RETRY_INTERVAL_BOUNDS
         self.retrier = Periodic("leftover-retry", self.retry_leftovers, min(high, max(low, retry_interval)))
@@ -319,6 +332,27 @@ class CloneService:
         clone_map = {c.source: c.id for c in specs}
         failed = frozenset(i.step for i in self.leftovers.for_task(task_id))
         return read_progress(task_id, detail, clone_map, failed, specs)
+
+    def cancel(self, who: Principal, project_id: str, task_id: str) -> None:
+        """Ask a running (or not yet started) clone task to stop and revert.
+
+        The request is recorded in persistence, so any API process may take it; the process
+        that runs the flow notices it within ``flows.cancels.POLL_S`` and the flow reverts.
+        A task that has ended, or is reverting already, is a 409. Asking twice is harmless. A
+        cancel that reaches the flow after its last step ran changes nothing: the task ends
+        SUCCESS, whole (get_progress says so).
+        """
+        row = self.tasks.get(task_id)
+        if row is None or row.project_id != project_id:
+            raise NotFound(f"clone task {task_id} could not be found")
+        detail = self.runner.flow_detail(row.flow_id)
+        state = detail.state if detail is not None else None
+        if state in FINISHED:
+            raise Conflict(f"clone task {task_id} has ended ({state}); there is nothing to cancel")
+        if state == TaskState.REVERTING:
+            raise Conflict(f"clone task {task_id} is reverting already; it ends REVERTED or FAILURE by itself")
+        if self.cancels.request(task_id):
+            log.info("clone task %s: cancel requested (flow %s)", task_id, state)
 
     # -- leftovers of failed reverts ------------------------------------------
     def retry_leftovers(self) -> int:

@@ -171,6 +171,8 @@ API_RULES = [
           "Clone a set of volumes at one point in time (starts a clone flow).", "POST /clone-volumes"),
     _rule("clone_volumes:get_progress", ADMIN_OR_READER, "Show the progress of a clone flow.",
           "GET /clone-volumes/get_progress"),
+    _rule("clone_volumes:cancel", ADMIN_OR_MEMBER, "Cancel a clone flow: it stops and reverts (volclone's own).",
+          "POST /clone-volumes/{task_id}/action"),
     # quotas and limits
     _rule("volume_extension:quotas:show", ADMIN_OR_READER,
           "Show quotas, their defaults and usage (a project's own; an admin any project's).",

@@ -42,7 +42,7 @@ from volclone.backends.local.graph import Graph
 from volclone.backends.local.layers import Layer, LayerStore, new_layer_id
 from volclone.backends.local.ports import LocalReader, LocalWriter
 from volclone.backends.local.qsd import JobCancelled, StorageDaemon
-from volclone.errors import BackendError
+from volclone.errors import BackendError, Cancelled
 
 log = logging.getLogger(__name__)
 
@@ -538,8 +538,26 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
     def _finish_copies(self, copies: Mapping[str, Layer], clones: Mapping[str, str],
                        progress: ByteProgress | None) -> None:
         """Wait for the full copies (without the pool lock: they may take long), then let
-        each clone adopt its copy. A failure leaves the copies to delete_group_snapshot."""
+        each clone adopt its copy. A failure leaves the copies to delete_group_snapshot.
+
+        A ``progress`` that raises :class:`~volclone.errors.Cancelled` (the clone task was
+        cancelled) stops the copies at once: their block jobs are cancelled here, and their
+        layers still go with delete_group_snapshot (the flow's revert)."""
         jobs = {_copy_job(layer): source for source, layer in copies.items()}
+        try:
+            self._wait_for_copies(jobs, progress)
+        except Cancelled:
+            with self._lock:
+                for job in jobs:
+                    self.daemon.dispose_job(job)
+            log.info("full copies of %s cancelled", ", ".join(sorted(jobs.values())))
+            raise
+        with self._lock:
+            for source, layer in copies.items():
+                self._end_copy(source, layer, adopt_as=clones[source])
+
+    def _wait_for_copies(self, jobs: Mapping[str, str], progress: ByteProgress | None) -> None:
+        """Poll the copy jobs (job id -> source) until all have concluded, reporting their bytes."""
         while True:
             running = {j["id"]: j for j in self.daemon.execute("query-jobs") if j["id"] in jobs}
             lost = [jobs[j] for j in jobs if j not in running]
@@ -557,9 +575,6 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
                 raise BackendError("the service is stopping: the full copy of "
                                    f"{', '.join(sorted(jobs.values()))} was given up")
             time.sleep(0.02)
-        with self._lock:
-            for source, layer in copies.items():
-                self._end_copy(source, layer, adopt_as=clones[source])
 
     def _end_copy(self, source: str, layer: Layer, adopt_as: str | None) -> None:
         """Retire a full copy's job and node; the clone ``adopt_as`` takes its layer (or nobody)."""
