@@ -20,6 +20,7 @@ from volclone.api import (
     openapi,
     quotas,
     services,
+    snapshots,
     types,
     versions,
     volume_actions,
@@ -30,9 +31,12 @@ from volclone.errors import VolcloneError
 from volclone.service import Service
 
 
-def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: int | None = None) -> FastAPI:
+def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: int | None = None,
+               max_version: tuple[int, int] | None = None) -> FastAPI:
     """An app serving ``svc``; with ``manage_lifecycle`` it starts and stops the service too.
-    Request bodies longer than ``max_request_bytes`` (the CLI passes ``VOLCLONE_MAX_REQUEST_BYTES``) are 413s."""
+    Request bodies longer than ``max_request_bytes`` (the CLI passes ``VOLCLONE_MAX_REQUEST_BYTES``) are 413s.
+    ``max_version`` (TESTS ONLY: ``VOLCLONE_UNSAFE_TEST_MAX_MICROVERSION``) accepts microversions past
+    the maximum, for the real-server tests of features gated above it (os-revert at 3.40)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +51,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
     app = FastAPI(title="volclone", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.service = svc
+    app.state.max_version = max_version
     faults.install(app)
     openapi.install(app)
 
@@ -82,7 +87,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         return await call_next(request)
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
-               volume_actions.router, quotas.router, services.router)
+               volume_actions.router, quotas.router, services.router, snapshots.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).
