@@ -22,6 +22,7 @@ from volclone.db.layers import SqlLayerStore
 from .base import Read, Write
 from .extend import ExtendContract
 from .group_snapshots import GroupSnapshotContract
+from .snapshots import SnapshotContract
 from .volumes import VolumeContract
 
 
@@ -44,7 +45,7 @@ def parse_hexdump(text: str) -> bytes:
     return bytes(data)
 
 
-class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract):
+class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract, SnapshotContract):
     @pytest.fixture
     def driver(self, tmp_path: Path) -> Iterator[LocalDriver]:
         engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
