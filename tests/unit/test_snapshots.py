@@ -541,3 +541,24 @@ def test_the_test_only_maximum_microversion_serves_past_the_maximum() -> None:
     assert versions.parse("3.40") == (3, 40)
     with pytest.raises(ValueError):
         versions.parse("3.x")
+
+
+def test_a_snapshot_recorded_while_its_volume_is_claimed_for_delete_is_undone(http: Http, monkeypatch: Any) -> None:
+    """Where no lock spans a snapshot's create and its volume's delete (the API role), the delete
+    claims first and the create records first: here the claim lands between the create's check and
+    its record, and the create gives up, leaving nothing."""
+    fast = http.fast
+    vol = fast.volume(1)
+    snaps = fast.svc.snapshots
+    add = snaps.repo.add
+
+    def add_then_claim(snap: Any) -> None:
+        add(snap)
+        fast.set_status(vol.id, "deleting")
+
+    monkeypatch.setattr(snaps, "quotas", None)
+    monkeypatch.setattr(snaps.repo, "add", add_then_claim)
+    with pytest.raises(Exception, match="changed state") as caught:
+        snaps.create(fast.who, "p1", vol.id)
+    assert getattr(caught.value, "status", None) == 400
+    assert snapshot_rows(fast) == [] and fast.mem.state()[2] == []

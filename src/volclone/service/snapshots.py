@@ -51,6 +51,7 @@ _CREATING = frozenset({SnapshotStatus.CREATING})
 _AVAILABLE = frozenset({SnapshotStatus.AVAILABLE})
 _RESTORING = frozenset({SnapshotStatus.RESTORING})
 _VOLUME_AVAILABLE = frozenset({VolumeStatus.AVAILABLE})
+_SNAPSHOTTABLE = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.IN_USE})
 _VOLUME_REVERTING = frozenset({VolumeStatus.REVERTING})
 
 
@@ -125,6 +126,13 @@ class SnapshotService:
                 self.quotas.add_snapshot(snap)  # 413, and nothing recorded
             else:
                 self.repo.add(snap)
+            # Record first, check second (a volume's delete claims first and looks for snapshots
+            # second): where no lock spans both (the API role), one of the two sees the other.
+            now = self.volumes.get(vol.id)
+            if now is None or now.status not in _SNAPSHOTTABLE:
+                self.repo.delete(snap.id)
+                raise InvalidVolume(f"Volume {vol.id} changed state ({now.status.value if now else 'deleted'}); "
+                                    "try again")
             try:
                 driver.create_snapshot(snap.id, vol.id)
             except Exception:
