@@ -562,3 +562,19 @@ def test_a_snapshot_recorded_while_its_volume_is_claimed_for_delete_is_undone(ht
         snaps.create(fast.who, "p1", vol.id)
     assert getattr(caught.value, "status", None) == 400
     assert snapshot_rows(fast) == [] and fast.mem.state()[2] == []
+
+
+def test_the_reaper_leaves_a_deleting_volume_that_still_has_snapshots(http: Http) -> None:
+    """A cascading delete that died between its snapshots: the volume, its snapshots and their data stay."""
+    from .test_reaper import age, reaper
+
+    fast = http.fast
+    vol = fast.volume(1, fill=b"r")
+    keep = http.snap(vol.id)["id"]
+    gone = fast.volume(1)
+    for v, status in ((vol.id, "deleting"), (gone.id, "deleting")):
+        fast.set_status(v, status)
+        age(fast, v)
+    assert reaper(fast).run_once() == 1  # the volume without snapshots only
+    assert fast.volume_ids() == {vol.id} and snapshot_rows(fast) == [(keep, "available")]
+    assert fast.mem.volume_exists(vol.id) and fast.mem.snapshot_exists(keep, vol.id)
