@@ -578,3 +578,18 @@ def test_the_reaper_leaves_a_deleting_volume_that_still_has_snapshots(http: Http
     assert reaper(fast).run_once() == 1  # the volume without snapshots only
     assert fast.volume_ids() == {vol.id} and snapshot_rows(fast) == [(keep, "available")]
     assert fast.mem.volume_exists(vol.id) and fast.mem.snapshot_exists(keep, vol.id)
+
+
+def test_an_admin_lists_the_volumes_made_from_a_snapshot(http: Http) -> None:
+    fast = http.fast
+    vol = fast.volume(1)
+    sid = http.snap(vol.id)["id"]
+    made = fast.svc.volumes.create(fast.who, "p1", None, snapshot_id=sid)
+
+    def ids(query: str) -> set[str]:
+        return {v["id"] for v in http.ok("GET", f"/volumes?{query}", token=http.admin)["volumes"]}
+
+    assert ids(f"snapshot_id={sid}") == {made.id}
+    assert ids("snapshot_id=None") == {vol.id}
+    assert ids("snapshot_id=nope") == set()
+    assert len(ids("sort=snapshot_id:asc")) == 2  # accepted (it orders nothing)
