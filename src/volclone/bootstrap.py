@@ -33,6 +33,7 @@ from volclone.db.layers import SqlLayerStore
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
 from volclone.db.services import ServiceRecords
+from volclone.db.snapshots import Snapshots
 from volclone.domain import BackendConfig
 from volclone.errors import BadRequest, Conflict, VolcloneError
 from volclone.flows.engine import FlowRunner, SharedConnectionBackend
@@ -46,6 +47,7 @@ from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
 from volclone.service.reaper import Reaper
 from volclone.service.services import ServiceDirectory
+from volclone.service.snapshots import SnapshotService
 from volclone.service.volumes import Backends
 
 if TYPE_CHECKING:
@@ -249,11 +251,14 @@ def build(settings: Settings, with_backends: bool = True,
                   for d in backends.drivers.values() if not api),
                 *([coordination.stop] if coordination is not None else []),
                 db.engine.dispose]
+    # (An API process holds no volume lock: the worker it calls takes the cluster's.)
+    volume_locks = None if api else locks.lock
+    snapshots = SnapshotService(Snapshots(db), volumes, backends, quotas, lock=volume_locks)
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
-                   # (An API process holds no volume lock: the worker it calls takes the cluster's.)
                    VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
-                                 lock=None if api else locks.lock),
-                   clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy)
+                                 lock=volume_locks, snapshots=snapshots),
+                   clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy,
+                   snapshots=snapshots)
 
 
 def _remote_drivers(settings: Settings, configs: list[BackendConfig],

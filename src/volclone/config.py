@@ -52,6 +52,8 @@ class Settings:
     max_chain_depth: int = 4
     #: TESTS ONLY: snapshot volumes one at a time with this gap (ms) -- NOT consistent.
     unsafe_snapshot_gap_ms: float = 0
+    #: TESTS ONLY: accept microversions up to this one (e.g. "3.40"), past what is implemented.
+    unsafe_test_max_microversion: str | None = None
     #: Task-name prefixes whose tasks fail on purpose (tests prove reverts with them).
     failpoints: tuple[str, ...] = ()
     #: The longest request body the API accepts, in bytes (``VOLCLONE_MAX_REQUEST_BYTES``).
@@ -140,6 +142,7 @@ class Settings:
         s.nbd_port = int(env.get("VOLCLONE_NBD_PORT", s.nbd_port))
         s.max_chain_depth = int(env.get("VOLCLONE_MAX_CHAIN_DEPTH", s.max_chain_depth))
         s.unsafe_snapshot_gap_ms = float(env.get("VOLCLONE_UNSAFE_TEST_SNAPSHOT_GAP_MS", 0))
+        s.unsafe_test_max_microversion = env.get("VOLCLONE_UNSAFE_TEST_MAX_MICROVERSION") or None
         s.failpoints = tuple(p.strip() for p in env.get("VOLCLONE_FAILPOINTS", "").split(",") if p.strip())
         s.max_request_bytes = int(env.get("VOLCLONE_MAX_REQUEST_BYTES", s.max_request_bytes))
         if s.max_request_bytes < 1:

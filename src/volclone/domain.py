@@ -28,6 +28,8 @@ class VolumeStatus(str, enum.Enum):
     ERROR_EXTENDING = "error_extending"
     #: Only ``os-reset_status`` sets it (as in Cinder); no operation accepts a volume in it.
     MAINTENANCE = "maintenance"
+    #: ``os-revert`` is putting the volume back to its latest snapshot (Cinder's status).
+    REVERTING = "reverting"
 
 
 #: Statuses a volume may be cloned from.
@@ -161,6 +163,38 @@ class Volume:
     readonly: bool | None = None
     #: Set only by ``os-reset_status`` (volclone migrates nothing yet); None is Cinder's "none".
     migration_status: str | None = None
+    #: The snapshot the volume was made from (``snapshot_id`` in POST /volumes), if any.
+    snapshot_id: str | None = None
+
+
+class SnapshotStatus(str, enum.Enum):
+    """A snapshot's status (Cinder's ``fields.SnapshotStatus``, those volclone reaches)."""
+
+    CREATING = "creating"
+    AVAILABLE = "available"
+    DELETING = "deleting"
+    ERROR = "error"
+    ERROR_DELETING = "error_deleting"
+    #: The volume is being reverted to this snapshot (Cinder's ``restoring``).
+    RESTORING = "restoring"
+
+
+@dataclass
+class Snapshot:
+    """A snapshot of one volume (Cinder's): the volume's data at one point in time, held by
+    the volume's backend. ``volume_size`` is the volume's size when it was taken."""
+
+    id: str
+    project_id: str
+    volume_id: str
+    name: str | None
+    description: str | None
+    volume_size: int
+    status: SnapshotStatus
+    backend: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
 
 
 @dataclass
@@ -257,6 +291,21 @@ class VolumeQuery:
     #: (field, ascending) pairs, most significant first.
     sort: tuple[tuple[str, bool], ...] = ()
     #: The id of the volume the page starts after.
+    marker: str | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class SnapshotQuery:
+    """Which snapshots a list shows, in which order, and which page (Cinder's list parameters,
+    checked and parsed); like :class:`VolumeQuery`, all done by the database."""
+
+    #: field -> value each snapshot must equal (``name``, ``status``, ``volume_id``, ...).
+    equal: tuple[tuple[str, object], ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()
+    nothing: bool = False
+    sort: tuple[tuple[str, bool], ...] = ()
     marker: str | None = None
     limit: int | None = None
     offset: int = 0

@@ -48,7 +48,7 @@ def test_legacy_display_fields_name_the_volume(env):
         env.user.ok("DELETE", f"/volumes/{v['id']}")
 
 
-@pytest.mark.parametrize("field", ["snapshot_id", "source_volid", "consistencygroup_id", "imageRef", "image_id",
+@pytest.mark.parametrize("field", ["source_volid", "consistencygroup_id", "imageRef", "image_id",
                                    "backup_id", "group_id"])
 def test_a_set_unsupported_field_is_a_400_naming_it(env, field):
     body = {"volume": {**CINDERCLIENT_BODY["volume"], field: "3f0e1c1e-0000-4000-8000-0000000000aa"}}
@@ -70,4 +70,12 @@ def test_multiattach_and_scheduler_hints_are_refused_by_name(env):
 
 def test_an_unsupported_field_with_no_size_names_the_field(env):
     with creates_nothing(env.server):
-        assert_fault(env.user.request("POST", "/volumes", json={"volume": {"snapshot_id": "s1"}}), 400, "snapshot_id")
+        assert_fault(env.user.request("POST", "/volumes", json={"volume": {"source_volid": "s1"}}), 400, "source_volid")
+
+
+def test_a_snapshot_id_that_names_no_snapshot_is_a_404(env):
+    """(snapshot_id is served: tests/unit/test_snapshots.py.)"""
+    body = {"volume": {**CINDERCLIENT_BODY["volume"], "snapshot_id": "3f0e1c1e-0000-4000-8000-0000000000aa"}}
+    with creates_nothing(env.server):
+        assert_fault(env.user.request("POST", "/volumes", json=body), 404, "could not be found")
+        assert_fault(env.user.request("POST", "/volumes", json={"volume": {"snapshot_id": "s1"}}), 404)

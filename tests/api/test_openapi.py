@@ -139,7 +139,8 @@ def test_every_project_operation_documents_its_faults_in_the_openstack_format(do
 def test_the_operations_that_reach_a_backend_document_its_503(doc):
     reach = [(m, p) for m, p, op in project_operations(doc) if "503" in op["responses"] and p != PROGRESS]
     assert ("POST", "/v3/{project_id}/volumes") in reach and ("POST", "/v3/{project_id}/clone-volumes") in reach
-    assert len(reach) == 8 and all(m != "GET" for m, _ in reach), reach
+    assert ("POST", "/v3/{project_id}/snapshots") in reach  # and a snapshot's delete and actions
+    assert len(reach) == 11 and all(m != "GET" for m, _ in reach), reach
     schema = resolve(doc, doc["paths"]["/v3/{project_id}/volumes"]["post"]["responses"]["503"]["content"][
         "application/json"]["schema"])
     assert schema["required"] == ["serviceUnavailable"]
@@ -149,7 +150,7 @@ def test_the_operations_that_reach_a_backend_document_its_503(doc):
 def test_the_operations_that_make_data_document_a_full_backend(doc):
     full = {(m, p) for m, p, op in project_operations(doc) if "507" in op["responses"]}
     assert full == {("POST", "/v3/{project_id}/volumes"), ("POST", "/v3/{project_id}/clone-volumes"),
-                    ("POST", "/v3/{project_id}/volumes/{volume_id}/action")}
+                    ("POST", "/v3/{project_id}/volumes/{volume_id}/action"), ("POST", "/v3/{project_id}/snapshots")}
     schema = resolve(doc, doc["paths"]["/v3/{project_id}/volumes"]["post"]["responses"]["507"]["content"][
         "application/json"]["schema"])
     assert schema["required"] == ["insufficientStorage"]
@@ -208,7 +209,7 @@ def test_the_links_name_real_operations_and_their_path_parameters(env, doc):
     by_id = {op["operationId"]: (path, op) for _, path, op in operations(doc)}
     links = [(path, link) for _, path, op in operations(doc) for r in op["responses"].values()
              for link in r.get("links", {}).values()]
-    assert len(links) == 18
+    assert len(links) == 23  # 7 volume, 7 type, 4 attachment, 5 snapshot links
     for _, link in links:
         _, target = by_id[link["operationId"]]
         assert set(link["parameters"]) == set(params(target, "path")), link

@@ -27,6 +27,7 @@ from volclone.backends.base import (
     GroupSnapshot,
     GroupSnapshotCapable,
     SnapshotReadable,
+    Snapshottable,
     VolumeDriver,
     VolumeImportable,
     supports_group_snapshots,
@@ -169,6 +170,33 @@ def test_extend_crosses_to_the_worker_with_its_errors(client: RpcClient, memory:
         assert not isinstance(client.driver(backend, PlainDriver), Extendable)
         with pytest.raises(errors.CapabilityMissing, match="cannot extend volume"):
             client.call(backend, "extend_volume", volume_id="v", new_size_gib=2)
+
+
+def test_snapshots_cross_to_the_worker_with_their_errors(client: RpcClient, memory: MemoryDriver,
+                                                         backend_name: str, new_backend: Callable[[], str]) -> None:
+    proxy = client.driver(backend_name, MemoryDriver)
+    assert isinstance(proxy, Snapshottable)
+    vid, sid, made = uuid.uuid4().hex, str(uuid.uuid4()), uuid.uuid4().hex
+    proxy.create_volume(vid, 1)
+    memory.write(vid, 0, b"a" * 4096)
+    proxy.create_snapshot(sid, vid)
+    assert proxy.snapshot_exists(sid, vid) and memory.snapshot_exists(sid, vid)
+    memory.write(vid, 0, b"b" * 4096)
+    proxy.create_volume_from_snapshot(made, sid, vid, 2)
+    assert memory.read(made, 0, 4096) == b"a" * 4096 and memory.size(made) == 2 * 1024**3
+    proxy.revert_to_snapshot(vid, sid)
+    assert memory.read(vid, 0, 4096) == b"a" * 4096
+    with pytest.raises(errors.BackendError, match="no snapshot"):
+        proxy.revert_to_snapshot(vid, "nope")  # the driver's own refusal arrives as itself
+    proxy.delete_snapshot(sid, vid)
+    assert not proxy.snapshot_exists(sid, vid)
+    for v in (vid, made):
+        proxy.delete_volume(v)
+    backend = new_backend()
+    with serving({backend: PlainDriver(backend)}):
+        assert not isinstance(client.driver(backend, PlainDriver), Snapshottable)
+        with pytest.raises(errors.CapabilityMissing, match="cannot create snapshot"):
+            client.call(backend, "create_snapshot", snapshot_id="s", volume_id="v")
 
 
 def test_max_size_is_asked_once(client: RpcClient, memory: MemoryDriver, backend_name: str,

@@ -25,6 +25,7 @@ from .base import Read, Write
 from .extend import ExtendContract
 from .group_snapshots import GroupSnapshotContract
 from .plan import PlanContract
+from .snapshots import SnapshotContract
 from .volumes import VolumeContract
 
 
@@ -47,7 +48,8 @@ def parse_hexdump(text: str) -> bytes:
     return bytes(data)
 
 
-class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract, PlanContract):
+class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract, PlanContract,
+                      SnapshotContract):
     @pytest.fixture
     def driver(self, tmp_path: Path) -> Iterator[LocalDriver]:
         engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")

@@ -21,11 +21,12 @@ from .extend import ExtendContract
 from .flatten import FlattenContract
 from .group_snapshots import GroupSnapshotContract
 from .plan import PlanContract
+from .snapshots import SnapshotContract
 from .volumes import VolumeContract
 
 
 class TestMemoryDriver(VolumeContract, GroupSnapshotContract, AttachContract, FlattenContract,
-                       CrossBackendContract, ExtendContract, PlanContract):
+                       CrossBackendContract, ExtendContract, PlanContract, SnapshotContract):
     @pytest.fixture
     def driver(self) -> MemoryDriver:
         driver = MemoryDriver("memory")

@@ -20,6 +20,7 @@ from volclone.api import (
     openapi,
     quotas,
     services,
+    snapshots,
     types,
     versions,
     volume_actions,
@@ -32,10 +33,12 @@ from volclone.service import Service
 
 
 def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: int | None = None,
-               event_streams: StreamOptions | None = None) -> FastAPI:
+               event_streams: StreamOptions | None = None, max_version: tuple[int, int] | None = None) -> FastAPI:
     """An app serving ``svc``; with ``manage_lifecycle`` it starts and stops the service too.
     Request bodies longer than ``max_request_bytes`` (the CLI passes ``VOLCLONE_MAX_REQUEST_BYTES``) are 413s.
-    ``event_streams`` bounds and paces get_progress's event streams (the ``VOLCLONE_EVENT_STREAM_*`` settings)."""
+    ``event_streams`` bounds and paces get_progress's event streams (the ``VOLCLONE_EVENT_STREAM_*`` settings).
+    ``max_version`` (TESTS ONLY: ``VOLCLONE_UNSAFE_TEST_MAX_MICROVERSION``) accepts microversions past
+    the maximum, for the real-server tests of features gated above it (os-revert at 3.40)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +55,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
     app.state.service = svc
     app.state.stream_options = event_streams or StreamOptions()
     app.state.stream_slots = StreamSlots(app.state.stream_options.max_streams)
+    app.state.max_version = max_version
     faults.install(app)
     openapi.install(app)
 
@@ -87,7 +91,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         return await call_next(request)
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
-               volume_actions.router, quotas.router, services.router)
+               volume_actions.router, quotas.router, services.router, snapshots.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

@@ -64,10 +64,11 @@ PAGING = frozenset({"marker", "limit", "offset", "sort", "sort_key", "sort_dir"}
 #: Fields filtered by equality: the parameter -> the volume's field.
 EQUAL_FILTERS = {"name": "name", "display_name": "name", "description": "description",
                  "display_description": "description", "status": "status", "size": "size", "id": "id",
-                 "project_id": "project_id", "volume_type_id": "volume_type_id", "volume_type": "volume_type"}
+                 "project_id": "project_id", "volume_type_id": "volume_type_id", "volume_type": "volume_type",
+                 "snapshot_id": "snapshot_id"}
 #: Fields every volclone volume has the same value of: a filter on them keeps all or none.
 CONSTANT_FILTERS: dict[str, object] = {"availability_zone": "nova", "group_id": None, "migration_status": None,
-                                       "consistencygroup_id": None, "snapshot_id": None, "user_id": None,
+                                       "consistencygroup_id": None, "user_id": None,
                                        "replication_status": "disabled"}
 #: Boolean fields, false on every volclone volume.
 FALSE_FLAGS = frozenset({"bootable", "multiattach", "encrypted"})
@@ -77,8 +78,9 @@ SORT_KEYS = {"id": "id", "name": "name", "display_name": "name", "description": 
              "display_description": "description", "size": "size", "status": "status",
              "created_at": "created_at", "updated_at": "updated_at", "project_id": "project_id",
              "volume_type_id": "volume_type_id"}
-#: Sort keys every volclone volume has the same value of: accepted, and they change nothing.
-CONSTANT_SORT_KEYS = frozenset(CONSTANT_FILTERS) | FALSE_FLAGS
+#: Sort keys accepted that change nothing (every volclone volume has the same value of most; snapshot_id
+#: would sort NULLs differently on SQLite and PostgreSQL).
+CONSTANT_SORT_KEYS = frozenset(CONSTANT_FILTERS) | FALSE_FLAGS | {"snapshot_id"}
 
 _TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
 _FALSE = frozenset({"0", "f", "false", "off", "n", "no"})
@@ -224,7 +226,9 @@ def _filters(filters: dict[str, str], version: Version) -> VolumeQuery:
                 nothing = True
         elif key in EQUAL_FILTERS:
             value = _literal(raw)
-            if value is None:
+            if value is None and key == "snapshot_id":
+                equal.append(("snapshot_id", None))  # volumes made from no snapshot
+            elif value is None:
                 nothing |= key not in ("description", "display_description")  # only these may be null
             else:
                 equal.append((EQUAL_FILTERS[key], str(value)))

@@ -131,7 +131,7 @@ class Volume(Out):
     bootable: Literal["true", "false"]
     encrypted: bool
     multiattach: bool
-    snapshot_id: None
+    snapshot_id: str | None = Field(description="the snapshot the volume was made from (snapshot_id in the create)")
     attachments: list[VolumeAttachment]
     source_volid: str | None = Field(description="for a clone: the volume it was cloned from")
     consistencygroup_id: None
@@ -355,9 +355,32 @@ class CinderService(Out):
     frozen: bool = Field(False, description="volclone-volume only")
 
 
+class Snapshot(Out):
+    """A snapshot of one volume. A show and the detailed list add the two
+    ``os-extended-snapshot-attributes`` fields (rule volume_extension:extended_snapshot_attributes:
+    admins, project readers); a create, an update and the summary list do not."""
+
+    id: str
+    name: str | None
+    description: str | None
+    volume_id: str
+    status: Literal["creating", "available", "deleting", "error", "error_deleting", "restoring"]
+    size: int = Field(description="GiB: the volume's size when the snapshot was taken")
+    metadata: dict[str, str]
+    created_at: str | None
+    updated_at: str | None
+    group_snapshot_id: None = Field(None, description="from microversion 3.14")
+    user_id: None = Field(None, description="from microversion 3.41")
+    consumes_quota: bool = Field(True, description="from microversion 3.65")
+    progress: str = Field("100%", alias="os-extended-snapshot-attributes:progress",
+                          description="shows and detailed lists: 100% once made")
+    project_id: str = Field("", alias="os-extended-snapshot-attributes:project_id",
+                            description="shows and detailed lists")
+
+
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, TypeAccess, VolumeSummary, Volume, AttachmentSummary,
                                       Attachment, CloneStarted, ClonePlanned, ProgressOut, QuotaSet, QuotaSetUsage,
-                                      QuotaLimits, Limits, CinderService)
+                                      QuotaLimits, Limits, CinderService, Snapshot)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -400,6 +423,19 @@ _ATTACHMENTS = _obj(attachments=_list_of(AttachmentSummary))
 _METADATA = _obj(metadata=_STRINGS)
 _SPECS = _obj(extra_specs=_STRINGS)
 _Q = "/v3/{project_id}/os-quota-sets/{target_project_id}"
+_S = "/v3/{project_id}/snapshots/{snapshot_id}"
+_SNAPSHOT = _obj(snapshot=_ref(Snapshot))
+
+
+def _snapshot_list() -> Schema:
+    """A page of snapshots: ``snapshots_links`` when the page is full, ``count`` when asked for (3.45)."""
+    return {"type": "object", "required": ["snapshots"], "additionalProperties": False, "properties": {
+        "snapshots": _list_of(Snapshot),
+        "snapshots_links": {"type": "array", "items": _ref(Link), "minItems": 1,
+                            "description": "given when the page is full: rel next (marker: the page's last)"},
+        "count": {"type": "integer", "minimum": 0, "description": "from microversion 3.45 with with_count=true"},
+    }}
+
 
 #: ``{(METHOD, path): {status: body schema, or None for an empty body}}``: every operation's success.
 SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
@@ -454,6 +490,19 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", _Q + "/defaults"): {200: _obj(quota_set=_ref(QuotaSet))},
     ("GET", "/v3/{project_id}/limits"): {200: _obj(limits=_ref(Limits))},
     ("GET", "/v3/{project_id}/os-services"): {200: _obj(services=_list_of(CinderService))},
+    ("GET", "/v3/{project_id}/snapshots"): {200: _snapshot_list()},
+    ("GET", "/v3/{project_id}/snapshots/detail"): {200: _snapshot_list()},
+    ("POST", "/v3/{project_id}/snapshots"): {202: _SNAPSHOT},
+    ("GET", _S): {200: _SNAPSHOT},
+    ("PUT", _S): {200: _SNAPSHOT},
+    ("DELETE", _S): {202: None},
+    ("POST", _S + "/action"): {202: None},
+    ("GET", _S + "/metadata"): {200: _METADATA},
+    ("POST", _S + "/metadata"): {200: _METADATA},
+    ("PUT", _S + "/metadata"): {200: _METADATA},
+    ("GET", _S + "/metadata/{key}"): {200: _obj(meta=_ONE_STRING)},
+    ("PUT", _S + "/metadata/{key}"): {200: _obj(meta=_ONE_STRING)},
+    ("DELETE", _S + "/metadata/{key}"): {200: None},
 }
 
 
@@ -508,6 +557,21 @@ _VOLUME_FILTERS = [
     _query("with_count", "from 3.45: add count, how many volumes the filters select", _BOOL),
     _ALL_TENANTS,
 ]
+_SNAPSHOT_FILTERS = [
+    _query("name", "only snapshots of this name"),
+    _query("status", "only snapshots in this status"),
+    _query("volume_id", "only snapshots of this volume"),
+    _query("metadata", "only snapshots with these metadata items, as a dict: {\"k\": \"v\"}"),
+    _query("sort", "key[:asc|desc],...: id, name, description, status, size, volume_id, project_id, created_at, "
+                   "updated_at (default created_at:desc; created_at and id end every order)"),
+    _query("sort_key", "the older form of sort: one key (not with sort)"),
+    _query("sort_dir", "the older form of sort: asc or desc (not with sort)"),
+    _query("marker", "the id of the snapshot after which the page starts"),
+    _query("limit", "at most this many (at most and by default 1000)", {"type": "integer", "minimum": 0}),
+    _query("offset", "skip this many first", {"type": "integer", "minimum": 0, "maximum": 2147483647}),
+    _query("with_count", "from 3.45: add count", _BOOL),
+    _ALL_TENANTS,
+]
 #: Query parameters of the routes that read ``request.query_params`` themselves.
 QUERY: dict[tuple[str, str], list[Schema]] = {
     ("GET", "/v3/{project_id}/types"): [
@@ -519,6 +583,11 @@ QUERY: dict[tuple[str, str], list[Schema]] = {
     ("POST", "/v3/{project_id}/clone-volumes"): [
         _query("dry_run", "true: validate as a real request does (the same 4xx), make nothing, answer the plan "
                           "(200); any other query parameter: 400", _BOOL)],
+    ("DELETE", "/v3/{project_id}/volumes/{volume_id}"): [
+        _query("cascade", "true: delete the volume's snapshots too (a volume with snapshots is a 400 without)",
+               _BOOL)],
+    ("GET", "/v3/{project_id}/snapshots"): _SNAPSHOT_FILTERS,
+    ("GET", "/v3/{project_id}/snapshots/detail"): _SNAPSHOT_FILTERS,
 }
 
 
@@ -536,6 +605,8 @@ LINKS: dict[tuple[str, str], tuple[int, str, str, list[tuple[str, str]]]] = {
         ("GET", _T + "/os-volume-type-access"), ("POST", _T + "/action")]),
     ("POST", "/v3/{project_id}/attachments"): (200, "attachment_id", "/attachment/id", [
         ("GET", _A), ("PUT", _A), ("DELETE", _A), ("POST", _A + "/action")]),
+    ("POST", "/v3/{project_id}/snapshots"): (202, "snapshot_id", "/snapshot/id", [
+        ("GET", _S), ("PUT", _S), ("DELETE", _S), ("GET", _S + "/metadata"), ("POST", _S + "/action")]),
 }
 
 
@@ -577,9 +648,10 @@ _BACKEND_OPS = {
     ("POST", "/v3/{project_id}/volumes"), ("DELETE", _V), ("POST", _V + "/action"),
     ("POST", "/v3/{project_id}/clone-volumes"), ("POST", "/v3/{project_id}/attachments"), ("PUT", _A),
     ("DELETE", _A), ("POST", _A + "/action"),
+    ("POST", "/v3/{project_id}/snapshots"), ("DELETE", _S), ("POST", _S + "/action"),
 }
 _MAKES_DATA = {("POST", "/v3/{project_id}/volumes"), ("POST", "/v3/{project_id}/clone-volumes"),
-               ("POST", _V + "/action")}
+               ("POST", _V + "/action"), ("POST", "/v3/{project_id}/snapshots")}
 
 
 def _version_header_param() -> Schema:

@@ -119,7 +119,7 @@ class TypeActionBody(OneAction):
 # -- volumes ------------------------------------------------------------------
 #: Fields of Cinder's volume-create body that volclone does not serve yet: null (as
 #: openstackclient and cinderclient send them) means absent; a value is a 400 naming the field.
-UNSUPPORTED_CREATE_FIELDS = ("snapshot_id", "source_volid", "consistencygroup_id", "imageRef", "image_id",
+UNSUPPORTED_CREATE_FIELDS = ("source_volid", "consistencygroup_id", "imageRef", "image_id",
                              "backup_id", "group_id")
 
 
@@ -147,12 +147,12 @@ class VolumeCreate(Strict):
     def _supported(self) -> VolumeCreate:
         given = [f for f in UNSUPPORTED_CREATE_FIELDS if getattr(self, f) is not None]
         if given:
-            raise ValueError(f"{', '.join(given)}: not supported yet; volclone creates empty volumes only "
-                             "(leave it out or send null)")
+            raise ValueError(f"{', '.join(given)}: not supported yet; volclone creates empty volumes and "
+                             "volumes from snapshots only (leave it out or send null)")
         if self.multiattach:
             raise ValueError("multiattach: not supported yet (leave it out, or send false or null)")
-        if self.size is None:
-            raise ValueError("size is required")
+        if self.size is None and self.snapshot_id is None:
+            raise ValueError("size is required (it may be left out only with snapshot_id)")
         return self
 
 
@@ -321,9 +321,17 @@ class OsResetStatus(Strict):
     migration_status: StrictStr | None = Field(None, max_length=255)
 
 
+class OsRevert(Strict):
+    """``{"revert": {"snapshot_id": ...}}`` (3.40): the volume's latest snapshot."""
+
+    snapshot_id: StrictStr = Field(min_length=1, max_length=255)
+
+
 class VolumeActionBody(OneAction):
     """``POST /volumes/{id}/action``: exactly one action."""
 
+    # Cinder's action name is ``revert`` (its clients send {"revert": {"snapshot_id": ...}}).
+    os_revert: OsRevert | None = Field(None, alias="revert")
     os_initialize_connection: OsInitializeConnection | None = Field(None, alias="os-initialize_connection")
     os_attach: OsAttach | None = Field(None, alias="os-attach")
     os_detach: OsDetach | None = Field(None, alias="os-detach")

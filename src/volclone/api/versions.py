@@ -25,6 +25,14 @@ def fmt(v: tuple[int, int]) -> str:
     return f"{v[0]}.{v[1]}"
 
 
+def parse(text: str) -> tuple[int, int]:
+    """``"3.40"`` -> ``(3, 40)``; ValueError for anything else."""
+    m = _VERSION_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"{text!r} is not a microversion (MAJOR.MINOR)")
+    return int(m.group(1)), int(m.group(2))
+
+
 def version_doc(base_url: str) -> dict[str, object]:
     return {
         "id": "v3.0",
@@ -55,8 +63,10 @@ def v3_version(request: Request) -> dict[str, object]:
     return {"versions": [version_doc(_base(request))]}
 
 
-def requested_version(header: str | None) -> tuple[int, int] | str:
-    """The microversion a request asks for, or an error message."""
+def requested_version(header: str | None, maximum: tuple[int, int] | None = None) -> tuple[int, int] | str:
+    """The microversion a request asks for, or an error message. ``maximum`` (tests only:
+    ``VOLCLONE_UNSAFE_TEST_MAX_MICROVERSION``) serves more than :data:`MAX_VERSION`."""
+    top = maximum or MAX_VERSION
     if not header:
         return MIN_VERSION
     for part in header.split(","):
@@ -64,15 +74,15 @@ def requested_version(header: str | None) -> tuple[int, int] | str:
         if len(words) == 2 and words[0].lower() == SERVICE:
             value = words[1].lower()
             if value == "latest":
-                return MAX_VERSION
+                return top
             m = _VERSION_RE.match(value)
             if not m:
                 shown = words[1] if len(words[1]) <= 32 else words[1][:32] + "..."
-                return f"invalid API version {shown!r}; give MAJOR.MINOR, e.g. {fmt(MAX_VERSION)}"
+                return f"invalid API version {shown!r}; give MAJOR.MINOR, e.g. {fmt(top)}"
             version = (int(m.group(1)), int(m.group(2)))
-            if not MIN_VERSION <= version <= MAX_VERSION:
+            if not MIN_VERSION <= version <= top:
                 return (f"version {words[1]} is not supported by the API; "
-                        f"supported: {fmt(MIN_VERSION)} to {fmt(MAX_VERSION)}")
+                        f"supported: {fmt(MIN_VERSION)} to {fmt(top)}")
             return version
     return MIN_VERSION
 
@@ -82,7 +92,7 @@ class MicroversionMiddleware(BaseHTTPMiddleware):
         path = str(request.scope.get("path", ""))
         if not path.startswith("/v3/") or path == "/v3/":
             return await call_next(request)
-        version = requested_version(request.headers.get(HEADER))
+        version = requested_version(request.headers.get(HEADER), getattr(request.app.state, "max_version", None))
         if isinstance(version, str):
             return fault(406 if "not supported" in version else 400, version)
         request.state.api_version = version

@@ -15,6 +15,10 @@
     os-reset_status {"status", "attach_status", "migration_status"} | os-force_delete (admins)
     os-reserve | os-unreserve | os-begin_detaching | os-roll_detaching
         Nova's status steps around the older attach actions, with Cinder's transitions.
+    revert {"snapshot_id": S}
+        From microversion 3.40 (below it the action is unknown, 404 as Cinder's version-gated
+        action): put the volume back to its latest snapshot (rule ``volume:revert_to_snapshot``).
+        volclone serves up to 3.27 today, so it is out of reach until the maximum reaches 3.40.
 
 Every action answers 202 and no body, but os-initialize_connection (its connection_info) and
 os-set_bootable (200, as Cinder).
@@ -31,8 +35,9 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api.deps import enforce, principal, rule, service
 from volclone.api.schemas import VolumeActionBody
+from volclone.api.versions import fmt
 from volclone.domain import AttachMode, Principal, VolumeStatus
-from volclone.errors import BadRequest
+from volclone.errors import BadRequest, CapabilityMissing, NotFound
 
 router = APIRouter(prefix="/v3/{project_id}/volumes/{volume_id}/action")
 
@@ -53,10 +58,13 @@ ACTION_RULES = {
     "os_update_readonly_flag": "volume:update_readonly_flag",
     "os_reset_status": "volume_extension:volume_admin_actions:reset_status",
     "os_force_delete": "volume_extension:volume_admin_actions:force_delete",
+    "os_revert": "volume:revert_to_snapshot",
 }
 EXTEND_ATTACHED_RULE = "volume:extend_attached_volume"
 #: The microversion from which an in-use volume can be extended (Cinder's ``VOLUME_EXTEND_INUSE``).
 EXTEND_IN_USE_VERSION = (3, 42)
+#: The microversion of ``revert`` (Cinder's ``VOLUME_REVERT``).
+REVERT_VERSION = (3, 40)
 #: The actions whose body holds nothing (Cinder's clients send null).
 _NO_OPTIONS = frozenset({"os_force_delete", "os_reserve", "os_unreserve", "os_begin_detaching",
                          "os_roll_detaching"})
@@ -78,6 +86,17 @@ def volume_action(project_id: str, volume_id: str, body: VolumeActionBody, reque
                     and volumes.get(who, project_id, volume_id).status is VolumeStatus.IN_USE)
         enforce(request, EXTEND_ATTACHED_RULE if attached else ACTION_RULES[name], project_id)
         volumes.extend(who, project_id, volume_id, body.os_extend.new_size, attached=attached)
+        return Response(status_code=202)
+    if body.os_revert is not None:
+        version = getattr(request.state, "api_version", (3, 0))
+        if version < REVERT_VERSION:
+            raise NotFound(f"There is no such action: revert (it needs microversion {fmt(REVERT_VERSION)} "
+                           f"or later; this request is {fmt(version)})")
+        enforce(request, ACTION_RULES[name], project_id)
+        snaps = service(request).snapshots
+        if snaps is None:
+            raise CapabilityMissing("this service has no snapshots")
+        snaps.revert(who, project_id, volume_id, body.os_revert.snapshot_id)
         return Response(status_code=202)
     enforce(request, ACTION_RULES[name], project_id)
     if body.os_flatten is not None:

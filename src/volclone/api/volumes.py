@@ -92,11 +92,10 @@ def volumes_summary(project_id: str, request: Request, who: Principal = Depends(
 def create_volume(project_id: str, body: VolumeCreateBody, request: Request,
                   who: Principal = Depends(principal)) -> dict[str, Any]:
     v = body.volume
-    assert v.size is not None  # the schema requires it
     name = v.name if v.name is not None else v.display_name
     description = v.description if v.description is not None else v.display_description
     vol = service(request).volumes.create(who, project_id, v.size, name, description, v.volume_type,
-                                          v.metadata or {})
+                                          v.metadata or {}, snapshot_id=v.snapshot_id)
     return {"volume": _detail(request, who, [vol], extended=False)[0]}
 
 
@@ -129,7 +128,10 @@ def update_volume(project_id: str, volume_id: str, body: VolumeUpdateBody, reque
 @rule("volume:delete")
 def delete_volume(project_id: str, volume_id: str, request: Request,
                   who: Principal = Depends(principal)) -> Response:
-    service(request).volumes.delete(who, project_id, volume_id)
+    """``?cascade=true`` deletes the volume's snapshots first (a volume with snapshots is a 400 without)."""
+    q = request.query_params
+    cascade = listing.boolean("cascade", q["cascade"]) if "cascade" in q else False
+    service(request).volumes.delete(who, project_id, volume_id, cascade=cascade)
     return Response(status_code=202)
 
 

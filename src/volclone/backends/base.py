@@ -13,6 +13,9 @@ backend fills a new volume with writes (:class:`VolumeImportable`);
 
 A dry run of a clone asks, changing nothing, how a backend would make each clone and how
 much data it holds (:class:`ClonePlannable`).
+
+Cinder's snapshots of one volume, volumes made from them and revert-to-snapshot are one more
+capability (:class:`Snapshottable`).
 """
 
 from __future__ import annotations
@@ -159,6 +162,40 @@ class Extendable(abc.ABC):
         """
 
 
+class Snapshottable(abc.ABC):
+    """Cinder's snapshots: one volume frozen at one point in time (also while it is written:
+    ``force``), volumes made from it, and the volume reverted to it.
+
+    ``snapshot_id`` is the snapshot record's id (a UUID) and names the backend's snapshot, so a
+    call that never returned can be found, repeated or undone by it. Every call is all or nothing.
+    """
+
+    @abc.abstractmethod
+    def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        """Freeze ``volume_id``'s data as it is now; the volume goes on taking writes. Calling it
+        again with the same id is harmless."""
+
+    @abc.abstractmethod
+    def snapshot_exists(self, snapshot_id: str, volume_id: str) -> bool:
+        """Whether the backend holds snapshot ``snapshot_id`` of ``volume_id``."""
+
+    @abc.abstractmethod
+    def delete_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        """Drop the snapshot; volumes made from it keep their data. A no-op if it is gone."""
+
+    @abc.abstractmethod
+    def create_volume_from_snapshot(self, new_volume_id: str, snapshot_id: str, volume_id: str,
+                                    size_gib: int) -> None:
+        """A new volume ``new_volume_id`` of ``size_gib`` (at least the snapshot's size) holding
+        what snapshot ``snapshot_id`` of ``volume_id`` froze, the rest reading as zeros.
+        Nothing is left behind on error."""
+
+    @abc.abstractmethod
+    def revert_to_snapshot(self, volume_id: str, snapshot_id: str) -> None:
+        """The volume (not served, of the snapshot's size) reads exactly what the snapshot froze;
+        what was written since is gone. The snapshot stays. On error the volume is unchanged."""
+
+
 class VolumeReader(abc.ABC):
     """One volume's data as of a group snapshot, open for reading. ``read`` may be called
     from several threads at once. Close it (or use it as a context manager) when done."""
@@ -260,6 +297,10 @@ def remove_made(driver: VolumeDriver, volume_ids: list[str]) -> None:
             driver.delete_volume(volume_id)
         except Exception:
             log.exception("backend %s: could not remove volume %s of a failed call", driver.name, volume_id)
+
+
+def supports_snapshots(driver: VolumeDriver) -> bool:
+    return isinstance(driver, Snapshottable)
 
 
 def supports_group_snapshots(driver: VolumeDriver) -> bool:

@@ -54,6 +54,7 @@ from volclone.backends.base import (
     GroupSnapshot,
     GroupSnapshotCapable,
     SnapshotReadable,
+    Snapshottable,
     VolumeDriver,
     VolumeImportable,
     VolumeReader,
@@ -183,8 +184,13 @@ def _extents(indices: Collection[int], size: int) -> Iterator[tuple[int, int]]:
             yield start, end - start
 
 
+def snapshot_hold(snapshot_id: str) -> str:
+    """The group snapshot of one member that holds a Cinder snapshot's frozen layer."""
+    return f"snapshot-{snapshot_id}"
+
+
 class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable,
-                   VolumeImportable, Extendable, ClonePlannable):
+                   VolumeImportable, Extendable, ClonePlannable, Snapshottable):
     #: Every member copied under one lock.
     consistency_method = "in-memory"
 
@@ -421,6 +427,50 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
         """The blocks each volume's chain holds (zero blocks left out), as a copy reads them."""
         with self._lock:
             return {v: sum(n for _, n in _extents(self._top(v).merged(), self._top(v).size)) for v in volume_ids}
+
+    # -- snapshots of one volume (Cinder's) --------------------------------------------
+    # A snapshot is a group snapshot of its one volume: its frozen layer, held under its name.
+    @_faultable
+    def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        self.create_group_snapshot(snapshot_hold(snapshot_id), [volume_id])
+
+    def snapshot_exists(self, snapshot_id: str, volume_id: str) -> bool:
+        snap = self.find_group_snapshot(snapshot_hold(snapshot_id))
+        return snap is not None and volume_id in snap.members
+
+    @_faultable
+    def delete_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        self.delete_group_snapshot(snapshot_hold(snapshot_id))
+
+    def _snapshot_layer(self, snapshot_id: str, volume_id: str) -> _Layer:
+        snap = self.find_group_snapshot(snapshot_hold(snapshot_id))
+        if snap is None or volume_id not in snap.members:
+            raise BackendError(f"backend {self.name} has no snapshot {snapshot_id} of volume {volume_id}")
+        return self._frozen(snap, volume_id)
+
+    @_faultable
+    def create_volume_from_snapshot(self, new_volume_id: str, snapshot_id: str, volume_id: str,
+                                    size_gib: int) -> None:
+        """A linked clone of the frozen layer; a bigger one reads zeros past the snapshot's end."""
+        with self._lock:
+            frozen = self._snapshot_layer(snapshot_id, volume_id)
+            if size_gib * GIB < frozen.size:
+                raise BackendError(f"a volume from snapshot {snapshot_id} needs at least {frozen.size // GIB} GiB")
+            if new_volume_id in self._volumes:
+                raise BackendError(f"backend {self.name} has a volume {new_volume_id} already")
+            self._new_layer(size_gib * GIB, parent=frozen, volume_id=new_volume_id)
+
+    @_faultable
+    def revert_to_snapshot(self, volume_id: str, snapshot_id: str) -> None:
+        """A new empty active layer over the frozen one; the old active layer goes."""
+        with self._lock:
+            frozen = self._snapshot_layer(snapshot_id, volume_id)
+            old = self._top(volume_id)
+            if volume_id in self._served:
+                raise BackendError(f"volume {volume_id} is served; detach it before reverting it")
+            self._new_layer(frozen.size, parent=frozen, volume_id=volume_id)
+            old.volume_id = None
+            self._collect(old)
 
     # -- growing ---------------------------------------------------------------------
     @_faultable

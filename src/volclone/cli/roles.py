@@ -49,8 +49,12 @@ def _serve_http(settings: Settings, role: str) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     where = f"data in {settings.data_dir}" if role == "serve" else "flows run in the workers"
     click.echo(f"volclone {role} serving http://{settings.host}:{settings.port} ({where})")
+    from volclone.api.versions import parse
+
+    # (TESTS ONLY: the real-server tests of features gated past the maximum microversion.)
+    top = parse(settings.unsafe_test_max_microversion) if settings.unsafe_test_max_microversion else None
     app = create_app(svc, max_request_bytes=settings.max_request_bytes,
-                     event_streams=StreamOptions.from_settings(settings))
+                     event_streams=StreamOptions.from_settings(settings), max_version=top)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_keep_alive=KEEP_ALIVE_S)
 
 

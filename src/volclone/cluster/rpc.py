@@ -57,6 +57,7 @@ from volclone.backends.base import (
     GroupSnapshot,
     GroupSnapshotCapable,
     SnapshotReadable,
+    Snapshottable,
     VolumeDriver,
     VolumeImportable,
     VolumeReader,
@@ -72,7 +73,7 @@ TOPIC_PREFIX = "volclone-volume"
 LockFactory = Callable[[str], contextlib.AbstractContextManager[object]]
 #: The capability interfaces a proxy carries when its driver class has them.
 CAPABILITIES: tuple[type, ...] = (Attachable, ClonePlannable, Extendable, Flattenable, GroupSnapshotCapable,
-                                  SnapshotReadable, VolumeImportable)
+                                  SnapshotReadable, VolumeImportable, Snapshottable)
 
 #: The classes an error may arrive as: volclone.errors' own, by name.
 _ERRORS: dict[str, type[VolcloneError]] = {
@@ -212,6 +213,33 @@ class _Endpoint:
             assert isinstance(self._driver, ClonePlannable)
             return self._driver.allocated_bytes(list(volume_ids))
         return self._run("allocated_bytes", None, action, ClonePlannable)
+
+    def _snapshots(self) -> Snapshottable:
+        assert isinstance(self._driver, Snapshottable)
+        return self._driver
+
+    def create_snapshot(self, ctxt: object, snapshot_id: str, volume_id: str) -> dict[str, object]:
+        return self._run("create_snapshot", volume_id,
+                         lambda: self._snapshots().create_snapshot(snapshot_id, volume_id), Snapshottable)
+
+    def snapshot_exists(self, ctxt: object, snapshot_id: str, volume_id: str) -> dict[str, object]:
+        return self._run("snapshot_exists", volume_id,
+                         lambda: self._snapshots().snapshot_exists(snapshot_id, volume_id), Snapshottable)
+
+    def delete_snapshot(self, ctxt: object, snapshot_id: str, volume_id: str) -> dict[str, object]:
+        return self._run("delete_snapshot", volume_id,
+                         lambda: self._snapshots().delete_snapshot(snapshot_id, volume_id), Snapshottable)
+
+    def create_volume_from_snapshot(self, ctxt: object, new_volume_id: str, snapshot_id: str, volume_id: str,
+                                    size_gib: int) -> dict[str, object]:
+        return self._run("create_volume_from_snapshot", new_volume_id,
+                         lambda: self._snapshots().create_volume_from_snapshot(new_volume_id, snapshot_id,
+                                                                               volume_id, size_gib),
+                         Snapshottable)
+
+    def revert_to_snapshot(self, ctxt: object, volume_id: str, snapshot_id: str) -> dict[str, object]:
+        return self._run("revert_to_snapshot", volume_id,
+                         lambda: self._snapshots().revert_to_snapshot(volume_id, snapshot_id), Snapshottable)
 
     def describe(self, ctxt: object) -> dict[str, object]:
         consistency = self._driver.consistency_method if isinstance(self._driver, GroupSnapshotCapable) else None
@@ -456,7 +484,27 @@ class _RemoteImportable(_Remote, VolumeImportable):
         raise self._worker_only("import_volume")
 
 
+class _RemoteSnapshottable(_Remote, Snapshottable):
+    def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        self._call("create_snapshot", snapshot_id=snapshot_id, volume_id=volume_id)
+
+    def snapshot_exists(self, snapshot_id: str, volume_id: str) -> bool:
+        return bool(self._call("snapshot_exists", snapshot_id=snapshot_id, volume_id=volume_id))
+
+    def delete_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        self._call("delete_snapshot", snapshot_id=snapshot_id, volume_id=volume_id)
+
+    def create_volume_from_snapshot(self, new_volume_id: str, snapshot_id: str, volume_id: str,
+                                    size_gib: int) -> None:
+        self._call("create_volume_from_snapshot", new_volume_id=new_volume_id, snapshot_id=snapshot_id,
+                   volume_id=volume_id, size_gib=size_gib)
+
+    def revert_to_snapshot(self, volume_id: str, snapshot_id: str) -> None:
+        self._call("revert_to_snapshot", volume_id=volume_id, snapshot_id=snapshot_id)
+
+
 _PARTS: dict[type, type[_Remote]] = {
+    Snapshottable: _RemoteSnapshottable,
     Attachable: _RemoteAttachable,
     ClonePlannable: _RemotePlannable,
     Extendable: _RemoteExtendable,

@@ -102,6 +102,13 @@ class SqlLayerStore:
         with self.db.session() as s:
             s.execute(delete(LayerRow).where(LayerRow.id == layer_id))
 
+    def replace_top(self, volume_id: str, layer: LayerLike) -> None:
+        with self.db.session() as s:
+            s.execute(update(LayerRow).where(LayerRow.backend == self.backend, LayerRow.volume_id == volume_id)
+                      .values(volume_id=None))
+            s.flush()
+            s.add(LayerRow(id=layer.id, backend=self.backend, parent_id=layer.parent_id, volume_id=volume_id))
+
     def adopt(self, layer_id: str, volume_id: str | None) -> None:
         with self.db.session() as s:
             s.execute(update(LayerRow).where(LayerRow.id == layer_id).values(volume_id=volume_id))

@@ -1,7 +1,8 @@
 """Quota limits, usage and reservations, one project at a time.
 
 Usage is read, never counted up and down: a project's ``volumes`` and ``gigabytes`` in use are
-its rows in ``volumes`` (whatever their status, as Cinder counts them), so a volume delete or a
+its rows in ``volumes`` (whatever their status, as Cinder counts them), and ``snapshots`` its rows
+in ``snapshots`` (whose sizes count in ``gigabytes`` too), so a volume delete or a
 clone revert that removes rows frees their quota at once and nothing can drift. What is
 *reserved* is the reservations of volumes not made yet: a reservation counts while it has not
 expired and its volume row does not exist, so the moment the row is added the volume counts
@@ -32,8 +33,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
-from volclone.db.schema import QuotaLockRow, QuotaRow, ReservationRow, VolumeRow, utcnow
-from volclone.domain import VolumeStatus
+from volclone.db.schema import QuotaLockRow, QuotaRow, ReservationRow, SnapshotRow, VolumeRow, utcnow
+from volclone.db.snapshots import snapshot_row
+from volclone.domain import Snapshot, VolumeStatus
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class LockedQuotas:
                          for vid, size in volumes])
 
 
+    def add_snapshot(self, snapshot: Snapshot) -> None:
+        """Record a snapshot; it counts in ``snapshots`` and ``gigabytes`` from the commit on."""
+        self._s.add(snapshot_row(snapshot))
+
     def grow_volume(self, volume_id: str, size: int, status: VolumeStatus,
                     only_from: Collection[VolumeStatus]) -> bool:
         """Set a volume of the project to ``size`` GiB and ``status`` if it is in ``only_from`` now
@@ -96,12 +102,19 @@ def _usage(s: Session, project_id: str, now: dt.datetime) -> dict[str, Usage]:
     made = exists().where(VolumeRow.id == ReservationRow.volume_id)
     held = select(ReservationRow.gigabytes).where(and_(
         ReservationRow.project_id == project_id, ReservationRow.expires_at > now, ~made)).subquery()
-    count, size, held_count, held_size = s.execute(select(
+    # Snapshots count in ``snapshots``, and their volume's size in ``gigabytes``, as in Cinder
+    # (its default ``no_snapshot_gb_quota = False``).
+    snaps = select(SnapshotRow.volume_size).where(SnapshotRow.project_id == project_id).subquery()
+    count, size, held_count, held_size, snap_count, snap_size = s.execute(select(
         select(func.count()).select_from(volumes).scalar_subquery(),
         select(func.coalesce(func.sum(volumes.c.size), 0)).scalar_subquery(),
         select(func.count()).select_from(held).scalar_subquery(),
-        select(func.coalesce(func.sum(held.c.gigabytes), 0)).scalar_subquery())).one()
-    return {"volumes": Usage(int(count), int(held_count)), "gigabytes": Usage(int(size), int(held_size))}
+        select(func.coalesce(func.sum(held.c.gigabytes), 0)).scalar_subquery(),
+        select(func.count()).select_from(snaps).scalar_subquery(),
+        select(func.coalesce(func.sum(snaps.c.volume_size), 0)).scalar_subquery())).one()
+    return {"volumes": Usage(int(count), int(held_count)),
+            "gigabytes": Usage(int(size) + int(snap_size), int(held_size)),
+            "snapshots": Usage(int(snap_count))}
 
 
 class Quotas:

@@ -91,7 +91,8 @@ def _volume(row: VolumeRow) -> Volume:
                   backend=row.backend, metadata=dict(row.metadata_ or {}),
                   created_at=row.created_at, updated_at=row.updated_at,
                   attachments=[_attachment(a) for a in row.attachments],
-                  bootable=bool(row.bootable), readonly=row.readonly, migration_status=row.migration_status)
+                  bootable=bool(row.bootable), readonly=row.readonly, migration_status=row.migration_status,
+                  snapshot_id=row.snapshot_id)
 
 
 class VolumeTypes:
@@ -203,7 +204,8 @@ class Volumes:
             s.add_all(VolumeRow(id=v.id, project_id=v.project_id, name=v.name, description=v.description,
                                 size=v.size, status=v.status.value, volume_type_id=v.volume_type_id,
                                 backend=v.backend, metadata_=dict(v.metadata), bootable=v.bootable,
-                                readonly=v.readonly, migration_status=v.migration_status) for v in volumes)
+                                readonly=v.readonly, migration_status=v.migration_status,
+                                snapshot_id=v.snapshot_id) for v in volumes)
 
     def get(self, volume_id: str) -> Volume | None:
         if _unstorable(volume_id):
@@ -352,7 +354,7 @@ class Volumes:
 _COLUMNS: dict[str, Any] = {
     "id": VolumeRow.id, "name": VolumeRow.name, "description": VolumeRow.description, "size": VolumeRow.size,
     "status": VolumeRow.status, "project_id": VolumeRow.project_id, "volume_type_id": VolumeRow.volume_type_id,
-    "created_at": VolumeRow.created_at, "updated_at": VolumeRow.updated_at,
+    "created_at": VolumeRow.created_at, "updated_at": VolumeRow.updated_at, "snapshot_id": VolumeRow.snapshot_id,
 }
 #: How each field sorts. A name or description may be NULL: it sorts as "", so that the order is
 #: the same on SQLite and PostgreSQL (which put NULLs at opposite ends) and a keyset on it is total.
@@ -372,8 +374,13 @@ def _has_item(dialect: str, key: str, value: str) -> ColumnElement[bool]:
     ``json_each``, PostgreSQL's ``json_each_text``) rather than by a JSON path, which would need
     the key quoted for each database's path syntax (a key with a quote, a backslash or letters
     outside ASCII is then looked up wrong on SQLite)."""
+    return _has_item_of(VolumeRow.metadata_, dialect, key, value)
+
+
+def _has_item_of(column: Any, dialect: str, key: str, value: str) -> ColumnElement[bool]:
+    """A JSON metadata ``column`` has ``key`` set to ``value`` (see :func:`_has_item`)."""
     each = func.json_each_text if dialect == "postgresql" else func.json_each
-    item = each(VolumeRow.metadata_).table_valued("key", "value").alias("item")
+    item = each(column).table_valued("key", "value").alias("item")
     return exists(select(1).select_from(item).where(item.c.key == key, item.c.value == value))
 
 

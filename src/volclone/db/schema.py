@@ -54,9 +54,29 @@ class VolumeRow(Base):
     #: None until ``os-update_readonly_flag`` set it (Cinder's admin metadata ``readonly``).
     readonly: Mapped[bool | None] = mapped_column(Boolean)
     migration_status: Mapped[str | None] = mapped_column(String(255))
+    #: The snapshot the volume was made from (no foreign key: the snapshot may go first, as in Cinder).
+    snapshot_id: Mapped[str | None] = mapped_column(String(36))
     #: Loaded with the volume (one extra query per load); changed only through ``AttachmentRow``.
     attachments: Mapped[list[AttachmentRow]] = relationship(
         lazy="selectin", viewonly=True, order_by="AttachmentRow.created_at, AttachmentRow.id")
+
+
+class SnapshotRow(Base):
+    """A snapshot of one volume (Cinder's ``snapshots``). A volume with snapshots can't be
+    deleted unless the delete cascades to them."""
+
+    __tablename__ = "snapshots"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    volume_id: Mapped[str] = mapped_column(ForeignKey("volumes.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    volume_size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    backend: Mapped[str] = mapped_column(String(255))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 class AttachmentRow(Base):

@@ -10,6 +10,7 @@
     task_id = svc.clones.start(who, CloneRequest(project, [vol.id]))
     att = svc.attachments.create(who, project, vol.id, connector={"host": "h1"})
     svc.services.list(admin)                        # the workers' backends, up or down
+    snap = svc.snapshots.create(who, project, vol.id, force=True)
 """
 
 from __future__ import annotations
@@ -22,18 +23,21 @@ from volclone.service.clones import CloneService
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
 from volclone.service.services import ServiceDirectory
+from volclone.service.snapshots import SnapshotService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
 __all__ = ["AttachmentService", "AuthService", "CloneService", "Policy", "QuotaService", "Service",
-           "ServiceDirectory", "VolumeService", "VolumeTypeService"]
+           "ServiceDirectory", "SnapshotService", "VolumeService", "VolumeTypeService"]
 
 
 class Service:
     def __init__(self, auth: AuthService, types: VolumeTypeService, volumes: VolumeService,
                  clones: CloneService, attachments: AttachmentService,
                  on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]],
-                 *, quotas: QuotaService, services: ServiceDirectory, policy: Policy | None = None) -> None:
+                 *, quotas: QuotaService, services: ServiceDirectory, policy: Policy | None = None,
+                 snapshots: SnapshotService | None = None) -> None:
         self.auth = auth
+        self.snapshots = snapshots
         self.services = services
         self.quotas = quotas
         self.policy = policy or Policy()

@@ -8,8 +8,8 @@ volume create or a clone takes before it makes anything::
 
 A limit of -1 is unlimited. Usage is the project's volume rows plus the live reservations of
 volumes not made yet (``volclone.db.quotas``), so deletes and reverts free quota by removing rows,
-and a reservation a crashed request left stops counting when it expires. Snapshots have a limit
-and no usage yet (volclone makes no standalone snapshots).
+and a reservation a crashed request left stops counting when it expires. A snapshot is checked
+against ``snapshots`` and ``gigabytes`` and recorded under the same lock (:meth:`QuotaService.add_snapshot`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from volclone.config import DEFAULT_QUOTAS, DEFAULT_RESERVATION_EXPIRE_S
 from volclone.db.quotas import Quotas, Usage
 from volclone.db.schema import utcnow
-from volclone.domain import Principal, VolumeStatus
+from volclone.domain import Principal, Snapshot, VolumeStatus
 from volclone.errors import BadRequest, Forbidden, OverLimit
 
 #: The resources, in the order Cinder lists them.
@@ -142,6 +142,23 @@ class QuotaService:
         if _over(limits["volumes"], usage.get("volumes", Usage()), count):
             raise OverLimit(f"VolumeLimitExceeded: Maximum number of volumes allowed ({limits['volumes']}) "
                             "exceeded for quota 'volumes'.")
+
+    def add_snapshot(self, snapshot: Snapshot) -> None:
+        """Check that one more snapshot of ``snapshot.volume_size`` GiB fits the project's
+        ``snapshots`` and ``gigabytes`` (:class:`OverLimit`, 413, nothing recorded), and record it,
+        under the quota lock: it counts from then on."""
+        now = self.clock()
+        with self.repo.locked(snapshot.project_id, now) as q:
+            limits, usage = self._limits(q.overrides()), q.usage()
+            gigabytes, used = limits["gigabytes"], usage["gigabytes"]
+            if _over(gigabytes, used, snapshot.volume_size):
+                raise OverLimit(f"VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
+                                f"gigabytes quota. Requested {snapshot.volume_size}G, quota is {gigabytes}G and "
+                                f"{used.in_use + used.reserved}G has been consumed.")
+            if _over(limits["snapshots"], usage["snapshots"], 1):
+                raise OverLimit(f"SnapshotLimitExceeded: Maximum number of snapshots allowed "
+                                f"({limits['snapshots']}) exceeded for quota 'snapshots'.")
+            q.add_snapshot(snapshot)
 
     def grow(self, project_id: str, volume_id: str, by: int, size: int, status: VolumeStatus,
              only_from: Collection[VolumeStatus]) -> bool:

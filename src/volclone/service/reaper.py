@@ -20,7 +20,9 @@ A volume is the reaper's only when all of these hold:
   alone; None: no lock at all);
 * no clone flow uses it: it is not a grouped source (``groups.grouped``), and it is not a
   ``creating`` clone of a clone task (the flow, resumed or reverted, owns its clones; what a
-  revert leaves is the leftover retry's).
+  revert leaves is the leftover retry's);
+* it has no snapshots, unless it is ``creating`` (a cascading delete that died between its
+  snapshots left them to an admin: nothing a snapshot holds is deleted behind anyone's back).
 
 What it does, by status (an operator who knows Cinder will recognise the ``deleting`` row;
 ``creating`` differs on purpose, see below):
@@ -78,6 +80,7 @@ from volclone.backends.base import VolumeDriver
 from volclone.db.quotas import Quotas
 from volclone.db.repos import Attachments, CloneTasks, Groups, Volumes
 from volclone.db.schema import utcnow
+from volclone.db.snapshots import Snapshots
 from volclone.domain import Volume, VolumeStatus, attached_status
 from volclone.errors import VolcloneError
 from volclone.service.locks import volume_lock
@@ -102,7 +105,7 @@ class Reaper:
     def __init__(self, volumes: Volumes, backends: Backends, attachments: Attachments, served: Collection[str],
                  stale_after_s: float, try_lock: TryLock | None = None, *,
                  groups: Groups | None = None, clone_tasks: CloneTasks | None = None,
-                 quotas: Quotas | None = None) -> None:
+                 quotas: Quotas | None = None, snapshots: Snapshots | None = None) -> None:
         self.volumes = volumes
         self.backends = backends
         self.attachments = attachments
@@ -113,6 +116,7 @@ class Reaper:
         self.groups = groups or Groups(volumes.db)
         self.clone_tasks = clone_tasks or CloneTasks(volumes.db)
         self.quotas = quotas or Quotas(volumes.db)
+        self.snapshots = snapshots or Snapshots(volumes.db)
         low, high = INTERVAL_BOUNDS
         self.periodic = Periodic("volume-reaper", self.run_once, min(high, max(low, stale_after_s / 2)))
         self._run_lock = threading.Lock()
@@ -151,6 +155,12 @@ class Reaper:
                 return self._resync(vol)
             if vol.status is VolumeStatus.CREATING and self.clone_tasks.mention(vol.id):
                 return False  # a clone being made: its flow resumes or reverts it
+            if vol.status is not VolumeStatus.CREATING and self.snapshots.count_of_volume(vol.id):
+                # A cascading delete that died between its snapshots: they (and the data they
+                # hold) are the admin's to look at (os-reset_status, then delete again).
+                log.warning("volume %s (project %s) is %s and still has snapshots; left as it is",
+                            vol.id, vol.project_id, vol.status.value)
+                return False
             try:
                 driver = self.backends.get(vol.backend)
             except VolcloneError as exc:  # unavailable: the next start finds it up, or not

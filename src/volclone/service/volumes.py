@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from volclone.backends.base import Extendable, Flattenable, VolumeDriver
 from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
@@ -33,6 +34,9 @@ from volclone.errors import (
 )
 from volclone.service.locks import Lock, volume_lock
 from volclone.service.quotas import QuotaService
+
+if TYPE_CHECKING:
+    from volclone.service.snapshots import SnapshotService
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +283,10 @@ class VolumeTypeService:
 class VolumeService:
     def __init__(self, volumes: Volumes, groups: Groups, types: VolumeTypeService, backends: Backends,
                  attachments: Attachments | None = None, quotas: QuotaService | None = None,
-                 lock: Lock | None = None) -> None:
+                 lock: Lock | None = None, snapshots: SnapshotService | None = None) -> None:
         self.repo = volumes
+        #: Cinder's snapshots: volumes made from them, and the check (or cascade) of a delete.
+        self.snapshots = snapshots
         #: Held (``volume-<id>``) while a create or delete works on a volume: the reaper leaves it.
         self.lock: Lock = lock or (lambda name: contextlib.nullcontext())
         self.quotas = quotas
@@ -334,21 +340,44 @@ class VolumeService:
     def summary(self, who: Principal, project_id: str, all_projects: bool = False) -> VolumeSummary:
         return self.repo.summary(self._scope(who, project_id, all_projects))
 
-    def create(self, who: Principal, project_id: str, size: int, name: str | None = None,
+    def create(self, who: Principal, project_id: str, size: int | None, name: str | None = None,
                description: str | None = None, volume_type: str | None = None,
-               metadata: dict[str, str] | None = None) -> Volume:
+               metadata: dict[str, str] | None = None, snapshot_id: str | None = None) -> Volume:
+        """A new empty volume, or (``snapshot_id``) one holding a snapshot's data, on the snapshot's
+        backend, of the snapshot's size unless ``size`` is bigger, of the snapshot's volume's type
+        unless another type of the same backend is named (Cinder's rules)."""
+        snap = None
+        if snapshot_id is not None:
+            if self.snapshots is None:
+                raise CapabilityMissing("volumes can't be made from snapshots here")
+            snap = self.snapshots.source_for_volume(who, project_id, snapshot_id)
+            if size is None:
+                size = snap.volume_size
+            if size < snap.volume_size:
+                raise BadRequest(f"Volume size '{size}'GB cannot be smaller than the snapshot size "
+                                 f"{snap.volume_size}GB. They must be >= original snapshot size.")
+        if size is None:
+            raise BadRequest("size is required")
         if size < 1:
             raise BadRequest("size must be a positive number of GiB")
         _check_metadata_count({}, metadata or {})
-        vtype = self.types.find(volume_type or DEFAULT_TYPE, who)
+        if snap is not None and volume_type is None:
+            source = self.repo.get(snap.volume_id)
+            vtype = self.types.get(source.volume_type_id) if source is not None else self.types.find(DEFAULT_TYPE)
+        else:
+            vtype = self.types.find(volume_type or DEFAULT_TYPE, who)
         backend_name = self.backends.name_for(vtype)
+        if snap is not None and backend_name != snap.backend:
+            raise BadRequest(f"Invalid input received: a volume from snapshot {snap.id} is made on its backend "
+                             f"{snap.backend}; volume type {vtype.name} is of backend {backend_name}")
         driver = self.backends.get(backend_name)
         if driver.max_size_gib is not None and size > driver.max_size_gib:
             raise BadRequest(f"size {size} GiB is more than backend {backend_name} can hold "
                              f"({driver.max_size_gib} GiB)")
         vol = Volume(id=str(uuid.uuid4()), project_id=project_id, name=name, description=description,
                      size=size, status=VolumeStatus.CREATING, volume_type_id=vtype.id,
-                     backend=backend_name, metadata=dict(metadata or {}))
+                     backend=backend_name, metadata=dict(metadata or {}),
+                     snapshot_id=snap.id if snap is not None else None)
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
         with self.lock(volume_lock(vol.id)):
@@ -361,7 +390,13 @@ class VolumeService:
             if self.quotas is not None:
                 self.quotas.release(vol.id)
         try:
-            driver.create_volume(vol.id, vol.size)
+            if vol.snapshot_id is not None and self.snapshots is not None:
+                snap = self.snapshots.repo.get(vol.snapshot_id)
+                if snap is None:
+                    raise NotFound(f"Snapshot {vol.snapshot_id} could not be found.")
+                self.snapshots.make_volume(snap, vol.id, vol.size)
+            else:
+                driver.create_volume(vol.id, vol.size)
         except Exception:
             # The driver made nothing (its create is all or nothing): no row is left either,
             # or every failed try (a full pool, say) would leave an ``error`` volume behind.
@@ -494,10 +529,12 @@ class VolumeService:
         assert updated is not None
         return updated
 
-    def delete(self, who: Principal, project_id: str, volume_id: str, force: bool = False) -> None:
+    def delete(self, who: Principal, project_id: str, volume_id: str, force: bool = False,
+               cascade: bool = False) -> None:
         """Delete an ``available``, ``error``, ``error_deleting`` or ``error_extending`` volume;
         ``force`` (``os-force_delete``) takes any status but ``deleting``. Either way a volume
-        with attachments, or one a clone flow uses, is refused (400), as in Cinder."""
+        with attachments, or one a clone flow uses, is refused (400), as in Cinder; so is one
+        with snapshots, unless ``cascade`` (``DELETE ...?cascade=true``) deletes them first."""
         vol = self.get(who, project_id, volume_id)
         allowed = _FORCE_DELETABLE if force else DELETABLE
         if vol.status not in allowed:
@@ -505,9 +542,10 @@ class VolumeService:
                                 f"{', '.join(sorted(s.value for s in allowed))}")
         driver = self.backends.get(vol.backend)  # an unavailable backend: 503 and nothing changes
         with self.lock(volume_lock(volume_id)):
-            self._delete(driver, vol, allowed)
+            self._delete(driver, vol, allowed, cascade)
 
-    def _delete(self, driver: VolumeDriver, vol: Volume, allowed: frozenset[VolumeStatus] = DELETABLE) -> None:
+    def _delete(self, driver: VolumeDriver, vol: Volume, allowed: frozenset[VolumeStatus] = DELETABLE,
+                cascade: bool = False) -> None:
         volume_id = vol.id
         # Claim first, check second: a clone flow groups its sources first and checks their
         # status second, so one of the two always sees the other.
@@ -521,6 +559,12 @@ class VolumeService:
         if self.groups.grouped(volume_id):
             self.repo.set_status([volume_id], vol.status, only_from=frozenset({VolumeStatus.DELETING}))
             raise InvalidVolume(f"volume {volume_id} is being cloned; delete it when the clone ends")
+        if self.snapshots is not None:
+            try:
+                self.snapshots.delete_all_of(vol, cascade)
+            except Exception:
+                self.repo.set_status([volume_id], vol.status, only_from=frozenset({VolumeStatus.DELETING}))
+                raise
         try:
             driver.delete_volume(volume_id)
         except Exception:

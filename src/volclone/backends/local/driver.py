@@ -31,6 +31,7 @@ from volclone.backends.base import (
     GroupSnapshot,
     GroupSnapshotCapable,
     SnapshotReadable,
+    Snapshottable,
     VolumeDriver,
     VolumeImportable,
     VolumeReader,
@@ -60,8 +61,13 @@ def _copy_job(target: Layer) -> str:
     return f"copy-{target.id}"
 
 
+def snapshot_hold(snapshot_id: str) -> str:
+    """The group snapshot of one member that holds a Cinder snapshot's frozen layer."""
+    return f"snapshot-{snapshot_id}"
+
+
 class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable, VolumeImportable,
-                  Extendable, ClonePlannable):
+                  Extendable, ClonePlannable, Snapshottable):
     """The pool's volumes, snapshots and clones, and the reference counting of their layers.
 
     Its parts: :class:`~volclone.backends.local.qsd.StorageDaemon` (the process and QMP),
@@ -585,6 +591,66 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
         self._copying.discard(source)
         self._close([source])
         self._idle.notify_all()
+
+    # -- snapshots of one volume (Cinder's) ---------------------------------
+    # A snapshot is a group snapshot of its one volume (one QMP transaction, also while the
+    # volume is exported and written): its frozen layer, held under the snapshot's name.
+    def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        self.create_group_snapshot(snapshot_hold(snapshot_id), [volume_id])
+
+    def snapshot_exists(self, snapshot_id: str, volume_id: str) -> bool:
+        return volume_id in self.store.holds(snapshot_hold(snapshot_id))
+
+    def delete_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        self.delete_group_snapshot(snapshot_hold(snapshot_id))
+
+    def _snapshot_layer(self, snapshot_id: str, volume_id: str) -> Layer:
+        layer_id = self.store.holds(snapshot_hold(snapshot_id)).get(volume_id)
+        layer = self.store.get(layer_id) if layer_id else None
+        if layer is None or not self.path(layer.id).exists():
+            raise BackendError(f"pool {self.name} has no snapshot {snapshot_id} of volume {volume_id}")
+        return layer
+
+    def create_volume_from_snapshot(self, new_volume_id: str, snapshot_id: str, volume_id: str,
+                                    size_gib: int) -> None:
+        """A linked clone of the frozen layer (a reflink copy where the pool can), grown to
+        ``size_gib`` when that is bigger than the snapshot."""
+        with self._lock:
+            frozen = self._snapshot_layer(snapshot_id, volume_id)
+            size = images.virtual_size(self.path(frozen.id))
+            if size_gib * GIB < size:
+                raise BackendError(f"a volume from snapshot {snapshot_id} needs at least {size // GIB} GiB")
+            if self.store.top(new_volume_id) is not None:
+                raise BackendError(f"pool {self.name} has a volume {new_volume_id} already")
+            self._clone_linked({new_volume_id: frozen})
+            if size_gib * GIB > size:
+                try:
+                    self.extend_volume(new_volume_id, size_gib)
+                except Exception:
+                    self.delete_volume(new_volume_id)
+                    raise
+
+    def revert_to_snapshot(self, volume_id: str, snapshot_id: str) -> None:
+        """A new, empty active layer over the frozen one takes the old active layer's place (one
+        record change); the old layer goes. Until the record changes the volume reads as before."""
+        with self._lock:
+            self._wait_until_free([volume_id])
+            if volume_id in self.exports.served:
+                raise BackendError(f"volume {volume_id} is served; detach it before reverting it")
+            frozen = self._snapshot_layer(snapshot_id, volume_id)
+            top = self.store.top(volume_id)
+            if top is None:
+                raise BackendError(f"volume {volume_id} has no data in pool {self.name}")
+            new = Layer(new_layer_id(), frozen.id, volume_id)
+            try:
+                images.run_all([images.create_commands(self.path(new.id), images.virtual_size(self.path(frozen.id)),
+                                                       backing=self.path(frozen.id))])
+                self.store.replace_top(volume_id, new)
+            except Exception:
+                self.path(new.id).unlink(missing_ok=True)
+                raise
+            self.graph.close_layers([top])
+            self._collect(Layer(top.id, top.parent_id, None))
 
     # -- reference counting -----------------------------------------------
     def _drop(self, layer: Layer) -> None:

@@ -67,6 +67,9 @@ class LayerStore(Protocol):
 
     def remove(self, layer_id: str) -> None: ...
 
+    def replace_top(self, volume_id: str, layer: Layer) -> None:
+        """Atomically: the volume's active layer becomes unowned and ``layer`` (new) becomes it."""
+
     def set_parent(self, layer_id: str, parent_id: str | None) -> None: ...
 
     def merge_into_parent(self, layer_id: str) -> None:

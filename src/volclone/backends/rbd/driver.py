@@ -62,6 +62,7 @@ from volclone.backends.base import (
     GroupSnapshot,
     GroupSnapshotCapable,
     SnapshotReadable,
+    Snapshottable,
     VolumeDriver,
     VolumeImportable,
     VolumeReader,
@@ -137,8 +138,13 @@ def _bindings() -> tuple[Any, Any]:
     return rados, rbd
 
 
+def snap_name(snapshot_id: str) -> str:
+    """The RBD snapshot (user namespace) of a Cinder snapshot, on its volume's image."""
+    return f"snapshot-{snapshot_id}"
+
+
 class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable, VolumeImportable, Extendable,
-                ClonePlannable):
+                ClonePlannable, Snapshottable):
     #: One RBD group snapshot of the sources' group.
     consistency_method = "rbd-group-snapshot"
 
@@ -544,6 +550,84 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         _check_id("snapshot id", snapshot_id)
         with self._group_lock, self._ceph(f"deleting group snapshot {snapshot_id}"):
             self._discard(snapshot_id)
+
+    # -- snapshots of one volume (Cinder's): RBD snapshots of its image ---------------
+    def _user_snaps(self, image: Any) -> set[str]:
+        return {sn["name"] for sn in image.list_snaps() if sn.get("namespace", self._rbd.RBD_SNAP_NAMESPACE_TYPE_USER)
+                == self._rbd.RBD_SNAP_NAMESPACE_TYPE_USER}
+
+    def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        """``image.create_snap``: librbd takes the image's exclusive lock from its writer for the
+        moment of the snapshot, so it is one point in time of a written image."""
+        _check_id("snapshot id", snapshot_id)
+        name = snap_name(snapshot_id)
+        with self._group_lock, self._ceph(f"snapshotting volume {volume_id}"), \
+                self._rbd.Image(self._io, image_name(volume_id)) as image:
+            if name not in self._user_snaps(image):
+                image.create_snap(name)
+
+    def snapshot_exists(self, snapshot_id: str, volume_id: str) -> bool:
+        _check_id("snapshot id", snapshot_id)
+        with self._ceph(f"looking up snapshot {snapshot_id}"):
+            try:
+                with self._rbd.Image(self._io, image_name(volume_id), read_only=True) as image:
+                    return snap_name(snapshot_id) in self._user_snaps(image)
+            except self._rbd.ImageNotFound:
+                return False
+
+    def delete_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        """Removed; one that format-2 clones still use moves to RBD's trash and goes with its last child."""
+        _check_id("snapshot id", snapshot_id)
+        name = snap_name(snapshot_id)
+        with self._group_lock, self._ceph(f"deleting snapshot {snapshot_id}"):
+            try:
+                with self._rbd.Image(self._io, image_name(volume_id)) as image:
+                    if name in self._user_snaps(image):
+                        self._remove_user_snap(image, name)
+            except self._rbd.ImageNotFound:
+                return
+
+    def create_volume_from_snapshot(self, new_volume_id: str, snapshot_id: str, volume_id: str,
+                                    size_gib: int) -> None:
+        """A format-2 COW clone of the snapshot (no protection needed), made under its temporary
+        name, grown when asked bigger, then renamed."""
+        _check_id("snapshot id", snapshot_id)
+        _check_id("volume id", new_volume_id)
+        rbd, name, partial = self._rbd, snap_name(snapshot_id), partial_name(new_volume_id)
+        try:
+            with self._ceph(f"making volume {new_volume_id} from snapshot {snapshot_id}"):
+                with rbd.Image(self._io, image_name(volume_id), read_only=True) as image:
+                    if name not in self._user_snaps(image):
+                        raise BackendError(f"backend {self.name} has no snapshot {snapshot_id} of volume {volume_id}")
+                    features = image.features()
+                    image.set_snap(name)
+                    size = int(image.size())
+                if size_gib * GIB < size:
+                    raise BackendError(f"a volume from snapshot {snapshot_id} needs at least {size // GIB} GiB")
+                self._remove_image(partial, busy_wait=STALE_PARTIAL_WAIT_S)
+                try:
+                    rbd.RBD().clone(self._io, image_name(volume_id), name, self._io, partial, features=features,
+                                    clone_format=2)
+                except TypeError:  # bindings without clone_format: the cluster's default applies
+                    rbd.RBD().clone(self._io, image_name(volume_id), name, self._io, partial, features=features)
+                if size_gib * GIB > size:
+                    with rbd.Image(self._io, partial) as clone:
+                        clone.resize(size_gib * GIB)
+                rbd.RBD().rename(self._io, partial, image_name(new_volume_id))
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._remove_image(partial)
+            raise
+
+    def revert_to_snapshot(self, volume_id: str, snapshot_id: str) -> None:
+        """``image.rollback_to_snap``: the image's data (and size) as the snapshot froze them."""
+        _check_id("snapshot id", snapshot_id)
+        name = snap_name(snapshot_id)
+        with self._group_lock, self._ceph(f"reverting volume {volume_id} to snapshot {snapshot_id}"), \
+                self._rbd.Image(self._io, image_name(volume_id)) as image:
+            if name not in self._user_snaps(image):
+                raise BackendError(f"backend {self.name} has no snapshot {snapshot_id} of volume {volume_id}")
+            image.rollback_to_snap(name)
 
     # -- clones --------------------------------------------------------------
     def clone_from_group_snapshot(self, snapshot: GroupSnapshot, clones: Mapping[str, str], *,

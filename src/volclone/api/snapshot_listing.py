@@ -1,0 +1,113 @@
+"""The query of ``GET /snapshots[/detail]`` as Cinder reads it (``cinder/api/v3/snapshots.py``):
+
+- ``marker``, ``limit`` (at most :data:`~volclone.api.listing.MAX_LIMIT`), ``offset``, and
+  ``sort=key[:dir],...`` or ``sort_key``/``sort_dir``; newest first by default, and the order
+  always ends with ``created_at`` then ``id``;
+- a user's filters: ``name``, ``status``, ``volume_id``, ``metadata`` (and ``availability_zone``,
+  which every volclone snapshot has as ``nova``); below 3.33 others are ignored, from 3.33 they
+  are a 400; an admin's may name any field (an unknown one matches nothing);
+- ``all_tenants`` (admins), ``with_count`` (3.45).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from volclone.api.listing import COUNT_VERSION, MAX_LIMIT, MAX_OFFSET, RESOURCE_FILTER_VERSION, Version, boolean
+from volclone.domain import SnapshotQuery
+from volclone.errors import BadRequest
+
+#: Cinder's default ``resource_filters.json`` for snapshots.
+USER_FILTERS = frozenset({"name", "status", "volume_id", "metadata", "availability_zone"})
+PAGING = frozenset({"marker", "limit", "offset", "sort", "sort_key", "sort_dir"})
+#: The parameter -> the snapshot's field.
+EQUAL_FILTERS = {"name": "name", "display_name": "name", "description": "description",
+                 "display_description": "description", "status": "status", "volume_id": "volume_id",
+                 "id": "id", "project_id": "project_id"}
+SORT_KEYS = {"id": "id", "name": "name", "display_name": "name", "description": "description",
+             "display_description": "description", "status": "status", "size": "size", "volume_size": "size",
+             "volume_id": "volume_id", "project_id": "project_id", "created_at": "created_at",
+             "updated_at": "updated_at"}
+
+
+@dataclass(frozen=True)
+class SnapshotList:
+    query: SnapshotQuery
+    all_projects: bool = False
+    with_count: bool = False
+    limit: int = MAX_LIMIT
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"{name} param must be an integer") from None
+
+
+def _sort(params: dict[str, str]) -> tuple[tuple[str, bool], ...]:
+    if "sort" in params and ("sort_key" in params or "sort_dir" in params):
+        raise BadRequest("The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with "
+                         "the 'sort' parameter.")
+    if "sort" in params:
+        pairs = [(k.strip(), d.strip() or "desc")
+                 for k, _, d in (part.partition(":") for part in params["sort"].strip().split(","))]
+    elif "sort_key" in params or "sort_dir" in params:
+        pairs = [(params.get("sort_key", "created_at").strip(), params.get("sort_dir", "desc").strip())]
+    else:
+        return ()
+    out = []
+    for key, direction in pairs:
+        if direction not in ("asc", "desc"):
+            raise BadRequest("Invalid input received: Unknown sort direction, must be 'desc' or 'asc'.")
+        if key not in SORT_KEYS:
+            raise BadRequest(f"Invalid input received: Invalid sort key {key!r}; sort by one of "
+                             f"{', '.join(sorted(SORT_KEYS))}")
+        out.append((SORT_KEYS[key], direction == "asc"))
+    return tuple(out)
+
+
+def snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_admin: bool) -> SnapshotList:
+    params = dict(items)
+    limit = _int("limit", params["limit"]) if "limit" in params else MAX_LIMIT
+    if limit < 0:
+        raise BadRequest("limit param must be positive")
+    limit = min(limit, MAX_LIMIT)
+    offset = _int("offset", params.get("offset", "0"))
+    if not 0 <= offset <= MAX_OFFSET:
+        raise BadRequest(f"offset must be from 0 to {MAX_OFFSET}")
+    sort = _sort(params)
+    filters = {k: v for k, v in params.items() if k not in PAGING}
+    all_projects = boolean("all_tenants", filters.pop("all_tenants")) if "all_tenants" in filters else False
+    with_count = boolean("with_count", filters.pop("with_count")) \
+        if version >= COUNT_VERSION and "with_count" in filters else False
+    if not is_admin:
+        invalid = [k for k in filters if k not in USER_FILTERS]
+        if invalid and version >= RESOURCE_FILTER_VERSION:
+            raise BadRequest(f"Invalid filters {','.join(invalid)} are found in query options.")
+        for k in invalid:
+            del filters[k]
+    equal: list[tuple[str, object]] = []
+    metadata: list[tuple[str, str]] = []
+    nothing = False
+    for key, raw in filters.items():
+        if key == "metadata":
+            try:
+                value = ast.literal_eval(raw)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                value = None
+            if isinstance(value, dict):
+                metadata += [(str(k), str(v)) for k, v in value.items()]
+            else:
+                nothing = True
+        elif key == "availability_zone":
+            nothing |= raw != "nova"
+        elif key in EQUAL_FILTERS:
+            equal.append((EQUAL_FILTERS[key], raw))
+        else:
+            nothing = True
+    query = SnapshotQuery(equal=tuple(equal), metadata=tuple(metadata), nothing=nothing, sort=sort,
+                          marker=params.get("marker"), limit=limit, offset=offset)
+    return SnapshotList(query, all_projects, with_count, limit)
