@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +22,26 @@ class VolumeStatus(str, enum.Enum):
     #: ``os-extend`` is growing the volume (from available, or in-use at 3.42+).
     EXTENDING = "extending"
     DELETING = "deleting"
+    #: ``POST clone-volumes/revert`` is putting a clone's data back into it (Cinder's status for a
+    #: revert to snapshot); nothing attaches, extends or deletes it meanwhile.
+    REVERTING = "reverting"
     ERROR = "error"
     ERROR_DELETING = "error_deleting"
     #: The backend failed to grow the volume; it keeps its old size (Cinder's status).
     ERROR_EXTENDING = "error_extending"
     #: Only ``os-reset_status`` sets it (as in Cinder); no operation accepts a volume in it.
     MAINTENANCE = "maintenance"
+
+
+class TaskKind(str, enum.Enum):
+    """What a clone task's flow does; its store's ``kind`` (none: a clone, as before reverts)."""
+
+    CLONE = "clone"
+    REVERT = "revert"
+
+    @classmethod
+    def of_store(cls, store: Mapping[str, Any]) -> TaskKind:
+        return cls(store.get("kind") or cls.CLONE.value)
 
 
 #: Statuses a volume may be cloned from.

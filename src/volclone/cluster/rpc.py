@@ -50,6 +50,7 @@ from volclone import errors
 from volclone.backends.base import (
     Attachable,
     ByteProgress,
+    DataSwappable,
     Extendable,
     Flattenable,
     GroupSnapshot,
@@ -69,8 +70,8 @@ TOPIC_PREFIX = "volclone-volume"
 #: A lock factory: ``lock("volume-<id>")`` is held while a call on that volume runs.
 LockFactory = Callable[[str], contextlib.AbstractContextManager[object]]
 #: The capability interfaces a proxy carries when its driver class has them.
-CAPABILITIES: tuple[type, ...] = (Attachable, Extendable, Flattenable, GroupSnapshotCapable, SnapshotReadable,
-                                  VolumeImportable)
+CAPABILITIES: tuple[type, ...] = (Attachable, DataSwappable, Extendable, Flattenable, GroupSnapshotCapable,
+                                  SnapshotReadable, VolumeImportable)
 
 #: The classes an error may arrive as: volclone.errors' own, by name.
 _ERRORS: dict[str, type[VolcloneError]] = {
@@ -420,8 +421,19 @@ class _RemoteImportable(_Remote, VolumeImportable):
         raise self._worker_only("import_volume")
 
 
+class _RemoteSwappable(_Remote, DataSwappable):
+    """Revert flows run in the workers too; the API role only checks that the backend can swap."""
+
+    def swap_in(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        raise self._worker_only("swap_in")
+
+    def swap_back(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        raise self._worker_only("swap_back")
+
+
 _PARTS: dict[type, type[_Remote]] = {
     Attachable: _RemoteAttachable,
+    DataSwappable: _RemoteSwappable,
     Extendable: _RemoteExtendable,
     Flattenable: _RemoteFlattenable,
     GroupSnapshotCapable: _RemoteGroupSnapshots,

@@ -171,6 +171,9 @@ API_RULES = [
           "Clone a set of volumes at one point in time (starts a clone flow).", "POST /clone-volumes"),
     _rule("clone_volumes:get_progress", ADMIN_OR_READER, "Show the progress of a clone flow.",
           "GET /clone-volumes/get_progress"),
+    _rule("clone_volumes:revert", ADMIN_OR_MEMBER,
+          "Put a clone task's sources back to its clones' data, in place (starts a revert flow).",
+          "POST /clone-volumes/revert"),
     # quotas and limits
     _rule("volume_extension:quotas:show", ADMIN_OR_READER,
           "Show quotas, their defaults and usage (a project's own; an admin any project's).",
