@@ -20,11 +20,12 @@ from .cross_backend import CrossBackendContract
 from .extend import ExtendContract
 from .flatten import FlattenContract
 from .group_snapshots import GroupSnapshotContract
+from .swap import ServedSwapContract
 from .volumes import VolumeContract
 
 
 class TestMemoryDriver(VolumeContract, GroupSnapshotContract, AttachContract, FlattenContract,
-                       CrossBackendContract, ExtendContract):
+                       CrossBackendContract, ExtendContract, ServedSwapContract):
     @pytest.fixture
     def driver(self) -> MemoryDriver:
         driver = MemoryDriver("memory")

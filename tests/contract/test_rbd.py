@@ -19,6 +19,7 @@ from .base import BLOCK, MIB, ZEROS, Read, Write, block, new_id, new_snapshot_id
 from .ceph import Cluster, ceph_cluster, ceph_io, pool_listing
 from .extend import ExtendContract
 from .group_snapshots import GroupSnapshotContract
+from .swap import SwapContract
 from .volumes import VolumeContract
 
 __all__ = ["ceph_cluster", "ceph_io"]  # fixtures
@@ -52,7 +53,7 @@ def rbd_read(ceph_io: Any) -> Read:
     return read
 
 
-class TestRbdDriver(VolumeContract, GroupSnapshotContract, ExtendContract):
+class TestRbdDriver(VolumeContract, GroupSnapshotContract, ExtendContract, SwapContract):
     @pytest.fixture
     def driver(self, rbd_driver: RbdDriver) -> RbdDriver:
         return rbd_driver
