@@ -181,6 +181,13 @@ class CloneStarted(Out):
     clone_volumes: TaskUri = Field(alias="clone-volumes")
 
 
+class RevertStarted(Out):
+    """``POST clone-volumes/revert``'s answer (a volclone extension): its task's get_progress URL,
+    with ``action=clone-volumes-revert``."""
+
+    revert: TaskUri
+
+
 class Consistency(BaseModel):
     """What consistency the set got (an extension of the spec), once the point is taken."""
 
@@ -301,8 +308,8 @@ class CinderService(Out):
 
 
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, TypeAccess, VolumeSummary, Volume, AttachmentSummary,
-                                      Attachment, CloneStarted, ProgressOut, QuotaSet, QuotaSetUsage, QuotaLimits,
-                                      Limits, CinderService)
+                                      Attachment, CloneStarted, RevertStarted, ProgressOut, QuotaSet, QuotaSetUsage,
+                                      QuotaLimits, Limits, CinderService)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -383,6 +390,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
         202: None},  # and os-set_bootable's empty 200: _EMPTY_TOO
     ("POST", "/v3/{project_id}/clone-volumes"): {200: _ref(CloneStarted)},
     ("GET", "/v3/{project_id}/clone-volumes/get_progress"): {200: _ref(ProgressOut)},
+    ("POST", "/v3/{project_id}/clone-volumes/revert"): {202: _ref(RevertStarted)},
     ("POST", "/v3/{project_id}/attachments"): {200: _ATTACHMENT},
     ("GET", "/v3/{project_id}/attachments"): {200: _ATTACHMENTS},
     ("GET", "/v3/{project_id}/attachments/detail"): {200: _obj(attachments=_list_of(Attachment))},
@@ -499,7 +507,7 @@ _FAULTS = {
 _BACKEND_OPS = {
     ("POST", "/v3/{project_id}/volumes"), ("DELETE", _V), ("POST", _V + "/action"),
     ("POST", "/v3/{project_id}/clone-volumes"), ("POST", "/v3/{project_id}/attachments"), ("PUT", _A),
-    ("DELETE", _A), ("POST", _A + "/action"),
+    ("DELETE", _A), ("POST", _A + "/action"), ("POST", "/v3/{project_id}/clone-volumes/revert"),
 }
 _MAKES_DATA = {("POST", "/v3/{project_id}/volumes"), ("POST", "/v3/{project_id}/clone-volumes"),
                ("POST", _V + "/action")}
