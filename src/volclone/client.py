@@ -27,6 +27,8 @@ from volclone import __version__
 DEFAULT_URL = "http://127.0.0.1:8776"
 TOKEN_HEADER = "X-Auth-Token"
 CLONE_ACTION = "clone-volumes"
+#: get_progress's action for a revert in place's task.
+REVERT_ACTION = "clone-volumes-revert"
 #: Flow states after which a clone task changes no more.
 FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
 #: The attachments API needs microversion 3.27.
@@ -223,13 +225,25 @@ class Client:
         answer = self.request("POST", "/clone-volumes", json={"clone-volumes": body})
         return task_id_from_uri(str(answer["clone-volumes"]["task_uri"]))
 
-    def progress(self, task_id: str) -> ProgressBody:
-        """get_progress of a clone task: progress, flow_details, pending_tasks, details{results, ...}."""
-        params = {"action": CLONE_ACTION, "task_id": task_id}
+    def revert(self, clone_task_id: str) -> str:
+        """Put the sources of a SUCCESS clone task back to its clones' data, in place; returns the
+        revert's task id (follow it with ``wait(task_id, action=REVERT_ACTION)``).
+
+            >>> rid = client.revert(task_id)                               # doctest: +SKIP
+            >>> flow_state(client.wait(rid, action=REVERT_ACTION))         # doctest: +SKIP
+            'SUCCESS'
+        """
+        answer = self.request("POST", "/clone-volumes/revert", json={"revert": {"task_id": clone_task_id}})
+        return task_id_from_uri(str(answer["revert"]["task_uri"]))
+
+    def progress(self, task_id: str, action: str = CLONE_ACTION) -> ProgressBody:
+        """get_progress of a clone task (or, with ``action=REVERT_ACTION``, of a revert's): progress,
+        flow_details, pending_tasks, details{results, ...}."""
+        params = {"action": action, "task_id": task_id}
         return self.request("GET", "/clone-volumes/get_progress", params=params)  # type: ignore[no-any-return]
 
     def wait(self, task_id: str, poll: float = 0.5, on_progress: Callable[[ProgressBody], None] | None = None,
-             timeout: float | None = None) -> ProgressBody:
+             timeout: float | None = None, action: str = CLONE_ACTION) -> ProgressBody:
         """Poll until the clone task ends; returns the last progress (check its flow state).
 
             >>> final = client.wait(task_id, on_progress=lambda p: print(p["progress"]))  # doctest: +SKIP
@@ -238,7 +252,7 @@ class Client:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            progress = self.progress(task_id)
+            progress = self.progress(task_id, action)
             if on_progress is not None:
                 on_progress(progress)
             if flow_state(progress) in FINAL_STATES:

@@ -7,6 +7,7 @@
     volclone type create fast --property volume_backend_name=local      # admin token
     volclone clone VOL1 VOL2 --name demo      # live progress, then a source -> clone table
     volclone clone status TASK_ID
+    volclone clone revert TASK_ID             # the sources get the clones' data back, in place
 
 Every command takes ``--url`` / ``--token`` / ``--project`` (or VOLCLONE_URL,
 OS_AUTH_TOKEN, OS_PROJECT_ID) and ``--json``. A failed request prints
@@ -30,7 +31,7 @@ from rich.text import Text
 
 from volclone.cli.admin import main
 from volclone.cli.params import KeyValue
-from volclone.client import DEFAULT_URL, Client, ClientError, flow_state
+from volclone.client import DEFAULT_URL, REVERT_ACTION, Client, ClientError, flow_state
 
 P = ParamSpec("P")
 
@@ -357,19 +358,23 @@ def _size(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
-def wait_with_bar(session: Session, task_id: str, count: int) -> dict[str, Any]:
-    """Wait for the clone task, with a live bar on stderr naming the step that runs."""
+def wait_with_bar(session: Session, task_id: str, count: int, doing: str = "Cloning",
+                  action: str | None = None) -> dict[str, Any]:
+    """Wait for the clone task (or, with ``action``, a task of that kind), with a live bar on
+    stderr naming the step that runs."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=make_console(stderr=True)) as bar:
-        what = f"Cloning {count} volume{'s' if count != 1 else ''}"
+        what = f"{doing} {count} volume{'s' if count != 1 else ''}"
         bar_id = bar.add_task(what, total=100)
 
         def update(p: dict[str, Any]) -> None:
             steps = running_steps(p) or flow_state(p).lower()
             bar.update(bar_id, completed=p.get("progress", 0), description=f"{what}: {steps}{copy_line(p)}")
 
-        return session.client.wait(task_id, on_progress=update)
+        if action is None:
+            return session.client.wait(task_id, on_progress=update)
+        return session.client.wait(task_id, on_progress=update, action=action)
 
 
 def in_source_order(sources: Sequence[str], results: Mapping[str, str]) -> dict[str, str]:
@@ -477,6 +482,44 @@ def clone_show(session: Session, task_id: str) -> None:
         freeze = f", I/O paused {c['io_freeze_ms']} ms" if "io_freeze_ms" in c else ""
         session.console.print(f"{c.get('level')} by {c.get('method')} at {c.get('taken_at')}{freeze}",
                               markup=False)
+
+
+@clone_group.command("revert")
+@click.argument("task_id")
+@click.option("--no-wait", is_flag=True, help="Print the revert's task id and return at once.")
+@client_command
+def clone_revert(session: Session, task_id: str, no_wait: bool) -> None:
+    """Put the sources of clone task TASK_ID back to its clones' data, in place.
+
+    \b
+        volclone clone revert 84a0bb4d-4644-40b0-b45a-00d2d0d75b2a
+
+    The sources must be detached and their size unchanged; all of them get their clones' data
+    as of one point in time. A failure at any step leaves them as they were (exit status 1).
+    """
+    revert_id = session.client.revert(task_id)
+    if no_wait:
+        if session.as_json:
+            session.emit_json({"task_id": revert_id})
+        else:
+            click.echo(revert_id)
+        return
+    if session.as_json:
+        final = session.client.wait(revert_id, action=REVERT_ACTION)
+    else:
+        final = wait_with_bar(session, revert_id, len(session.client.progress(task_id)["details"]["results"]),
+                              "Reverting", REVERT_ACTION)
+    state = flow_state(final)
+    results: dict[str, str] = dict(final.get("details", {}).get("results") or {})
+    if session.as_json:
+        session.emit_json({"task_id": revert_id, "state": state, "results": results})
+    if state != "SUCCESS":
+        raise click.ClickException(f"revert task {revert_id} ended {state}: "
+                                   f"{results.get('failure', 'no reason given')}; the sources are as they were")
+    if not session.as_json:
+        rows = [(source, "←", clone) for source, clone in results.items()]
+        session.console.print(table(["Source", "", "Has the data of clone"], rows,
+                                    title=f"Revert task {revert_id}: {state}"))
 
 
 @clone_group.command("status")
