@@ -36,7 +36,7 @@ class Board:
 
     def conduct(self, backend: str | None = None, expiry: float = 3.0, name: str = "w",
                 max_jobs: int = 2, poll_s: float = 0.5) -> Conductors:
-        install_context(self.worker.clones.ctx)
+        install_context(self.worker.clones.ctx, self.worker.clones.flow_ended)  # as bootstrap does
         c = Conductors(JobBoards(JOBS_URL, self.worker.clones.runner.backend), [backend or self.backend],
                        name, claim_expiry=expiry, max_jobs=max_jobs, poll_s=poll_s)
         c.start()
@@ -92,6 +92,32 @@ def test_a_posted_flow_runs_in_a_conductor_and_its_job_is_consumed(board: Board)
     while board.jobs() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert board.jobs() == []
+
+
+def test_a_revert_in_place_runs_in_a_conductor_built_by_the_tasks_kind(board: Board) -> None:
+    """The job board's factory builds the revert flow for a revert's task; its sources get the
+    clones' data and the worker drops their old data once the flow has succeeded."""
+    board.conduct()
+    task_id = board.clone()
+    assert board.wait(task_id) == "SUCCESS"
+    row = board.api.clones.tasks.get(task_id)
+    assert row is not None
+    sources = list(row.request["source_ids"])
+    for vid in sources:
+        board.mem.write(vid, 0, b"B" * 4096)  # written after the clone: the revert takes it away
+    revert_id = board.api.clones.revert(WHO, "p1", task_id)
+    assert board.wait(revert_id) == "SUCCESS"
+    p = board.api.clones.progress(WHO, "p1", revert_id)
+    assert p.flow_name == "revertFlow"
+    for source, clone in p.results.items():
+        assert board.mem.read(source, 0, 4096) == board.mem.read(clone, 0, 4096) == bytes(4096)
+    # the worker drops the old data right after its conductor ran the flow (persistence says it
+    # ended a moment before): wait for it, bounded
+    deadline = time.monotonic() + 10
+    while any(".before-" in v for v in board.mem.state()[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    volumes, _, _ = board.mem.state()
+    assert not [v for v in volumes if ".before-" in v or ".revert-" in v], volumes
 
 
 def test_an_idle_conductor_looks_at_its_board_once_a_poll_period(board: Board) -> None:
