@@ -177,3 +177,21 @@ def test_clones_on_another_backend_are_refused(make_fast: Any) -> None:
 def test_staged_and_kept_ids_are_per_task() -> None:
     assert staged_id("84a0bb4d-1111", "v") == "v.revert-84a0bb4d"
     assert kept_id("84a0bb4d-1111", "v") == "v.before-84a0bb4d"
+
+
+def test_a_revert_that_loses_the_claim_leaves_the_winners_sources_held(fast: Fast) -> None:
+    """Two reverts of one set pass the up-front checks at once; the loser of the available ->
+    reverting claim reverts without freeing the sources the winner holds. (The loser's flow is
+    started the way ``revert`` starts it once its checks passed.)"""
+    sources, task, clones = cloned(fast)
+    fast.set_status(sources[0], "reverting")  # the winner holds it while its flow runs
+    loser = "0a5e0000-0000-4000-8000-000000000000"
+    store = {"kind": "revert", "task_id": loser, "project_id": fast.project, "backend": "local",
+             "clone_task_id": task, "source_ids": sources, "clone_ids": [clones[s] for s in sources],
+             "sizes": {s: fast.get(s).size for s in sources}}
+    fast.svc.clones._launch(loser, fast.project, store)
+    p = fast.wait(loser)
+    assert p.flow_state is TaskState.REVERTED and "no longer available" in p.results["failure"], p
+    assert fast.get(sources[0]).status is VolumeStatus.REVERTING
+    assert fast.get(sources[1]).status is VolumeStatus.AVAILABLE
+    assert fast.db_rows("SELECT count(*) FROM volume_groups") == [(0,)]

@@ -68,7 +68,10 @@ class HoldVolumes(CloneTask):
         moved = self.ctx.volumes.set_status(source_ids, VolumeStatus.REVERTING,
                                             only_from=frozenset({VolumeStatus.AVAILABLE}))
         if set(moved) != set(source_ids):
+            # Not ours to hold: give back what this call moved and drop the group, so that the
+            # revert (which frees the sources only while the group is there) leaves them alone.
             self.ctx.volumes.set_status(moved, VolumeStatus.AVAILABLE, only_from=HELD)
+            self.ctx.groups.delete(group)
             busy = sorted(set(source_ids) - set(moved))
             raise InvalidVolume(f"volumes {', '.join(busy)} are no longer available (attached, or busy)")
         found = self.ctx.volumes.get_many([*source_ids, *clone_ids])
