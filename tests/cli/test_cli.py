@@ -331,6 +331,7 @@ def test_clone_revert_puts_the_sources_back_and_says_why_it_refuses(cli: Run, en
     out = ok_json(cli("clone", "revert", task, "--json"))
     assert out["state"] == "SUCCESS" and UUID.fullmatch(out["task_id"]), out
     assert out["results"] == ok_json(cli("clone", "status", task, "--json"))["details"]["results"]
+    assert ok_json(cli("clone", "status", out["task_id"], "--json"))["flow_details"] == {"revertFlow": "SUCCESS"}
     text = ok_text(cli("clone", "revert", task))
     assert "Has the data of clone" in text and a["id"] in text and b["id"] in text, text
     assert_error(cli("clone", "revert", out["task_id"]), "Error (HTTP 409 conflictingRequest)", "is a revert")

@@ -10,7 +10,7 @@ import pytest
 
 from volclone.backends.memory import MemoryDriver
 from volclone.domain import TaskKind, TaskState, VolumeStatus
-from volclone.errors import CapabilityMissing, Conflict, NotFound
+from volclone.errors import CapabilityMissing, Conflict, NotFound, VolcloneError
 from volclone.flows.model import RevertStep, Undo, kept_id, staged_id
 
 from .conftest import MIB, Fast
@@ -195,3 +195,32 @@ def test_a_revert_that_loses_the_claim_leaves_the_winners_sources_held(fast: Fas
     assert fast.get(sources[0]).status is VolumeStatus.REVERTING
     assert fast.get(sources[1]).status is VolumeStatus.AVAILABLE
     assert fast.db_rows("SELECT count(*) FROM volume_groups") == [(0,)]
+
+
+def test_while_it_runs_nobody_attaches_extends_or_deletes_the_sources(fast: Fast) -> None:
+    """Asked from inside the flow (a hook run as the swap step calls the driver): every change
+    of a held source is refused, a force delete too."""
+    sources, task, _ = cloned(fast)
+    src = sources[0]
+    tried: dict[str, Exception | None] = {}
+
+    def meanwhile() -> None:
+        tried["status"] = None if fast.get(src).status is VolumeStatus.REVERTING else Exception("not held")
+        calls = {
+            "attach": lambda: fast.svc.attachments.create(fast.who, fast.project, src, connector={"host": "h"}),
+            "extend": lambda: fast.svc.volumes.extend(fast.who, fast.project, src, 5),
+            "delete": lambda: fast.svc.volumes.delete(fast.who, fast.project, src),
+            "force delete": lambda: fast.svc.volumes.delete(fast.who, fast.project, src, force=True),
+        }
+        for name, call in calls.items():
+            try:
+                call()
+                tried[name] = None
+            except VolcloneError as exc:
+                tried[name] = exc
+
+    fast.mem.inject("swap_in", meanwhile)
+    assert fast.wait(revert(fast, task)).flow_state is TaskState.SUCCESS
+    assert tried["status"] is None
+    assert all(isinstance(tried[n], VolcloneError) for n in ("attach", "extend", "delete", "force delete")), tried
+    assert fast.get(src).status is VolumeStatus.AVAILABLE and fast.get(src).size == 1

@@ -526,12 +526,20 @@ def clone_revert(session: Session, task_id: str, no_wait: bool) -> None:
 @click.argument("task_id")
 @client_command
 def clone_status(session: Session, task_id: str) -> None:
-    """Show a clone task's progress, steps and results.
+    """Show a clone task's (or a revert's) progress, steps and results.
 
     \b
         volclone clone status 84a0bb4d-4644-40b0-b45a-00d2d0d75b2a
     """
-    p = session.client.progress(task_id)
+    try:
+        p = session.client.progress(task_id)
+    except ClientError as exc:  # not a clone's task: a revert's, perhaps
+        if exc.status != 404:
+            raise
+        try:
+            p = session.client.progress(task_id, REVERT_ACTION)
+        except ClientError as again:
+            raise (exc if again.status == 404 else again) from None
     if session.as_json:
         session.emit_json(p)
         return
