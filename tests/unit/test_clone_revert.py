@@ -55,7 +55,8 @@ def test_revert_in_place_gives_each_source_its_clones_data_and_drops_the_old(fas
     assert all(fast.get(s).status is VolumeStatus.AVAILABLE for s in sources)
     # the old data and the prepared data are gone; the clones stay as they were
     volumes, _, snapshots = fast.mem.state()
-    assert not [v for v in volumes if ".before-" in v or ".revert-" in v], volumes
+    assert set(volumes) == fast.volume_ids(), "no prepared or kept data is left"
+    assert not ({staged_id(rid, s) for s in sources} | {kept_id(rid, s) for s in sources}) & set(volumes)
     assert snapshots == []
     assert {s: fast.digest(clones[s]) for s in sources} == want
     assert fast.db_rows("SELECT count(*) FROM volume_groups") == [(0,)]
@@ -110,7 +111,7 @@ def test_a_swap_back_that_fails_keeps_the_source_held_until_the_retry_gives_it_b
     assert {s: fast.digest(s) for s in sources} == before
     assert fast.get(stuck).status is VolumeStatus.AVAILABLE
     volumes, _, _ = fast.mem.state()
-    assert not [v for v in volumes if ".before-" in v or ".revert-" in v], volumes
+    assert set(volumes) == fast.volume_ids(), "no prepared or kept data is left"
 
 
 def test_a_driver_error_while_preparing_reverts(fast: Fast) -> None:
@@ -174,9 +175,11 @@ def test_clones_on_another_backend_are_refused(make_fast: Any) -> None:
         revert(fast, task)
 
 
-def test_staged_and_kept_ids_are_per_task() -> None:
-    assert staged_id("84a0bb4d-1111", "v") == "v.revert-84a0bb4d"
-    assert kept_id("84a0bb4d-1111", "v") == "v.before-84a0bb4d"
+def test_staged_and_kept_ids_are_per_task_and_fit_a_volume_id() -> None:
+    source = "3f2a0000-0000-4000-8000-000000000001"
+    ids = {f(t, source) for f in (staged_id, kept_id) for t in ("84a0bb4d-1111", "84a0bb4e-1111")}
+    assert len(ids) == 4 and all(len(i) == 36 for i in ids)  # the local pool's layer records hold 36
+    assert staged_id("84a0bb4d-1111", source) == staged_id("84a0bb4d-2222", source)  # from the task's name
 
 
 def test_a_revert_that_loses_the_claim_leaves_the_winners_sources_held(fast: Fast) -> None:

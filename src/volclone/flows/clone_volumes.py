@@ -49,7 +49,7 @@ from volclone.db.repos import Groups, Volumes
 from volclone.domain import CLONEABLE, AttachStatus, Volume, VolumeStatus
 from volclone.errors import CapabilityMissing, InjectedFailure, InvalidVolume, RevertIncomplete
 from volclone.flows.messages import public_error
-from volclone.flows.model import DEFERRED, CloneSpec, Step, Undo, kept_source, staged_of_kept
+from volclone.flows.model import DEFERRED, CloneSpec, Step, Undo, backend_id, kept_source, staged_of_kept
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +146,10 @@ class CloneContext:
             self.groups.delete(ref)
 
         def delete_data() -> None:  # a revert in place's staged or old data: no volume row of its own
-            self.backend(str(backend)).delete_volume(ref)
+            self.backend(str(backend)).delete_volume(backend_id(ref))
 
         def swap_back() -> None:  # a revert in place's source gets its old data back, then is free again
-            self.swapper(str(backend)).swap_back(kept_source(ref), staged_of_kept(ref), ref)
+            self.swapper(str(backend)).swap_back(kept_source(ref), backend_id(staged_of_kept(ref)), backend_id(ref))
             self.volumes.set_status([kept_source(ref)], VolumeStatus.AVAILABLE,
                                     only_from=frozenset({VolumeStatus.REVERTING}))
 

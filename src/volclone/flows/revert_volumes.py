@@ -6,8 +6,8 @@ data before the new data is complete::
 
     hold sources (reverting) and clones (grouped)   -> nobody attaches, extends or deletes them
     group snapshot of the clones                     -> one consistent point (clones may be in use)
-    prepare each source's new data beside it         -> staged volume <source>.revert-<task>
-    swap it in                                       -> the old data is kept as <source>.before-<task>
+    prepare each source's new data beside it         -> staged volume (ref <source>.revert-<task>)
+    swap it in                                       -> old data kept (ref <source>.before-<task>)
     delete the group snapshot
     schedule the old data's drop                     -> carried out once the flow has SUCCEEDED
     release the sources (available) and the clones
@@ -34,7 +34,7 @@ from taskflow.patterns import linear_flow
 from volclone.domain import CLONEABLE, VolumeStatus
 from volclone.errors import InvalidVolume
 from volclone.flows.clone_volumes import CloneContext, CloneTask
-from volclone.flows.model import RevertStep, Undo, kept_id, kept_source, staged_id
+from volclone.flows.model import RevertStep, Undo, kept_id, kept_ref, kept_source, staged_id, staged_ref
 
 FLOW_NAME = "revertFlow"
 HELD = frozenset({VolumeStatus.REVERTING})
@@ -133,11 +133,11 @@ class PrepareData(CloneTask):
     def revert(self, task_id: str, backend: str, source_ids: list[str], **_: Any) -> None:
         not_back = self.ctx.pending(task_id, Undo.SWAP_BACK)
         for s in source_ids:
-            if kept_id(task_id, s) in not_back:  # its staged data is the source's until it is swapped back
-                self.ctx.put_off(task_id, self.name, Undo.DELETE_STAGED, staged_id(task_id, s), backend,
+            if kept_ref(task_id, s) in not_back:  # its staged data is the source's until it is swapped back
+                self.ctx.put_off(task_id, self.name, Undo.DELETE_STAGED, staged_ref(task_id, s), backend,
                                  "waits for the volume's swap back")
             else:
-                self.ctx.undo(task_id, self.name, Undo.DELETE_STAGED, staged_id(task_id, s), backend)
+                self.ctx.undo(task_id, self.name, Undo.DELETE_STAGED, staged_ref(task_id, s), backend)
 
 
 class SwapIn(CloneTask):
@@ -154,7 +154,7 @@ class SwapIn(CloneTask):
 
     def revert(self, task_id: str, backend: str, source_ids: list[str], **_: Any) -> None:
         for s in source_ids:
-            self.ctx.undo(task_id, self.name, Undo.SWAP_BACK, kept_id(task_id, s), backend)
+            self.ctx.undo(task_id, self.name, Undo.SWAP_BACK, kept_ref(task_id, s), backend)
 
 
 class DeleteClonesSnapshot(CloneTask):
@@ -176,7 +176,7 @@ class ScheduleDrop(CloneTask):
     """
 
     def execute(self, task_id: str, backend: str, source_ids: list[str]) -> None:
-        self.ctx.schedule(task_id, self.name, Undo.DROP_OLD_DATA, [kept_id(task_id, s) for s in source_ids],
+        self.ctx.schedule(task_id, self.name, Undo.DROP_OLD_DATA, [kept_ref(task_id, s) for s in source_ids],
                           backend)
         self.ctx.failpoint(self.name)
 
