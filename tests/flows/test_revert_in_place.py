@@ -72,6 +72,10 @@ def test_revert_in_place_reads_back_the_clones_data(env: Env) -> None:
     disk.assert_pool_sane(srv)
     for vid in (a, b, *clones.values()):
         assert api.request("DELETE", f"/volumes/{vid}").status_code == 202
+    # the old data goes right after the flow ended (the flow's thread drops it): wait, bounded
+    deadline = time.monotonic() + 30
+    while disk.pool_state(srv) != (set(), set()) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert disk.pool_state(srv) == (set(), set()), "the old data went once the revert succeeded"
 
 
