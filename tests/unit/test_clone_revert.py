@@ -4,6 +4,7 @@ reverts to REVERTED with the sources' data byte-identical to before."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -227,3 +228,36 @@ def test_while_it_runs_nobody_attaches_extends_or_deletes_the_sources(fast: Fast
     assert tried["status"] is None
     assert all(isinstance(tried[n], VolcloneError) for n in ("attach", "extend", "delete", "force delete")), tried
     assert fast.get(src).status is VolumeStatus.AVAILABLE and fast.get(src).size == 1
+
+
+class Crash(BaseException):
+    """A killed process: the flow stops where it is, with no revert (BaseException passes
+    TaskFlow's task error handling, as a SIGKILL would)."""
+
+
+@pytest.mark.parametrize(("method", "after", "running"), [
+    ("create_group_snapshot", True, RevertStep.SNAPSHOT_CLONES.prefix),
+    ("clone_from_group_snapshot", True, RevertStep.PREPARE_DATA.prefix),
+    ("swap_in", False, RevertStep.SWAP_IN.prefix),
+    ("swap_in", True, RevertStep.SWAP_IN.prefix),  # the first source swapped, the second not yet
+    ("delete_group_snapshot", True, RevertStep.DELETE_SNAPSHOT.prefix),
+])
+def test_a_crashed_revert_resumes_at_the_next_start(fast: Fast, method: str, after: bool, running: str) -> None:
+    sources, task, clones = cloned(fast)
+    want = {s: fast.digest(clones[s]) for s in sources}
+    fast.mem.inject(method, Crash("killed"), after=after)
+    rid = revert(fast, task)
+    with contextlib.suppress(Crash):
+        fast.svc.clones.wait(rid, 60)
+    p = fast.svc.clones.progress(fast.who, fast.project, rid)
+    assert p.flow_state is TaskState.RUNNING, "persistence still says it runs"
+    assert [n for n, s in p.tasks.items() if s is TaskState.RUNNING][0].startswith(running)
+    assert all(fast.get(s).status is VolumeStatus.REVERTING for s in sources)
+
+    fast = fast.restart()  # resume_interrupted runs at start
+    p = fast.wait(rid)
+    assert p.flow_state is TaskState.SUCCESS, p
+    assert {s: fast.digest(s) for s in sources} == want
+    assert all(fast.get(s).status is VolumeStatus.AVAILABLE for s in sources)
+    assert set(fast.mem.state()[0]) == fast.volume_ids(), "no prepared or kept data is left"
+    assert fast.mem.state()[2] == []
