@@ -37,7 +37,7 @@ READS = ["volume:get", "volume:get_all", "volume:get_volume_metadata", "volume:a
 WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volume_metadata",
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",
-          "clone_volumes:create", EXTEND_ATTACHED_RULE, "volume_extension:volume_type_access",
+          "clone_volumes:create", "clone_volumes:revert", EXTEND_ATTACHED_RULE, "volume_extension:volume_type_access",
           *(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
 ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",
