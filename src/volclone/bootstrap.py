@@ -345,7 +345,7 @@ def _serve_as_worker(settings: Settings, worker: Worker, backends: Backends, clo
                 raise Conflict(f"backend {LOCAL} is served by another worker already (one worker owns the "
                                "local pool: the one on its host, with its data directory)")
             pool.append(held.__enter__())
-        install_context(clones.ctx)
+        install_context(clones.ctx, clones.flow_ended)
         coordination.join(WORKERS_GROUP, {"worker": worker.name, "host": host, "backends": served})
         server.start()
         conductors.start()

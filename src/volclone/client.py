@@ -32,6 +32,8 @@ from volclone import __version__
 DEFAULT_URL = "http://127.0.0.1:8776"
 TOKEN_HEADER = "X-Auth-Token"
 CLONE_ACTION = "clone-volumes"
+#: get_progress's action for a revert in place's task.
+REVERT_ACTION = "clone-volumes-revert"
 #: Flow states after which a clone task changes no more.
 FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
 #: The attachments API needs microversion 3.27.
@@ -329,9 +331,21 @@ class Client:
                                 "target-volume-type-id": target_id}))
         return {"clone-volumes": body}
 
-    def progress(self, task_id: str) -> ProgressBody:
-        """get_progress of a clone task: progress, flow_details, pending_tasks, details{results, ...}."""
-        params = {"action": CLONE_ACTION, "task_id": task_id}
+    def revert(self, clone_task_id: str) -> str:
+        """Put the sources of a SUCCESS clone task back to its clones' data, in place; returns the
+        revert's task id (follow it with ``wait(task_id, action=REVERT_ACTION)``).
+
+            >>> rid = client.revert(task_id)                               # doctest: +SKIP
+            >>> flow_state(client.wait(rid, action=REVERT_ACTION))         # doctest: +SKIP
+            'SUCCESS'
+        """
+        answer = self.request("POST", "/clone-volumes/revert", json={"revert": {"task_id": clone_task_id}})
+        return task_id_from_uri(str(answer["revert"]["task_uri"]))
+
+    def progress(self, task_id: str, action: str = CLONE_ACTION) -> ProgressBody:
+        """get_progress of a clone task (or, with ``action=REVERT_ACTION``, of a revert's): progress,
+        flow_details, pending_tasks, details{results, ...}."""
+        params = {"action": action, "task_id": task_id}
         return self.request("GET", "/clone-volumes/get_progress", params=params)  # type: ignore[no-any-return]
 
     def cancel(self, task_id: str) -> None:
@@ -340,7 +354,7 @@ class Client:
         self.request("POST", f"/clone-volumes/{task_id}/action", json={"cancel": {}})
 
     def wait(self, task_id: str, poll: float = 0.5, on_progress: Callable[[ProgressBody], None] | None = None,
-             timeout: float | None = None) -> ProgressBody:
+             timeout: float | None = None, action: str = CLONE_ACTION) -> ProgressBody:
         """Poll until the clone task ends; returns the last progress (check its flow state).
 
             >>> final = client.wait(task_id, on_progress=lambda p: print(p["progress"]))  # doctest: +SKIP
@@ -349,7 +363,7 @@ class Client:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            progress = self.progress(task_id)
+            progress = self.progress(task_id, action)
             if on_progress is not None:
                 on_progress(progress)
             if flow_state(progress) in FINAL_STATES:
@@ -359,13 +373,13 @@ class Client:
                                   f"it is {flow_state(progress)} at {progress.get('progress')}%")
             time.sleep(poll)
 
-    def events(self, task_id: str) -> Iterator[Event]:
+    def events(self, task_id: str, action: str = CLONE_ACTION) -> Iterator[Event]:
         """The clone task's events as the server sends them, until its ``end`` event (whose data
         is the final get_progress body). An ``error`` event is raised as a :class:`ClientError`.
         A server that answers without a stream (one older than the events) gives the plain
         body as one ``end`` event if the task has ended, else nothing: poll it then.
         """
-        params = {"action": CLONE_ACTION, "task_id": task_id}
+        params = {"action": action, "task_id": task_id}
         try:
             with self._http.stream("GET", "/clone-volumes/get_progress", params=params,
                                    headers={"Accept": EVENT_STREAM}) as response:
@@ -392,8 +406,10 @@ class Client:
             raise ClientError(f"volclone at {self.url} sent an event that is not JSON") from exc
 
     def watch(self, task_id: str, on_progress: Callable[[ProgressBody], None] | None = None,
-              on_event: Callable[[Event], None] | None = None, timeout: float | None = None) -> ProgressBody:
-        """Follow the clone task's events until it ends; returns its final get_progress body.
+              on_event: Callable[[Event], None] | None = None, timeout: float | None = None,
+              action: str = CLONE_ACTION) -> ProgressBody:
+        """Follow the clone task's (or, with ``action=REVERT_ACTION``, a revert's) events until it
+        ends; returns its final get_progress body.
 
         ``on_progress`` gets a get_progress-shaped body after each event (what a bar shows),
         ``on_event`` each event. A stream that stops before the end (the server restarted,
@@ -403,7 +419,7 @@ class Client:
         """
         view = ProgressView(task_id)
         try:
-            for event in self.events(task_id):
+            for event in self.events(task_id, action):
                 if on_event is not None:
                     on_event(event)
                 if event.name == "end":
@@ -416,7 +432,7 @@ class Client:
         except ClientError as exc:
             if exc.status is not None:  # the server's answer (404, 403, ...): polling would get the same
                 raise
-        return self.wait(task_id, on_progress=on_progress, timeout=timeout)
+        return self.wait(task_id, on_progress=on_progress, timeout=timeout, action=action)
 
 
     # -- attachments (microversion 3.27) ------------------------------------------

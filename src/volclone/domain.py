@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +28,21 @@ class VolumeStatus(str, enum.Enum):
     ERROR_EXTENDING = "error_extending"
     #: Only ``os-reset_status`` sets it (as in Cinder); no operation accepts a volume in it.
     MAINTENANCE = "maintenance"
-    #: ``os-revert`` is putting the volume back to its latest snapshot (Cinder's status).
+    #: ``os-revert`` is putting the volume back to its latest snapshot (Cinder's status), or
+    #: ``POST clone-volumes/revert`` a clone's data back into it; nothing attaches, extends or
+    #: deletes it meanwhile.
     REVERTING = "reverting"
+
+
+class TaskKind(str, enum.Enum):
+    """What a clone task's flow does; its store's ``kind`` (none: a clone, as before reverts)."""
+
+    CLONE = "clone"
+    REVERT = "revert"
+
+    @classmethod
+    def of_store(cls, store: Mapping[str, Any]) -> TaskKind:
+        return cls(store.get("kind") or cls.CLONE.value)
 
 
 #: Statuses a volume may be cloned from.

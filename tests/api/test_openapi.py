@@ -78,8 +78,8 @@ def test_the_types_operations_take_the_project_id(doc):
 
 def test_get_progress_documents_action_and_task_id(doc):
     q = params(doc["paths"]["/v3/{project_id}/clone-volumes/get_progress"]["get"], "query")
-    assert q["action"]["required"] and q["action"]["schema"].get("const", q["action"]["schema"].get("enum")) in (
-        "clone-volumes", ["clone-volumes"])
+    # clone-volumes (the spec's), and clone-volumes-revert for a revert in place's task (an extension)
+    assert q["action"]["required"] and q["action"]["schema"]["enum"] == ["clone-volumes", "clone-volumes-revert"]
     assert q["task_id"]["required"] and q["task_id"]["schema"]["minLength"] == 1
 
 
@@ -140,7 +140,8 @@ def test_the_operations_that_reach_a_backend_document_its_503(doc):
     reach = [(m, p) for m, p, op in project_operations(doc) if "503" in op["responses"] and p != PROGRESS]
     assert ("POST", "/v3/{project_id}/volumes") in reach and ("POST", "/v3/{project_id}/clone-volumes") in reach
     assert ("POST", "/v3/{project_id}/snapshots") in reach  # and a snapshot's delete and actions
-    assert len(reach) == 11 and all(m != "GET" for m, _ in reach), reach
+    assert ("POST", "/v3/{project_id}/clone-volumes/revert") in reach
+    assert len(reach) == 12 and all(m != "GET" for m, _ in reach), reach
     schema = resolve(doc, doc["paths"]["/v3/{project_id}/volumes"]["post"]["responses"]["503"]["content"][
         "application/json"]["schema"])
     assert schema["required"] == ["serviceUnavailable"]

@@ -399,3 +399,16 @@ def test_client_sends_the_token_and_parses_the_task_id() -> None:
         assert client.clone(["v1"], name="d") == "t-1"
     with pytest.raises(ClientError):
         task_id_from_uri("http://volclone.test/v3/p1/clone-volumes/get_progress")
+
+
+def test_clone_revert_puts_the_sources_back_and_says_why_it_refuses(cli: Run, env: Env) -> None:
+    a, b = new_volume(cli, unique("a")), new_volume(cli, unique("b"))
+    task = ok_json(cli("clone", a["id"], b["id"], "--json"))["task_id"]
+    out = ok_json(cli("clone", "revert", task, "--json"))
+    assert out["state"] == "SUCCESS" and UUID.fullmatch(out["task_id"]), out
+    assert out["results"] == ok_json(cli("clone", "status", task, "--json"))["details"]["results"]
+    assert ok_json(cli("clone", "status", out["task_id"], "--json"))["flow_details"] == {"revertFlow": "SUCCESS"}
+    text = ok_text(cli("clone", "revert", task))
+    assert "Has the data of clone" in text and a["id"] in text and b["id"] in text, text
+    assert_error(cli("clone", "revert", out["task_id"]), "Error (HTTP 409 conflictingRequest)", "is a revert")
+    assert_error(cli("clone", "revert", str(uuid.uuid4())), "Error (HTTP 404 itemNotFound)")

@@ -23,7 +23,7 @@ from volclone.domain import CloneRequest, Principal
 from volclone.errors import Cancelled
 from volclone.flows.clone_volumes import Failpoints
 from volclone.flows.jobboard import Conductors, JobBoards, install_context
-from volclone.flows.model import Step
+from volclone.flows.model import Step, kept_id
 from volclone.service import Service
 
 WHO = Principal("p1", roles=frozenset({"member"}))
@@ -39,7 +39,7 @@ class Board:
 
     def conduct(self, backend: str | None = None, expiry: float = 3.0, name: str = "w",
                 max_jobs: int = 2, poll_s: float = 0.5) -> Conductors:
-        install_context(self.worker.clones.ctx)
+        install_context(self.worker.clones.ctx, self.worker.clones.flow_ended)  # as bootstrap does
         c = Conductors(JobBoards(JOBS_URL, self.worker.clones.runner.backend), [backend or self.backend],
                        name, claim_expiry=expiry, max_jobs=max_jobs, poll_s=poll_s)
         c.start()
@@ -108,6 +108,33 @@ def test_a_cancel_taken_by_the_api_process_stops_the_flow_in_the_worker(board: B
     assert board.api.clones.progress(WHO, "p1", task).results == {"failure": Cancelled().message}
     volumes, _, snapshots = board.mem.state()
     assert len(volumes) == 2 and snapshots == [], "only the two sources are left"
+
+
+def test_a_revert_in_place_runs_in_a_conductor_built_by_the_tasks_kind(board: Board) -> None:
+    """The job board's factory builds the revert flow for a revert's task; its sources get the
+    clones' data and the worker drops their old data once the flow has succeeded."""
+    board.conduct()
+    task_id = board.clone()
+    assert board.wait(task_id) == "SUCCESS"
+    row = board.api.clones.tasks.get(task_id)
+    assert row is not None
+    sources = list(row.request["source_ids"])
+    for vid in sources:
+        board.mem.write(vid, 0, b"B" * 4096)  # written after the clone: the revert takes it away
+    revert_id = board.api.clones.revert(WHO, "p1", task_id)
+    assert board.wait(revert_id) == "SUCCESS"
+    p = board.api.clones.progress(WHO, "p1", revert_id)
+    assert p.flow_name == "revertFlow"
+    for source, clone in p.results.items():
+        assert board.mem.read(source, 0, 4096) == board.mem.read(clone, 0, 4096) == bytes(4096)
+    # the worker drops the old data right after its conductor ran the flow (persistence says it
+    # ended a moment before): wait for it, bounded
+    kept = {kept_id(revert_id, s) for s in sources}
+    deadline = time.monotonic() + 10
+    while kept & set(board.mem.state()[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    volumes, _, _ = board.mem.state()
+    assert set(volumes) == set(sources) | set(p.results.values()), volumes
 
 
 def test_an_idle_conductor_looks_at_its_board_once_a_poll_period(board: Board) -> None:

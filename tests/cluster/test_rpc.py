@@ -127,7 +127,9 @@ def test_clone_flow_methods_refuse_on_the_proxy(client: RpcClient) -> None:
     calls: list[Callable[[], object]] = [
         lambda: proxy.create_group_snapshot("s", ["a"]), lambda: proxy.find_group_snapshot("s"),
         lambda: proxy.delete_group_snapshot("s"), lambda: proxy.clone_from_group_snapshot(snap, {"a": "c"}),
-        lambda: proxy.open_snapshot_member(snap, "a"), lambda: proxy.import_volume("c", 1024)]
+        lambda: proxy.open_snapshot_member(snap, "a"), lambda: proxy.import_volume("c", 1024),
+        lambda: proxy.swap_in("a", "a.revert-1", "a.before-1"),
+        lambda: proxy.swap_back("a", "a.revert-1", "a.before-1")]
     for call in calls:
         with pytest.raises(NotImplementedError, match="runs only in a worker"):
             call()

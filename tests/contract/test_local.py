@@ -21,11 +21,12 @@ from volclone.db.database import Database, make_engine, migrate
 from volclone.db.layers import SqlLayerStore
 from volclone.errors import Cancelled
 
-from .base import Read, Write
+from .base import BLOCK, Read, Write, block
 from .extend import ExtendContract
 from .group_snapshots import GroupSnapshotContract
 from .plan import PlanContract
 from .snapshots import SnapshotContract
+from .swap import ServedSwapContract
 from .volumes import VolumeContract
 
 
@@ -49,7 +50,7 @@ def parse_hexdump(text: str) -> bytes:
 
 
 class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract, PlanContract,
-                      SnapshotContract):
+                      SnapshotContract, ServedSwapContract):
     @pytest.fixture
     def driver(self, tmp_path: Path) -> Iterator[LocalDriver]:
         engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
@@ -150,3 +151,22 @@ class TestLocalDriver(VolumeContract, GroupSnapshotContract, ExtendContract, Pla
         assert "backing file" in info.stdout
         out = qemu_io(top, "read -P 0x5a 0 8M", "read -P 0 8M 8M", read_only=True)
         assert "read 8388608/8388608" in out
+
+    def test_a_swap_leaves_no_node_of_a_swapped_volume_open(self, driver: LocalDriver, write: Write,
+                                                             read: Read) -> None:
+        """The daemon's nodes are named after layers: a swap closes both volumes' chains first,
+        so serving the volume afterwards opens its new chain (not the old one left open)."""
+        vid, replacement, keep, snap = self.prepared(driver, write)
+        driver.initialize_connection(replacement, writable=False)  # its chain open in the daemon ...
+        driver.terminate_connection(replacement)
+        driver.graph.open([vid])  # ... and the volume's, as a snapshot leaves it
+        driver.swap_in(vid, replacement, keep)
+        assert driver.daemon_nodes() == driver.graph.nodes
+        assert not {layer.node for v in (vid, keep) for layer in driver.chain(v)[:1]} & driver.graph.nodes
+        info = driver.initialize_connection(vid, writable=True)
+        assert driver.chain(vid)[0].node in driver.graph.nodes, info
+        driver.terminate_connection(vid)
+        driver.delete_group_snapshot(snap)
+        driver.delete_volume(keep)
+        assert read(vid, 0, BLOCK) == block(b"n")
+        assert driver.daemon_nodes() == driver.graph.nodes

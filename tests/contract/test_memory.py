@@ -22,11 +22,13 @@ from .flatten import FlattenContract
 from .group_snapshots import GroupSnapshotContract
 from .plan import PlanContract
 from .snapshots import SnapshotContract
+from .swap import ServedSwapContract
 from .volumes import VolumeContract
 
 
 class TestMemoryDriver(VolumeContract, GroupSnapshotContract, AttachContract, FlattenContract,
-                       CrossBackendContract, ExtendContract, PlanContract, SnapshotContract):
+                       CrossBackendContract, ExtendContract, PlanContract, SnapshotContract,
+                       ServedSwapContract):
     @pytest.fixture
     def driver(self) -> MemoryDriver:
         driver = MemoryDriver("memory")

@@ -20,6 +20,7 @@ from .ceph import Cluster, ceph_cluster, ceph_io, pool_listing
 from .extend import ExtendContract
 from .group_snapshots import GroupSnapshotContract
 from .snapshots import SnapshotContract
+from .swap import SwapContract
 from .volumes import VolumeContract
 
 __all__ = ["ceph_cluster", "ceph_io"]  # fixtures
@@ -53,7 +54,7 @@ def rbd_read(ceph_io: Any) -> Read:
     return read
 
 
-class TestRbdDriver(VolumeContract, GroupSnapshotContract, ExtendContract, SnapshotContract):
+class TestRbdDriver(VolumeContract, GroupSnapshotContract, ExtendContract, SnapshotContract, SwapContract):
     @pytest.fixture
     def driver(self, rbd_driver: RbdDriver) -> RbdDriver:
         return rbd_driver

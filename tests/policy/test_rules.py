@@ -40,7 +40,8 @@ READS = ["volume:get", "volume:get_all", "volume:get_volume_metadata", "volume:a
 WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volume_metadata",
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",
-          "clone_volumes:create", "clone_volumes:cancel", EXTEND_ATTACHED_RULE, "volume_extension:volume_type_access",
+          "clone_volumes:create", "clone_volumes:cancel", "clone_volumes:revert", EXTEND_ATTACHED_RULE,
+          "volume_extension:volume_type_access",
           "volume:create_snapshot", "volume:update_snapshot", "volume:delete_snapshot",
           "volume:update_snapshot_metadata", "volume:delete_snapshot_metadata",
           *(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]

@@ -88,6 +88,7 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("GET", f"/clone-volumes/get_progress?action=clone-volumes&task_id={TASK}", None,
      "clone_volumes:get_progress", READ),
     ("POST", f"/clone-volumes/{TASK}/action", {"cancel": {}}, "clone_volumes:cancel", WRITE),
+    ("POST", "/clone-volumes/revert", {"revert": {"task_id": TASK}}, "clone_volumes:revert", WRITE),
     ("GET", "/os-quota-sets/p1", None, "volume_extension:quotas:show", READ),
     ("GET", "/os-quota-sets/p1/defaults", None, "volume_extension:quotas:show", READ),
     # A limit far above what the tests make (their servers run without quotas otherwise).

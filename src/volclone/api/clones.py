@@ -11,12 +11,15 @@ from volclone.api import views
 from volclone.api.deps import principal, rule, service
 from volclone.api.event_stream import open_stream, wants_events
 from volclone.api.listing import boolean
-from volclone.api.schemas import CloneTaskActionBody, CloneVolumesBody
-from volclone.domain import CloneRequest, Principal
+from volclone.api.schemas import CloneTaskActionBody, CloneVolumesBody, RevertBody
+from volclone.domain import CloneRequest, Principal, TaskKind
 from volclone.errors import BadRequest
 
 router = APIRouter(prefix="/v3/{project_id}/clone-volumes")
 ACTION = "clone-volumes"
+#: get_progress's ``action`` for a revert in place's task (a volclone extension).
+REVERT_ACTION = "clone-volumes-revert"
+KINDS = {ACTION: TaskKind.CLONE, REVERT_ACTION: TaskKind.REVERT}
 #: An extension (clients written against the spec alone never send it): printable ASCII, 1-255.
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: An extension: validate and plan, make nothing (docs/dry-run.md).
@@ -40,9 +43,20 @@ def clone_volumes(project_id: str, body: CloneVolumesBody, request: Request,
     if dry:
         return views.clone_plan(clones.plan(who, req))
     task_id = clones.start(who, req, idempotency_key=idempotency_key)
+    return {"clone-volumes": {"task_uri": task_uri(request, project_id, ACTION, task_id)}}
+
+
+def task_uri(request: Request, project_id: str, action: str, task_id: str) -> str:
     base = str(request.base_url).rstrip("/")
-    uri = f"{base}/v3/{project_id}/clone-volumes/get_progress?action={ACTION}&task_id={task_id}"
-    return {"clone-volumes": {"task_uri": uri}}
+    return f"{base}/v3/{project_id}/clone-volumes/get_progress?action={action}&task_id={task_id}"
+
+
+@router.post("/revert", status_code=202)
+@rule("clone_volumes:revert")
+def revert(project_id: str, body: RevertBody, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    """Put the sources of a SUCCESS clone task back to its clones' data, in place (an extension)."""
+    task_id = service(request).clones.revert(who, project_id, body.revert.task_id)
+    return {"revert": {"task_uri": task_uri(request, project_id, REVERT_ACTION, task_id)}}
 
 
 def _dry_run(request: Request) -> bool:
@@ -60,7 +74,8 @@ def _dry_run(request: Request) -> bool:
 @router.get("/get_progress", response_model=None)
 @rule("clone_volumes:get_progress")
 def get_progress(project_id: str, request: Request,
-                 action: Literal["clone-volumes"] = Query(description=f"always {ACTION}"),
+                 action: Literal["clone-volumes", "clone-volumes-revert"] = Query(
+                     description=f"{ACTION} for a clone's task, {REVERT_ACTION} for a revert in place's"),
                  task_id: str = Query(min_length=1, description="the task the POST started"),
                  who: Principal = Depends(principal)) -> dict[str, Any] | Response:
     """The task's progress; with ``Accept: text/event-stream`` (an extension) its events as they
@@ -69,10 +84,11 @@ def get_progress(project_id: str, request: Request,
     if unknown:
         raise BadRequest(f"unknown query parameters: {', '.join(sorted(unknown))}")
     clones = service(request).clones
-    first = clones.progress(who, project_id, task_id)
+    kind = KINDS[action]
+    first = clones.progress(who, project_id, task_id, kind)
     if not wants_events(request.headers.get("accept")):
         return views.progress(first)
-    return open_stream(request, first, lambda: clones.progress(who, project_id, task_id))
+    return open_stream(request, first, lambda: clones.progress(who, project_id, task_id, kind))
 
 
 @router.post("/{task_id}/action", status_code=202)

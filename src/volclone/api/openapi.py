@@ -236,6 +236,13 @@ class ClonePlanned(Out):
     clone_volumes: ClonePlanOnly = Field(alias="clone-volumes")
 
 
+class RevertStarted(Out):
+    """``POST clone-volumes/revert``'s answer (a volclone extension): its task's get_progress URL,
+    with ``action=clone-volumes-revert``."""
+
+    revert: TaskUri
+
+
 class Consistency(BaseModel):
     """What consistency the set got (an extension of the spec), once the point is taken."""
 
@@ -379,8 +386,8 @@ class Snapshot(Out):
 
 
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, TypeAccess, VolumeSummary, Volume, AttachmentSummary,
-                                      Attachment, CloneStarted, ClonePlanned, ProgressOut, QuotaSet, QuotaSetUsage,
-                                      QuotaLimits, Limits, CinderService, Snapshot)
+                                      Attachment, CloneStarted, ClonePlanned, RevertStarted, ProgressOut, QuotaSet,
+                                      QuotaSetUsage, QuotaLimits, Limits, CinderService, Snapshot)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -477,6 +484,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
         200: _obj(**{"clone-volumes": {"oneOf": [_ref(TaskUri), _ref(ClonePlanOnly)]}})},
     ("GET", "/v3/{project_id}/clone-volumes/get_progress"): {200: _ref(ProgressOut)},
     ("POST", "/v3/{project_id}/clone-volumes/{task_id}/action"): {202: None},
+    ("POST", "/v3/{project_id}/clone-volumes/revert"): {202: _ref(RevertStarted)},
     ("POST", "/v3/{project_id}/attachments"): {200: _ATTACHMENT},
     ("GET", "/v3/{project_id}/attachments"): {200: _ATTACHMENTS},
     ("GET", "/v3/{project_id}/attachments/detail"): {200: _obj(attachments=_list_of(Attachment))},
@@ -647,7 +655,7 @@ _FAULTS = {
 _BACKEND_OPS = {
     ("POST", "/v3/{project_id}/volumes"), ("DELETE", _V), ("POST", _V + "/action"),
     ("POST", "/v3/{project_id}/clone-volumes"), ("POST", "/v3/{project_id}/attachments"), ("PUT", _A),
-    ("DELETE", _A), ("POST", _A + "/action"),
+    ("DELETE", _A), ("POST", _A + "/action"), ("POST", "/v3/{project_id}/clone-volumes/revert"),
     ("POST", "/v3/{project_id}/snapshots"), ("DELETE", _S), ("POST", _S + "/action"),
 }
 _MAKES_DATA = {("POST", "/v3/{project_id}/volumes"), ("POST", "/v3/{project_id}/clone-volumes"),

@@ -213,6 +213,17 @@ class CloneTaskActionBody(OneAction):
     cancel: CancelOptions | None = Field(None, alias="cancel")
 
 
+class RevertClone(Strict):
+    task_id: StrictStr = Field(min_length=1, max_length=MAX_TEXT,
+                               description="a clone task that ended SUCCESS: its sources get its clones' data back")
+
+
+class RevertBody(Strict):
+    """``POST clone-volumes/revert`` (a volclone extension): put a set's sources back to its clones."""
+
+    revert: RevertClone
+
+
 # -- attachments (Cinder v3, microversion 3.27) and the older volume actions --------
 def _small_connector(connector: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(connector)) > MAX_CONNECTOR_BYTES:

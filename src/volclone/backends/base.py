@@ -16,6 +16,10 @@ much data it holds (:class:`ClonePlannable`).
 
 Cinder's snapshots of one volume, volumes made from them and revert-to-snapshot are one more
 capability (:class:`Snapshottable`).
+
+Reverting a set in place (``POST clone-volumes/revert``) needs one more:
+:class:`DataSwappable`, which puts data prepared beside a volume in its place and
+keeps the old data, until the caller drops it, so the switch can be undone.
 """
 
 from __future__ import annotations
@@ -287,6 +291,34 @@ class ClonePlannable(abc.ABC):
     def allocated_bytes(self, volume_ids: Sequence[str]) -> dict[str, int]:
         """The bytes of data each volume holds now (what a copy of it reads; unwritten and
         zero ranges left out). A volume the backend does not hold is a BackendError."""
+
+
+class DataSwappable(abc.ABC):
+    """A volume's data can be switched for data prepared beside it, and switched back.
+
+    Three volume ids take part: ``volume_id`` (the volume whose data changes), ``replacement_id``
+    (a volume holding the new data, made beforehand, e.g. by ``clone_from_group_snapshot``) and
+    ``keep_as`` (a volume id, free beforehand, under which the old data is kept). Which of the
+    three hold data tells how far a switch got, so both calls are safe to repeat and finish a
+    switch a crash interrupted::
+
+        driver.swap_in("src", "src.new", "src.old")    # src reads the new data; src.old the old
+        driver.swap_back("src", "src.new", "src.old")  # src reads the old data again; src.new the new
+        driver.delete_volume("src.old")                 # (after swap_in) the old data goes
+
+    The volume must not be served (attached) meanwhile; a backend refuses to switch a served one.
+    """
+
+    @abc.abstractmethod
+    def swap_in(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        """``volume_id`` reads what ``replacement_id`` held; its old data is volume ``keep_as``;
+        ``replacement_id`` is gone. Done already: nothing happens."""
+
+    @abc.abstractmethod
+    def swap_back(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        """Undo :meth:`swap_in`: ``volume_id`` reads what ``keep_as`` held, the data swapped in is
+        ``replacement_id`` again and ``keep_as`` is gone. Never swapped in (or back already):
+        nothing happens."""
 
 
 def remove_made(driver: VolumeDriver, volume_ids: list[str]) -> None:

@@ -49,6 +49,7 @@ from volclone.backends.base import (
     ByteProgress,
     CloneMethod,
     ClonePlannable,
+    DataSwappable,
     Extendable,
     Flattenable,
     GroupSnapshot,
@@ -190,7 +191,7 @@ def snapshot_hold(snapshot_id: str) -> str:
 
 
 class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable,
-                   VolumeImportable, Extendable, ClonePlannable, Snapshottable):
+                   VolumeImportable, Extendable, ClonePlannable, Snapshottable, DataSwappable):
     #: Every member copied under one lock.
     consistency_method = "in-memory"
 
@@ -471,6 +472,44 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
             self._new_layer(frozen.size, parent=frozen, volume_id=volume_id)
             old.volume_id = None
             self._collect(old)
+
+    # -- swapping a volume's data (reverts in place) ---------------------------------
+    def _move(self, from_id: str, to_id: str) -> None:
+        """The active layer of ``from_id`` becomes ``to_id``'s (which has none)."""
+        layer = self._volumes.pop(from_id)
+        layer.volume_id = to_id
+        self._volumes[to_id] = layer
+
+    def _unserved(self, *volume_ids: str) -> None:
+        served = [v for v in volume_ids if v in self._served]
+        if served:
+            raise BackendError(f"volume {', '.join(served)} is served; its data can't be swapped")
+
+    @_faultable
+    def swap_in(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        with self._lock:
+            have = {v for v in (volume_id, replacement_id, keep_as) if v in self._volumes}
+            if have == {volume_id, keep_as}:
+                return  # done already
+            self._unserved(volume_id, replacement_id)
+            if have == {volume_id, replacement_id}:
+                self._move(volume_id, keep_as)
+            elif have != {replacement_id, keep_as}:  # (that one: half done; the old data is kept)
+                raise BackendError(f"volume {volume_id} can't take the data of {replacement_id}: "
+                                   f"{', '.join(sorted(have)) or 'none of them'} exist")
+            self._move(replacement_id, volume_id)
+
+    @_faultable
+    def swap_back(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        with self._lock:
+            if keep_as not in self._volumes:
+                return  # never swapped in, or back already
+            self._unserved(volume_id)
+            if volume_id in self._volumes:
+                if replacement_id in self._volumes:
+                    raise BackendError(f"volume {volume_id} can't be swapped back: {replacement_id} exists")
+                self._move(volume_id, replacement_id)
+            self._move(keep_as, volume_id)
 
     # -- growing ---------------------------------------------------------------------
     @_faultable

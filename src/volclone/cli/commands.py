@@ -9,6 +9,7 @@
     volclone clone status TASK_ID
     volclone clone watch TASK_ID              # follow a running task's events, with the same bar
     volclone clone cancel TASK_ID             # stops it; it reverts, leaving nothing
+    volclone clone revert TASK_ID             # the sources get the clones' data back, in place
 
 Every command takes ``--url`` / ``--token`` / ``--project`` (or VOLCLONE_URL,
 OS_AUTH_TOKEN, OS_PROJECT_ID) and ``--json``. A failed request prints
@@ -33,7 +34,7 @@ from rich.text import Text
 from volclone.cli.admin import main
 from volclone.cli.params import KeyValue
 from volclone.cli.plans import plan_table
-from volclone.client import DEFAULT_URL, Client, ClientError, Event, flow_state
+from volclone.client import CLONE_ACTION, DEFAULT_URL, REVERT_ACTION, Client, ClientError, Event, flow_state
 
 P = ParamSpec("P")
 
@@ -360,20 +361,22 @@ def _size(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
-def wait_with_bar(session: Session, task_id: str, count: int | None) -> dict[str, Any]:
-    """Follow the clone task's events (polling a server without them), with a live bar on
-    stderr naming the step that runs and, while data is copied, the bytes, rate and time left."""
+def wait_with_bar(session: Session, task_id: str, count: int | None, doing: str = "Cloning",
+                  action: str = CLONE_ACTION) -> dict[str, Any]:
+    """Follow the clone task's (or, with ``action``, a task of that kind's) events (polling a
+    server without them), with a live bar on stderr naming the step that runs and, while data
+    is copied, the bytes, rate and time left."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=make_console(stderr=True)) as bar:
-        what = f"Cloning {count} volume{'s' if count != 1 else ''}" if count is not None else f"Task {task_id}"
+        what = f"{doing} {count} volume{'s' if count != 1 else ''}" if count is not None else f"Task {task_id}"
         bar_id = bar.add_task(what, total=100)
 
         def update(p: dict[str, Any]) -> None:
             steps = running_steps(p) or flow_state(p).lower()
             bar.update(bar_id, completed=p.get("progress", 0), description=f"{what}: {steps}{copy_line(p)}")
 
-        return session.client.watch(task_id, on_progress=update)
+        return session.client.watch(task_id, on_progress=update, action=action)
 
 
 def in_source_order(sources: Sequence[str], results: Mapping[str, str]) -> dict[str, str]:
@@ -561,16 +564,62 @@ def clone_cancel(session: Session, task_id: str, wait_end: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+@clone_group.command("revert")
+@click.argument("task_id")
+@click.option("--no-wait", is_flag=True, help="Print the revert's task id and return at once.")
+@client_command
+def clone_revert(session: Session, task_id: str, no_wait: bool) -> None:
+    """Put the sources of clone task TASK_ID back to its clones' data, in place.
+
+    \b
+        volclone clone revert 84a0bb4d-4644-40b0-b45a-00d2d0d75b2a
+
+    The sources must be detached and their size unchanged; all of them get their clones' data
+    as of one point in time. A failure at any step leaves them as they were (exit status 1).
+    """
+    revert_id = session.client.revert(task_id)
+    if no_wait:
+        if session.as_json:
+            session.emit_json({"task_id": revert_id})
+        else:
+            click.echo(revert_id)
+        return
+    if session.as_json:
+        final = session.client.wait(revert_id, action=REVERT_ACTION)
+    else:
+        final = wait_with_bar(session, revert_id, len(session.client.progress(task_id)["details"]["results"]),
+                              "Reverting", REVERT_ACTION)
+    state = flow_state(final)
+    results: dict[str, str] = dict(final.get("details", {}).get("results") or {})
+    if session.as_json:
+        session.emit_json({"task_id": revert_id, "state": state, "results": results})
+    if state != "SUCCESS":
+        raise click.ClickException(f"revert task {revert_id} ended {state}: "
+                                   f"{results.get('failure', 'no reason given')}; the sources are as they were")
+    if not session.as_json:
+        rows = [(source, "←", clone) for source, clone in results.items()]
+        session.console.print(table(["Source", "", "Has the data of clone"], rows,
+                                    title=f"Revert task {revert_id}: {state}"))
+
+
 @clone_group.command("status")
 @click.argument("task_id")
 @client_command
 def clone_status(session: Session, task_id: str) -> None:
-    """Show a clone task's progress, steps and results.
+    """Show a clone task's (or a revert's) progress, steps and results.
 
     \b
         volclone clone status 84a0bb4d-4644-40b0-b45a-00d2d0d75b2a
     """
-    p = session.client.progress(task_id)
+    try:
+        p = session.client.progress(task_id)
+    except ClientError as exc:  # not a clone's task: a revert's, perhaps
+        if exc.status != 404:
+            raise
+        try:
+            p = session.client.progress(task_id, REVERT_ACTION)
+        except ClientError as again:
+            raise (exc if again.status == 404 else again) from None
     if session.as_json:
         session.emit_json(p)
         return

@@ -52,6 +52,7 @@ from volclone.backends.base import (
     ByteProgress,
     CloneMethod,
     ClonePlannable,
+    DataSwappable,
     Extendable,
     Flattenable,
     GroupSnapshot,
@@ -73,7 +74,7 @@ TOPIC_PREFIX = "volclone-volume"
 LockFactory = Callable[[str], contextlib.AbstractContextManager[object]]
 #: The capability interfaces a proxy carries when its driver class has them.
 CAPABILITIES: tuple[type, ...] = (Attachable, ClonePlannable, Extendable, Flattenable, GroupSnapshotCapable,
-                                  SnapshotReadable, VolumeImportable, Snapshottable)
+                                  SnapshotReadable, VolumeImportable, Snapshottable, DataSwappable)
 
 #: The classes an error may arrive as: volclone.errors' own, by name.
 _ERRORS: dict[str, type[VolcloneError]] = {
@@ -503,10 +504,21 @@ class _RemoteSnapshottable(_Remote, Snapshottable):
         self._call("revert_to_snapshot", volume_id=volume_id, snapshot_id=snapshot_id)
 
 
+class _RemoteSwappable(_Remote, DataSwappable):
+    """Revert flows run in the workers too; the API role only checks that the backend can swap."""
+
+    def swap_in(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        raise self._worker_only("swap_in")
+
+    def swap_back(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        raise self._worker_only("swap_back")
+
+
 _PARTS: dict[type, type[_Remote]] = {
     Snapshottable: _RemoteSnapshottable,
     Attachable: _RemoteAttachable,
     ClonePlannable: _RemotePlannable,
+    DataSwappable: _RemoteSwappable,
     Extendable: _RemoteExtendable,
     Flattenable: _RemoteFlattenable,
     GroupSnapshotCapable: _RemoteGroupSnapshots,

@@ -542,6 +542,17 @@ class Groups:
         with _transaction(self.db) as s:
             return any(volume_id in (r.volume_ids or {}).get("ids", []) for r in s.scalars(select(GroupRow)))
 
+    def exists(self, group_id: str) -> bool:
+        with _transaction(self.db) as s:
+            return s.get(GroupRow, group_id) is not None
+
+    def held_elsewhere(self, group_id: str, volume_ids: list[str]) -> list[str]:
+        """Those of ``volume_ids`` that a group other than ``group_id`` holds."""
+        with _transaction(self.db) as s:
+            held = {v for r in s.scalars(select(GroupRow).where(GroupRow.id != group_id))
+                    for v in (r.volume_ids or {}).get("ids", [])}
+        return [v for v in volume_ids if v in held]
+
 
 class CloneTasks:
     def __init__(self, db: Database) -> None:

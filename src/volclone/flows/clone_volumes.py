@@ -53,15 +53,15 @@ from typing import Any
 from taskflow import task
 from taskflow.patterns import linear_flow
 
-from volclone.backends.base import GroupSnapshotCapable, VolumeDriver
+from volclone.backends.base import DataSwappable, GroupSnapshotCapable, VolumeDriver
 from volclone.backends.copy import copy_from_group_snapshot
 from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import Groups, Volumes
 from volclone.domain import CLONEABLE, AttachStatus, Volume, VolumeStatus
-from volclone.errors import Cancelled, InjectedFailure, InvalidVolume, RevertIncomplete
+from volclone.errors import Cancelled, CapabilityMissing, InjectedFailure, InvalidVolume, RevertIncomplete
 from volclone.flows.cancels import CancelWatch
 from volclone.flows.messages import public_error
-from volclone.flows.model import CloneSpec, Step, Undo
+from volclone.flows.model import DEFERRED, CloneSpec, Step, Undo, backend_id, kept_source, staged_of_kept
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +187,23 @@ class CloneContext:
         def delete_group() -> None:
             self.groups.delete(ref)
 
+        def delete_data() -> None:  # a revert in place's staged or old data: no volume row of its own
+            self.backend(str(backend)).delete_volume(backend_id(ref))
+
+        def swap_back() -> None:  # a revert in place's source gets its old data back, then is free again
+            self.swapper(str(backend)).swap_back(kept_source(ref), backend_id(staged_of_kept(ref)), backend_id(ref))
+            self.volumes.set_status([kept_source(ref)], VolumeStatus.AVAILABLE,
+                                    only_from=frozenset({VolumeStatus.REVERTING}))
+
         return {Undo.RESET_CLONE_STATUS: reset_status, Undo.DELETE_CLONE: delete_clone,
-                Undo.DELETE_GROUP_SNAPSHOT: delete_snapshot, Undo.DELETE_GROUP: delete_group}[action]
+                Undo.DELETE_GROUP_SNAPSHOT: delete_snapshot, Undo.DELETE_GROUP: delete_group,
+                Undo.DELETE_STAGED: delete_data, Undo.SWAP_BACK: swap_back, Undo.DROP_OLD_DATA: delete_data}[action]
+
+    def swapper(self, backend: str) -> DataSwappable:
+        driver = self.backend(backend)
+        if not isinstance(driver, DataSwappable):
+            raise CapabilityMissing(f"backend {backend} cannot swap a volume's data for other data")
+        return driver
 
     def try_undo(self, action: Undo, ref: str, backend: str | None) -> None:
         """Undo one item once (the revert failpoints apply); raises what the undo raised."""
@@ -216,9 +231,31 @@ class CloneContext:
                 self._unrecorded.setdefault(task_id, []).append(f"{action.describe(ref)} ({message})")
         return False
 
+    def schedule(self, task_id: str, step: str, action: Undo, refs: Iterable[str], backend: str | None) -> None:
+        """Record work to do once the flow has succeeded (:data:`~volclone.flows.model.DEFERRED`
+        kinds): the leftover retry carries it out then."""
+        for ref in refs:
+            self.records.record(Leftover.new(task_id, step, action.value, ref, backend,
+                                             "to be done once the flow has succeeded"))
+
+    def unschedule(self, task_id: str, action: Undo) -> None:
+        """Cancel what :meth:`schedule` recorded for the task (its flow reverts)."""
+        for item in self.records.for_task(task_id):
+            if item.kind == action.value and not item.resolved:
+                self.records.resolve(item.id)
+
+    def pending(self, task_id: str, action: Undo) -> set[str]:
+        """The refs of the task's unresolved leftovers of kind ``action``."""
+        return {i.ref for i in self.records.for_task(task_id) if i.kind == action.value and not i.resolved}
+
+    def put_off(self, task_id: str, step: str, action: Undo, ref: str, backend: str | None, why: str) -> None:
+        """Record an undo to retry later without trying it now (it must wait for another)."""
+        self.records.record(Leftover.new(task_id, step, action.value, ref, backend, why))
+
     def report_revert(self, task_id: str) -> None:
         """Raise :class:`RevertIncomplete` naming everything this task's revert left behind."""
-        items = [f"{Undo(i.kind).describe(i.ref)} ({i.message})" for i in self.records.for_task(task_id)]
+        items = [f"{Undo(i.kind).describe(i.ref)} ({i.message})" for i in self.records.for_task(task_id)
+                 if i.kind not in DEFERRED]
         with self._lock:
             items += self._unrecorded.pop(task_id, [])
         if items:

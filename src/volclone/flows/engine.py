@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -54,6 +55,8 @@ class FlowRunner:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flow")
         self._running: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
+        #: Called (with the flow id) in the flow's thread once a flow it ran has ended either way.
+        self.on_finished: Callable[[str], None] | None = None
 
     def setup(self) -> None:
         """Create or upgrade TaskFlow's own tables."""
@@ -98,11 +101,20 @@ class FlowRunner:
             finally:
                 with self._lock:
                     self._running.pop(flow_id, None)
+                self._finished(flow_id)
 
         with self._lock:
             fut = self._pool.submit(run)
             self._running[flow_id] = fut
         return fut
+
+    def _finished(self, flow_id: str) -> None:
+        if self.on_finished is None:
+            return
+        try:
+            self.on_finished(flow_id)
+        except Exception:
+            log.exception("after flow %s ended: its follow-up failed", flow_id)
 
     def wait(self, flow_id: str, timeout: float | None = None) -> None:
         with self._lock:

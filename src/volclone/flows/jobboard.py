@@ -33,7 +33,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,27 +47,34 @@ from taskflow.patterns import linear_flow
 from volclone.db.schema import CloneTaskRow, utcnow
 from volclone.domain import FINISHED
 from volclone.errors import BackendUnavailable
-from volclone.flows.clone_volumes import CloneContext, build_flow
+from volclone.flows.builders import build
+from volclone.flows.clone_volumes import CloneContext
 from volclone.flows.engine import FlowRunner, SharedConnectionBackend
+from volclone.flows.model import TaskKind
 
 log = logging.getLogger(__name__)
 
 #: Key prefix of every board; the backend's name follows.
 NAMESPACE = "volclone.jobs."
 _context: CloneContext | None = None
+#: Called with a flow's id once a conductor of this process has run it (to its end or not).
+_after_flow: Callable[[str], None] | None = None
 
 
-def install_context(ctx: CloneContext | None) -> None:
-    """What :func:`clone_flow` builds flows on, in this process (a worker's, set at its start)."""
-    global _context
-    _context = ctx
+def install_context(ctx: CloneContext | None, after_flow: Callable[[str], None] | None = None) -> None:
+    """What :func:`clone_flow` builds flows on, in this process (a worker's, set at its start),
+    and what runs after a conductor ran a flow (the service's ``flow_ended``)."""
+    global _context, _after_flow
+    _context, _after_flow = ctx, after_flow
 
 
-def clone_flow(task_id: str) -> linear_flow.Flow:
-    """The flow factory a conductor rebuilds a posted clone flow with (by its importable name)."""
+def clone_flow(task_id: str, kind: str = TaskKind.CLONE.value) -> linear_flow.Flow:
+    """The flow factory a conductor rebuilds a posted flow with (by its importable name): the
+    clone flow, or the revert-in-place flow for a task of kind ``revert`` (jobs posted before
+    reverts existed name no kind: a clone)."""
     if _context is None:
         raise RuntimeError("no clone context is installed in this process (it is not a worker)")
-    return build_flow(_context, task_id)
+    return build(_context, task_id, TaskKind(kind))
 
 
 def board_conf(url: str, backend: str) -> dict[str, Any]:
@@ -137,7 +144,8 @@ class BoardRunner(FlowRunner):
         with contextlib.closing(self.backend.get_connection()) as conn:
             book = conn.get_logbook(logbook_id)
         detail = book.find(flow_id)
-        engine_helpers.save_factory_details(detail, clone_flow, (name,), {}, backend=self.backend)
+        engine_helpers.save_factory_details(detail, clone_flow, (name,),
+                                            {"kind": TaskKind.of_store(store).value}, backend=self.backend)
         with self._lock:
             self._posting[flow_id] = (book, str(store["backend"]), store)
         return logbook_id, flow_id, engine
@@ -210,7 +218,15 @@ class ExpiringConductor(impl_nonblocking.NonBlockingConductor):  # type: ignore[
                          detail.state)
                 return True
             log.info("conductor %s runs clone flow %s (job %s)", self._name, detail.uuid, job.uuid)
-            return bool(super()._dispatch_job(job))
+            try:
+                return bool(super()._dispatch_job(job))
+            finally:
+                after = _after_flow
+                if after is not None:
+                    try:
+                        after(str(detail.uuid))
+                    except Exception:
+                        log.exception("after flow %s ended: its follow-up failed", detail.uuid)
         finally:
             with self._owned_lock:
                 self._owned.pop(job.uuid, None)

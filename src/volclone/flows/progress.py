@@ -35,7 +35,7 @@ from volclone.domain import FINISHED, CloneProgress, TaskState
 from volclone.errors import RevertIncomplete, VolcloneError
 from volclone.flows.clone_volumes import FLOW_NAME
 from volclone.flows.messages import tenant_message
-from volclone.flows.model import CloneSpec, Step
+from volclone.flows.model import CloneSpec, RevertStep, Step
 
 _DONE = frozenset({states.SUCCESS, states.FAILURE, states.REVERTING, states.REVERTED, states.REVERT_FAILURE})
 _AS_TASK_STATE = {
@@ -62,11 +62,11 @@ _UNDOING = frozenset({states.REVERTING, states.REVERTED, states.FAILURE})
 _NEVER_RAN = frozenset({states.PENDING, states.IGNORE})
 
 #: Steps that may copy data weigh more, so ``progress`` moves with the bytes copied.
-WEIGHTS = {Step.CREATE_GROUP_CLONE: 5.0}
+WEIGHTS: dict[Step | RevertStep, float] = {Step.CREATE_GROUP_CLONE: 5.0, RevertStep.PREPARE_DATA: 5.0}
 
 
 def _weight(atom: models.AtomDetail) -> float:
-    step = Step.of(atom.name)
+    step = Step.of(atom.name) or RevertStep.of(atom.name)
     return WEIGHTS.get(step, 1.0) if step is not None else 1.0
 
 
@@ -117,10 +117,12 @@ def manifest(clones: list[CloneSpec], frozen: dict[str, Any], metadata: dict[str
 
 def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, str],
                   revert_failed: frozenset[str] = frozenset(),
-                  clones: list[CloneSpec] | None = None) -> CloneProgress:
+                  clones: list[CloneSpec] | None = None, flow_name: str = FLOW_NAME) -> CloneProgress:
     """The progress of one clone task. ``clone_map`` is source id -> clone id; ``revert_failed``
     names the steps whose revert left something behind; with ``clones`` (the request's, in its
-    order) a flow that succeeded lists the set in ``manifest``."""
+    order) a flow that succeeded lists the set in ``manifest``. A revert in place's task
+    (``flow_name`` ``revertFlow``) reads the same way; its ``results`` are source id -> the
+    clone whose data the source now holds."""
     atoms = list(detail)
     steps = [a for a in atoms if not a.name.startswith("_TaskFlow")]
     finished = detail.state in FINISHED
@@ -137,7 +139,8 @@ def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, 
     if detail.state == states.SUCCESS:
         results = dict(clone_map)
     elif finished:
-        results = {"failure": first_failure(detail) or "the clone flow failed"}
+        results = {"failure": first_failure(detail) or ("the clone flow failed" if flow_name == FLOW_NAME
+                                                       else "the revert flow failed")}
     else:
         results = {}
     extra: dict[str, Any] = {}
@@ -162,5 +165,5 @@ def read_progress(task_id: str, detail: models.FlowDetail, clone_map: dict[str, 
                 extra["eta_seconds"] = copied["eta_seconds"]
     if clones is not None and detail.state == states.SUCCESS:
         extra["manifest"] = manifest(clones, frozen, copied_metadata)
-    return CloneProgress(task_id=task_id, flow_name=FLOW_NAME, flow_state=flow_state, progress=progress,
+    return CloneProgress(task_id=task_id, flow_name=flow_name, flow_state=flow_state, progress=progress,
                          tasks=tasks, results=results, extra=extra)

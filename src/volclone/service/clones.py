@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from taskflow import states
+
 from volclone.backends.base import (
     CloneMethod,
     ClonePlannable,
@@ -37,17 +39,19 @@ from volclone.domain import (
     VolumeType,
 )
 from volclone.errors import BadRequest, CapabilityMissing, Conflict, InvalidVolume, NotFound
+from volclone.flows.builders import FLOW_NAMES, build
 from volclone.flows.cancels import CancelWatch
-from volclone.flows.clone_volumes import CloneContext, build_flow
+from volclone.flows.clone_volumes import CloneContext
 from volclone.flows.engine import FlowRunner
 from volclone.flows.messages import public_error
-from volclone.flows.model import CloneSpec, Undo
+from volclone.flows.model import DEFERRED, CloneSpec, TaskKind, Undo
 from volclone.flows.progress import read_progress
 from volclone.naming import clone_names
 from volclone.service import clone_plans
 from volclone.service.clone_plans import ClonePlan
 from volclone.service.periodic import Periodic
 from volclone.service.quotas import QuotaService
+from volclone.service.reverts import revert_store
 from volclone.service.volumes import Backends, VolumeTypeService, clone_mode
 
 log = logging.getLogger(__name__)
@@ -60,7 +64,9 @@ MAX_NAME = 255
 #: Leftovers are retried in this order: what uses the snapshot first, the source groups last.
 #: How long a retry waits for the request that holds its Idempotency-Key to record its task.
 REPLAY_WAIT_S = 30.0
-RETRY_ORDER = (Undo.RESET_CLONE_STATUS, Undo.DELETE_CLONE, Undo.DELETE_GROUP_SNAPSHOT, Undo.DELETE_GROUP)
+#: A revert in place's swap back comes before its staged data's delete (which waits for it).
+RETRY_ORDER = (Undo.SWAP_BACK, Undo.RESET_CLONE_STATUS, Undo.DELETE_CLONE, Undo.DELETE_STAGED,
+               Undo.DELETE_GROUP_SNAPSHOT, Undo.DROP_OLD_DATA, Undo.DELETE_GROUP)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,7 @@ class CloneService:
                                 release_quota=quotas.release if quotas is not None else None,
                                 cancels=CancelWatch(self.cancels.requested))
         self.max_volumes = max_volumes
+        runner.on_finished = self.flow_ended
         low, high = self.RETRY_INTERVAL_BOUNDS
         self.retrier = Periodic("leftover-retry", self.retry_leftovers, min(high, max(low, retry_interval)))
         self._retry_lock = threading.Lock()
@@ -259,20 +266,43 @@ class CloneService:
         if self.quotas is not None:
             self.quotas.reserve(req.project_id, task_id, [(c.id, sizes[c.source]) for c in clones])
         try:
-            flow = build_flow(self.ctx, task_id)
-            logbook_id, flow_id, engine = self.runner.create(task_id, flow, store)
-            self.tasks.add(task_id, req.project_id, store, logbook_id, flow_id)
-            try:
-                self.runner.submit(flow_id, engine)
-            except BaseException:  # never started (the job board is down, say): nothing of it stays
-                self.tasks.delete(task_id)
-                self.runner.discard(logbook_id)
-                raise
+            self._launch(task_id, req.project_id, store)
         except BaseException:
             if self.quotas is not None:
                 self.quotas.release(task_id)
             raise
         log.info("clone task %s started: %s", task_id, ", ".join(ids))
+        return task_id
+
+    def _launch(self, task_id: str, project_id: str, store: dict[str, Any]) -> None:
+        """Persist the task's flow (its kind's), record the task and start the flow; on failure
+        nothing of it stays."""
+        flow = build(self.ctx, task_id, TaskKind.of_store(store))
+        logbook_id, flow_id, engine = self.runner.create(task_id, flow, store)
+        self.tasks.add(task_id, project_id, store, logbook_id, flow_id)
+        try:
+            self.runner.submit(flow_id, engine)
+        except BaseException:  # never started (the job board is down, say): nothing of it stays
+            self.tasks.delete(task_id)
+            self.runner.discard(logbook_id)
+            raise
+
+    # -- revert in place -------------------------------------------------------
+    def revert(self, who: Principal, project_id: str, clone_task_id: str) -> str:
+        """Put the sources of SUCCESS clone task ``clone_task_id`` back to its clones' data, in a
+        flow of its own (see ``volclone.service.reverts`` for what is refused up front); returns
+        the revert's task id."""
+        row = self.tasks.get(clone_task_id)
+        detail = self.runner.flow_detail(row.flow_id) if row is not None else None
+        driver = None
+        if row is not None and row.project_id == project_id and row.request.get("backend") in self.backends.drivers:
+            driver = self.backends.get(str(row.request["backend"]))
+        store = revert_store(row, detail, project_id, clone_task_id, self.volumes, self.groups, driver)
+        task_id = str(uuid.uuid4())
+        store["task_id"] = task_id
+        self._launch(task_id, project_id, store)
+        log.info("revert task %s started: %s back to the clones of task %s", task_id,
+                 ", ".join(store["source_ids"]), clone_task_id)
         return task_id
 
     def _check_cross_backend(self, backend: str, target_backend: str, volumes: list[Volume]) -> None:
@@ -309,28 +339,35 @@ class CloneService:
         if detail is None or detail.state in FINISHED:
             return False
         backend = row.request["backend"]
-        needed = {backend, *(c.backend for c in CloneSpec.load_all(row.request["clones"], backend))}
+        needed = {backend, *(c.backend for c in CloneSpec.load_all(row.request.get("clones") or [], backend))}
         down = sorted(b for b in needed if b in self.backends.unavailable)
         if down:
             log.error("clone task %s waits for the next service start: backend %s is unavailable",
                       row.id, ", ".join(down))
             return False
-        flow = build_flow(self.ctx, row.id)
+        flow = build(self.ctx, row.id, TaskKind.of_store(row.request))
         engine = self.runner.resume(row.logbook_id, row.flow_id, flow)
         self.runner.submit(row.flow_id, engine)
         log.warning("resuming clone task %s (was %s)", row.id, detail.state)
         return True
 
-    def progress(self, who: Principal, project_id: str, task_id: str) -> CloneProgress:
+    def progress(self, who: Principal, project_id: str, task_id: str,
+                 kind: TaskKind | None = None) -> CloneProgress:
+        """get_progress of a task; with ``kind``, only of a task of that kind (else 404)."""
         row = self.tasks.get(task_id)
-        if row is None or row.project_id != project_id:
-            raise NotFound(f"clone task {task_id} could not be found")
+        if row is None or row.project_id != project_id or kind not in (None, TaskKind.of_store(row.request)):
+            what = "revert" if kind is TaskKind.REVERT else "clone"
+            raise NotFound(f"{what} task {task_id} could not be found")
         detail = self.runner.flow_detail(row.flow_id)
         if detail is None:
             raise NotFound(f"clone task {task_id} has no flow")
+        failed = frozenset(i.step for i in self.leftovers.for_task(task_id) if i.kind not in DEFERRED)
+        task_kind = TaskKind.of_store(row.request)
+        if task_kind is TaskKind.REVERT:
+            pairs = dict(zip(row.request["source_ids"], row.request["clone_ids"], strict=True))
+            return read_progress(task_id, detail, pairs, failed, flow_name=FLOW_NAMES[task_kind])
         specs = CloneSpec.load_all(row.request["clones"], row.request["backend"])
         clone_map = {c.source: c.id for c in specs}
-        failed = frozenset(i.step for i in self.leftovers.for_task(task_id))
         return read_progress(task_id, detail, clone_map, failed, specs)
 
     def cancel(self, who: Principal, project_id: str, task_id: str) -> None:
@@ -363,12 +400,37 @@ class CloneService:
                               or i.backend is None),
                              key=lambda i: RETRY_ORDER.index(Undo(i.kind)))
             left = 0
+            not_back: set[str] = set()  # tasks whose swap back failed on this pass
             for n, item in enumerate(pending):
                 if self.retrier.stopping:  # the service stops: the rest waits for the next start
                     return left + len(pending) - n
-                left += not self._retry(item)
+                if not self._due(item, not_back):
+                    left += 1
+                    continue
+                done = self._retry(item)
+                if not done and item.kind == Undo.SWAP_BACK.value:
+                    not_back.add(item.task_id)
+                left += not done
             self._release_dead_groups()
             return left
+
+    def flow_ended(self, flow_id: str) -> None:
+        """After a flow ended: a revert in place that succeeded drops its sources' old data now,
+        rather than at the next periodic retry."""
+        if any(i.kind in DEFERRED for i in self.leftovers.pending()):
+            self.retry_leftovers()
+
+    def _due(self, item: Leftover, not_back: set[str]) -> bool:
+        """Whether to try ``item`` now: a revert in place's old data only once its flow has
+        ended SUCCESS (until then the swap can be undone), its staged data only once its swap
+        back is done."""
+        if item.kind == Undo.DELETE_STAGED.value:
+            return item.task_id not in not_back
+        if item.kind not in DEFERRED:
+            return True
+        row = self.tasks.get(item.task_id)
+        detail = self.runner.flow_detail(row.flow_id) if row is not None else None
+        return detail is not None and detail.state == states.SUCCESS
 
     def _retry(self, item: Leftover) -> bool:
         action = Undo(item.kind)

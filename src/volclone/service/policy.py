@@ -199,6 +199,9 @@ API_RULES = [
           "GET /clone-volumes/get_progress"),
     _rule("clone_volumes:cancel", ADMIN_OR_MEMBER, "Cancel a clone flow: it stops and reverts (volclone's own).",
           "POST /clone-volumes/{task_id}/action"),
+    _rule("clone_volumes:revert", ADMIN_OR_MEMBER,
+          "Put a clone task's sources back to its clones' data, in place (starts a revert flow).",
+          "POST /clone-volumes/revert"),
     # quotas and limits
     _rule("volume_extension:quotas:show", ADMIN_OR_READER,
           "Show quotas, their defaults and usage (a project's own; an admin any project's).",

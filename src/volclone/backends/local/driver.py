@@ -26,6 +26,7 @@ from volclone.backends.base import (
     ByteProgress,
     CloneMethod,
     ClonePlannable,
+    DataSwappable,
     Extendable,
     Flattenable,
     GroupSnapshot,
@@ -67,7 +68,7 @@ def snapshot_hold(snapshot_id: str) -> str:
 
 
 class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable, VolumeImportable,
-                  Extendable, ClonePlannable, Snapshottable):
+                  Extendable, ClonePlannable, Snapshottable, DataSwappable):
     """The pool's volumes, snapshots and clones, and the reference counting of their layers.
 
     Its parts: :class:`~volclone.backends.local.qsd.StorageDaemon` (the process and QMP),
@@ -796,6 +797,53 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
         """Close volumes' chains from the top down, keeping layers that other open nodes use
         and the chains of exported volumes and of running full copies."""
         self.graph.close([v for v in volume_ids if v not in self.exports.served and v not in self._copying])
+
+    # -- swapping a volume's data (reverts in place) -------------------------------
+    def _closed_for_swap(self, volume_ids: list[str]) -> None:
+        """Wait out busy volumes; refuse served or copied ones; close their chains in the daemon.
+
+        The daemon's nodes are named after layers, not volumes, so a swap moves no node; but
+        a volume's chain left open would go on being closed by the volume id it had before."""
+        self._wait_until_free(volume_ids)
+        held = [v for v in volume_ids if v in self.exports.served or v in self._copying]
+        if held:
+            raise BackendError(f"volume {', '.join(held)} is served or being copied; its data can't be swapped")
+        self.graph.close(volume_ids)
+        still = [v for v in volume_ids for layer in self.chain(v)[:1] if layer.node in self.graph.nodes]
+        if still:
+            raise BackendError(f"volume {', '.join(still)} is in use in the daemon; its data can't be swapped")
+
+    def _move(self, from_id: str, to_id: str) -> None:
+        top = self.store.top(from_id)
+        assert top is not None
+        self.store.adopt(top.id, to_id)
+
+    def swap_in(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        """Two record changes (the files stay where they are): the volume's active layer is
+        kept as ``keep_as``, the replacement's becomes the volume's. A crash between them
+        leaves ``volume_id`` without data and both others with theirs; a repeat finishes it."""
+        with self._lock:
+            have = {v for v in (volume_id, replacement_id, keep_as) if self.store.top(v) is not None}
+            if have == {volume_id, keep_as}:
+                return
+            self._closed_for_swap([volume_id, replacement_id])
+            if have == {volume_id, replacement_id}:
+                self._move(volume_id, keep_as)
+            elif have != {replacement_id, keep_as}:
+                raise BackendError(f"volume {volume_id} can't take the data of {replacement_id}: "
+                                   f"{', '.join(sorted(have)) or 'none of them'} exist in pool {self.name}")
+            self._move(replacement_id, volume_id)
+
+    def swap_back(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        with self._lock:
+            if self.store.top(keep_as) is None:
+                return
+            self._closed_for_swap([volume_id, keep_as])
+            if self.store.top(volume_id) is not None:
+                if self.store.top(replacement_id) is not None:
+                    raise BackendError(f"volume {volume_id} can't be swapped back: {replacement_id} exists")
+                self._move(volume_id, replacement_id)
+            self._move(keep_as, volume_id)
 
     # -- cross-backend copies (see ports) ---------------------------------------
     def open_snapshot_member(self, snapshot: GroupSnapshot, volume_id: str) -> VolumeReader:

@@ -58,6 +58,7 @@ from volclone.backends.base import (
     ByteProgress,
     CloneMethod,
     ClonePlannable,
+    DataSwappable,
     Extendable,
     GroupSnapshot,
     GroupSnapshotCapable,
@@ -144,7 +145,7 @@ def snap_name(snapshot_id: str) -> str:
 
 
 class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable, VolumeImportable, Extendable,
-                ClonePlannable, Snapshottable):
+                ClonePlannable, Snapshottable, DataSwappable):
     #: One RBD group snapshot of the sources' group.
     consistency_method = "rbd-group-snapshot"
 
@@ -274,6 +275,36 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
     def delete_volume(self, volume_id: str) -> None:
         for name in (partial_name(volume_id), image_name(volume_id)):
             self._remove_image(name)
+
+    # -- swapping a volume's data (reverts in place): image renames ------------------
+    def _rename(self, from_id: str, to_id: str) -> None:
+        """Rename an image; its snapshots and its children (linked by image id) come along."""
+        self._rbd.RBD().rename(self._io, image_name(from_id), image_name(to_id))
+
+    def swap_in(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        """Two renames: the volume's image becomes ``keep_as``'s, the replacement's the volume's."""
+        for vid in (volume_id, replacement_id, keep_as):
+            _check_id("volume id", vid)
+        with self._ceph(f"swapping the data of volume {volume_id}"):
+            have = {v for v in (volume_id, replacement_id, keep_as) if self._exists(image_name(v))}
+            if have == {volume_id, keep_as}:
+                return
+            if have == {volume_id, replacement_id}:
+                self._rename(volume_id, keep_as)
+            elif have != {replacement_id, keep_as}:
+                raise BackendError(f"volume {volume_id} can't take the data of {replacement_id}: "
+                                   f"{', '.join(sorted(have)) or 'none of them'} exist in backend {self.name}")
+            self._rename(replacement_id, volume_id)
+
+    def swap_back(self, volume_id: str, replacement_id: str, keep_as: str) -> None:
+        with self._ceph(f"swapping back the data of volume {volume_id}"):
+            if not self._exists(image_name(keep_as)):
+                return
+            if self._exists(image_name(volume_id)):
+                if self._exists(image_name(replacement_id)):
+                    raise BackendError(f"volume {volume_id} can't be swapped back: {replacement_id} exists")
+                self._rename(volume_id, replacement_id)
+            self._rename(keep_as, volume_id)
 
     def _remove_image(self, name: str, busy_wait: float = 0.0) -> None:
         """Remove an image and its snapshots; their children are flattened first, so no
