@@ -38,7 +38,7 @@ WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volu
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",
           "clone_volumes:create", EXTEND_ATTACHED_RULE, "volume_extension:volume_type_access",
-          *(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
+          *sorted(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
 ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",
               "volume_extension:types_extra_specs:create",
