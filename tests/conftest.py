@@ -15,11 +15,13 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +37,23 @@ from psycopg.types.string import TextLoader
 VOLCLONE = str(Path(sys.executable).parent / "volclone")
 #: The quota settings the test servers set to -1 (unlimited) unless a test gives them.
 UNLIMITED_QUOTAS = ("VOLCLONE_QUOTA_VOLUMES", "VOLCLONE_QUOTA_GIGABYTES", "VOLCLONE_QUOTA_SNAPSHOTS")
+
+#: Test directories (and files) whose tests share something costly or global run in one group, on
+#: one pytest-xdist worker: one Ceph cluster, one Keystone, and the cluster tests, which share the
+#: machine's Redis and RabbitMQ under fixed names. Every other file is a group of its own, so its
+#: module fixtures start once (``--dist loadgroup``; scripts/test runs two workers).
+SHARED_GROUPS = {"rbd": "ceph", "rbd_api": "ceph", "contract/test_rbd.py": "ceph", "keystone": "keystone",
+                 "cluster": "cluster", "cluster_dev": "cluster"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        path = item.path.relative_to(tests).as_posix()
+        group = SHARED_GROUPS.get(path) or SHARED_GROUPS.get(path.split("/")[0]) or path
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 #: The database the servers and in-process services of this run use: sqlite or postgresql.
 TEST_DATABASE = os.environ.get("VOLCLONE_TEST_DATABASE", "sqlite")
@@ -185,7 +204,9 @@ def free_port() -> int:
 
 def run_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None,
             check: bool = True) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "VOLCLONE_DATA_DIR": str(data_dir), **_database_env(data_dir), **(env or {})}
+    # Not the terminal size pytest-xdist's workers set (COLUMNS=80): the CLI prints into a pipe here.
+    inherited = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    full_env = {**inherited, "VOLCLONE_DATA_DIR": str(data_dir), **_database_env(data_dir), **(env or {})}
     return subprocess.run([VOLCLONE, *args], env=full_env, capture_output=True, text=True, check=check,
                           timeout=120)
 
@@ -194,9 +215,53 @@ def _database_env(data_dir: Path) -> dict[str, str]:
     return {"VOLCLONE_DATABASE_URL": _DATABASE_URLS[data_dir]} if data_dir in _DATABASE_URLS else {}
 
 
-def make_token(data_dir: Path, project: str, admin: bool = False) -> str:
-    out = run_cli(data_dir, "token", "create", "--project", project, *(["--admin"] if admin else []))
-    return out.stdout.strip().splitlines()[-1]
+#: A SQLite database migrated once per test session; each new data directory's starts as a copy.
+_SQLITE_TEMPLATE: list[Path] = []
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def _sqlite_template() -> Path:
+    with _TEMPLATE_LOCK:
+        if not _SQLITE_TEMPLATE:
+            from volclone import bootstrap
+            from volclone.config import Settings
+
+            home = Path(tempfile.mkdtemp(prefix="volclone-template-"))
+            atexit.register(shutil.rmtree, home, ignore_errors=True)
+            bootstrap.upgrade_database(Settings(database_url=f"sqlite:///{home / 'volclone.db'}"))
+            _SQLITE_TEMPLATE.append(home / "volclone.db")
+        return _SQLITE_TEMPLATE[0]
+
+
+def ensure_database(data_dir: Path) -> str:
+    """The URL of ``data_dir``'s database, at the newest schema: a SQLite file that does not exist
+    yet starts as a copy of the session's migrated one (a PostgreSQL one is made migrated)."""
+    url = database_url_of(data_dir)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(_sqlite_template(), path)
+    return url
+
+
+def make_token(data_dir: Path, project: str, admin: bool = False, reader: bool = False) -> str:
+    """A local token, as ``volclone token create`` makes it (tests/cli tests that command), made
+    in the test process: a CLI run per token cost 2 s of CPU, most of a test's set-up."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from volclone.db.database import Database
+    from volclone.db.repos import Tokens
+    from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES, AuthService
+
+    assert not (admin and reader)
+    engine = create_engine(ensure_database(data_dir), poolclass=NullPool)
+    try:
+        roles = ADMIN_ROLES if admin else READER_ROLES if reader else MEMBER_ROLES
+        return AuthService(Tokens(Database(engine))).create_token(project, roles)
+    finally:
+        engine.dispose()
 
 
 @dataclass

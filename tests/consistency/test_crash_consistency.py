@@ -28,6 +28,9 @@ from .support import Writer, attach_in_use, consistent, read_counter
 
 #: Clone requests per run of the safe test; WORKERS of them are in flight at a time.
 ROUNDS = 100
+#: The sizes of the sets cloned while written: four volumes hold every pair a set of two would
+#: test, so the set of two (another 33 s on the local pool, 20 s on RBD, per CI run) is left out.
+SET_SIZES = [4]
 WORKERS = 2
 #: Requests against the unsafe switch (nearly every one of them breaks the invariant).
 UNSAFE_ROUNDS = 20
@@ -91,7 +94,7 @@ def summary(run: Run) -> str:
             f"longest write+flush {run.longest_write_ms:.1f} ms")
 
 
-@pytest.mark.parametrize("count", [2, 4])
+@pytest.mark.parametrize("count", SET_SIZES)
 def test_clones_of_attached_volumes_being_written_are_crash_consistent(make_env: Any, count: int,
                                                                         record_property: Any) -> None:
     e: Env = make_env()
@@ -111,7 +114,7 @@ def test_clones_of_attached_volumes_being_written_are_crash_consistent(make_env:
     assert len({r.values[0] for r in run.rounds if r.values}) > ROUNDS * 3 // 4, summary(run)
 
 
-@pytest.mark.parametrize("count", [2, 4])
+@pytest.mark.parametrize("count", SET_SIZES)
 def test_one_volume_at_a_time_snapshots_are_caught(make_env: Any, count: int, record_property: Any) -> None:
     """The proof that the test above can fail: the same run against the unsafe switch finds violations."""
     e: Env = make_env(VOLCLONE_UNSAFE_TEST_SNAPSHOT_GAP_MS=UNSAFE_GAP_MS)

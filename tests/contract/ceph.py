@@ -98,5 +98,7 @@ def pool_listing(ioctx: Any) -> dict[str, Any]:
     return {
         "images": images,
         "groups": sorted(rbd.RBD().group_list(ioctx)),
-        "objects": sorted(o.key for o in ioctx.list_objects()),
+        # Not the group directory: Ceph makes it at the pool's first group and keeps it (empty);
+        # the groups in it are listed above.
+        "objects": sorted(o.key for o in ioctx.list_objects() if o.key != "rbd_group_directory"),
     }

@@ -8,11 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Env, _start, run_cli
-
-
-def cli_token(data_dir: Path, project: str, *flags: str) -> str:
-    return run_cli(data_dir, "token", "create", "--project", project, *flags).stdout.strip().splitlines()[-1]
+from conftest import Env, _start, make_token
 
 
 @dataclass
@@ -36,8 +32,8 @@ def start_with_personas(tmp: Path, **extra_env: str) -> ServerPersonas:
     tmp.mkdir(parents=True, exist_ok=True)
     env = _start(tmp, extra_env)
     d = env.server.data_dir
-    return ServerPersonas(env, Personas(env.admin_token, env.user_token, cli_token(d, "p1", "--reader"),
-                                        cli_token(d, "p2"), cli_token(d, "p2", "--reader")))
+    return ServerPersonas(env, Personas(env.admin_token, env.user_token, make_token(d, "p1", reader=True),
+                                        make_token(d, "p2"), make_token(d, "p2", reader=True)))
 
 
 @pytest.fixture(scope="module")

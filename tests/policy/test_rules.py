@@ -44,7 +44,7 @@ WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volu
           "volume_extension:volume_type_access",
           "volume:create_snapshot", "volume:update_snapshot", "volume:delete_snapshot",
           "volume:update_snapshot_metadata", "volume:delete_snapshot_metadata",
-          *(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
+          *sorted(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
 ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",
               "volume_extension:types_extra_specs:create",

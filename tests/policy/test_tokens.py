@@ -7,13 +7,16 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
-from conftest import make_token
+from conftest import run_cli
 from volclone.db.database import Database, alembic_config, make_engine
 from volclone.db.repos import Tokens, hash_token
 from volclone.domain import Principal
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES, AuthService
 
-from .conftest import cli_token
+
+def cli_token(data_dir: Path, project: str, *flags: str) -> str:
+    """What ``volclone token create`` prints last: the token."""
+    return run_cli(data_dir, "token", "create", "--project", project, *flags).stdout.strip().splitlines()[-1]
 
 
 def test_migration_0005_gives_old_tokens_the_roles_they_had(tmp_path: Path) -> None:
@@ -40,8 +43,8 @@ def test_migration_0005_gives_old_tokens_the_roles_they_had(tmp_path: Path) -> N
 
 
 def test_token_create_stores_the_personas_roles(tmp_path: Path) -> None:
-    admin, member, reader = make_token(tmp_path, "admin", admin=True), make_token(tmp_path, "p1"), \
-        cli_token(tmp_path, "p1", "--reader")
+    admin, member, reader = (cli_token(tmp_path, "admin", "--admin"), cli_token(tmp_path, "p1"),
+                             cli_token(tmp_path, "p1", "--reader"))
     engine = make_engine(f"sqlite:///{tmp_path / 'volclone.db'}")
     tokens = Tokens(Database(engine))
     assert tokens.find(admin) == Principal("admin", True, ADMIN_ROLES)

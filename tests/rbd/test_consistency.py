@@ -32,6 +32,9 @@ __all__ = ["ceph_cluster", "ceph_io"]  # fixtures
 COUNTER = struct.Struct("<Q")
 #: Clone requests per image count; two run at once, on the same sources.
 ROUNDS = 50
+#: The sizes of the sets cloned while written: four volumes hold every pair a set of two would
+#: test, so the set of two (another 33 s on the local pool, 20 s on RBD, per CI run) is left out.
+SET_SIZES = [4]
 WORKERS = 2
 
 
@@ -151,7 +154,7 @@ def per_image_round(ioctx: Any, vids: list[str], gap: float) -> list[int]:
     return values
 
 
-@pytest.mark.parametrize("count", [2, 4])
+@pytest.mark.parametrize("count", SET_SIZES)
 def test_group_snapshot_clones_are_crash_consistent(driver: RbdDriver, ceph_cluster: Cluster, ceph_io: Any,
                                                      count: int) -> None:
     vids = sources(driver, count)
@@ -174,7 +177,7 @@ def test_group_snapshot_clones_are_crash_consistent(driver: RbdDriver, ceph_clus
     assert pool_listing(ceph_io)["groups"] == []
 
 
-@pytest.mark.parametrize("count", [2, 4])
+@pytest.mark.parametrize("count", SET_SIZES)
 def test_per_image_snapshots_are_not(driver: RbdDriver, ceph_cluster: Cluster, ceph_io: Any, count: int) -> None:
     vids = sources(driver, count)
     writer = Writer(ceph_cluster.conf, ceph_cluster.pool, [image_name(v) for v in vids])
