@@ -364,7 +364,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("POST", "/v3/{project_id}/types/{type_id}/extra_specs"): {200: _SPECS},
     ("GET", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
     ("PUT", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
-    ("DELETE", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: None},
+    ("DELETE", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {202: None},
     ("GET", "/v3/{project_id}/volumes"): {200: _volume_list(VolumeSummary)},
     ("POST", "/v3/{project_id}/volumes"): {202: _VOLUME},
     ("GET", "/v3/{project_id}/volumes/detail"): {200: _volume_list(Volume)},
