@@ -92,6 +92,8 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("DELETE", "/os-quota-sets/p1", None, "volume_extension:quotas:delete", ADMIN),
     ("GET", "/limits", None, "limits_extension:used_limits", READ),
     ("GET", "/os-services", None, "volume_extension:services:index", ADMIN),
+    ("GET", "/os-availability-zone", None, "volume_extension:availability_zone_list", READ),
+    ("GET", "/extensions", None, "volume_extension:extensions_list", READ),
 ]
 IDS = [f"{m} {p.split('?')[0]} {r.rsplit(':', 1)[-1]}" for m, p, _, r, _ in ENDPOINTS]
 #: persona -> the kinds of rule it passes on project p1 by default

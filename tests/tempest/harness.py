@@ -52,6 +52,7 @@ from keystone.cloud import (  # noqa: E402
     register_volclone,
     roles,
 )
+from volclone.api.extensions import EXTENSIONS  # noqa: E402
 
 REPO = TESTS.parent
 TEMPEST_VENV = REPO / ".venv-tempest"
@@ -78,6 +79,8 @@ def tempest_bin(name: str) -> str:
 def tempest_conf(keystone: Keystone, min_version: str, max_version: str, log_file: Path) -> str:
     """The ``tempest.conf`` for one run."""
     services = "\n".join(f"{name} = False" for name in SERVICES_OFF)
+    # The aliases volclone's GET /extensions lists (the default, "all", expects Cinder's every one).
+    extensions = ", ".join(alias for _, alias, _ in EXTENSIONS)
     features = "\n".join(f"{name} = False" for name in FEATURES_OFF)
     return f"""\
 [DEFAULT]
@@ -107,6 +110,7 @@ min_microversion = {min_version}
 max_microversion = {max_version}
 build_timeout = 60
 [volume-feature-enabled]
+api_extensions = {extensions}
 {features}
 """
 

@@ -15,6 +15,7 @@ from volclone.api import (
     attachments,
     clones,
     deps,
+    extensions,
     faults,
     limits,
     openapi,
@@ -24,6 +25,7 @@ from volclone.api import (
     versions,
     volume_actions,
     volumes,
+    zones,
 )
 from volclone.config import DEFAULT_MAX_REQUEST_BYTES
 from volclone.errors import VolcloneError
@@ -82,7 +84,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         return await call_next(request)
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
-               volume_actions.router, quotas.router, services.router)
+               volume_actions.router, quotas.router, services.router, zones.router, extensions.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

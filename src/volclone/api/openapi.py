@@ -396,6 +396,11 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", _Q + "/defaults"): {200: _obj(quota_set=_ref(QuotaSet))},
     ("GET", "/v3/{project_id}/limits"): {200: _obj(limits=_ref(Limits))},
     ("GET", "/v3/{project_id}/os-services"): {200: _obj(services=_list_of(CinderService))},
+    ("GET", "/v3/{project_id}/os-availability-zone"): {200: _obj(availabilityZoneInfo={"type": "array", "items": _obj(
+        zoneName={"type": "string"}, zoneState=_obj(available={"type": "boolean"}))})},
+    ("GET", "/v3/{project_id}/extensions"): {200: _obj(extensions={"type": "array", "items": _obj(
+        name={"type": "string"}, alias={"type": "string"}, description={"type": "string"},
+        links={"type": "array", "maxItems": 0}, updated={"type": "string", "format": "date-time"})})},
 }
 
 
