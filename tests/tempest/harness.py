@@ -125,27 +125,42 @@ class Summary:
     skipped: int
     seconds: float
     tests: dict[str, dict[str, str]]
+    #: Tempest's test ids that the regex selects (``tempest run --list-tests``).
+    listed: list[str]
 
     @property
     def ok(self) -> bool:
         return self.failed == 0 and self.passed > 0
 
+    def per_listed_test(self) -> Counter[str]:
+        """Each listed test's outcome, a class set-up's counted for every test of its class (a
+        failed or skipped ``setUpClass`` is one result for all of them); ``not run`` if neither."""
+        classes = {t.split("(", 1)[1].rstrip(")"): r["status"] for t, r in self.tests.items()
+                   if t.startswith("setUpClass (")}
+        outcomes: Counter[str] = Counter()
+        for test_id in self.listed:
+            own = self.tests.get(test_id)
+            status = own["status"] if own else classes.get(test_id.split("[", 1)[0].rsplit(".", 1)[0], "not run")
+            outcomes[{"success": "passed", "fail": "failed", "skip": "skipped"}.get(status, status)] += 1
+        return outcomes
+
     def as_json(self) -> dict[str, Any]:
         by_status = {s: sorted(t for t, r in self.tests.items() if r["status"] == s) for s in ("fail", "skip")}
         return {"regex": self.regex, "passed": self.passed, "failed": self.failed, "skipped": self.skipped,
-                "seconds": round(self.seconds, 1),
+                "seconds": round(self.seconds, 1), "listed": len(self.listed),
+                "per_listed_test": dict(sorted(self.per_listed_test().items())),
                 "failed_tests": {t: self.tests[t]["reason"] for t in by_status["fail"]},
                 "skipped_tests": {t: self.tests[t]["reason"] for t in by_status["skip"]}}
 
 
-def count(rows: list[dict[str, str]], regex: str, seconds: float) -> Summary:
+def count(rows: list[dict[str, str]], regex: str, seconds: float, listed: list[str]) -> Summary:
     """Counts per test id (the last status a test had wins); a class set-up that failed or was
     skipped counts as one test, as stestr counts it."""
     tests = {row["id"]: row for row in rows}
     statuses = Counter(row["status"] for row in tests.values())
     passed = statuses["success"] + statuses["xfail"]
     failed = statuses["fail"] + statuses["uxsuccess"]
-    return Summary(regex, passed, failed, statuses["skip"], seconds, tests)
+    return Summary(regex, passed, failed, statuses["skip"], seconds, tests, listed)
 
 
 def read_subunit(stream: Path) -> list[dict[str, str]]:
@@ -187,6 +202,12 @@ def microversions(server: Server) -> tuple[str, str]:
     return str(doc["min_version"]), str(doc["version"])
 
 
+def list_tests(workspace: Path, regex: str) -> list[str]:
+    out = subprocess.run([tempest_bin("tempest"), "run", "--list-tests", "--regex", regex], cwd=workspace,
+                         capture_output=True, text=True, check=True, timeout=300)
+    return [line.strip() for line in out.stdout.splitlines() if line.startswith("tempest.")]
+
+
 def run_tempest(workspace: Path, regex: str, concurrency: int) -> Path:
     """``tempest run`` in ``workspace``; returns the subunit stream it wrote."""
     stream = workspace / "results.subunit"
@@ -217,9 +238,10 @@ def run(regex: str = DEFAULT_REGEX, concurrency: int = 2, workdir: Path | None =
                         str(workspace)], check=True, capture_output=True, timeout=120)
         low, high = microversions(server)
         (workspace / "etc" / "tempest.conf").write_text(tempest_conf(keystone, low, high, workspace / "tempest.log"))
+        listed = list_tests(workspace, regex)
         started = time.monotonic()
         stream = run_tempest(workspace, regex, concurrency)
-        return count(read_subunit(stream), regex, time.monotonic() - started)
+        return count(read_subunit(stream), regex, time.monotonic() - started, listed)
 
 
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
@@ -240,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED {test_id}: {reason}")
     print(f"tempest: {summary.passed} passed, {summary.failed} failed, {summary.skipped} skipped "
           f"in {summary.seconds:.0f} s (summary: {args.summary})")
+    per_test = ", ".join(f"{n} {status}" for status, n in sorted(summary.per_listed_test().items()))
+    print(f"tempest: of the {len(summary.listed)} tests listed, class set-ups counted per test: {per_test}")
     return 0 if summary.ok else 1
 
 
