@@ -36,7 +36,8 @@ READS = ["volume:get", "volume:get_all", "volume:get_volume_metadata", "volume:a
          "volume_extension:types_extra_specs:index", "volume_extension:types_extra_specs:show",
          "clone_volumes:get_progress", "volume_extension:quotas:show", "limits_extension:used_limits",
          "volume_extension:volume_tenant_attribute", "volume:get_snapshot", "volume:get_all_snapshots",
-         "volume:get_snapshot_metadata", EXTENDED_ATTRIBUTES_RULE]
+         "volume:get_snapshot_metadata", EXTENDED_ATTRIBUTES_RULE,
+         "volume_extension:availability_zone_list", "volume_extension:extensions_list"]
 WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volume_metadata",
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",

@@ -112,6 +112,8 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
      "volume_extension:snapshot_admin_actions:reset_status", ADMIN),
     ("POST", f"/snapshots/{SNAP}/action", {"os-force_delete": {}},
      "volume_extension:snapshot_admin_actions:force_delete", ADMIN),
+    ("GET", "/os-availability-zone", None, "volume_extension:availability_zone_list", READ),
+    ("GET", "/extensions", None, "volume_extension:extensions_list", READ),
 ]
 IDS = [f"{m} {p.split('?')[0]} {r.rsplit(':', 1)[-1]}" for m, p, _, r, _ in ENDPOINTS]
 #: persona -> the kinds of rule it passes on project p1 by default

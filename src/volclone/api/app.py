@@ -15,6 +15,7 @@ from volclone.api import (
     attachments,
     clones,
     deps,
+    extensions,
     faults,
     limits,
     openapi,
@@ -25,6 +26,7 @@ from volclone.api import (
     versions,
     volume_actions,
     volumes,
+    zones,
 )
 from volclone.api.event_stream import StreamOptions, StreamSlots
 from volclone.config import DEFAULT_MAX_REQUEST_BYTES
@@ -91,7 +93,8 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         return await call_next(request)
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
-               volume_actions.router, quotas.router, services.router, snapshots.router)
+               volume_actions.router, quotas.router, services.router, snapshots.router, zones.router,
+               extensions.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

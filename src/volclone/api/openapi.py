@@ -462,7 +462,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("POST", "/v3/{project_id}/types/{type_id}/extra_specs"): {200: _SPECS},
     ("GET", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
     ("PUT", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
-    ("DELETE", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: None},
+    ("DELETE", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {202: None},
     ("GET", "/v3/{project_id}/volumes"): {200: _volume_list(VolumeSummary)},
     ("POST", "/v3/{project_id}/volumes"): {202: _VOLUME},
     ("GET", "/v3/{project_id}/volumes/detail"): {200: _volume_list(Volume)},
@@ -511,6 +511,11 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", _S + "/metadata/{key}"): {200: _obj(meta=_ONE_STRING)},
     ("PUT", _S + "/metadata/{key}"): {200: _obj(meta=_ONE_STRING)},
     ("DELETE", _S + "/metadata/{key}"): {200: None},
+    ("GET", "/v3/{project_id}/os-availability-zone"): {200: _obj(availabilityZoneInfo={"type": "array", "items": _obj(
+        zoneName={"type": "string"}, zoneState=_obj(available={"type": "boolean"}))})},
+    ("GET", "/v3/{project_id}/extensions"): {200: _obj(extensions={"type": "array", "items": _obj(
+        name={"type": "string"}, alias={"type": "string"}, description={"type": "string"},
+        links={"type": "array", "maxItems": 0}, updated={"type": "string", "format": "date-time"})})},
 }
 
 

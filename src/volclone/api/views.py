@@ -25,6 +25,10 @@ from volclone.domain import (
 from volclone.service.clone_plans import ClonePlan
 from volclone.service.services import ListedService
 
+#: The one availability zone (Cinder's default ``storage_availability_zone``): every volume's and
+#: service's, and the one os-availability-zone lists.
+AVAILABILITY_ZONE = "nova"
+
 
 def _time(t: dt.datetime | None) -> str | None:
     return t.isoformat(timespec="microseconds") if t else None
@@ -115,7 +119,7 @@ def volume(base: str, v: Volume, type_name: str | None, shape: VolumeShape) -> d
     at = shape.version
     body: dict[str, Any] = {
         "id": v.id, "name": v.name, "description": v.description, "size": v.size,
-        "status": v.status.value, "metadata": volume_metadata(v), "availability_zone": "nova",
+        "status": v.status.value, "metadata": volume_metadata(v), "availability_zone": AVAILABILITY_ZONE,
         # Cinder gives the type's name, or (before 3.63) its id when the type is gone.
         "volume_type": type_name if at >= TYPE_ID_IN_DETAIL else (type_name or v.volume_type_id),
         "bootable": str(v.bootable).lower(), "encrypted": False, "multiattach": False, "snapshot_id": v.snapshot_id,
@@ -207,7 +211,7 @@ def service(s: ListedService, with_cluster: bool) -> dict[str, Any]:
     """One row of os-services: a worker's backend (``host`` is ``worker@backend``). Nothing is
     disabled or replicated yet; ``cluster`` is there from microversion 3.7, as in Cinder."""
     r = s.record
-    body: dict[str, Any] = {"binary": r.binary, "host": r.host, "zone": "nova", "status": "enabled",
+    body: dict[str, Any] = {"binary": r.binary, "host": r.host, "zone": AVAILABILITY_ZONE, "status": "enabled",
                             "state": "up" if s.up else "down", "updated_at": _time(r.heartbeat_at),
                             "disabled_reason": None}
     if with_cluster:

@@ -215,6 +215,11 @@ API_RULES = [
     # services
     _rule("volume_extension:services:index", ADMIN_API,
           "List the services: each worker's backends, up or down (os-services).", "GET /os-services"),
+    # what clients ask before they start (Cinder lets any caller; here, any reader of the project)
+    _rule("volume_extension:availability_zone_list", ADMIN_OR_READER, "List the availability zones.",
+          "GET /os-availability-zone"),
+    _rule("volume_extension:extensions_list", ADMIN_OR_READER, "List the API extensions served.",
+          "GET /extensions"),
 ]
 
 RULES: Sequence[oslo.RuleDefault] = [*BASE_RULES, *API_RULES]
