@@ -34,6 +34,9 @@ import psycopg
 import pytest
 from psycopg.types.string import TextLoader
 
+#: The driver contract's mixins (tests/contract/*.py) assert too: show their diffs.
+pytest.register_assert_rewrite("contract")
+
 VOLCLONE = str(Path(sys.executable).parent / "volclone")
 #: The quota settings the test servers set to -1 (unlimited) unless a test gives them.
 UNLIMITED_QUOTAS = ("VOLCLONE_QUOTA_VOLUMES", "VOLCLONE_QUOTA_GIGABYTES", "VOLCLONE_QUOTA_SNAPSHOTS")

@@ -71,7 +71,10 @@ def test_progress_counts_whole_images_in_order(driver: RbdDriver, api_pool: Any)
     clones = {v: str(uuid.uuid4()) for v in vids}
     driver.clone_from_group_snapshot(snap, clones, progress=lambda done, total: calls.append((done, total)))
     total = len(vids) * 1024 * MIB
-    assert calls == [(i * 1024 * MIB, total) for i in range(len(vids) + 1)]
+    # Each image adds its size once it is made; between, the copy reports again (unchanged) at
+    # each tick, where a cancel is heard.
+    distinct = [c for n, c in enumerate(calls) if n == 0 or c != calls[n - 1]]
+    assert distinct == [(i * 1024 * MIB, total) for i in range(len(vids) + 1)]
     driver.delete_group_snapshot(sid)
     for vid in [*vids, *clones.values()]:
         driver.delete_volume(vid)

@@ -431,12 +431,18 @@ class StorageDaemon:
         self._dispose_job(job_id, concluded=status == "concluded")
 
     def _dispose_job(self, job_id: str, concluded: bool) -> None:
-        try:
-            if not concluded:
+        if not concluded:
+            try:
                 self.execute("job-cancel", id=job_id)
-                deadline = time.monotonic() + 30
+            except BackendError as exc:  # it was ending meanwhile: it concludes on its own
+                log.debug("job %s could not be cancelled (%s); waiting for it to conclude", job_id, exc)
+            deadline = time.monotonic() + 30
+            try:
                 while self.job(job_id)["status"] != "concluded" and time.monotonic() < deadline:
                     time.sleep(0.005)
+            except BackendError:  # gone already
+                return
+        try:
             self.execute("job-dismiss", id=job_id)
         except BackendError as exc:
             log.warning("could not dispose of job %s: %s", job_id, exc)
