@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,13 @@ TOKEN_HEADER = "X-Auth-Token"
 CLONE_ACTION = "clone-volumes"
 #: get_progress's action for a revert in place's task.
 REVERT_ACTION = "clone-volumes-revert"
+#: The header that makes a clone request safe to send again (a volclone extension).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: How often :meth:`Client.clone` sends its request again when the answer was lost, and the
+#: answers it takes for lost (a proxy's or a server's that is restarting).
+CLONE_RETRIES = 3
+RETRIED_STATUSES = frozenset({502, 503, 504})
+RETRY_BACKOFF_S = 0.5
 #: Flow states after which a clone task changes no more.
 FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
 #: The attachments API needs microversion 3.27.
@@ -298,16 +306,28 @@ class Client:
 
     # -- clone-volumes --------------------------------------------------------
     def clone(self, volume_ids: list[str], name: str | None = None, description: str | None = None,
-              target_type: str | None = None) -> str:
+              target_type: str | None = None, idempotency_key: str | None = None,
+              retries: int = CLONE_RETRIES) -> str:
         """Start a consistent clone of ``volume_ids``; returns the task id.
 
-        ``target_type`` is a volume type's name or id (the API wants an id).
+        ``target_type`` is a volume type's name or id (the API wants an id). The request carries
+        an ``Idempotency-Key`` (``idempotency_key``, or a new one), so when its answer is lost (no
+        connection, a timeout, a 502/503/504) it is sent again, up to ``retries`` times: the server
+        answers a retry with the first request's task and makes no second set.
 
             >>> task_id = client.clone([a, b], name="demo")      # clones named clone-demo-1, -2  # doctest: +SKIP
         """
         body = self._clone_body(volume_ids, name, description, target_type)
-        answer = self.request("POST", "/clone-volumes", json=body)
-        return task_id_from_uri(str(answer["clone-volumes"]["task_uri"]))
+        headers = {IDEMPOTENCY_HEADER: idempotency_key or str(uuid.uuid4())}
+        for attempt in range(retries + 1):
+            try:
+                answer = self.request("POST", "/clone-volumes", json=body, headers=headers)
+                return task_id_from_uri(str(answer["clone-volumes"]["task_uri"]))
+            except ClientError as exc:
+                if attempt == retries or (exc.status is not None and exc.status not in RETRIED_STATUSES):
+                    raise
+            time.sleep(min(RETRY_BACKOFF_S * 2 ** attempt, 5.0))
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def plan_clone(self, volume_ids: list[str], name: str | None = None, description: str | None = None,
                    target_type: str | None = None) -> dict[str, Any]:

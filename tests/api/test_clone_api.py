@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -299,6 +301,31 @@ def test_idempotency_key_retries_get_the_same_task_uri_and_another_body_is_a_409
     other = env.user.request("POST", "/clone-volumes", json=clone_body(ids, **{"display-name": "x"}), headers=key)
     assert_fault(other, 409, "another request body")
     progress = env.user.wait(task_id_of(first))
+    delete_clones(env, progress)
+
+
+def test_a_retry_storm_of_twenty_requests_with_one_key_makes_one_task(env, sources):
+    """Twenty clients send the same key and body at the same instant: all get one task_uri, and
+    the server holds one task and one set of clones."""
+    key = {"Idempotency-Key": unique("storm")}
+    ids = [v["id"] for v in sources]
+    before = {v["id"] for v in env.user.ok("GET", "/volumes")["volumes"]}
+    gate = threading.Barrier(20)
+
+    def send(_: int) -> httpx.Response:
+        with httpx.Client(base_url=env.user.http.base_url, headers=env.user.http.headers, timeout=60) as http:
+            gate.wait()
+            return http.post("/clone-volumes", json=clone_body(ids), headers=key)
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(send, range(20)))
+    assert {r.status_code for r in answers} == {200}, [r.text for r in answers if r.status_code != 200]
+    assert len({r.json()["clone-volumes"]["task_uri"] for r in answers}) == 1
+    task = task_id_of(answers[0])
+    assert env.server.db_rows("SELECT count(*) FROM idempotency_keys WHERE task_id = ?", task) == [(1,)]
+    progress = env.user.wait(task)
+    made = {v["id"] for v in env.user.ok("GET", "/volumes")["volumes"]} - before
+    assert made == set(progress["details"]["results"].values()) and len(made) == len(ids)
     delete_clones(env, progress)
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Env, free_port, run_cli
+from conftest import VOLCLONE, Env, free_port, run_cli
 from volclone.cli.commands import copy_line, running_steps
 from volclone.client import Client, ClientError, task_id_from_uri
 
@@ -323,6 +324,55 @@ def test_clone_help_shows_both_forms(cli: Run) -> None:
     assert "Usage: volclone clone status [OPTIONS] TASK_ID" in ok_text(cli("clone", "status", "--help"))
     missing = cli("clone")
     assert missing.returncode == 2 and "Missing argument 'VOL...'" in missing.stderr
+
+
+def test_twenty_clis_sending_one_idempotency_key_at_once_start_one_task(env: Env) -> None:
+    """A retry storm from the command line: twenty ``volclone clone --idempotency-key K`` at once."""
+    vols = [env.user.create_volume(1, f"storm-{i}")["id"] for i in range(2)]
+    key = f"storm-{uuid.uuid4()}"
+    run_env = {**os.environ, "VOLCLONE_DATA_DIR": str(env.server.data_dir), "VOLCLONE_URL": env.server.url,
+               "OS_PROJECT_ID": "p1", "OS_AUTH_TOKEN": env.user_token}
+    run_env.pop("COLUMNS", None)
+    procs = [subprocess.Popen([VOLCLONE, "clone", *vols, "--no-wait", "--idempotency-key", key], env=run_env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(20)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 20, [err for _, err in outs if err]
+    [task_id] = {out.strip() for out, _ in outs}
+    assert UUID.fullmatch(task_id)
+    assert sorted(env.user.wait(task_id)["details"]["results"]) == sorted(vols)
+
+
+def test_clone_sends_its_request_again_with_the_same_key_when_the_answer_is_lost(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("volclone.client.RETRY_BACKOFF_S", 0.0)
+    answers: list[Any] = [httpx.ReadTimeout("lost"), httpx.Response(503, json={"serviceUnavailable": {
+        "code": 503, "message": "restarting"}}), httpx.Response(200, json={"clone-volumes": {
+            "task_uri": "http://volclone.test/v3/p1/clone-volumes/get_progress?action=clone-volumes&task_id=t1"}})]
+    keys: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["idempotency-key"])
+        got = answers.pop(0)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    with Client("http://volclone.test", "t", "p1", transport=httpx.MockTransport(answer)) as client:
+        assert client.clone(["a", "b"]) == "t1"
+    assert len(keys) == 3 and len(set(keys)) == 1
+
+
+def test_clone_answered_with_a_client_error_is_not_sent_again() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "volume a could not be found"}})
+
+    with Client("http://volclone.test", "t", "p1", transport=httpx.MockTransport(answer)) as client:
+        with pytest.raises(ClientError) as info:
+            client.clone(["a"], idempotency_key="mine")
+    assert info.value.status == 404 and len(sent) == 1 and sent[0].headers["idempotency-key"] == "mine"
 
 
 # -- the client as a library (the transport seam, no server) -------------------------------

@@ -405,9 +405,13 @@ FOLLOW_HINT = ("\b\nFollow a clone task (e.g. one started with --no-wait):\n    
 @click.option("--type", "target_type", metavar="TYPE", help="Volume type of the clones, by name or id.")
 @click.option("--no-wait", is_flag=True, help="Print the task id and return at once.")
 @click.option("--dry-run", is_flag=True, help="Check the request and print what it would make, and how; make nothing.")
+@click.option("--idempotency-key", metavar="KEY",
+              help="Send the request with this Idempotency-Key: the same key and volumes within 24 h get the "
+                   "first request's task, never a second set (default: a new key, kept across this command's "
+                   "own retries).")
 @client_command
 def clone_volumes(session: Session, volumes: tuple[str, ...], name: str | None, description: str | None,
-                  target_type: str | None, no_wait: bool, dry_run: bool) -> None:
+                  target_type: str | None, no_wait: bool, dry_run: bool, idempotency_key: str | None) -> None:
     """Clone volumes consistently (one point in time for all of them).
 
     \b
@@ -424,7 +428,7 @@ def clone_volumes(session: Session, volumes: tuple[str, ...], name: str | None, 
         else:
             session.console.print(plan_table(plan))
         return
-    task_id = session.client.clone(list(volumes), name, description, target_type)
+    task_id = session.client.clone(list(volumes), name, description, target_type, idempotency_key=idempotency_key)
     if no_wait:
         if session.as_json:
             session.emit_json({"task_id": task_id})
