@@ -457,7 +457,11 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
                                                  "auto-dismiss": False}}
             for v in volume_ids
         ]
-        grouped = {"completion-mode": "grouped"} if targets else {}
+        # Grouped: one full copy that fails cancels the others. QEMU takes that property only
+        # when every action is a job ("Action 'blockdev-snapshot' does not support Transaction
+        # property completion-mode"), so a set mixing linked and full sources goes without it;
+        # _finish_copies then fails the clone for any copy that failed.
+        grouped = {"completion-mode": "grouped"} if targets and not overlays else {}
         batches = [[a] for a in actions] if self.unsafe_snapshot_gap_ms else [actions]
         # Only volumes being written (rw exports): on the others QEMU has nothing to flush.
         images.flush_to_disk(self.path(tops[v].id) for v in volume_ids if self.exports.served.get(v))
