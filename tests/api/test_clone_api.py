@@ -322,7 +322,7 @@ def test_a_retry_storm_of_twenty_requests_with_one_key_makes_one_task(env, sourc
     assert {r.status_code for r in answers} == {200}, [r.text for r in answers if r.status_code != 200]
     assert len({r.json()["clone-volumes"]["task_uri"] for r in answers}) == 1
     task = task_id_of(answers[0])
-    assert env.server.db_rows("SELECT count(*) FROM idempotency_keys WHERE task_id = ?", task) == [(1,)]
+    assert env.server.db_rows("SELECT count(*) FROM clone_idempotency_keys WHERE task_id = ?", task) == [(1,)]
     progress = env.user.wait(task)
     made = {v["id"] for v in env.user.ok("GET", "/volumes")["volumes"]} - before
     assert made == set(progress["details"]["results"].values()) and len(made) == len(ids)
