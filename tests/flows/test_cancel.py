@@ -4,18 +4,29 @@ and the flow reverts to REVERTED, leaving no volume, layer, file, daemon node or
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from api.support import assert_fault, unique
-from conftest import Env
+from conftest import Env, _start
 from flows.disk import assert_pool_sane, digest, write
 from volclone.errors import Cancelled
 
 #: The source's data: enough that the copy takes seconds (about 1 GiB/s here), so the cancel
 #: arrives while it runs.
 DATA = ("512M", "512M")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[Path], str]) -> Iterator[Env]:
+    """A server of this module's own (not the shared one): its checks look at the whole pool and
+    daemon, which the shared server's other tests also use."""
+    e = _start(tmp_path_factory.mktemp("volclone"), new_database=new_database)
+    yield e
+    e.server.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,29 @@ any step's side effect leaves every source byte-identical to before (checksums o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from conftest import Api, Env
+from conftest import Api, Env, _start
 from volclone.flows.model import RevertStep
 
 from . import disk
 
 REVERT_ACTION = "clone-volumes-revert"
 FINAL = {"SUCCESS", "REVERTED", "FAILURE"}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[Path], str]) -> Iterator[Env]:
+    """A server of this module's own (not the shared one): its checks look at the whole pool and
+    daemon, which the shared server's other tests also use."""
+    e = _start(tmp_path_factory.mktemp("volclone"), new_database=new_database)
+    yield e
+    e.server.close()
 
 
 def start_revert(api: Api, task_id: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from sqlalchemy import text
@@ -51,3 +52,19 @@ def test_token_create_stores_the_personas_roles(tmp_path: Path) -> None:
     assert tokens.find(member) == Principal("p1", False, MEMBER_ROLES)
     assert tokens.find(reader) == Principal("p1", False, READER_ROLES)
     engine.dispose()
+
+
+def test_no_token_starts_with_a_dash(tmp_path: Path, monkeypatch: Any) -> None:
+    """``cinder --os-token -abc...`` reads a token that starts with '-' as an option: none does."""
+    import secrets
+
+    made = iter(["-starts-with-a-dash", "-again", "fine-token"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(made))
+    engine = make_engine(f"sqlite:///{tmp_path / 't.db'}")
+    try:
+        from volclone.db.database import migrate
+
+        migrate(engine)
+        assert AuthService(Tokens(Database(engine))).create_token("p1") == "fine-token"
+    finally:
+        engine.dispose()

@@ -61,6 +61,8 @@ class AuthService:
 
     def create_token(self, project_id: str, roles: frozenset[str] = MEMBER_ROLES) -> str:
         token = secrets.token_urlsafe(32)
+        while token.startswith("-"):  # one in 64 would: the CLIs would read `--os-token -x...` as an option
+            token = secrets.token_urlsafe(32)
         self.tokens.add(token, Principal(project_id, "admin" in roles, frozenset(roles)))
         return token
 
