@@ -91,17 +91,29 @@ def pool_listing(ioctx: Any) -> dict[str, Any]:
     """Everything in the pool: images with their snapshots (all namespaces), groups, RADOS objects."""
     import rbd
 
-    images = {}
+    images, ids = {}, set()
     for name in sorted(rbd.RBD().list(ioctx)):
         try:
             with rbd.Image(ioctx, name, read_only=True) as image:
                 images[name] = sorted((s["namespace"], s["name"]) for s in image.list_snaps())
+                ids.add(image.id())
         except rbd.ImageNotFound:  # removed since the list (a test that polls while data goes)
             continue
+    trash = sorted((t["id"], t["name"]) for t in rbd.RBD().trash_list(ioctx))
+    ids.update(t_id for t_id, _ in trash)
+
+    def kept(key: str) -> bool:
+        # Not the group directory: Ceph makes it at the pool's first group and keeps it (empty);
+        # the groups in it are listed. Not the data objects of an image that is neither listed nor
+        # in the trash: an earlier removal still deleting them (seen with both test workers busy).
+        if key == "rbd_group_directory":
+            return False
+        kind, _, rest = key.partition(".")
+        return kind not in ("rbd_data", "rbd_object_map") or rest.split(".")[0] in ids
+
     return {
         "images": images,
+        "trash": trash,
         "groups": sorted(rbd.RBD().group_list(ioctx)),
-        # Not the group directory: Ceph makes it at the pool's first group and keeps it (empty);
-        # the groups in it are listed above.
-        "objects": sorted(o.key for o in ioctx.list_objects() if o.key != "rbd_group_directory"),
+        "objects": sorted(o.key for o in ioctx.list_objects() if kept(o.key)),
     }
