@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from volclone.domain import VolumeQuery
@@ -124,8 +124,13 @@ def _literal(value: str) -> object:
         return value
 
 
-def sort_params(params: dict[str, str]) -> tuple[tuple[str, bool], ...]:
-    """``sort=key[:dir],...`` or ``sort_key``/``sort_dir``, checked; (field, ascending) pairs."""
+def sort_params(params: dict[str, str], keys: Mapping[str, str] | None = None,
+                constant_keys: frozenset[str] = CONSTANT_SORT_KEYS) -> tuple[tuple[str, bool], ...]:
+    """``sort=key[:dir],...`` or ``sort_key``/``sort_dir``, checked; (field, ascending) pairs.
+
+    ``keys`` maps the sort keys a list takes to its fields (the volumes' by default);
+    ``constant_keys`` are keys it accepts that order nothing."""
+    keys = SORT_KEYS if keys is None else keys
     if "sort" in params and ("sort_key" in params or "sort_dir" in params):
         raise BadRequest("The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with "
                          "the 'sort' parameter.")
@@ -140,12 +145,12 @@ def sort_params(params: dict[str, str]) -> tuple[tuple[str, bool], ...]:
     for key, direction in pairs:
         if direction not in ("asc", "desc"):
             raise BadRequest("Invalid input received: Unknown sort direction, must be 'desc' or 'asc'.")
-        if key not in SORT_KEYS and key not in CONSTANT_SORT_KEYS:
+        if key not in keys and key not in constant_keys:
             raise BadRequest(f"Invalid input received: Invalid sort key {key!r}; sort by one of "
-                             f"{', '.join(sorted(set(SORT_KEYS) | CONSTANT_SORT_KEYS))}")
-        if key in SORT_KEYS:
-            out.append((SORT_KEYS[key], direction == "asc"))
-    if pairs[0][0] in CONSTANT_SORT_KEYS:
+                             f"{', '.join(sorted(set(keys) | constant_keys))}")
+        if key in keys:
+            out.append((keys[key], direction == "asc"))
+    if pairs[0][0] in constant_keys:
         # A key that orders nothing still gives the tiebreakers their direction, as the first key does.
         up = pairs[0][1] == "asc"
         out += [(k, up) for k in ("created_at", "id") if k not in {f for f, _ in out}]

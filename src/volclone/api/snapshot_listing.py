@@ -15,7 +15,15 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from volclone.api.listing import COUNT_VERSION, MAX_LIMIT, MAX_OFFSET, RESOURCE_FILTER_VERSION, Version, boolean
+from volclone.api.listing import (
+    COUNT_VERSION,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    RESOURCE_FILTER_VERSION,
+    Version,
+    boolean,
+    sort_params,
+)
 from volclone.domain import SnapshotQuery
 from volclone.errors import BadRequest
 
@@ -47,28 +55,6 @@ def _int(name: str, value: str) -> int:
         raise BadRequest(f"{name} param must be an integer") from None
 
 
-def _sort(params: dict[str, str]) -> tuple[tuple[str, bool], ...]:
-    if "sort" in params and ("sort_key" in params or "sort_dir" in params):
-        raise BadRequest("The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with "
-                         "the 'sort' parameter.")
-    if "sort" in params:
-        pairs = [(k.strip(), d.strip() or "desc")
-                 for k, _, d in (part.partition(":") for part in params["sort"].strip().split(","))]
-    elif "sort_key" in params or "sort_dir" in params:
-        pairs = [(params.get("sort_key", "created_at").strip(), params.get("sort_dir", "desc").strip())]
-    else:
-        return ()
-    out = []
-    for key, direction in pairs:
-        if direction not in ("asc", "desc"):
-            raise BadRequest("Invalid input received: Unknown sort direction, must be 'desc' or 'asc'.")
-        if key not in SORT_KEYS:
-            raise BadRequest(f"Invalid input received: Invalid sort key {key!r}; sort by one of "
-                             f"{', '.join(sorted(SORT_KEYS))}")
-        out.append((SORT_KEYS[key], direction == "asc"))
-    return tuple(out)
-
-
 def snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_admin: bool) -> SnapshotList:
     params = dict(items)
     limit = _int("limit", params["limit"]) if "limit" in params else MAX_LIMIT
@@ -78,7 +64,7 @@ def snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_admin: 
     offset = _int("offset", params.get("offset", "0"))
     if not 0 <= offset <= MAX_OFFSET:
         raise BadRequest(f"offset must be from 0 to {MAX_OFFSET}")
-    sort = _sort(params)
+    sort = sort_params(params, SORT_KEYS, frozenset())
     filters = {k: v for k, v in params.items() if k not in PAGING}
     all_projects = boolean("all_tenants", filters.pop("all_tenants")) if "all_tenants" in filters else False
     with_count = boolean("with_count", filters.pop("with_count")) \
