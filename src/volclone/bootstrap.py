@@ -30,10 +30,12 @@ from volclone.db.database import (
 )
 from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.layers import SqlLayerStore
+from volclone.db.messages import Messages
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
 from volclone.db.services import ServiceRecords
 from volclone.db.snapshots import Snapshots
+from volclone.db.transfers import Transfers
 from volclone.domain import BackendConfig
 from volclone.errors import BadRequest, Conflict, VolcloneError
 from volclone.flows.engine import FlowRunner, SharedConnectionBackend
@@ -42,12 +44,14 @@ from volclone.service import AttachmentService, AuthService, CloneService, Servi
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
 from volclone.service.locks import LocalLocks
+from volclone.service.messages import MessageService
 from volclone.service.periodic import Periodic
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
 from volclone.service.reaper import Reaper
 from volclone.service.services import ServiceDirectory
 from volclone.service.snapshots import SnapshotService
+from volclone.service.transfers import TransferService
 from volclone.service.volumes import Backends
 
 if TYPE_CHECKING:
@@ -188,11 +192,12 @@ def build(settings: Settings, with_backends: bool = True,
     runner: FlowRunner = (BoardRunner(db.engine, settings.jobboard_url) if api
                           else FlowRunner(db.engine, settings.flow_workers))
     runner.setup()
+    messages = MessageService(Messages(db), settings.message_ttl_s)
     clones = CloneService(volumes, repos.CloneTasks(db), repos.ConfigValues(db), types, backends, runner,
                           groups, settings.max_clone_volumes, settings.failpoints,
                           retry_interval=settings.leftover_retry_s, quotas=quotas,
                           served=frozenset(backends.drivers) if worker is not None else None,
-                          keys=IdempotencyKeys(db))
+                          keys=IdempotencyKeys(db), messages=messages)
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
     # (An api-role service built without a coordination URL, as the in-process job board tests
@@ -217,7 +222,8 @@ def build(settings: Settings, with_backends: bool = True,
     locks = LocalLocks()
     reaper = Reaper(volumes, backends, attachment_rows, served=set(backends.drivers) | set(backends.unavailable),
                     stale_after_s=settings.stale_after_s,
-                    try_lock=coordination.try_lock if coordination is not None else locks.try_lock, groups=groups)
+                    try_lock=coordination.try_lock if coordination is not None else locks.try_lock, groups=groups,
+                    messages=messages)
 
     on_start.append(lambda: types.ensure_default(default))
     on_start += [d.start for d in drivers.values() if not api]  # the built-in local pool must start
@@ -253,12 +259,14 @@ def build(settings: Settings, with_backends: bool = True,
                 db.engine.dispose]
     # (An API process holds no volume lock: the worker it calls takes the cluster's.)
     volume_locks = None if api else locks.lock
-    snapshots = SnapshotService(Snapshots(db), volumes, backends, quotas, lock=volume_locks)
+    snapshot_rows = Snapshots(db)
+    snapshots = SnapshotService(snapshot_rows, volumes, backends, quotas, lock=volume_locks, messages=messages)
+    transfers = TransferService(Transfers(db), volumes, snapshot_rows, quotas, groups, lock=volume_locks)
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
                    VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
-                                 lock=volume_locks, snapshots=snapshots),
+                                 lock=volume_locks, snapshots=snapshots, messages=messages),
                    clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy,
-                   snapshots=snapshots)
+                   snapshots=snapshots, transfers=transfers, messages=messages)
 
 
 def _remote_drivers(settings: Settings, configs: list[BackendConfig],

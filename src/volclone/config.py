@@ -21,6 +21,8 @@ DEFAULT_SERVICE_DOWN_TIME_S = 60.0
 #: A volume left this long in a transitional status (``creating``, ``deleting``, ...) with nobody
 #: working on it is cleaned up by the reaper (``volclone.service.reaper``).
 DEFAULT_STALE_AFTER_S = 120.0
+#: Cinder's ``message_ttl``: a user message is kept at least this long (30 days), then reaped.
+DEFAULT_MESSAGE_TTL_S = 2592000.0
 
 
 def default_data_dir() -> Path:
@@ -107,6 +109,8 @@ class Settings:
     #: Seconds after which a volume nobody works on is no longer ``creating``/``deleting``/...
     #: (``VOLCLONE_STALE_AFTER_S``); the reaper cleans it up (and runs every half of this).
     stale_after_s: float = DEFAULT_STALE_AFTER_S
+    #: Seconds a user message is kept (``VOLCLONE_MESSAGE_TTL``, Cinder's ``message_ttl``).
+    message_ttl_s: float = DEFAULT_MESSAGE_TTL_S
 
     @property
     def db_url(self) -> str:
@@ -195,6 +199,9 @@ class Settings:
         s.stale_after_s = float(env.get("VOLCLONE_STALE_AFTER_S", s.stale_after_s))
         if s.stale_after_s < 0:
             raise ValueError(f"VOLCLONE_STALE_AFTER_S must be 0 or more seconds, not {s.stale_after_s}")
+        s.message_ttl_s = float(env.get("VOLCLONE_MESSAGE_TTL", s.message_ttl_s))
+        if s.message_ttl_s <= 0:
+            raise ValueError(f"VOLCLONE_MESSAGE_TTL must be a positive number of seconds, not {s.message_ttl_s}")
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

@@ -32,6 +32,9 @@ class VolumeStatus(str, enum.Enum):
     #: ``POST clone-volumes/revert`` a clone's data back into it; nothing attaches, extends or
     #: deletes it meanwhile.
     REVERTING = "reverting"
+    #: A volume transfer is open for it (Cinder's status): it waits for another project to
+    #: accept it, and nothing attaches, extends, snapshots or deletes it meanwhile.
+    AWAITING_TRANSFER = "awaiting-transfer"
 
 
 class TaskKind(str, enum.Enum):
@@ -331,3 +334,64 @@ class VolumeSummary:
     total_count: int
     total_size: int
     metadata: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """An offer of one volume to whichever project accepts it with the offer's auth key
+    (Cinder's volume transfer). Only a salted hash of the key is kept: ``salt`` and ``key_hash``."""
+
+    id: str
+    volume_id: str
+    #: The project that offered the volume (Cinder's ``source_project_id``).
+    project_id: str
+    name: str | None
+    salt: str
+    key_hash: str
+    #: Whether the volume's snapshots stay behind (3.55's ``no_snapshots``).
+    no_snapshots: bool = False
+    accepted: bool = False
+    destination_project_id: str | None = None
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class TransferQuery:
+    """A transfer list's filters, order and page (Cinder's, all done by the database)."""
+
+    equal: tuple[tuple[str, object], ...] = ()
+    sort: tuple[tuple[str, bool], ...] = ()
+    marker: str | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    """An asynchronous failure told to the project it happened to (Cinder's user messages,
+    microversion 3.3). ``action_id`` and ``detail_id`` are Cinder's codes; the event id and the
+    text are made from them (``volclone.service.messages``)."""
+
+    id: str
+    project_id: str
+    resource_type: str
+    resource_uuid: str | None
+    action_id: str
+    detail_id: str
+    event_id: str
+    message_level: str
+    request_id: str
+    created_at: dt.datetime
+    #: Kept at least until then; the reaper deletes it after.
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class MessageQuery:
+    """A message list's filters, order and page (3.5's filters, sort and paging)."""
+
+    equal: tuple[tuple[str, object], ...] = ()
+    sort: tuple[tuple[str, bool], ...] = ()
+    marker: str | None = None
+    limit: int | None = None
+    offset: int = 0

@@ -18,10 +18,12 @@ from volclone.api import (
     extensions,
     faults,
     limits,
+    messages,
     openapi,
     quotas,
     services,
     snapshots,
+    transfers,
     types,
     versions,
     volume_actions,
@@ -94,7 +96,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
                volume_actions.router, quotas.router, services.router, snapshots.router, zones.router,
-               extensions.router)
+               extensions.router, *transfers.routers, messages.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

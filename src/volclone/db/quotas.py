@@ -33,9 +33,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
-from volclone.db.schema import QuotaLockRow, QuotaRow, ReservationRow, SnapshotRow, VolumeRow, utcnow
+from volclone.db.schema import QuotaLockRow, QuotaRow, ReservationRow, SnapshotRow, TransferRow, VolumeRow, utcnow
 from volclone.db.snapshots import snapshot_row
 from volclone.domain import Snapshot, VolumeStatus
+from volclone.errors import Conflict
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,31 @@ class LockedQuotas:
                                        VolumeRow.status.in_([v.value for v in only_from]))
                                 .values(size=size, status=status.value, updated_at=utcnow()))
         return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+    def accept_transfer(self, transfer_id: str, volume_id: str, snapshot_ids: Sequence[str]) -> bool:
+        """Give this project the volume of an open transfer (``awaiting-transfer``, then
+        ``available``) and the snapshots ``snapshot_ids`` of it, and mark the transfer accepted,
+        all in the lock's transaction: they count in this project's usage, and no longer in the
+        donor's, from the commit on. False, and nothing changed, when the volume is no longer
+        awaiting its transfer."""
+        moved = self._s.execute(update(VolumeRow)
+                                .where(VolumeRow.id == volume_id,
+                                       VolumeRow.status == VolumeStatus.AWAITING_TRANSFER.value)
+                                .values(project_id=self.project_id, status=VolumeStatus.AVAILABLE.value,
+                                        updated_at=utcnow()))
+        if not moved.rowcount:  # type: ignore[attr-defined]
+            return False
+        if snapshot_ids:
+            self._s.execute(update(SnapshotRow)
+                            .where(SnapshotRow.id.in_(list(snapshot_ids)), SnapshotRow.volume_id == volume_id)
+                            .values(project_id=self.project_id, updated_at=utcnow()))
+        taken = self._s.execute(update(TransferRow)
+                                .where(TransferRow.id == transfer_id, TransferRow.accepted.is_(False))
+                                .values(accepted=True, destination_project_id=self.project_id,
+                                        updated_at=utcnow()))
+        if not taken.rowcount:  # type: ignore[attr-defined]
+            raise Conflict(f"transfer {transfer_id} was accepted or deleted meanwhile")  # rolls all back
+        return True
 
 
 def _overrides(s: Session, project_id: str) -> dict[str, int]:

@@ -577,6 +577,11 @@ class CloneTasks:
         with _transaction(self.db) as s:
             return list(s.scalars(select(CloneTaskRow).order_by(CloneTaskRow.created_at)))
 
+    def by_flow(self, flow_id: str) -> CloneTaskRow | None:
+        """The task whose flow is ``flow_id``."""
+        with _transaction(self.db) as s:
+            return s.scalar(select(CloneTaskRow).where(CloneTaskRow.flow_id == flow_id))
+
     def mention(self, volume_id: str) -> bool:
         """Whether a clone task's request names ``volume_id`` (as a source or as a clone it makes).
 

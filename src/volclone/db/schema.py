@@ -140,7 +140,8 @@ class CloneTaskRow(Base):
     project_id: Mapped[str] = mapped_column(String(255), index=True)
     request: Mapped[dict[str, Any]] = mapped_column(default=dict)
     logbook_id: Mapped[str] = mapped_column(String(36))
-    flow_id: Mapped[str] = mapped_column(String(36))
+    #: Indexed: a flow's end finds its task by it (the user message of a failed clone).
+    flow_id: Mapped[str] = mapped_column(String(36), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     #: When the project asked to cancel the task (``{"cancel": {}}``); the process that runs
     #: its flow polls it (``volclone.flows.cancels``). NULL: never asked.
@@ -256,3 +257,40 @@ class IdempotencyKeyRow(Base):
     body_hash: Mapped[str] = mapped_column(String(64))
     task_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class TransferRow(Base):
+    """A volume offered to another project (Cinder's ``transfers``). The auth key itself is never
+    stored: ``key_hash`` is HMAC-SHA256 of it keyed with ``salt``. An accepted transfer keeps its
+    row (``accepted``, ``destination_project_id``) but is no longer listed or shown."""
+
+    __tablename__ = "volume_transfers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    volume_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    salt: Mapped[str] = mapped_column(String(255))
+    key_hash: Mapped[str] = mapped_column(String(255))
+    no_snapshots: Mapped[bool] = mapped_column(Boolean, default=False)
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    destination_project_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class UserMessageRow(Base):
+    """An asynchronous failure told to its project (Cinder's ``messages``); deleted by the reaper
+    once ``expires_at`` (Cinder's ``expires_at``, shown as ``guaranteed_until``) has passed."""
+
+    __tablename__ = "user_messages"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    request_id: Mapped[str] = mapped_column(String(255))
+    resource_type: Mapped[str] = mapped_column(String(255))
+    resource_uuid: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str] = mapped_column(String(255))
+    action_id: Mapped[str] = mapped_column(String(10))
+    detail_id: Mapped[str] = mapped_column(String(10))
+    message_level: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)

@@ -11,6 +11,8 @@
     att = svc.attachments.create(who, project, vol.id, connector={"host": "h1"})
     svc.services.list(admin)                        # the workers' backends, up or down
     snap = svc.snapshots.create(who, project, vol.id, force=True)
+    offer, key = svc.transfers.create(who, project, vol.id)   # another project accepts it with key
+    svc.messages.page(who, project, MessageQuery())            # failures told after the fact
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from collections.abc import Callable
 from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
+from volclone.service.messages import MessageService
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
 from volclone.service.services import ServiceDirectory
 from volclone.service.snapshots import SnapshotService
+from volclone.service.transfers import TransferService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AttachmentService", "AuthService", "CloneService", "Policy", "QuotaService", "Service",
-           "ServiceDirectory", "SnapshotService", "VolumeService", "VolumeTypeService"]
+__all__ = ["AttachmentService", "AuthService", "CloneService", "MessageService", "Policy", "QuotaService",
+           "Service", "ServiceDirectory", "SnapshotService", "TransferService", "VolumeService",
+           "VolumeTypeService"]
 
 
 class Service:
@@ -35,8 +40,11 @@ class Service:
                  clones: CloneService, attachments: AttachmentService,
                  on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]],
                  *, quotas: QuotaService, services: ServiceDirectory, policy: Policy | None = None,
-                 snapshots: SnapshotService | None = None) -> None:
+                 snapshots: SnapshotService | None = None, transfers: TransferService | None = None,
+                 messages: MessageService | None = None) -> None:
         self.auth = auth
+        self.transfers = transfers
+        self.messages = messages
         self.snapshots = snapshots
         self.services = services
         self.quotas = quotas

@@ -49,6 +49,7 @@ from volclone.flows.progress import read_progress
 from volclone.naming import clone_names
 from volclone.service import clone_plans
 from volclone.service.clone_plans import ClonePlan
+from volclone.service.messages import Action, Detail, MessageService, Resource
 from volclone.service.periodic import Periodic
 from volclone.service.quotas import QuotaService
 from volclone.service.reverts import revert_store
@@ -100,8 +101,11 @@ class CloneService:
                  backends: Backends, runner: FlowRunner, groups: Groups, max_volumes: int,
                  failpoints: tuple[str, ...] = (), leftovers: Leftovers | None = None,
                  retry_interval: float = 60.0, quotas: QuotaService | None = None,
-                 served: frozenset[str] | None = None, keys: IdempotencyKeys | None = None) -> None:
+                 served: frozenset[str] | None = None, keys: IdempotencyKeys | None = None,
+                 messages: MessageService | None = None) -> None:
         self.volumes = volumes
+        #: Where a clone flow that failed is told to its project (user messages).
+        self.messages = messages
         #: The clone requests' Idempotency-Keys (None: keys are not kept, the header is ignored).
         self.keys = keys
         #: The backends whose leftovers this process retries (a worker's); None: all of them.
@@ -416,9 +420,24 @@ class CloneService:
 
     def flow_ended(self, flow_id: str) -> None:
         """After a flow ended: a revert in place that succeeded drops its sources' old data now,
-        rather than at the next periodic retry."""
+        rather than at the next periodic retry. A clone that did not succeed (and was not
+        cancelled on request) leaves its project a user message."""
+        if self.messages is not None:
+            self._tell_failed(flow_id)
         if any(i.kind in DEFERRED for i in self.leftovers.pending()):
             self.retry_leftovers()
+
+    def _tell_failed(self, flow_id: str) -> None:
+        assert self.messages is not None
+        row = self.tasks.by_flow(flow_id)
+        if row is None or TaskKind.of_store(row.request) is not TaskKind.CLONE:
+            return
+        detail = self.runner.flow_detail(flow_id)
+        if detail is None or detail.state not in (states.REVERTED, states.FAILURE):
+            return
+        if self.cancels.requested([row.id]):
+            return  # its project asked for the revert: nothing to tell
+        self.messages.record(row.project_id, Resource.CLONE_TASK, row.id, Action.CLONE_VOLUMES, Detail.UNKNOWN_ERROR)
 
     def _due(self, item: Leftover, not_back: set[str]) -> bool:
         """Whether to try ``item`` now: a revert in place's old data only once its flow has

@@ -152,6 +152,23 @@ API_RULES = [
           "POST /snapshots/{snapshot_id}/action (os-reset_status)"),
     _rule("volume_extension:snapshot_admin_actions:force_delete", ADMIN_API,
           "Delete a snapshot whatever its status.", "POST /snapshots/{snapshot_id}/action (os-force_delete)"),
+    # volume transfers (os-volume-transfer; volume-transfers from 3.55)
+    _rule("volume:create_transfer", ADMIN_OR_MEMBER, "Offer a volume to another project (a volume transfer).",
+          "POST /os-volume-transfer", "POST /volume-transfers"),
+    _rule("volume:get_all_transfers", ADMIN_OR_READER, "List the project's open volume transfers.",
+          "GET /os-volume-transfer", "GET /os-volume-transfer/detail", "GET /volume-transfers",
+          "GET /volume-transfers/detail"),
+    _rule("volume:get_transfer", ADMIN_OR_READER, "Show a volume transfer.",
+          "GET /os-volume-transfer/{transfer_id}", "GET /volume-transfers/{transfer_id}"),
+    _rule("volume:accept_transfer", ADMIN_OR_MEMBER,
+          "Accept a volume transfer with its auth key: the volume becomes the accepting project's.",
+          "POST /os-volume-transfer/{transfer_id}/accept", "POST /volume-transfers/{transfer_id}/accept"),
+    _rule("volume:delete_transfer", ADMIN_OR_MEMBER, "Withdraw a volume transfer.",
+          "DELETE /os-volume-transfer/{transfer_id}", "DELETE /volume-transfers/{transfer_id}"),
+    # user messages (microversion 3.3)
+    _rule("message:get_all", ADMIN_OR_READER, "List the project's user messages.", "GET /messages"),
+    _rule("message:get", ADMIN_OR_READER, "Show a user message.", "GET /messages/{message_id}"),
+    _rule("message:delete", ADMIN_OR_MEMBER, "Delete a user message.", "DELETE /messages/{message_id}"),
     # attachments (microversion 3.27)
     _rule("volume:attachment_create", ADMIN_OR_MEMBER, "Create an attachment.", "POST /attachments"),
     _rule("volume:attachment_get_all", ADMIN_OR_READER, "List attachments.",

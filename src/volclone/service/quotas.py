@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from volclone.config import DEFAULT_QUOTAS, DEFAULT_RESERVATION_EXPIRE_S
 from volclone.db.quotas import Quotas, Usage
 from volclone.db.schema import utcnow
-from volclone.domain import Principal, Snapshot, VolumeStatus
+from volclone.domain import Principal, Snapshot, Volume, VolumeStatus
 from volclone.errors import BadRequest, Forbidden, OverLimit
 
 #: The resources, in the order Cinder lists them.
@@ -159,6 +159,22 @@ class QuotaService:
                 raise OverLimit(f"SnapshotLimitExceeded: Maximum number of snapshots allowed "
                                 f"({limits['snapshots']}) exceeded for quota 'snapshots'.")
             q.add_snapshot(snapshot)
+
+    def take_transfer(self, project_id: str, transfer_id: str, volume: Volume,
+                      snapshots: Sequence[Snapshot]) -> bool:
+        """A transfer's accept: under ``project_id``'s quota lock, check that one more volume of
+        ``volume.size`` GiB and ``snapshots`` (their GiB too) fit its ``volumes``, ``gigabytes``
+        and ``snapshots`` (:class:`OverLimit`, 413, and nothing changes), then give it the volume
+        and the snapshots; whether the volume was still awaiting its transfer. The donor's usage
+        drops in the same commit (usage is read from the rows)."""
+        now = self.clock()
+        with self.repo.locked(project_id, now) as q:
+            limits, usage = self._limits(q.overrides()), q.usage()
+            self._fits(limits, usage, [(volume.id, volume.size + sum(s.volume_size for s in snapshots))])
+            if snapshots and _over(limits["snapshots"], usage["snapshots"], len(snapshots)):
+                raise OverLimit(f"SnapshotLimitExceeded: Maximum number of snapshots allowed "
+                                f"({limits['snapshots']}) exceeded for quota 'snapshots'.")
+            return q.accept_transfer(transfer_id, volume.id, [s.id for s in snapshots])
 
     def grow(self, project_id: str, volume_id: str, by: int, size: int, status: VolumeStatus,
              only_from: Collection[VolumeStatus]) -> bool:

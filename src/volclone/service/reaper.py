@@ -4,7 +4,8 @@ died; volclone's workers and API processes come and go).
 
     reaper = Reaper(volumes, backends, attachments, served={"local"}, stale_after_s=120,
                     try_lock=locks.try_lock)        # None: one process, no cluster lock
-    reaper.run_once()                               # how many volumes it fixed
+    reaper.run_once()                               # how many volumes it fixed (and expired user
+                                                    # messages go: ``messages``)
     reaper.start()                                  # once now, then every stale_after_s / 2
     reaper.stop()
 
@@ -84,6 +85,7 @@ from volclone.db.snapshots import Snapshots
 from volclone.domain import Volume, VolumeStatus, attached_status
 from volclone.errors import VolcloneError
 from volclone.service.locks import volume_lock
+from volclone.service.messages import MessageService
 from volclone.service.periodic import Periodic
 from volclone.service.volumes import Backends
 
@@ -105,8 +107,11 @@ class Reaper:
     def __init__(self, volumes: Volumes, backends: Backends, attachments: Attachments, served: Collection[str],
                  stale_after_s: float, try_lock: TryLock | None = None, *,
                  groups: Groups | None = None, clone_tasks: CloneTasks | None = None,
-                 quotas: Quotas | None = None, snapshots: Snapshots | None = None) -> None:
+                 quotas: Quotas | None = None, snapshots: Snapshots | None = None,
+                 messages: MessageService | None = None) -> None:
         self.volumes = volumes
+        #: User messages past their guaranteed_until are deleted at each run.
+        self.messages = messages
         self.backends = backends
         self.attachments = attachments
         self.served = frozenset(served)
@@ -127,6 +132,10 @@ class Reaper:
         (removed, deleted, or given their status back). A volume that fails is logged and left
         for the next run; the others go on."""
         with self._run_lock:
+            if self.messages is not None:
+                gone = self.messages.reap()
+                if gone:
+                    log.info("%d user messages past their guaranteed_until were deleted", gone)
             cutoff = utcnow() - self.stale_after
             fixed = 0
             for vol in self.volumes.stale(self.served, TRANSITIONAL, cutoff):

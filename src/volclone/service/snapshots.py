@@ -33,6 +33,7 @@ from volclone.db.snapshots import Snapshots
 from volclone.domain import Principal, Snapshot, SnapshotQuery, SnapshotStatus, Volume, VolumeStatus
 from volclone.errors import BadRequest, CapabilityMissing, Conflict, InvalidVolume, NotFound, OverLimit
 from volclone.service.locks import Lock, volume_lock
+from volclone.service.messages import Action, Detail, MessageService, Resource, detail_for
 from volclone.service.quotas import QuotaService
 from volclone.service.volumes import Backends
 
@@ -62,8 +63,11 @@ def _check_metadata_count(old: dict[str, str], new: dict[str, str]) -> None:
 
 class SnapshotService:
     def __init__(self, snapshots: Snapshots, volumes: Volumes, backends: Backends,
-                 quotas: QuotaService | None = None, lock: Lock | None = None) -> None:
+                 quotas: QuotaService | None = None, lock: Lock | None = None,
+                 messages: MessageService | None = None) -> None:
         self.repo = snapshots
+        #: Where a failed snapshot create is told to its project (user messages).
+        self.messages = messages
         self.volumes = volumes
         self.backends = backends
         self.quotas = quotas
@@ -135,9 +139,12 @@ class SnapshotService:
                                     "try again")
             try:
                 driver.create_snapshot(snap.id, vol.id)
-            except Exception:
+            except Exception as exc:
                 log.exception("snapshot %s of volume %s failed", snap.id, vol.id)
                 self.repo.delete(snap.id)
+                if self.messages is not None:
+                    self.messages.record(snap.project_id, Resource.VOLUME_SNAPSHOT, snap.id, Action.SNAPSHOT_CREATE,
+                                         detail_for(exc, Detail.SNAPSHOT_CREATE_ERROR))
                 raise
             self.repo.set_status([snap.id], SnapshotStatus.AVAILABLE, only_from=_CREATING)
         made = self.repo.get(snap.id)

@@ -33,6 +33,7 @@ from volclone.errors import (
     OverLimit,
 )
 from volclone.service.locks import Lock, volume_lock
+from volclone.service.messages import Action, Code, Detail, MessageService, Resource, detail_for
 from volclone.service.quotas import QuotaService
 
 if TYPE_CHECKING:
@@ -283,8 +284,11 @@ class VolumeTypeService:
 class VolumeService:
     def __init__(self, volumes: Volumes, groups: Groups, types: VolumeTypeService, backends: Backends,
                  attachments: Attachments | None = None, quotas: QuotaService | None = None,
-                 lock: Lock | None = None, snapshots: SnapshotService | None = None) -> None:
+                 lock: Lock | None = None, snapshots: SnapshotService | None = None,
+                 messages: MessageService | None = None) -> None:
         self.repo = volumes
+        #: Where failed creates and extends are told to their project (user messages).
+        self.messages = messages
         #: Cinder's snapshots: volumes made from them, and the check (or cascade) of a delete.
         self.snapshots = snapshots
         #: Held (``volume-<id>``) while a create or delete works on a volume: the reaper leaves it.
@@ -397,11 +401,13 @@ class VolumeService:
                 self.snapshots.make_volume(snap, vol.id, vol.size)
             else:
                 driver.create_volume(vol.id, vol.size)
-        except Exception:
+        except Exception as exc:
             # The driver made nothing (its create is all or nothing): no row is left either,
             # or every failed try (a full pool, say) would leave an ``error`` volume behind.
             log.exception("creating volume %s failed", vol.id)
             self.repo.delete(vol.id)
+            self._tell(vol.project_id, vol.id, Action.CREATE_VOLUME_FROM_BACKEND,
+                       Detail.DRIVER_FAILED_CREATE, exc)
             raise
         # Only from creating: a create slower than VOLCLONE_STALE_AFTER_S may have been given
         # up by the reaper meanwhile, and then what the driver just made must go too.
@@ -493,14 +499,20 @@ class VolumeService:
                 raise InvalidVolume(f"volume {volume_id} changed state; try again")
             try:
                 driver.extend_volume(volume_id, new_size)
-            except Exception:
+            except Exception as exc:
                 log.exception("extending volume %s to %d GiB failed", volume_id, new_size)
                 self.repo.update(volume_id, status=VolumeStatus.ERROR_EXTENDING, size=vol.size)
+                self._tell(vol.project_id, volume_id, Action.EXTEND_VOLUME, Detail.DRIVER_FAILED_EXTEND, exc)
                 raise
             self._settle(volume_id, _EXTENDING)
         extended = self.repo.get(volume_id)
         assert extended is not None
         return extended
+
+    def _tell(self, project_id: str, volume_id: str, action: Code, detail: Code, exc: BaseException) -> None:
+        """A user message for the project: ``action`` on the volume failed."""
+        if self.messages is not None:
+            self.messages.record(project_id, Resource.VOLUME, volume_id, action, detail_for(exc, detail))
 
     def _settle(self, volume_id: str, from_statuses: frozenset[VolumeStatus]) -> None:
         """Out of a status of this service's own: the one the volume's attachments give it."""
