@@ -37,7 +37,8 @@ READS = ["volume:get", "volume:get_all", "volume:get_volume_metadata", "volume:a
          "clone_volumes:get_progress", "volume_extension:quotas:show", "limits_extension:used_limits",
          "volume_extension:volume_tenant_attribute", "volume:get_snapshot", "volume:get_all_snapshots",
          "volume:get_snapshot_metadata", EXTENDED_ATTRIBUTES_RULE,
-         "volume_extension:availability_zone_list", "volume_extension:extensions_list"]
+         "volume_extension:availability_zone_list", "volume_extension:extensions_list",
+         "volume:get_all_transfers", "volume:get_transfer", "message:get_all", "message:get"]
 WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volume_metadata",
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",
@@ -45,6 +46,7 @@ WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volu
           "volume_extension:volume_type_access",
           "volume:create_snapshot", "volume:update_snapshot", "volume:delete_snapshot",
           "volume:update_snapshot_metadata", "volume:delete_snapshot_metadata",
+          "volume:create_transfer", "volume:accept_transfer", "volume:delete_transfer", "message:delete",
           *sorted(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
 ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",

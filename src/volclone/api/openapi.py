@@ -385,9 +385,40 @@ class Snapshot(Out):
                             description="shows and detailed lists")
 
 
+class Transfer(Out):
+    """A volume transfer (volclone.api.transfers): lists show the first four fields and links."""
+
+    id: str
+    name: str | None
+    volume_id: str
+    links: list[Link]
+    created_at: str = Field("", description="detailed lists, shows and creates")
+    auth_key: str = Field("", description="the create's answer only: 16 hex digits, shown this once")
+    no_snapshots: bool = Field(False, description="detailed lists, shows and creates, from microversion 3.55")
+    destination_project_id: None = Field(None, description="from microversion 3.57 (an open transfer has none)")
+    source_project_id: str = Field("", description="from microversion 3.57")
+    accepted: bool = Field(False, description="from microversion 3.57 (an open transfer is not)")
+
+
+class UserMessageOut(Out):
+    """A user message (volclone.api.messages), microversion 3.3."""
+
+    id: str
+    message_level: Literal["ERROR"]
+    event_id: str = Field(description="VOLUME_<resource type>_<action id>_<detail id>, Cinder's codes")
+    user_message: str = Field(description="<action>:<detail>")
+    resource_type: str
+    resource_uuid: str | None
+    request_id: str
+    guaranteed_until: str
+    created_at: str
+    links: list[Link]
+
+
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, TypeAccess, VolumeSummary, Volume, AttachmentSummary,
                                       Attachment, CloneStarted, ClonePlanned, RevertStarted, ProgressOut, QuotaSet,
-                                      QuotaSetUsage, QuotaLimits, Limits, CinderService, Snapshot)
+                                      QuotaSetUsage, QuotaLimits, Limits, CinderService, Snapshot, Transfer,
+                                      UserMessageOut)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -444,6 +475,25 @@ def _snapshot_list() -> Schema:
     }}
 
 
+def _page(name: str, model: type[BaseModel]) -> Schema:
+    """A page of ``name``: ``<name>_links`` when the page is full."""
+    return {"type": "object", "required": [name], "additionalProperties": False, "properties": {
+        name: _list_of(model),
+        f"{name}_links": {"type": "array", "items": _ref(Link), "minItems": 1,
+                          "description": "given when the page is full: rel next (marker: the page's last)"}}}
+
+
+def _transfers(prefix: str) -> dict[tuple[str, str], dict[int, Schema | None]]:
+    one = _obj(transfer=_ref(Transfer))
+    return {("GET", prefix): {200: _page("transfers", Transfer)},
+            ("GET", prefix + "/detail"): {200: _page("transfers", Transfer)},
+            ("POST", prefix): {202: one},
+            ("GET", prefix + "/{transfer_id}"): {200: one},
+            ("POST", prefix + "/{transfer_id}/accept"): {202: one},
+            ("DELETE", prefix + "/{transfer_id}"): {202: None}}
+
+
+_M = "/v3/{project_id}/messages"
 #: ``{(METHOD, path): {status: body schema, or None for an empty body}}``: every operation's success.
 SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", "/"): {300: _ref(Versions)},
@@ -516,6 +566,11 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", "/v3/{project_id}/extensions"): {200: _obj(extensions={"type": "array", "items": _obj(
         name={"type": "string"}, alias={"type": "string"}, description={"type": "string"},
         links={"type": "array", "maxItems": 0}, updated={"type": "string", "format": "date-time"})})},
+    **_transfers("/v3/{project_id}/os-volume-transfer"),
+    **_transfers("/v3/{project_id}/volume-transfers"),
+    ("GET", _M): {200: _page("messages", UserMessageOut)},
+    ("GET", _M + "/{message_id}"): {200: _obj(message=_ref(UserMessageOut))},
+    ("DELETE", _M + "/{message_id}"): {204: None},
 }
 
 
@@ -585,6 +640,25 @@ _SNAPSHOT_FILTERS = [
     _query("with_count", "from 3.45: add count", _BOOL),
     _ALL_TENANTS,
 ]
+_PAGE = [
+    _query("marker", "the id after which the page starts (404 if there is none the caller sees)"),
+    _query("limit", "at most this many (at most and by default 1000)", {"type": "integer", "minimum": 0}),
+    _query("offset", "skip this many first", {"type": "integer", "minimum": 0, "maximum": 2147483647}),
+]
+_TRANSFER_FILTERS = [
+    _query("name", "only transfers of this name"), _query("volume_id", "only transfers of this volume"),
+    *_PAGE,
+    _query("sort", "volume-transfers from 3.59: key[:asc|desc],...: id, name, volume_id, created_at (default "
+                   "created_at:desc); ignored otherwise"),
+    _ALL_TENANTS,
+]
+_MESSAGE_FILTERS = [
+    *(_query(k, f"from 3.5: only messages of this {k}") for k in
+      ("resource_uuid", "resource_type", "event_id", "request_id", "message_level")),
+    *_PAGE,
+    _query("sort", "from 3.5: key[:asc|desc],...: id, event_id, message_level, resource_type, resource_uuid, "
+                   "request_id, created_at, guaranteed_until (default created_at:desc)"),
+]
 #: Query parameters of the routes that read ``request.query_params`` themselves.
 QUERY: dict[tuple[str, str], list[Schema]] = {
     ("GET", "/v3/{project_id}/types"): [
@@ -601,6 +675,9 @@ QUERY: dict[tuple[str, str], list[Schema]] = {
                _BOOL)],
     ("GET", "/v3/{project_id}/snapshots"): _SNAPSHOT_FILTERS,
     ("GET", "/v3/{project_id}/snapshots/detail"): _SNAPSHOT_FILTERS,
+    **{("GET", f"/v3/{{project_id}}/{c}{d}"): _TRANSFER_FILTERS
+       for c in ("os-volume-transfer", "volume-transfers") for d in ("", "/detail")},
+    ("GET", _M): _MESSAGE_FILTERS,
 }
 
 

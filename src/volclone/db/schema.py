@@ -271,7 +271,8 @@ class TransferRow(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     salt: Mapped[str] = mapped_column(String(255))
     key_hash: Mapped[str] = mapped_column(String(255))
-    no_snapshots: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Cinder's ``no_snapshots``: the volume moves without its snapshots.
+    volume_only: Mapped[bool] = mapped_column(Boolean, default=False)
     accepted: Mapped[bool] = mapped_column(Boolean, default=False)
     destination_project_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -21,7 +21,7 @@ from volclone.domain import Transfer, TransferQuery, VolumeStatus
 
 def transfer_of(row: TransferRow) -> Transfer:
     return Transfer(id=row.id, volume_id=row.volume_id, project_id=row.project_id, name=row.name,
-                    salt=row.salt, key_hash=row.key_hash, no_snapshots=bool(row.no_snapshots),
+                    salt=row.salt, key_hash=row.key_hash, no_snapshots=bool(row.volume_only),
                     accepted=bool(row.accepted), destination_project_id=row.destination_project_id,
                     created_at=row.created_at)
 
@@ -52,7 +52,7 @@ class Transfers:
                 return False
             s.add(TransferRow(id=transfer.id, volume_id=transfer.volume_id, project_id=transfer.project_id,
                               name=transfer.name, salt=transfer.salt, key_hash=transfer.key_hash,
-                              no_snapshots=transfer.no_snapshots, accepted=False))
+                              volume_only=transfer.no_snapshots, accepted=False))
             return True
 
     def get(self, transfer_id: str) -> Transfer | None:

@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=255), nullable=True),
     sa.Column('salt', sa.String(length=255), nullable=False),
     sa.Column('key_hash', sa.String(length=255), nullable=False),
-    sa.Column('no_snapshots', sa.Boolean(), nullable=False),
+    sa.Column('volume_only', sa.Boolean(), nullable=False),
     sa.Column('accepted', sa.Boolean(), nullable=False),
     sa.Column('destination_project_id', sa.String(length=255), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
