@@ -144,7 +144,8 @@ def test_filters_sort_and_paging_from_3_5(http: Http) -> None:
     oldest = messages(http, "?sort=created_at:asc&limit=2", version="3.5")
     assert [m["id"] for m in oldest] == ids[:2]
     page = http.ok("GET", "/messages?sort=created_at:asc&limit=2", version="3.5")
-    after = http.ok("GET", page["messages_links"][0]["href"].split("/v3/p1")[1], version="3.5")["messages"]
+    assert list(page) == ["messages"]  # no messages_links: Cinder's view has none
+    after = messages(http, f"?sort=created_at:asc&limit=2&marker={ids[1]}", version="3.5")
     assert [m["id"] for m in after] == [ids[2], snap]
     fault(http.call("GET", "/messages?sort=colour", version="3.5"), 400, "badRequest", "sort key")
     fault(http.call("GET", "/messages?colour=red", version="3.5"), 400, "badRequest", "colour")

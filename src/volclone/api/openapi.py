@@ -568,7 +568,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
         links={"type": "array", "maxItems": 0}, updated={"type": "string", "format": "date-time"})})},
     **_transfers("/v3/{project_id}/os-volume-transfer"),
     **_transfers("/v3/{project_id}/volume-transfers"),
-    ("GET", _M): {200: _page("messages", UserMessageOut)},
+    ("GET", _M): {200: _obj(messages=_list_of(UserMessageOut))},
     ("GET", _M + "/{message_id}"): {200: _obj(message=_ref(UserMessageOut))},
     ("DELETE", _M + "/{message_id}"): {204: None},
 }
