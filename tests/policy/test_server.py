@@ -19,6 +19,8 @@ TYPE = "3f0e1c1e-0000-4000-8000-0000000000a2"
 TASK = "3f0e1c1e-0000-4000-8000-0000000000a3"
 ATT = "3f0e1c1e-0000-4000-8000-0000000000a4"
 SNAP = "3f0e1c1e-0000-4000-8000-0000000000a5"
+XFER = "3f0e1c1e-0000-4000-8000-0000000000a6"
+MSG = "3f0e1c1e-0000-4000-8000-0000000000a7"
 NEW_ATTACH = {"OpenStack-API-Version": "volume 3.27"}
 READ, WRITE, ADMIN = "read", "write", "admin"
 
@@ -96,6 +98,15 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("DELETE", "/os-quota-sets/p1", None, "volume_extension:quotas:delete", ADMIN),
     ("GET", "/limits", None, "limits_extension:used_limits", READ),
     ("GET", "/os-services", None, "volume_extension:services:index", ADMIN),
+    ("POST", "/os-volume-transfer", {"transfer": {"volume_id": VOL}}, "volume:create_transfer", WRITE),
+    ("GET", "/os-volume-transfer", None, "volume:get_all_transfers", READ),
+    ("GET", "/os-volume-transfer/detail", None, "volume:get_all_transfers", READ),
+    ("GET", f"/os-volume-transfer/{XFER}", None, "volume:get_transfer", READ),
+    ("POST", f"/os-volume-transfer/{XFER}/accept", {"accept": {"auth_key": "k"}}, "volume:accept_transfer", WRITE),
+    ("DELETE", f"/os-volume-transfer/{XFER}", None, "volume:delete_transfer", WRITE),
+    ("GET", "/messages", None, "message:get_all", READ),
+    ("GET", f"/messages/{MSG}", None, "message:get", READ),
+    ("DELETE", f"/messages/{MSG}", None, "message:delete", WRITE),
     ("POST", "/snapshots", {"snapshot": {"volume_id": VOL}}, "volume:create_snapshot", WRITE),
     ("GET", "/snapshots", None, "volume:get_all_snapshots", READ),
     ("GET", "/snapshots/detail", None, "volume:get_all_snapshots", READ),
