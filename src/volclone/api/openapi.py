@@ -723,8 +723,8 @@ _FAULTS = {
     400: "bad request: a body or parameter that is not valid, or a malformed OpenStack-API-Version",
     401: "no token, or a token that is not valid",
     403: "the policy does not allow it; the message names the rule (docs/policy.md)",
-    404: "not found (also: the attachments API below microversion 3.27, the volume summary below 3.12, a list's "
-         "marker that is no volume the caller sees)",
+    404: "not found (also: the attachments API below microversion 3.27, the volume summary below 3.12, the "
+         "messages below 3.3, volume-transfers below 3.55, a list's marker that is nothing the caller sees)",
     406: "the OpenStack-API-Version asked for is not served",
     409: "the resource's state does not allow it (a clone task's cancel: the task has ended, or is reverting)",
     413: "the request body, or a field in it, is too large; or (volume create, clone-volumes, os-extend) the "

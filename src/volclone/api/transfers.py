@@ -122,62 +122,53 @@ def _list(request: Request, who: Principal, project_id: str, detail: bool) -> di
     return body
 
 
-def _create(project_id: str, body: TransferCreateBody, request: Request, who: Principal) -> dict[str, Any]:
+# -- the endpoints: the same six on both routers (rules are looked up by endpoint function) ----
+@rule("volume:get_all_transfers")
+def list_transfers(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    return _list(request, who, project_id, detail=False)
+
+
+@rule("volume:get_all_transfers")
+def list_transfers_detail(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    return _list(request, who, project_id, detail=True)
+
+
+@rule("volume:create_transfer")
+def create_transfer(project_id: str, body: TransferCreateBody, request: Request,
+                    who: Principal = Depends(principal)) -> dict[str, Any]:
     b = body.transfer
-    no_snapshots = bool(b.no_snapshots) if b.no_snapshots is not None else False
     if b.no_snapshots is not None and api_version(request) < TRANSFERS_NO_SNAPSHOTS:
         raise BadRequest(f"no_snapshots needs microversion {fmt(TRANSFERS_NO_SNAPSHOTS)} or later")
     transfer, auth_key = _svc(request).create(who, project_id, b.volume_id,
                                               name=b.name if b.name is not None else b.display_name,
-                                              no_snapshots=no_snapshots)
-    shown = view(request, project_id, transfer, detail=True)
-    shown["auth_key"] = auth_key
-    return {"transfer": shown}
+                                              no_snapshots=bool(b.no_snapshots))
+    return {"transfer": {**view(request, project_id, transfer, detail=True), "auth_key": auth_key}}
 
 
-def _accept(project_id: str, transfer_id: str, body: TransferAcceptBody, request: Request,
-            who: Principal) -> dict[str, Any]:
+@rule("volume:get_transfer")
+def show_transfer(project_id: str, transfer_id: str, request: Request,
+                  who: Principal = Depends(principal)) -> dict[str, Any]:
+    return {"transfer": view(request, project_id, _svc(request).get(who, project_id, transfer_id), detail=True)}
+
+
+@rule("volume:accept_transfer")
+def accept_transfer(project_id: str, transfer_id: str, body: TransferAcceptBody, request: Request,
+                    who: Principal = Depends(principal)) -> dict[str, Any]:
     transfer = _svc(request).accept(who, project_id, transfer_id, body.accept.auth_key)
     return {"transfer": view(request, project_id, transfer, detail=False)}
 
 
+@rule("volume:delete_transfer")
+def delete_transfer(project_id: str, transfer_id: str, request: Request,
+                    who: Principal = Depends(principal)) -> Response:
+    _svc(request).delete(who, project_id, transfer_id)
+    return Response(status_code=202)
+
+
 for _router in routers:
-    # Each router gets its own endpoint functions (the policy rules are looked up by function).
-    def _make(r: APIRouter) -> None:
-        @r.get("")
-        @rule("volume:get_all_transfers")
-        def list_transfers(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-            return _list(request, who, project_id, detail=False)
-
-        @r.get("/detail")
-        @rule("volume:get_all_transfers")
-        def list_transfers_detail(project_id: str, request: Request,
-                                  who: Principal = Depends(principal)) -> dict[str, Any]:
-            return _list(request, who, project_id, detail=True)
-
-        @r.post("", status_code=202)
-        @rule("volume:create_transfer")
-        def create_transfer(project_id: str, body: TransferCreateBody, request: Request,
-                            who: Principal = Depends(principal)) -> dict[str, Any]:
-            return _create(project_id, body, request, who)
-
-        @r.get("/{transfer_id}")
-        @rule("volume:get_transfer")
-        def show_transfer(project_id: str, transfer_id: str, request: Request,
-                          who: Principal = Depends(principal)) -> dict[str, Any]:
-            return {"transfer": view(request, project_id, _svc(request).get(who, project_id, transfer_id), True)}
-
-        @r.post("/{transfer_id}/accept", status_code=202)
-        @rule("volume:accept_transfer")
-        def accept_transfer(project_id: str, transfer_id: str, body: TransferAcceptBody, request: Request,
-                            who: Principal = Depends(principal)) -> dict[str, Any]:
-            return _accept(project_id, transfer_id, body, request, who)
-
-        @r.delete("/{transfer_id}", status_code=202)
-        @rule("volume:delete_transfer")
-        def delete_transfer(project_id: str, transfer_id: str, request: Request,
-                            who: Principal = Depends(principal)) -> Response:
-            _svc(request).delete(who, project_id, transfer_id)
-            return Response(status_code=202)
-
-    _make(_router)
+    _router.add_api_route("", list_transfers, methods=["GET"])
+    _router.add_api_route("/detail", list_transfers_detail, methods=["GET"])
+    _router.add_api_route("", create_transfer, methods=["POST"], status_code=202)
+    _router.add_api_route("/{transfer_id}", show_transfer, methods=["GET"])
+    _router.add_api_route("/{transfer_id}/accept", accept_transfer, methods=["POST"], status_code=202)
+    _router.add_api_route("/{transfer_id}", delete_transfer, methods=["DELETE"], status_code=202)
