@@ -44,3 +44,11 @@ def test_the_event_stream_settings_are_read_bounded_and_reach_the_streams() -> N
                       ("VOLCLONE_EVENT_STREAM_POLL_S", "61"), ("VOLCLONE_EVENT_STREAM_PING_S", "0")):
         with pytest.raises(ValueError, match=name):
             Settings.from_env({name: bad})
+
+
+def test_the_message_lifetime_defaults_to_cinders_message_ttl_and_must_be_positive() -> None:
+    assert Settings.from_env({}).message_ttl_s == 2592000
+    assert Settings.from_env({"VOLCLONE_MESSAGE_TTL": "60"}).message_ttl_s == 60
+    for bad in ("0", "-5"):
+        with pytest.raises(ValueError, match="VOLCLONE_MESSAGE_TTL"):
+            Settings.from_env({"VOLCLONE_MESSAGE_TTL": bad})

@@ -28,6 +28,7 @@ EXTENSIONS = (
     ("VolumeActions", "os-volume-actions", "Volume actions: attach, detach, connections, extend, flags."),
     ("VolumeTenantAttribute", "os-vol-tenant-attr", "A volume's project as os-vol-tenant-attr:tenant_id."),
     ("VolumeTypeAccess", "os-volume-type-access", "Private volume types and the projects granted them."),
+    ("VolumeTransfer", "os-volume-transfer", "Volume transfers between projects: offer, accept with the auth key."),
 )
 
 
