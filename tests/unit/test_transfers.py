@@ -230,3 +230,25 @@ def test_lists_page_filter_and_sort_at_3_59(http: Http) -> None:
     fault(http.call("GET", "/os-volume-transfer?colour=red"), 400, "badRequest", "colour")
     fault(http.call("GET", "/os-volume-transfer?limit=x"), 400, "badRequest", "limit")
     fault(http.call("GET", "/os-volume-transfer?marker=nope"), 404, "itemNotFound")
+
+
+def test_the_migration_upgrades_and_downgrades_on_sqlite(tmp_path: Any) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from volclone.db.database import alembic_config, make_engine, schema_drift
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        cfg = alembic_config(engine)
+        command.upgrade(cfg, "0017")
+        assert {"volume_transfers", "user_messages"} <= set(inspect(engine).get_table_names())
+        assert not [d for d in schema_drift(engine) if "transfer" in repr(d) or "message" in repr(d)]
+        command.downgrade(cfg, "0013")
+        tables = set(inspect(engine).get_table_names())
+        assert not {"volume_transfers", "user_messages"} & tables
+        assert "ix_clone_tasks_flow_id" not in {i["name"] for i in inspect(engine).get_indexes("clone_tasks")}
+        command.upgrade(cfg, "0017")
+        assert "ix_clone_tasks_flow_id" in {i["name"] for i in inspect(engine).get_indexes("clone_tasks")}
+    finally:
+        engine.dispose()
