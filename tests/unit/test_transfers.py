@@ -247,8 +247,7 @@ def test_the_migration_upgrades_and_downgrades_on_sqlite(tmp_path: Any) -> None:
         command.downgrade(cfg, "0013")
         tables = set(inspect(engine).get_table_names())
         assert not {"volume_transfers", "user_messages"} & tables
-        assert "ix_clone_tasks_flow_id" not in {i["name"] for i in inspect(engine).get_indexes("clone_tasks")}
         command.upgrade(cfg, "0017")
-        assert "ix_clone_tasks_flow_id" in {i["name"] for i in inspect(engine).get_indexes("clone_tasks")}
+        assert {"volume_transfers", "user_messages"} <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()

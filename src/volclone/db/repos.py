@@ -578,7 +578,8 @@ class CloneTasks:
             return list(s.scalars(select(CloneTaskRow).order_by(CloneTaskRow.created_at)))
 
     def by_flow(self, flow_id: str) -> CloneTaskRow | None:
-        """The task whose flow is ``flow_id``."""
+        """The task whose flow is ``flow_id``. Unindexed: asked once per flow end, where a scan
+        costs about 1 ms at 5,000 tasks (SQLite on tmpfs, measured for docs/messages.md)."""
         with _transaction(self.db) as s:
             return s.scalar(select(CloneTaskRow).where(CloneTaskRow.flow_id == flow_id))
 

@@ -140,8 +140,7 @@ class CloneTaskRow(Base):
     project_id: Mapped[str] = mapped_column(String(255), index=True)
     request: Mapped[dict[str, Any]] = mapped_column(default=dict)
     logbook_id: Mapped[str] = mapped_column(String(36))
-    #: Indexed: a flow's end finds its task by it (the user message of a failed clone).
-    flow_id: Mapped[str] = mapped_column(String(36), index=True)
+    flow_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     #: When the project asked to cancel the task (``{"cancel": {}}``); the process that runs
     #: its flow polls it (``volclone.flows.cancels``). NULL: never asked.

@@ -1,5 +1,4 @@
-"""volume_transfers (Cinder's volume transfers), user_messages (Cinder's user messages), and an
-index on clone_tasks.flow_id (a flow's end finds its task)
+"""volume_transfers (Cinder's volume transfers) and user_messages (Cinder's user messages)
 
 Revision ID: 0017
 Revises: 0013
@@ -54,14 +53,10 @@ def upgrade() -> None:
     with op.batch_alter_table('user_messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_messages_project_id'), ['project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_user_messages_expires_at'), ['expires_at'], unique=False)
-    with op.batch_alter_table('clone_tasks', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_clone_tasks_flow_id'), ['flow_id'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with op.batch_alter_table('clone_tasks', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_clone_tasks_flow_id'))
     with op.batch_alter_table('user_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_messages_expires_at'))
         batch_op.drop_index(batch_op.f('ix_user_messages_project_id'))
