@@ -22,6 +22,7 @@ from volclone.service.messages import Action, Detail, MessageService, Resource, 
 
 from .conftest import Fast
 from .test_clone_cancel import hold
+from .test_clone_revert import cloned
 from .test_reaper import reaper
 from .test_snapshots import Http
 from .test_volume_actions import fault
@@ -97,6 +98,16 @@ def test_a_reverted_clone_leaves_one_and_a_cancelled_one_none(make_fast: Any) ->
     assert clean.svc.messages is not None
     [m] = clean.svc.messages.page(clean.who, "p1", MessageQuery())
     assert (m.event_id, m.resource_type, m.resource_uuid) == ("VOLUME_CLONE_TASK_901_001", "CLONE_TASK", task)
+
+
+def test_a_reverted_revert_in_place_leaves_one_of_its_own(fast: Fast) -> None:
+    sources, task, _ = cloned(fast)
+    fast.mem.inject("clone_from_group_snapshot")
+    revert_task = fast.svc.clones.revert(fast.who, "p1", task)
+    assert fast.wait(revert_task).flow_state.value == "REVERTED"
+    assert fast.svc.messages is not None
+    [m] = fast.svc.messages.page(fast.who, "p1", MessageQuery())
+    assert (m.event_id, m.resource_uuid) == ("VOLUME_CLONE_TASK_902_001", revert_task)
 
 
 def test_quota_failures_map_to_quota_exceed(fast: Fast) -> None:

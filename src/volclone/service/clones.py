@@ -430,14 +430,15 @@ class CloneService:
     def _tell_failed(self, flow_id: str) -> None:
         assert self.messages is not None
         row = self.tasks.by_flow(flow_id)
-        if row is None or TaskKind.of_store(row.request) is not TaskKind.CLONE:
+        if row is None:
             return
         detail = self.runner.flow_detail(flow_id)
         if detail is None or detail.state not in (states.REVERTED, states.FAILURE):
             return
         if self.cancels.requested([row.id]):
             return  # its project asked for the revert: nothing to tell
-        self.messages.record(row.project_id, Resource.CLONE_TASK, row.id, Action.CLONE_VOLUMES, Detail.UNKNOWN_ERROR)
+        action = Action.REVERT_VOLUMES if TaskKind.of_store(row.request) is TaskKind.REVERT else Action.CLONE_VOLUMES
+        self.messages.record(row.project_id, Resource.CLONE_TASK, row.id, action, Detail.UNKNOWN_ERROR)
 
     def _due(self, item: Leftover, not_back: set[str]) -> bool:
         """Whether to try ``item`` now: a revert in place's old data only once its flow has

@@ -9,8 +9,9 @@ told to the project it happened to::
 
 The codes are Cinder's (``cinder/message/message_field.py``): the event id is
 ``VOLUME_<resource type>_<action id>_<detail id>``, the text ``"<action>:<detail>"``, the level
-``ERROR``. volclone adds one action of its own, ``clone volumes`` (``901``), for a clone-volumes
-flow that ended ``REVERTED`` or ``FAILURE``; its resource is the clone task.
+``ERROR``. volclone adds two actions of its own, ``clone volumes`` (``901``) and ``revert
+volumes`` (``902``, ``clone-volumes/revert``), for a flow that ended ``REVERTED`` or ``FAILURE``;
+its resource is the task.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class Action:
     CREATE_VOLUME_FROM_BACKEND: Code = ("008", "create volume from backend storage")
     SNAPSHOT_CREATE: Code = ("009", "create snapshot")
     CLONE_VOLUMES: Code = ("901", "clone volumes")
-    ALL = (EXTEND_VOLUME, CREATE_VOLUME_FROM_BACKEND, SNAPSHOT_CREATE, CLONE_VOLUMES)
+    REVERT_VOLUMES: Code = ("902", "revert volumes")
+    ALL = (EXTEND_VOLUME, CREATE_VOLUME_FROM_BACKEND, SNAPSHOT_CREATE, CLONE_VOLUMES, REVERT_VOLUMES)
 
 
 class Detail:
