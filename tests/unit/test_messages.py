@@ -53,7 +53,7 @@ def test_a_failed_create_leaves_a_message_in_cinders_shape(http: Http) -> None:
     assert set(m) == KEYS
     assert (m["event_id"], m["resource_type"], m["message_level"]) == ("VOLUME_VOLUME_008_012", "VOLUME", "ERROR")
     assert m["user_message"] == "create volume from backend storage:Driver failed to create the volume."
-    assert m["request_id"].startswith("req-") and m["resource_uuid"]
+    assert m["request_id"] == r.headers["x-openstack-request-id"] and m["resource_uuid"]  # the failed request
     created = dt.datetime.fromisoformat(m["created_at"])
     assert dt.datetime.fromisoformat(m["guaranteed_until"]) - created == dt.timedelta(days=30)  # Cinder's message_ttl
     assert http.ok("GET", f"/messages/{m['id']}", version="3.3")["message"] == m
@@ -63,6 +63,13 @@ def test_a_failed_create_leaves_a_message_in_cinders_shape(http: Http) -> None:
 def test_a_successful_create_leaves_none(http: Http) -> None:
     http.fast.volume(1)
     assert messages(http) == []
+
+
+def test_every_answer_names_its_request_and_a_flows_message_has_its_own(http: Http) -> None:
+    ids = {http.call("GET", "/volumes").headers["x-openstack-request-id"] for _ in range(3)}
+    assert len(ids) == 3 and all(i.startswith("req-") and len(i) == 40 for i in ids)
+    assert "x-openstack-request-id" in http.call("GET", "/volumes", token="nope").headers  # a 401 too
+    assert record(http.fast) and messages(http)[0]["request_id"].startswith("req-")  # outside a request
 
 
 def test_a_failed_snapshot_and_a_failed_extend_each_leave_one(http: Http) -> None:

@@ -34,6 +34,10 @@ from volclone.api.event_stream import StreamOptions, StreamSlots
 from volclone.config import DEFAULT_MAX_REQUEST_BYTES
 from volclone.errors import VolcloneError
 from volclone.service import Service
+from volclone.service.messages import REQUEST_ID, new_request_id
+
+#: The header every answer names its request in (Cinder's, from oslo.middleware's request_id).
+REQUEST_ID_HEADER = "x-openstack-request-id"
 
 
 def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: int | None = None,
@@ -93,6 +97,20 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
             except VolcloneError as exc:
                 return faults.fault(exc.status, exc.message, exc.fault)
         return await call_next(request)
+
+    # Added after authenticate, so it runs before it: every answer, a 401 too, names its request
+    # (as Cinder's request_id middleware, first in its pipeline, does); user messages written
+    # while serving it name it as their request_id.
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        rid = new_request_id()
+        token = REQUEST_ID.set(rid)
+        try:
+            response = await call_next(request)
+        finally:
+            REQUEST_ID.reset(token)
+        response.headers[REQUEST_ID_HEADER] = rid
+        return response
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
                volume_actions.router, quotas.router, services.router, snapshots.router, zones.router,

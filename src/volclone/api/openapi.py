@@ -757,7 +757,10 @@ def _version_header_param() -> Schema:
 def _version_response_headers() -> Schema:
     return {HEADER: {"description": "the microversion that served the request", "required": True,
                      "schema": {"type": "string", "pattern": rf"^{SERVICE} 3\.[0-9]+$"}},
-            "Vary": {"description": f"names {HEADER}", "required": True, "schema": {"type": "string"}}}
+            "Vary": {"description": f"names {HEADER}", "required": True, "schema": {"type": "string"}},
+            "x-openstack-request-id": {"description": "the request's id, req-<uuid> (a user message written while "
+                                                      "serving it names it)", "required": True,
+                                       "schema": {"type": "string", "pattern": "^req-[0-9a-f-]{36}$"}}}
 
 
 def _json(schema: Schema) -> Schema:

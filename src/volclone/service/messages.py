@@ -17,6 +17,7 @@ its resource is the task.
 from __future__ import annotations
 
 import builtins
+import contextvars
 import datetime as dt
 import logging
 import uuid
@@ -30,6 +31,15 @@ from volclone.errors import NotFound, OverLimit, VolcloneError
 log = logging.getLogger(__name__)
 
 LEVEL_ERROR = "ERROR"
+#: The id of the API request being served (``x-openstack-request-id``, set by the API for each
+#: request): a message written while serving it names it. A flow's thread has none: its message
+#: gets an id of its own.
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("volclone_request_id", default=None)
+
+
+def new_request_id() -> str:
+    """Cinder's (oslo.context's) form: ``req-<uuid>``."""
+    return f"req-{uuid.uuid4()}"
 
 
 class Resource:
@@ -96,7 +106,7 @@ class MessageService:
         message = UserMessage(id=str(uuid.uuid4()), project_id=project_id, resource_type=resource_type,
                               resource_uuid=resource_uuid, action_id=action[0], detail_id=detail[0],
                               event_id=event_id(resource_type, action[0], detail[0]), message_level=LEVEL_ERROR,
-                              request_id=request_id or f"req-{uuid.uuid4()}", created_at=now,
+                              request_id=request_id or REQUEST_ID.get() or new_request_id(), created_at=now,
                               expires_at=now + self.ttl)
         try:
             self.repo.add(message)
