@@ -137,8 +137,10 @@ def list_transfers_detail(project_id: str, request: Request, who: Principal = De
 def create_transfer(project_id: str, body: TransferCreateBody, request: Request,
                     who: Principal = Depends(principal)) -> dict[str, Any]:
     b = body.transfer
-    if b.no_snapshots is not None and api_version(request) < TRANSFERS_NO_SNAPSHOTS:
-        raise BadRequest(f"no_snapshots needs microversion {fmt(TRANSFERS_NO_SNAPSHOTS)} or later")
+    if b.no_snapshots is not None and _collection(request) != CURRENT:
+        # Cinder's os-volume-transfer body schema has no no_snapshots at any microversion.
+        raise BadRequest(f"Invalid input: no_snapshots is taken by {CURRENT} (microversion "
+                         f"{fmt(TRANSFERS_NO_SNAPSHOTS)} or later), not by {LEGACY}")
     transfer, auth_key = _svc(request).create(who, project_id, b.volume_id,
                                               name=b.name if b.name is not None else b.display_name,
                                               no_snapshots=bool(b.no_snapshots))
