@@ -252,3 +252,13 @@ def test_the_migration_upgrades_and_downgrades_on_sqlite(tmp_path: Any) -> None:
         assert {"volume_transfers", "user_messages"} <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_a_project_named_like_the_new_collection_gets_the_legacy_links(http: Http) -> None:
+    fast = http.fast
+    token = fast.svc.auth.create_token("volume-transfers", frozenset({"member", "reader"}))
+    vol = fast.volume(1, project="volume-transfers")
+    t = http.ok("POST", "/os-volume-transfer", {"transfer": {"volume_id": vol.id}}, status=202, token=token,
+                project="volume-transfers", version="3.59")["transfer"]
+    assert t["links"][0]["href"].endswith(f"/v3/volume-transfers/os-volume-transfer/{t['id']}")
+    assert "no_snapshots" in t  # 3.55's field, on either collection

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, StrictStr
 
 from volclone.api import small_lists
-from volclone.api.deps import api_version, principal, rule, service
+from volclone.api.deps import api_version, path_of, principal, rule, service
 from volclone.api.schemas import CinderBool, Name, Strict
 from volclone.api.versions import fmt
 from volclone.domain import Principal, Transfer, TransferQuery
@@ -80,7 +80,9 @@ def _svc(request: Request) -> TransferService:
 
 
 def _collection(request: Request) -> str:
-    return CURRENT if f"/{CURRENT}" in request.url.path else LEGACY
+    """The collection the request went to: the path's segment after ``/v3/{project_id}/``."""
+    parts = path_of(request.scope).split("/")
+    return CURRENT if len(parts) > 3 and parts[3] == CURRENT else LEGACY
 
 
 def _links(request: Request, project_id: str, transfer_id: str) -> list[dict[str, str]]:
