@@ -30,6 +30,7 @@ from volclone.db.database import (
 )
 from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.layers import SqlLayerStore
+from volclone.db.qos import QosSpecsRepo
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
 from volclone.db.services import ServiceRecords
@@ -44,6 +45,7 @@ from volclone.service.backends import BackendAdmin, add_configured, start_tolera
 from volclone.service.locks import LocalLocks
 from volclone.service.periodic import Periodic
 from volclone.service.policy import Policy
+from volclone.service.qos import QosService
 from volclone.service.quotas import QuotaService
 from volclone.service.reaper import Reaper
 from volclone.service.services import ServiceDirectory
@@ -195,6 +197,8 @@ def build(settings: Settings, with_backends: bool = True,
                           keys=IdempotencyKeys(db))
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
+    qos = QosService(QosSpecsRepo(db), types, backends)
+    attachments.qos_of_type = qos.spec_of_type
     # (An api-role service built without a coordination URL, as the in-process job board tests
     # build one, lists workers by their heartbeats alone.)
     coordination = (_coordination(settings, worker.name if worker else "api")
@@ -258,7 +262,7 @@ def build(settings: Settings, with_backends: bool = True,
                    VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
                                  lock=volume_locks, snapshots=snapshots),
                    clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy,
-                   snapshots=snapshots)
+                   snapshots=snapshots, qos=qos)
 
 
 def _remote_drivers(settings: Settings, configs: list[BackendConfig],

@@ -11,6 +11,7 @@
     att = svc.attachments.create(who, project, vol.id, connector={"host": "h1"})
     svc.services.list(admin)                        # the workers' backends, up or down
     snap = svc.snapshots.create(who, project, vol.id, force=True)
+    svc.qos.associate(admin, qos_id, type_id)       # QoS specs, enforced by the backends
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
 from volclone.service.policy import Policy
+from volclone.service.qos import QosService
 from volclone.service.quotas import QuotaService
 from volclone.service.services import ServiceDirectory
 from volclone.service.snapshots import SnapshotService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AttachmentService", "AuthService", "CloneService", "Policy", "QuotaService", "Service",
+__all__ = ["AttachmentService", "AuthService", "CloneService", "Policy", "QosService", "QuotaService", "Service",
            "ServiceDirectory", "SnapshotService", "VolumeService", "VolumeTypeService"]
 
 
@@ -35,8 +37,9 @@ class Service:
                  clones: CloneService, attachments: AttachmentService,
                  on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]],
                  *, quotas: QuotaService, services: ServiceDirectory, policy: Policy | None = None,
-                 snapshots: SnapshotService | None = None) -> None:
+                 snapshots: SnapshotService | None = None, qos: QosService | None = None) -> None:
         self.auth = auth
+        self.qos = qos
         self.snapshots = snapshots
         self.services = services
         self.quotas = quotas
