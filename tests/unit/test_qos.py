@@ -157,3 +157,14 @@ def test_deleting_an_associated_type_drops_the_association(fast, gold):
     fast.svc.types.delete(fast.admin, gold.id)
     assert fast.svc.qos.associations(fast.admin, q.id) == []
     fast.svc.qos.delete(fast.admin, q.id)
+
+
+def test_a_backend_failing_to_take_a_change_does_not_fail_it_and_the_next_attach_applies_it(fast, gold):
+    qos = fast.svc.qos
+    vol = fast.volume(volume_type=gold.id)
+    q = qos.create(fast.admin, "q", LIMITS)
+    fast.mem.inject("set_volume_qos")
+    qos.associate(fast.admin, q.id, gold.id)  # the spec's change is recorded; the backend's error logged
+    assert qos.type_specs() == {gold.id: q.id} and _limits(fast, vol) == {}
+    fast.svc.attachments.initialize_connection(fast.who, fast.project, vol.id, {"host": "h1"})
+    assert _limits(fast, vol) == {k: int(v) for k, v in LIMITS.items()}

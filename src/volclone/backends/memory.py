@@ -281,8 +281,8 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
                 raise BackendError(f"backend {self.name} has a volume {volume_id} already")
             self._new_layer(size_gib * GIB, volume_id=volume_id)
 
-    @_faultable
     # -- QoS: the limits are recorded, for the service's tests to read back -------------
+    @_faultable
     def set_volume_qos(self, volume_id: str, limits: Mapping[str, int]) -> None:
         with self._lock:
             if volume_id not in self._volumes:
@@ -296,6 +296,7 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
         with self._lock:
             return dict(self._qos.get(volume_id, {}))
 
+    @_faultable
     def delete_volume(self, volume_id: str) -> None:
         self._remove(volume_id)
 
