@@ -31,6 +31,7 @@ from volclone.db.database import (
 from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.layers import SqlLayerStore
 from volclone.db.messages import Messages
+from volclone.db.qos import QosSpecsRepo
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
 from volclone.db.services import ServiceRecords
@@ -47,6 +48,7 @@ from volclone.service.locks import LocalLocks
 from volclone.service.messages import MessageService
 from volclone.service.periodic import Periodic
 from volclone.service.policy import Policy
+from volclone.service.qos import QosService
 from volclone.service.quotas import QuotaService
 from volclone.service.reaper import Reaper
 from volclone.service.services import ServiceDirectory
@@ -200,6 +202,8 @@ def build(settings: Settings, with_backends: bool = True,
                           keys=IdempotencyKeys(db), messages=messages)
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
+    qos = QosService(QosSpecsRepo(db), types, backends)
+    attachments.qos_of_type = qos.spec_of_type
     # (An api-role service built without a coordination URL, as the in-process job board tests
     # build one, lists workers by their heartbeats alone.)
     coordination = (_coordination(settings, worker.name if worker else "api")
@@ -266,7 +270,7 @@ def build(settings: Settings, with_backends: bool = True,
                    VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
                                  lock=volume_locks, snapshots=snapshots, messages=messages),
                    clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy,
-                   snapshots=snapshots, transfers=transfers, messages=messages)
+                   snapshots=snapshots, transfers=transfers, messages=messages, qos=qos)
 
 
 def _remote_drivers(settings: Settings, configs: list[BackendConfig],

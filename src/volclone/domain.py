@@ -395,3 +395,45 @@ class MessageQuery:
     marker: str | None = None
     limit: int | None = None
     offset: int = 0
+class QosConsumer(str, enum.Enum):
+    """Who enforces a QoS spec (Cinder's ``consumer``): the storage (``back-end``, the default),
+    the hypervisor (``front-end``: the specs go out in connection_info), or ``both``."""
+
+    FRONT_END = "front-end"
+    BACK_END = "back-end"
+    BOTH = "both"
+
+    @property
+    def backend_enforces(self) -> bool:
+        return self is not QosConsumer.FRONT_END
+
+    @property
+    def frontend_enforces(self) -> bool:
+        return self is not QosConsumer.BACK_END
+
+
+#: The QoS keys volclone enforces (Cinder's and Nova's names): a limit per second, and for each the
+#: burst ceiling (``*_max``, allowed for ``*_max_length`` seconds); ``size_iops_sec`` counts an I/O
+#: larger than it as several. Other keys of a spec are kept and shown, and mean nothing to volclone.
+QOS_RATE_KEYS = ("total_iops_sec", "read_iops_sec", "write_iops_sec",
+                 "total_bytes_sec", "read_bytes_sec", "write_bytes_sec")
+QOS_BURST_KEYS = tuple(f"{k}_max" for k in QOS_RATE_KEYS)
+QOS_BURST_LENGTH_KEYS = tuple(f"{k}_max_length" for k in QOS_RATE_KEYS)
+QOS_LIMIT_KEYS = (*QOS_RATE_KEYS, *QOS_BURST_KEYS, *QOS_BURST_LENGTH_KEYS, "size_iops_sec")
+
+
+@dataclass(frozen=True)
+class QosSpecs:
+    """A named set of QoS keys (Cinder's ``qos_specs``), associated with volume types."""
+
+    id: str
+    name: str
+    consumer: QosConsumer = QosConsumer.BACK_END
+    specs: Mapping[str, str] = field(default_factory=dict)
+
+    def limits(self) -> dict[str, int]:
+        """The enforced keys that are set (not 0), as numbers (the service checked them); empty
+        when the storage is not the consumer."""
+        if not self.consumer.backend_enforces:
+            return {}
+        return {k: int(v) for k, v in self.specs.items() if k in QOS_LIMIT_KEYS and int(v) > 0}

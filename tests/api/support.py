@@ -45,6 +45,9 @@ def footprint(server: Any) -> dict[str, Any]:
         "volume_types": server.db_rows("SELECT id, extra_specs FROM volume_types ORDER BY id"),
         "clone_tasks": server.db_rows("SELECT id FROM clone_tasks ORDER BY id"),
         "volume_groups": server.db_rows("SELECT id FROM volume_groups ORDER BY id"),
+        "qos_specs": server.db_rows("SELECT id, consumer, specs FROM qos_specs ORDER BY id"),
+        "qos_associations": server.db_rows("SELECT volume_type_id, qos_specs_id FROM qos_type_associations "
+                                           "ORDER BY volume_type_id"),
         "logbooks": server.db_rows("SELECT uuid FROM logbooks ORDER BY uuid"),
         "pool_files": server.pool_files(),
     }

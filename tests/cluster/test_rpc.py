@@ -26,6 +26,7 @@ from volclone.backends.base import (
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
+    QosLimitable,
     SnapshotReadable,
     Snapshottable,
     VolumeDriver,
@@ -153,6 +154,19 @@ def test_round_trip(client: RpcClient, memory: MemoryDriver, backend_name: str) 
     proxy.keep_only(set())  # a no-op on the proxy
     proxy.delete_volume(vid)
     assert not memory.volume_exists(vid) and not proxy.volume_exists(vid)
+
+
+def test_qos_limits_cross_to_the_worker(client: RpcClient, memory: MemoryDriver, backend_name: str) -> None:
+    proxy = client.driver(backend_name, MemoryDriver)
+    assert isinstance(proxy, QosLimitable)
+    vid = uuid.uuid4().hex
+    proxy.create_volume(vid, 1)
+    proxy.set_volume_qos(vid, {"total_iops_sec": 300, "read_bytes_sec": 1 << 20})
+    assert memory.volume_qos(vid) == {"total_iops_sec": 300, "read_bytes_sec": 1 << 20}
+    assert proxy.volume_qos(vid) == memory.volume_qos(vid)
+    proxy.set_volume_qos(vid, {})
+    assert memory.volume_qos(vid) == {} == proxy.volume_qos(vid)
+    proxy.delete_volume(vid)
 
 
 def test_extend_crosses_to_the_worker_with_its_errors(client: RpcClient, memory: MemoryDriver,

@@ -283,3 +283,34 @@ def test_a_client_with_the_image_open_sees_the_new_size_without_reopening(rbd_dr
         assert bytes(consumer.read(2 * 1024**3 - BLOCK, BLOCK)) == block(b"g")
     print(f"rbd: an open client saw the new size {seen_ms:.0f} ms after extend_volume was called")
     rbd_driver.delete_volume(vid)
+
+
+def test_qos_limits_are_librbd_options_in_the_image_metadata(rbd_driver: RbdDriver, ceph_io: Any) -> None:
+    """Read back through the tests' own connection: the image's ``conf_rbd_qos_*`` metadata, and the
+    options librbd takes from it when it opens the image (``config_list``: source image)."""
+    import rbd
+
+    vid = new_id()
+    rbd_driver.create_volume(vid, 1)
+    try:
+        rbd_driver.set_volume_qos(vid, {"total_iops_sec": 300, "read_bytes_sec": 1 << 20,
+                                        "total_iops_sec_max": 600, "size_iops_sec": 4096})
+        with rbd.Image(ceph_io, image_name(vid), read_only=True) as image:
+            meta = {k: v for k, v in image.metadata_list() if k.startswith("conf_rbd_qos")}
+            applied = {c["name"]: c["value"] for c in image.config_list() if c["source"] == rbd.RBD_CONFIG_SOURCE_IMAGE}
+        assert meta == {"conf_rbd_qos_iops_limit": "300", "conf_rbd_qos_read_bps_limit": "1048576",
+                        "conf_rbd_qos_iops_burst": "600"}  # librbd has no I/O size key
+        assert {k: applied.get(k) for k in ("rbd_qos_iops_limit", "rbd_qos_read_bps_limit", "rbd_qos_iops_burst")} \
+            == {"rbd_qos_iops_limit": "300", "rbd_qos_read_bps_limit": "1048576", "rbd_qos_iops_burst": "600"}
+        assert rbd_driver.volume_qos(vid) == {"total_iops_sec": 300, "read_bytes_sec": 1 << 20,
+                                              "total_iops_sec_max": 600}
+
+        rbd_driver.set_volume_qos(vid, {"write_iops_sec": 50})  # exactly these from now on
+        with rbd.Image(ceph_io, image_name(vid), read_only=True) as image:
+            assert {k: v for k, v in image.metadata_list() if k.startswith("conf_")} == {
+                "conf_rbd_qos_write_iops_limit": "50"}
+        rbd_driver.set_volume_qos(vid, {})
+        assert rbd_driver.volume_qos(vid) == {}
+        rbd_driver.set_volume_qos(new_id(), {"total_iops_sec": 1})  # no such image: left alone
+    finally:
+        rbd_driver.delete_volume(vid)

@@ -21,6 +21,7 @@ ATT = "3f0e1c1e-0000-4000-8000-0000000000a4"
 SNAP = "3f0e1c1e-0000-4000-8000-0000000000a5"
 XFER = "3f0e1c1e-0000-4000-8000-0000000000a6"
 MSG = "3f0e1c1e-0000-4000-8000-0000000000a7"
+QOS = "3f0e1c1e-0000-4000-8000-0000000000a8"
 NEW_ATTACH = {"OpenStack-API-Version": "volume 3.27"}
 READ, WRITE, ADMIN = "read", "write", "admin"
 
@@ -125,6 +126,14 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
      "volume_extension:snapshot_admin_actions:force_delete", ADMIN),
     ("GET", "/os-availability-zone", None, "volume_extension:availability_zone_list", READ),
     ("GET", "/extensions", None, "volume_extension:extensions_list", READ),
+    ("GET", "/qos-specs", None, "volume_extension:qos_specs_manage:get_all", ADMIN),
+    ("POST", "/qos-specs", {"qos_specs": {"name": "matrix"}}, "volume_extension:qos_specs_manage:create", ADMIN),
+    ("GET", f"/qos-specs/{QOS}", None, "volume_extension:qos_specs_manage:get", ADMIN),
+    ("PUT", f"/qos-specs/{QOS}", {"qos_specs": {"k": "v"}}, "volume_extension:qos_specs_manage:update", ADMIN),
+    ("GET", f"/qos-specs/{QOS}/associate?vol_type_id={TYPE}", None, "volume_extension:qos_specs_manage:update",
+     ADMIN),
+    ("DELETE", f"/qos-specs/{QOS}", None, "volume_extension:qos_specs_manage:delete", ADMIN),
+    ("PUT", f"/qos-specs/{QOS}/delete_keys", {"keys": ["k"]}, "volume_extension:qos_specs_manage:delete", ADMIN),
 ]
 IDS = [f"{m} {p.split('?')[0]} {r.rsplit(':', 1)[-1]}" for m, p, _, r, _ in ENDPOINTS]
 #: persona -> the kinds of rule it passes on project p1 by default
@@ -190,6 +199,8 @@ def test_each_persona_against_each_endpoint(server, persona, method, path, body,
             server.env.admin.ok("DELETE", f"/volumes/{r.json()['volume']['id']}")
         if r.status_code == 200 and method == "POST" and path == "/types":
             server.env.admin.ok("DELETE", f"/types/{r.json()['volume_type']['id']}")
+        if r.status_code == 200 and method == "POST" and path == "/qos-specs":
+            server.env.admin.request("DELETE", f"/qos-specs/{r.json()['qos_specs']['id']}")
         return
     # A stranger to p1 is refused by the route's rule; for a volume action that is volume:get (for a
     # type action volume_extension:type_get, a snapshot action volume:get_snapshot), which a reader

@@ -245,7 +245,7 @@ def test_the_migration_upgrades_and_downgrades_on_sqlite(tmp_path: Any) -> None:
         command.upgrade(cfg, "0017")
         assert {"volume_transfers", "user_messages"} <= set(inspect(engine).get_table_names())
         assert not [d for d in schema_drift(engine) if "transfer" in repr(d) or "message" in repr(d)]
-        command.downgrade(cfg, "0013")
+        command.downgrade(cfg, "-1")
         tables = set(inspect(engine).get_table_names())
         assert not {"volume_transfers", "user_messages"} & tables
         command.upgrade(cfg, "0017")

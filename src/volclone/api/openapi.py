@@ -89,12 +89,26 @@ class VolumeType(Out):
     os_volume_type_access_is_public: bool = Field(
         False, alias="os-volume-type-access:is_public",
         description="for admins and project members (rule volume_extension:volume_type_access)")
-    qos_specs_id: None = Field(None, description="for admins (rule volume_extension:access_types_qos_specs_id)")
+    qos_specs_id: str | None = Field(None, description="the id of its QoS spec; for admins (rule "
+                                     "volume_extension:access_types_qos_specs_id)")
 
 
 class TypeAccess(Out):
     volume_type_id: str
     project_id: str = Field(description="a project granted the private type")
+
+
+class QosSpecs(Out):
+    id: str
+    name: str
+    consumer: str = Field(description="front-end, back-end or both: who enforces the keys")
+    specs: dict[str, str] = Field(description="Cinder's keys (total_iops_sec, read_bytes_sec, ...) and any others")
+
+
+class QosAssociation(Out):
+    association_type: str = Field(description="volume_type")
+    name: str
+    id: str
 
 
 class VolumeAttachment(Out):
@@ -418,7 +432,7 @@ class UserMessageOut(Out):
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, TypeAccess, VolumeSummary, Volume, AttachmentSummary,
                                       Attachment, CloneStarted, ClonePlanned, RevertStarted, ProgressOut, QuotaSet,
                                       QuotaSetUsage, QuotaLimits, Limits, CinderService, Snapshot, Transfer,
-                                      UserMessageOut)
+                                      UserMessageOut, QosSpecs, QosAssociation)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -463,6 +477,8 @@ _SPECS = _obj(extra_specs=_STRINGS)
 _Q = "/v3/{project_id}/os-quota-sets/{target_project_id}"
 _S = "/v3/{project_id}/snapshots/{snapshot_id}"
 _SNAPSHOT = _obj(snapshot=_ref(Snapshot))
+_QS = "/v3/{project_id}/qos-specs"
+_QOS = _obj(qos_specs=_ref(QosSpecs), links={"type": "array", "items": _ref(Link)})
 
 
 def _snapshot_list() -> Schema:
@@ -513,6 +529,16 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
     ("PUT", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
     ("DELETE", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {202: None},
+    ("GET", _QS): {200: _obj(qos_specs=_list_of(QosSpecs))},
+    ("POST", _QS): {200: _QOS},
+    ("GET", _QS + "/{qos_id}"): {200: _QOS},
+    ("PUT", _QS + "/{qos_id}"): {200: _obj(qos_specs=_STRINGS)},
+    ("DELETE", _QS + "/{qos_id}"): {202: None},
+    ("PUT", _QS + "/{qos_id}/delete_keys"): {202: None},
+    ("GET", _QS + "/{qos_id}/associations"): {200: _obj(qos_associations=_list_of(QosAssociation))},
+    ("GET", _QS + "/{qos_id}/associate"): {202: None},
+    ("GET", _QS + "/{qos_id}/disassociate"): {202: None},
+    ("GET", _QS + "/{qos_id}/disassociate_all"): {202: None},
     ("GET", "/v3/{project_id}/volumes"): {200: _volume_list(VolumeSummary)},
     ("POST", "/v3/{project_id}/volumes"): {202: _VOLUME},
     ("GET", "/v3/{project_id}/volumes/detail"): {200: _volume_list(Volume)},

@@ -51,7 +51,9 @@ def is_public_filter(value: str | None) -> bool | None:
 def _shown(request: Request, types: list[VolumeType]) -> list[dict[str, Any]]:
     """Types as Cinder's show and lists give them to the caller (the field rules asked once)."""
     qos, access = allows(request, views.TYPE_QOS_RULE), allows(request, views.TYPE_ACCESS_RULE)
-    return [views.volume_type(t, qos_specs_id=qos, access_is_public=access) for t in types]
+    qos_service = service(request).qos
+    specs = qos_service.type_specs() if qos and qos_service is not None else {}
+    return [views.volume_type(t, qos_specs_id=qos, access_is_public=access, qos=specs) for t in types]
 
 
 @router.get("")

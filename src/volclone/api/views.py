@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from volclone.domain import (
@@ -60,16 +60,17 @@ USE_QUOTA = (3, 65)           # consumes_quota
 # 3.64 adds encryption_key_id for encrypted volumes only: volclone has none, so it never shows.
 
 
-def volume_type(t: VolumeType, qos_specs_id: bool = False, access_is_public: bool = False) -> dict[str, Any]:
+def volume_type(t: VolumeType, qos_specs_id: bool = False, access_is_public: bool = False,
+                qos: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A type. Cinder's shows and lists add ``qos_specs_id`` (:data:`TYPE_QOS_RULE`) and
     ``os-volume-type-access:is_public`` (:data:`TYPE_ACCESS_RULE`); its create adds only the
-    second; its update neither."""
+    second; its update neither. ``qos``: type id -> its QoS spec's id."""
     body: dict[str, Any] = {"id": t.id, "name": t.name, "description": t.description,
                             "is_public": t.is_public, "extra_specs": dict(t.extra_specs)}
     if access_is_public:
         body["os-volume-type-access:is_public"] = t.is_public
     if qos_specs_id:
-        body["qos_specs_id"] = None
+        body["qos_specs_id"] = (qos or {}).get(t.id)
     return body
 
 

@@ -17,6 +17,8 @@ much data it holds (:class:`ClonePlannable`).
 Cinder's snapshots of one volume, volumes made from them and revert-to-snapshot are one more
 capability (:class:`Snapshottable`).
 
+Per-volume I/O limits (Cinder's back-end QoS specs) are :class:`QosLimitable`.
+
 Reverting a set in place (``POST clone-volumes/revert``) needs one more:
 :class:`DataSwappable`, which puts data prepared beside a volume in its place and
 keeps the old data, until the caller drops it, so the switch can be undone.
@@ -198,6 +200,26 @@ class Snapshottable(abc.ABC):
     def revert_to_snapshot(self, volume_id: str, snapshot_id: str) -> None:
         """The volume (not served, of the snapshot's size) reads exactly what the snapshot froze;
         what was written since is gone. The snapshot stays. On error the volume is unchanged."""
+
+
+class QosLimitable(abc.ABC):
+    """Per-volume I/O limits the backend enforces (Cinder's QoS specs whose consumer is the back end).
+
+    ``limits`` uses Cinder's key names (:data:`volclone.domain.QOS_LIMIT_KEYS`, e.g.
+    ``total_iops_sec``), each a positive number; an empty mapping lifts every limit. The service
+    calls it before it serves a volume and when a spec or an association changes; a backend
+    applies it to a served volume at once where it can, and says in :meth:`volume_qos` what it
+    enforces.
+    """
+
+    @abc.abstractmethod
+    def set_volume_qos(self, volume_id: str, limits: Mapping[str, int]) -> None:
+        """The volume's limits from now on; a volume the backend does not hold is left alone."""
+
+    @abc.abstractmethod
+    def volume_qos(self, volume_id: str) -> dict[str, int]:
+        """The limits the backend holds for the volume, read back from where it enforces them
+        (Cinder's keys; empty: none)."""
 
 
 class VolumeReader(abc.ABC):

@@ -54,6 +54,7 @@ from volclone.backends.base import (
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
+    QosLimitable,
     SnapshotReadable,
     Snapshottable,
     VolumeDriver,
@@ -191,7 +192,7 @@ def snapshot_hold(snapshot_id: str) -> str:
 
 
 class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable,
-                   VolumeImportable, Extendable, ClonePlannable, Snapshottable, DataSwappable):
+                   VolumeImportable, Extendable, ClonePlannable, Snapshottable, DataSwappable, QosLimitable):
     #: Every member copied under one lock.
     consistency_method = "in-memory"
 
@@ -209,6 +210,8 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
         self._generations = itertools.count(1)
         self._ids = itertools.count(1)
         self._faults: dict[tuple[str, bool], list[Fault]] = {}
+        #: Volume id -> the QoS limits set on it (Cinder's keys), as a backend would enforce them.
+        self._qos: dict[str, dict[str, int]] = {}
 
     # -- fault injection (tests) -------------------------------------------------
     def inject(self, method: str, fault: Fault | None = None, *, after: bool = False) -> None:
@@ -278,6 +281,21 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
                 raise BackendError(f"backend {self.name} has a volume {volume_id} already")
             self._new_layer(size_gib * GIB, volume_id=volume_id)
 
+    # -- QoS: the limits are recorded, for the service's tests to read back -------------
+    @_faultable
+    def set_volume_qos(self, volume_id: str, limits: Mapping[str, int]) -> None:
+        with self._lock:
+            if volume_id not in self._volumes:
+                return
+            if limits:
+                self._qos[volume_id] = dict(limits)
+            else:
+                self._qos.pop(volume_id, None)
+
+    def volume_qos(self, volume_id: str) -> dict[str, int]:
+        with self._lock:
+            return dict(self._qos.get(volume_id, {}))
+
     @_faultable
     def delete_volume(self, volume_id: str) -> None:
         self._remove(volume_id)
@@ -288,6 +306,7 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
             if top is None:
                 return
             self._served.pop(volume_id, None)
+            self._qos.pop(volume_id, None)
             top.volume_id = None
             self._collect(top)
 

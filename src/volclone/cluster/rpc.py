@@ -57,6 +57,7 @@ from volclone.backends.base import (
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
+    QosLimitable,
     SnapshotReadable,
     Snapshottable,
     VolumeDriver,
@@ -74,7 +75,7 @@ TOPIC_PREFIX = "volclone-volume"
 LockFactory = Callable[[str], contextlib.AbstractContextManager[object]]
 #: The capability interfaces a proxy carries when its driver class has them.
 CAPABILITIES: tuple[type, ...] = (Attachable, ClonePlannable, Extendable, Flattenable, GroupSnapshotCapable,
-                                  SnapshotReadable, VolumeImportable, Snapshottable, DataSwappable)
+                                  SnapshotReadable, VolumeImportable, Snapshottable, DataSwappable, QosLimitable)
 
 #: The classes an error may arrive as: volclone.errors' own, by name.
 _ERRORS: dict[str, type[VolcloneError]] = {
@@ -214,6 +215,18 @@ class _Endpoint:
             assert isinstance(self._driver, ClonePlannable)
             return self._driver.allocated_bytes(list(volume_ids))
         return self._run("allocated_bytes", None, action, ClonePlannable)
+
+    def set_volume_qos(self, ctxt: object, volume_id: str, limits: dict[str, int]) -> dict[str, object]:
+        def action() -> None:
+            assert isinstance(self._driver, QosLimitable)
+            self._driver.set_volume_qos(volume_id, {str(k): int(v) for k, v in limits.items()})
+        return self._run("set_volume_qos", volume_id, action, QosLimitable)
+
+    def volume_qos(self, ctxt: object, volume_id: str) -> dict[str, object]:
+        def action() -> dict[str, int]:
+            assert isinstance(self._driver, QosLimitable)
+            return self._driver.volume_qos(volume_id)
+        return self._run("volume_qos", volume_id, action, QosLimitable)
 
     def _snapshots(self) -> Snapshottable:
         assert isinstance(self._driver, Snapshottable)
@@ -504,6 +517,14 @@ class _RemoteSnapshottable(_Remote, Snapshottable):
         self._call("revert_to_snapshot", volume_id=volume_id, snapshot_id=snapshot_id)
 
 
+class _RemoteQos(_Remote, QosLimitable):
+    def set_volume_qos(self, volume_id: str, limits: Mapping[str, int]) -> None:
+        self._call("set_volume_qos", volume_id=volume_id, limits=dict(limits))
+
+    def volume_qos(self, volume_id: str) -> dict[str, int]:
+        return {str(k): int(v) for k, v in dict(self._call("volume_qos", volume_id=volume_id)).items()}
+
+
 class _RemoteSwappable(_Remote, DataSwappable):
     """Revert flows run in the workers too; the API role only checks that the backend can swap."""
 
@@ -522,6 +543,7 @@ _PARTS: dict[type, type[_Remote]] = {
     Extendable: _RemoteExtendable,
     Flattenable: _RemoteFlattenable,
     GroupSnapshotCapable: _RemoteGroupSnapshots,
+    QosLimitable: _RemoteQos,
     SnapshotReadable: _RemoteSnapshotReadable,
     VolumeImportable: _RemoteImportable,
 }

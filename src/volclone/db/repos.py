@@ -27,6 +27,7 @@ from volclone.db.schema import (
     BackendRow,
     CloneTaskRow,
     GroupRow,
+    QosTypeRow,
     SettingRow,
     TokenRow,
     VolumeRow,
@@ -150,6 +151,7 @@ class VolumeTypes:
     def delete(self, type_id: str) -> None:
         with _transaction(self.db) as s:
             s.execute(delete(VolumeTypeAccessRow).where(VolumeTypeAccessRow.volume_type_id == type_id))
+            s.execute(delete(QosTypeRow).where(QosTypeRow.volume_type_id == type_id))
             s.execute(delete(VolumeTypeRow).where(VolumeTypeRow.id == type_id))
 
     # -- type access: the projects granted a private type -----------------------------------

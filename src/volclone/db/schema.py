@@ -294,3 +294,21 @@ class UserMessageRow(Base):
     message_level: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+class QosSpecsRow(Base):
+    """A QoS spec (Cinder's ``quality_of_service_specs``, flattened: its keys in one JSON column)."""
+
+    __tablename__ = "qos_specs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    consumer: Mapped[str] = mapped_column(String(16))
+    specs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class QosTypeRow(Base):
+    """A volume type's QoS spec (Cinder's ``volume_types.qos_specs_id``): at most one per type."""
+
+    __tablename__ = "qos_type_associations"
+    volume_type_id: Mapped[str] = mapped_column(ForeignKey("volume_types.id"), primary_key=True)
+    qos_specs_id: Mapped[str] = mapped_column(ForeignKey("qos_specs.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

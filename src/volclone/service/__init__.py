@@ -13,6 +13,7 @@
     snap = svc.snapshots.create(who, project, vol.id, force=True)
     offer, key = svc.transfers.create(who, project, vol.id)   # another project accepts it with key
     svc.messages.page(who, project, MessageQuery())            # failures told after the fact
+    svc.qos.associate(admin, qos_id, type_id)       # QoS specs, enforced by the backends
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
 from volclone.service.messages import MessageService
 from volclone.service.policy import Policy
+from volclone.service.qos import QosService
 from volclone.service.quotas import QuotaService
 from volclone.service.services import ServiceDirectory
 from volclone.service.snapshots import SnapshotService
 from volclone.service.transfers import TransferService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AttachmentService", "AuthService", "CloneService", "MessageService", "Policy", "QuotaService",
-           "Service", "ServiceDirectory", "SnapshotService", "TransferService", "VolumeService",
+__all__ = ["AttachmentService", "AuthService", "CloneService", "MessageService", "Policy", "QosService",
+           "QuotaService", "Service", "ServiceDirectory", "SnapshotService", "TransferService", "VolumeService",
            "VolumeTypeService"]
 
 
@@ -41,10 +43,11 @@ class Service:
                  on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]],
                  *, quotas: QuotaService, services: ServiceDirectory, policy: Policy | None = None,
                  snapshots: SnapshotService | None = None, transfers: TransferService | None = None,
-                 messages: MessageService | None = None) -> None:
+                 messages: MessageService | None = None, qos: QosService | None = None) -> None:
         self.auth = auth
         self.transfers = transfers
         self.messages = messages
+        self.qos = qos
         self.snapshots = snapshots
         self.services = services
         self.quotas = quotas

@@ -29,10 +29,10 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from volclone.backends.base import Attachable
+from volclone.backends.base import Attachable, QosLimitable
 from volclone.db.repos import Attachments, Volumes
 from volclone.domain import (
     ATTACHABLE,
@@ -41,6 +41,7 @@ from volclone.domain import (
     AttachMode,
     AttachStatus,
     Principal,
+    QosSpecs,
     Volume,
     VolumeStatus,
     mode_conflict,
@@ -84,6 +85,8 @@ class AttachmentService:
         # attachments, the backend call and the record stay in step. (One process serves
         # a pool: its exports live in that process's daemon.)
         self._lock = threading.RLock()
+        #: The QoS spec of a volume type (bootstrap sets it): applied before a volume is served.
+        self.qos_of_type: Callable[[str], QosSpecs | None] | None = None
 
     # -- lookups ---------------------------------------------------------------
     def _volume(self, project_id: str, volume_id: str) -> Volume:
@@ -384,12 +387,20 @@ class AttachmentService:
         if why:
             raise InvalidVolume(f"volume {vol.id} can't be attached {mode.value}: {why}")
 
-    @staticmethod
-    def _serve(driver: Attachable, a: Attachment) -> dict[str, Any]:
-        """Export the volume in the attachment's mode; Cinder's connection_info with ``access_mode``."""
+    def _serve(self, driver: Attachable, a: Attachment) -> dict[str, Any]:
+        """Export the volume in the attachment's mode; Cinder's connection_info with ``access_mode``,
+        and ``qos_specs`` when its type's QoS spec is the consumer's to enforce. A back-end spec's
+        limits are set on the backend first, so the volume is never served without them."""
+        vol = self.volumes.get(a.volume_id)
+        qos = self.qos_of_type(vol.volume_type_id) if vol is not None and self.qos_of_type is not None else None
+        if isinstance(driver, QosLimitable):
+            driver.set_volume_qos(a.volume_id, qos.limits() if qos is not None else {})
         info = dict(driver.initialize_connection(a.volume_id, writable=a.mode is AttachMode.RW))
         data = info.get("data")
-        info["data"] = {**(data if isinstance(data, dict) else {}), "access_mode": a.mode.value}
+        shown: dict[str, Any] = {**(data if isinstance(data, dict) else {}), "access_mode": a.mode.value}
+        if qos is not None and qos.consumer.frontend_enforces:
+            shown["qos_specs"] = dict(qos.specs)
+        info["data"] = shown
         return info
 
     def _detach(self, a: Attachment) -> None:

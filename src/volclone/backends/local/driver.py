@@ -31,6 +31,7 @@ from volclone.backends.base import (
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
+    QosLimitable,
     SnapshotReadable,
     Snapshottable,
     VolumeDriver,
@@ -44,6 +45,7 @@ from volclone.backends.local.graph import Graph
 from volclone.backends.local.layers import Layer, LayerStore, new_layer_id
 from volclone.backends.local.ports import LocalReader, LocalWriter
 from volclone.backends.local.qsd import JobCancelled, StorageDaemon
+from volclone.backends.local.throttle import filter_node
 from volclone.errors import BackendError, Cancelled
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ def snapshot_hold(snapshot_id: str) -> str:
 
 
 class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable, VolumeImportable,
-                  Extendable, ClonePlannable, Snapshottable, DataSwappable):
+                  Extendable, ClonePlannable, Snapshottable, DataSwappable, QosLimitable):
     """The pool's volumes, snapshots and clones, and the reference counting of their layers.
 
     Its parts: :class:`~volclone.backends.local.qsd.StorageDaemon` (the process and QMP),
@@ -155,7 +157,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
                 self.daemon.dispose_job(job["id"])
             unswitched = self._repair_exports(self.exports.adopt())
             self.graph.adopt({layer.node for vid in [*self.exports.served, *unswitched]
-                              for layer in self.chain(vid)})
+                              for layer in self.chain(vid)}, others={filter_node(v) for v in self.exports.filtered})
             if unswitched:
                 self._finish_switch(unswitched)
             log.info("took over the running qemu-storage-daemon: %d exports, %d nodes kept",
@@ -268,6 +270,27 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
             if self.exports.stop_serving(volume_id):
                 self._close([volume_id])
 
+    # -- QoS: a throttle group per served volume with limits ---------------------------
+    def set_volume_qos(self, volume_id: str, limits: Mapping[str, int]) -> None:
+        """Applied at once to a volume served through its throttle filter; else from its next
+        export (an export without the filter can't get one while it serves: QEMU 7.2 can't put
+        a node under a running export)."""
+        with self._lock:
+            if self.store.top(volume_id) is None:
+                self.exports.limits.pop(volume_id, None)
+                return
+            if not self.exports.set_limits(volume_id, dict(limits)):
+                log.info("volume %s is served without a throttle; its QoS limits apply from its next attach",
+                         volume_id)
+
+    def volume_qos(self, volume_id: str) -> dict[str, int]:
+        """The limits the daemon enforces on the volume's export, read from its throttle group
+        (``qom-get``); empty when it is not served through one."""
+        with self._lock:
+            if volume_id not in self.exports.filtered:
+                return {}
+            return self.exports.throttles.group_limits(volume_id) or {}
+
     def keep_only(self, volume_ids: Collection[str]) -> None:
         """Stop serving every volume not in ``volume_ids`` (after a start: what a daemon
         taken over served for attachments that are gone)."""
@@ -312,6 +335,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
         with self._lock:
             if volume_id in self._busy:
                 self._wait_until_free([volume_id])
+            self.exports.limits.pop(volume_id, None)
             top = self.store.top(volume_id)
             if top is None:
                 return
@@ -718,8 +742,12 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
 
         def commit() -> None:
             try:
-                self.daemon.run_job("block-commit", f"commit-{child.id}", device=child.node,
-                                    **_args({"base-node": parent.node}))
+                # A throttle filter over the active layer is the root QEMU wants named (measured:
+                # "Need a root block node" otherwise), the layer its top.
+                top = {"top-node": child.node} if volume_id in self.exports.filtered else {}
+                device = filter_node(volume_id) if top else child.node
+                self.daemon.run_job("block-commit", f"commit-{child.id}", device=device,
+                                    **_args({"base-node": parent.node, **top}))
             except BaseException as exc:  # handed to the waiting thread
                 failed.append(exc)
             finally:

@@ -6,6 +6,9 @@ the service must be read back (:meth:`NbdExports.adopt`). The NBD server starts 
 first export, at the configured address, so clients find a volume at the same URI after
 any restart.
 
+A volume given QoS limits (:attr:`NbdExports.limits`) is exported through a throttle filter
+over its active layer (:mod:`volclone.backends.local.throttle`).
+
 The caller holds the driver's pool lock around every call.
 """
 
@@ -16,6 +19,7 @@ import time
 
 from volclone.backends.local.graph import Graph
 from volclone.backends.local.qsd import QMPCommandError
+from volclone.backends.local.throttle import Throttles, filter_node
 from volclone.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,11 @@ class NbdExports:
         self.port = port
         #: Volumes served (volume id -> writable); their chains stay open in the daemon.
         self.served: dict[str, bool] = {}
+        #: QoS limits by volume (Cinder's keys), applied when a volume is exported.
+        self.limits: dict[str, dict[str, int]] = {}
+        #: Served volumes whose export serves their throttle filter (not their active layer).
+        self.filtered: set[str] = set()
+        self.throttles = Throttles(graph.daemon)
         self._server_started = False
 
     def connection_info(self, volume_id: str) -> dict[str, object]:
@@ -73,9 +82,36 @@ class NbdExports:
         self.graph.open([volume_id])
         top = self.graph.store.top(volume_id)
         assert top is not None
-        daemon.execute("block-export-add", type="nbd", id=export_id(volume_id, writable), name=volume_id,
-                       **{"node-name": top.node}, writable=writable)
+        node = top.node
+        limits = self.limits.get(volume_id)
+        if limits:
+            self.throttles.set_group(volume_id, limits)
+            node = self.throttles.add_filter(volume_id, top.node)
+            self.filtered.add(volume_id)
+        try:
+            daemon.execute("block-export-add", type="nbd", id=export_id(volume_id, writable), name=volume_id,
+                           **{"node-name": node}, writable=writable)
+        except Exception:
+            self._unfilter(volume_id)
+            raise
         self.served[volume_id] = writable
+
+    def set_limits(self, volume_id: str, limits: dict[str, int]) -> bool:
+        """The volume's limits from now on (empty: none); returns whether they apply now (its
+        export serves its filter), else they do from its next export."""
+        if limits:
+            self.limits[volume_id] = dict(limits)
+        else:
+            self.limits.pop(volume_id, None)
+        if volume_id in self.filtered:
+            self.throttles.set_group(volume_id, limits)  # all 0: the filter stays, limiting nothing
+            return True
+        return not limits or volume_id not in self.served
+
+    def _unfilter(self, volume_id: str) -> None:
+        if volume_id in self.filtered:
+            self.filtered.discard(volume_id)
+            self.throttles.remove(volume_id)
 
     def _remove(self, eid: str) -> None:
         """Remove an export at once (connected clients are cut off) and wait until it is gone."""
@@ -89,6 +125,9 @@ class NbdExports:
             if time.monotonic() > deadline:
                 raise BackendError(f"export {eid} did not go away")
             time.sleep(0.002)
+        parsed = parse_export_id(eid)
+        if parsed is not None:
+            self._unfilter(parsed[0])
 
     def stopped(self) -> None:
         """The daemon was stopped or let go of: the next export starts the NBD server."""
@@ -98,6 +137,7 @@ class NbdExports:
         """After the daemon restarted: serve every exported volume again, at the same address."""
         self._server_started = False
         exports, self.served = self.served, {}
+        self.filtered.clear()  # the new daemon has no filters or groups
         # Chains first, then the NBD server and the exports back to back: a client that
         # reconnects in between finds the export half there (no block status) for less time.
         for volume_id in exports:
@@ -128,6 +168,10 @@ class NbdExports:
                 self._remove(export["id"])
             elif export["node-name"] == top.node:
                 self.served[parsed[0]] = parsed[1]
+            elif export["node-name"] == filter_node(parsed[0]):
+                # The filter follows every graph change under it: it serves the active layer.
+                self.served[parsed[0]] = parsed[1]
+                self.filtered.add(parsed[0])
             else:
                 differ.append((export["id"], parsed[0], parsed[1], export["node-name"]))
         return differ

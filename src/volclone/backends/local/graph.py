@@ -84,16 +84,17 @@ class Graph:
         nodes = self.daemon.execute("query-named-block-nodes", flat=True)
         return {n["node-name"] for n in nodes if not n["node-name"].startswith("#")}
 
-    def adopt(self, wanted: set[str]) -> None:
+    def adopt(self, wanted: set[str], others: Collection[str] = ()) -> None:
         """A daemon left running by an earlier run: keep its nodes in ``wanted`` that open
         the file their layer's record names; close every other one (top down: a node
-        can't go while another has it as its backing)."""
+        can't go while another has it as its backing) but ``others`` (not layers: filters
+        the exports kept serve)."""
         known = self.store.all_ids()
         opened = {n["node-name"]: n for n in self.daemon.execute("query-named-block-nodes", flat=True)
                   if not n["node-name"].startswith("#")}
         self.nodes = {node for node, info in opened.items()
                       if node in wanted and node[1:] in known and info.get("file") == str(self.path(node[1:]))}
-        extra = [n for n in opened if n not in self.nodes]
+        extra = [n for n in opened if n not in self.nodes and n not in others]
         while extra:
             left = [n for n in extra if not self.remove(n)]
             if len(left) == len(extra):

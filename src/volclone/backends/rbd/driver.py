@@ -62,6 +62,7 @@ from volclone.backends.base import (
     Extendable,
     GroupSnapshot,
     GroupSnapshotCapable,
+    QosLimitable,
     SnapshotReadable,
     Snapshottable,
     VolumeDriver,
@@ -70,6 +71,7 @@ from volclone.backends.base import (
     VolumeWriter,
     remove_made,
 )
+from volclone.backends.rbd import qos
 from volclone.backends.rbd.ports import RbdReader, RbdWriter
 from volclone.errors import BackendError
 
@@ -145,7 +147,7 @@ def snap_name(snapshot_id: str) -> str:
 
 
 class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable, VolumeImportable, Extendable,
-                ClonePlannable, Snapshottable, DataSwappable):
+                ClonePlannable, Snapshottable, DataSwappable, QosLimitable):
     #: One RBD group snapshot of the sources' group.
     consistency_method = "rbd-group-snapshot"
 
@@ -260,6 +262,23 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
             if size <= current:
                 raise BackendError(f"volume {volume_id} is {current} bytes; it can't grow to {new_size_gib} GiB")
             image.resize(size)
+
+    # -- QoS: librbd's options in the image's metadata (backends/rbd/qos.py) -------------
+    def set_volume_qos(self, volume_id: str, limits: Mapping[str, int]) -> None:
+        with self._ceph(f"setting the QoS limits of volume {volume_id}"):
+            try:
+                with self._rbd.Image(self._io, image_name(volume_id)) as image:
+                    qos.apply(image, limits)
+            except self._rbd.ImageNotFound:
+                return
+
+    def volume_qos(self, volume_id: str) -> dict[str, int]:
+        with self._ceph(f"reading the QoS limits of volume {volume_id}"):
+            try:
+                with self._rbd.Image(self._io, image_name(volume_id), read_only=True) as image:
+                    return qos.read(image)
+            except self._rbd.ImageNotFound:
+                return {}
 
     def volume_exists(self, volume_id: str) -> bool:
         with self._ceph(f"looking up volume {volume_id}"):
