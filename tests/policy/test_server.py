@@ -47,6 +47,7 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("POST", f"/volumes/{VOL}/action", {"os-flatten": {}}, "volume_extension:volume_actions:flatten", WRITE),
     ("POST", f"/volumes/{VOL}/action", {"os-extend": {"new_size": 2}}, "volume:extend", WRITE),
     ("POST", f"/volumes/{VOL}/action", {"os-set_bootable": {"bootable": True}}, "volume:update", WRITE),
+    ("POST", f"/volumes/{VOL}/action", {"os-retype": {"new_type": "__DEFAULT__"}}, "volume:retype", WRITE),
     ("POST", f"/volumes/{VOL}/action", {"os-update_readonly_flag": {"readonly": True}},
      "volume:update_readonly_flag", WRITE),
     ("POST", f"/volumes/{VOL}/action", {"os-reserve": None}, "volume_extension:volume_actions:reserve", WRITE),

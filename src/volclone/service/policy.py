@@ -118,6 +118,8 @@ API_RULES = [
     _rule("volume:extend_attached_volume", ADMIN_OR_MEMBER,
           "Extend an attached (in-use) volume: os-extend at microversion 3.42 or later.",
           "POST /volumes/{volume_id}/action (os-extend)"),
+    _rule("volume:retype", ADMIN_OR_MEMBER, "Retype a volume (onto another backend: migrate its data).",
+          "POST /volumes/{volume_id}/action (os-retype)"),
     _rule("volume:update_readonly_flag", ADMIN_OR_MEMBER, "Update a volume's readonly flag.",
           "POST /volumes/{volume_id}/action (os-update_readonly_flag)"),
     _rule("volume_extension:volume_admin_actions:reset_status", ADMIN_API,
