@@ -97,6 +97,8 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("DELETE", "/os-quota-sets/p1", None, "volume_extension:quotas:delete", ADMIN),
     ("GET", "/limits", None, "limits_extension:used_limits", READ),
     ("GET", "/os-services", None, "volume_extension:services:index", ADMIN),
+    ("GET", "/scheduler-stats/get_pools", None, "scheduler_extension:scheduler_stats:get_pools", ADMIN),
+    ("GET", "/capabilities/nowhere@local", None, "volume_extension:capabilities", ADMIN),
     ("POST", "/snapshots", {"snapshot": {"volume_id": VOL}}, "volume:create_snapshot", WRITE),
     ("GET", "/snapshots", None, "volume:get_all_snapshots", READ),
     ("GET", "/snapshots/detail", None, "volume:get_all_snapshots", READ),

@@ -19,6 +19,7 @@ from volclone.api import (
     faults,
     limits,
     openapi,
+    pools,
     quotas,
     services,
     snapshots,
@@ -94,7 +95,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
                volume_actions.router, quotas.router, services.router, snapshots.router, zones.router,
-               extensions.router)
+               extensions.router, pools.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

@@ -217,6 +217,10 @@ API_RULES = [
     # services
     _rule("volume_extension:services:index", ADMIN_API,
           "List the services: each worker's backends, up or down (os-services).", "GET /os-services"),
+    _rule("scheduler_extension:scheduler_stats:get_pools", ADMIN_API,
+          "List the backends' pools, with their capabilities in detail.", "GET /scheduler-stats/get_pools"),
+    _rule("volume_extension:capabilities", ADMIN_API, "Show a volume service's capabilities.",
+          "GET /capabilities/{hostname}"),
     # what clients ask before they start (Cinder lets any caller; here, any reader of the project)
     _rule("volume_extension:availability_zone_list", ADMIN_OR_READER, "List the availability zones.",
           "GET /os-availability-zone"),
