@@ -35,6 +35,8 @@ class VolumeStatus(str, enum.Enum):
     #: A volume transfer is open for it (Cinder's status): it waits for another project to
     #: accept it, and nothing attaches, extends, snapshots or deletes it meanwhile.
     AWAITING_TRANSFER = "awaiting-transfer"
+    #: ``os-retype`` is moving the volume's data to another backend (Cinder's status).
+    RETYPING = "retyping"
 
 
 class TaskKind(str, enum.Enum):
@@ -177,7 +179,8 @@ class Volume:
     #: which its views show in ``metadata`` as ``"True"``/``"False"`` once set). A read-only
     #: volume is attached read-only.
     readonly: bool | None = None
-    #: Set only by ``os-reset_status`` (volclone migrates nothing yet); None is Cinder's "none".
+    #: ``os-retype`` onto another backend: ``migrating``, ``completing``, then ``success`` or
+    #: ``error``; ``os-reset_status`` sets it too. None is Cinder's "none".
     migration_status: str | None = None
     #: The snapshot the volume was made from (``snapshot_id`` in POST /volumes), if any.
     snapshot_id: str | None = None

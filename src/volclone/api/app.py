@@ -20,6 +20,7 @@ from volclone.api import (
     limits,
     messages,
     openapi,
+    pools,
     qos,
     quotas,
     services,
@@ -115,7 +116,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
                volume_actions.router, quotas.router, services.router, snapshots.router, zones.router,
-               extensions.router, *transfers.routers, messages.router, qos.router)
+               extensions.router, *transfers.routers, messages.router, qos.router, pools.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

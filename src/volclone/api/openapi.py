@@ -597,6 +597,17 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", _M): {200: _obj(messages=_list_of(UserMessageOut))},
     ("GET", _M + "/{message_id}"): {200: _obj(message=_ref(UserMessageOut))},
     ("DELETE", _M + "/{message_id}"): {204: None},
+    ("GET", "/v3/{project_id}/scheduler-stats/get_pools"): {200: _obj(pools={"type": "array", "items": {
+        "type": "object", "required": ["name"], "additionalProperties": False,
+        "properties": {"name": {"type": "string"}, "capabilities": {"type": "object"}}}})},
+    ("GET", "/v3/{project_id}/capabilities/{hostname}"): {200: _obj(
+        namespace={"type": "string", "pattern": "^OS::Storage::Capabilities::.+$"},
+        volume_backend_name={"type": "string"}, pool_name={"type": ["string", "null"]},
+        vendor_name={"type": "string"}, driver_version={"type": "string"}, storage_protocol={"type": "string"},
+        display_name={"type": ["string", "null"]}, description={"type": ["string", "null"]},
+        visibility={"type": ["string", "null"]}, replication_targets={"type": "array"},
+        properties={"type": "object", "additionalProperties": _obj(
+            title={"type": "string"}, description={"type": "string"}, type={"type": "string"})})},
 }
 
 

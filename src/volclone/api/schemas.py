@@ -338,6 +338,13 @@ class OsRevert(Strict):
     snapshot_id: StrictStr = Field(min_length=1, max_length=255)
 
 
+class OsRetype(Strict):
+    """``{"os-retype": {"new_type": name-or-id, "migration_policy": "never" | "on-demand"}}``."""
+
+    new_type: StrictStr = Field(min_length=1, max_length=255)
+    migration_policy: Literal["never", "on-demand"] | None = None
+
+
 class VolumeActionBody(OneAction):
     """``POST /volumes/{id}/action``: exactly one action."""
 
@@ -349,6 +356,7 @@ class VolumeActionBody(OneAction):
     os_terminate_connection: OsTerminateConnection | None = Field(None, alias="os-terminate_connection")
     os_flatten: Flatten | None = Field(None, alias="os-flatten")
     os_extend: OsExtend | None = Field(None, alias="os-extend")
+    os_retype: OsRetype | None = Field(None, alias="os-retype")
     os_set_bootable: OsSetBootable | None = Field(None, alias="os-set_bootable")
     os_update_readonly_flag: OsUpdateReadonlyFlag | None = Field(None, alias="os-update_readonly_flag")
     os_reset_status: OsResetStatus | None = Field(None, alias="os-reset_status")

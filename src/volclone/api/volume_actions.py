@@ -11,6 +11,10 @@
         Grow the volume: an ``available`` one, or an ``in-use`` one from microversion 3.42 (rule
         ``volume:extend_attached_volume`` then), as Cinder. volclone serves up to 3.27 today, so an
         attached volume is refused (400) until the maximum reaches 3.42.
+    os-retype {"new_type": T, "migration_policy": "never" | "on-demand"}
+        Give the volume type T (name or id): on the same backend the type changes; on another
+        one, with ``on-demand``, an ``available`` volume's data moves there (it keeps its id;
+        ``volclone.service.retype``). Rule ``volume:retype``.
     os-set_bootable {"bootable": B} (200) | os-update_readonly_flag {"readonly": B}
     os-reset_status {"status", "attach_status", "migration_status"} | os-force_delete (admins)
     os-reserve | os-unreserve | os-begin_detaching | os-roll_detaching
@@ -38,6 +42,7 @@ from volclone.api.schemas import VolumeActionBody
 from volclone.api.versions import fmt
 from volclone.domain import AttachMode, Principal, VolumeStatus
 from volclone.errors import BadRequest, CapabilityMissing, NotFound
+from volclone.service.retype import Retyper
 
 router = APIRouter(prefix="/v3/{project_id}/volumes/{volume_id}/action")
 
@@ -59,6 +64,7 @@ ACTION_RULES = {
     "os_reset_status": "volume_extension:volume_admin_actions:reset_status",
     "os_force_delete": "volume_extension:volume_admin_actions:force_delete",
     "os_revert": "volume:revert_to_snapshot",
+    "os_retype": "volume:retype",
 }
 EXTEND_ATTACHED_RULE = "volume:extend_attached_volume"
 #: The microversion from which an in-use volume can be extended (Cinder's ``VOLUME_EXTEND_INUSE``).
@@ -99,6 +105,10 @@ def volume_action(project_id: str, volume_id: str, body: VolumeActionBody, reque
         snaps.revert(who, project_id, volume_id, body.os_revert.snapshot_id)
         return Response(status_code=202)
     enforce(request, ACTION_RULES[name], project_id)
+    if body.os_retype is not None:
+        Retyper(volumes).retype(who, project_id, volume_id, body.os_retype.new_type,
+                                body.os_retype.migration_policy)
+        return Response(status_code=202)
     if body.os_flatten is not None:
         volumes.flatten(who, project_id, volume_id)
         return Response(status_code=202)

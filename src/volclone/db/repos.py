@@ -302,6 +302,20 @@ class Volumes:
             s.flush()
             return _volume(row)
 
+    def update_if(self, volume_id: str, only_from: Collection[VolumeStatus], **values: Any) -> Volume | None:
+        """Set columns (``status`` takes a :class:`VolumeStatus`) in one conditional UPDATE, only
+        while the volume's status is in ``only_from``; the volume as it is then, or None (not there,
+        or in another status)."""
+        if "status" in values:
+            values["status"] = VolumeStatus(values["status"]).value
+        q = (update(VolumeRow).where(VolumeRow.id == volume_id,
+                                     VolumeRow.status.in_([st.value for st in only_from]))
+             .values(**values, updated_at=utcnow()).returning(VolumeRow.id))
+        with _transaction(self.db) as s:
+            if not list(s.scalars(q)):
+                return None
+        return self.get(volume_id)
+
     def merge_metadata(self, per_volume: dict[str, dict[str, str]]) -> builtins.list[str]:
         """Add metadata to several volumes in one transaction; returns the ids not found."""
         with _transaction(self.db) as s:

@@ -118,6 +118,8 @@ API_RULES = [
     _rule("volume:extend_attached_volume", ADMIN_OR_MEMBER,
           "Extend an attached (in-use) volume: os-extend at microversion 3.42 or later.",
           "POST /volumes/{volume_id}/action (os-extend)"),
+    _rule("volume:retype", ADMIN_OR_MEMBER, "Retype a volume (onto another backend: migrate its data).",
+          "POST /volumes/{volume_id}/action (os-retype)"),
     _rule("volume:update_readonly_flag", ADMIN_OR_MEMBER, "Update a volume's readonly flag.",
           "POST /volumes/{volume_id}/action (os-update_readonly_flag)"),
     _rule("volume_extension:volume_admin_actions:reset_status", ADMIN_API,
@@ -243,6 +245,10 @@ API_RULES = [
     # services
     _rule("volume_extension:services:index", ADMIN_API,
           "List the services: each worker's backends, up or down (os-services).", "GET /os-services"),
+    _rule("scheduler_extension:scheduler_stats:get_pools", ADMIN_API,
+          "List the backends' pools, with their capabilities in detail.", "GET /scheduler-stats/get_pools"),
+    _rule("volume_extension:capabilities", ADMIN_API, "Show a volume service's capabilities.",
+          "GET /capabilities/{hostname}"),
     # what clients ask before they start (Cinder lets any caller; here, any reader of the project)
     _rule("volume_extension:availability_zone_list", ADMIN_OR_READER, "List the availability zones.",
           "GET /os-availability-zone"),

@@ -43,6 +43,8 @@ status             left by                                       the reaper
                                                                  ``error_deleting`` while it fails)
 ``reserved``,      a change of attachments whose process died    status recomputed from the attachment
 ``attaching``                                                    rows; no attachment is removed
+``retyping``       a migration (``os-retype`` onto another       finished or undone, as the row's backend
+                   backend) whose process died                   says (``volclone.service.retype.recover``)
 =================  ============================================  ==========================================
 
 A backend delete that fails leaves ``error_deleting`` (as Cinder marks it); the next run whose
@@ -84,6 +86,7 @@ from volclone.db.schema import utcnow
 from volclone.db.snapshots import Snapshots
 from volclone.domain import Volume, VolumeStatus, attached_status
 from volclone.errors import VolcloneError
+from volclone.service import retype
 from volclone.service.locks import volume_lock
 from volclone.service.messages import MessageService
 from volclone.service.periodic import Periodic
@@ -93,7 +96,7 @@ log = logging.getLogger(__name__)
 
 #: The statuses the reaper looks at.
 TRANSITIONAL = frozenset({VolumeStatus.CREATING, VolumeStatus.DELETING, VolumeStatus.ERROR_DELETING,
-                          VolumeStatus.RESERVED, VolumeStatus.ATTACHING})
+                          VolumeStatus.RESERVED, VolumeStatus.ATTACHING, VolumeStatus.RETYPING})
 _DELETING = frozenset({VolumeStatus.DELETING})
 _ATTACH_PENDING = frozenset({VolumeStatus.RESERVED, VolumeStatus.ATTACHING})
 #: Bounds of the interval between two runs (seconds).
@@ -162,6 +165,8 @@ class Reaper:
                 return False  # a clone flow's source: the flow (or its leftover retry) releases it
             if vol.status in _ATTACH_PENDING:
                 return self._resync(vol)
+            if vol.status is VolumeStatus.RETYPING:
+                return self._end_migration(vol)
             if vol.status is VolumeStatus.CREATING and self.clone_tasks.mention(vol.id):
                 return False  # a clone being made: its flow resumes or reverts it
             if vol.status is not VolumeStatus.CREATING and self.snapshots.count_of_volume(vol.id):
@@ -176,6 +181,15 @@ class Reaper:
                 log.debug("volume %s is %s; left as it is: %s", vol.id, vol.status.value, exc.message)
                 return False
             return self._delete(vol, driver, cutoff)
+
+    def _end_migration(self, vol: Volume) -> bool:
+        ended = retype.recover(self.backends, self.volumes, vol)
+        if ended is None:
+            return False
+        log.warning("volume %s (project %s) was left retyping for %s: its migration is %s (backend %s)",
+                    vol.id, vol.project_id, self._age(vol), "finished" if ended.migration_status == "success"
+                    else "undone", ended.backend)
+        return True
 
     def _resync(self, vol: Volume) -> bool:
         if not self.attachments.sync_status(vol.id):
