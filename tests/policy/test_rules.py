@@ -55,6 +55,7 @@ ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:quotas:update", "volume_extension:quotas:delete", "volume_extension:services:index",
               "volume_extension:volume_host_attribute", "volume_extension:volume_mig_status_attribute",
               "volume_extension:access_types_qos_specs_id", "volume_extension:volume_type_access:get_all_for_type",
+              "scheduler_extension:scheduler_stats:get_pools", "volume_extension:capabilities",
               *(f"volume_extension:qos_specs_manage:{op}" for op in ("get_all", "get", "create", "update", "delete")),
               *TYPE_ACTION_RULES.values(), *SNAPSHOT_ACTION_RULES.values()]
 
