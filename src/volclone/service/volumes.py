@@ -342,7 +342,8 @@ class VolumeService:
 
     def create(self, who: Principal, project_id: str, size: int | None, name: str | None = None,
                description: str | None = None, volume_type: str | None = None,
-               metadata: dict[str, str] | None = None, snapshot_id: str | None = None) -> Volume:
+               metadata: dict[str, str] | None = None, snapshot_id: str | None = None,
+               bootable: bool | None = None) -> Volume:
         """A new empty volume, or (``snapshot_id``) one holding a snapshot's data, on the snapshot's
         backend, of the snapshot's size unless ``size`` is bigger, of the snapshot's volume's type
         unless another type of the same backend is named (Cinder's rules)."""
@@ -377,7 +378,7 @@ class VolumeService:
         vol = Volume(id=str(uuid.uuid4()), project_id=project_id, name=name, description=description,
                      size=size, status=VolumeStatus.CREATING, volume_type_id=vtype.id,
                      backend=backend_name, metadata=dict(metadata or {}),
-                     snapshot_id=snap.id if snap is not None else None)
+                     snapshot_id=snap.id if snap is not None else None, bootable=bool(bootable))
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
         with self.lock(volume_lock(vol.id)):
