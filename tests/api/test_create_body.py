@@ -176,3 +176,19 @@ def test_source_volid_errors_are_cinders(env):
                 "volume": {"source_volid": "3f0e1c1e-0000-4000-8000-0000000000aa"}}), 404, "could not be found")
     finally:
         env.user.ok("DELETE", f"/volumes/{src['id']}")
+
+
+def test_a_multiattach_type_makes_multiattach_volumes(env):
+    name = unique("multi")
+    t = env.admin.ok("POST", "/types", json={"volume_type": {"name": name,
+                                                            "extra_specs": {"multiattach": "<is> True"}}})
+    tid = t["volume_type"]["id"]
+    try:
+        v = env.user.create_volume(1, name=unique(), volume_type=name)
+        plain = env.user.create_volume(1, name=unique())
+        assert (v["multiattach"], plain["multiattach"]) == (True, False)
+        assert env.user.ok("GET", f"/volumes/{v['id']}")["volume"]["multiattach"] is True
+        for vol in (v, plain):
+            env.user.ok("DELETE", f"/volumes/{vol['id']}")
+    finally:
+        env.admin.ok("DELETE", f"/types/{tid}")

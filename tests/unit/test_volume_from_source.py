@@ -30,9 +30,9 @@ def settled(fast: Fast, volume_id: str) -> Volume:
     while (vol := fast.get(volume_id)).status not in SETTLED:
         assert time.monotonic() < deadline, vol
         time.sleep(0.01)
-    task = vol.metadata.get(META_TASK)
-    if task is not None:
-        fast.wait(task)
+    [task] = [row.id for row in fast.svc.clones.tasks.list()
+              if any(c["id"] == volume_id for c in row.request.get("clones", []))]
+    fast.wait(task)  # its revert may still run after the volume turned error
     return fast.get(volume_id)
 
 
@@ -129,3 +129,15 @@ def test_a_failed_flow_leaves_the_volume_error_with_no_data(make_fast: Any, step
     assert fast.digest(src.id) == before and fast.get(src.id).status is VolumeStatus.AVAILABLE
     fast.svc.volumes.delete(fast.who, fast.project, made.id)  # the user deletes it, as in Cinder
     fast.svc.volumes.delete(fast.who, fast.project, src.id)  # the source is free again
+
+
+@pytest.mark.parametrize(("spec", "want"), [("<is> True", True), ("<IS> true", True), ("True", False),
+                                            ("<is> False", False), (None, False)])
+def test_multiattach_comes_from_the_types_extra_spec(fast: Fast, spec: str | None, want: bool) -> None:
+    """Cinder's rule: ``multiattach="<is> True"`` on the type; a clone follows its own type."""
+    specs = {"multiattach": spec} if spec is not None else {}
+    fast.svc.types.create(fast.admin, "t", extra_specs=specs)
+    vol = fast.volume(1, "v", volume_type="t")
+    assert vol.multiattach is want and fast.get(vol.id).multiattach is want
+    clone = settled(fast, from_source(fast, vol.id).id)
+    assert clone.multiattach is want

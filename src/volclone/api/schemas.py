@@ -184,9 +184,9 @@ class VolumeCreate(Strict):
             raise ValueError(f"{', '.join(given)}: not supported yet (leave it out or send null)")
         if self.multiattach:
             # Cinder's rule since 3.50: a volume is multiattach through its type only.
-            raise ValueError("multiattach: not supported yet; as in Cinder since 3.50 a volume would be multiattach "
-                             "through its type's extra spec multiattach=\"<is> True\" only (leave multiattach out, "
-                             "or send false or null)")
+            raise ValueError("multiattach: a volume is multiattach through its volume type only (Cinder's rule "
+                             "since 3.50): use a type with the extra spec multiattach=\"<is> True\" (leave "
+                             "multiattach out, or send false or null)")
         if self.snapshot_id is not None and self.source_volid is not None:
             raise ValueError("give snapshot_id or source_volid, not both")
         if self.size is None and self.snapshot_id is None and self.source_volid is None:

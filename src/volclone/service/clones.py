@@ -55,7 +55,7 @@ from volclone.service.clone_plans import ClonePlan
 from volclone.service.periodic import Periodic
 from volclone.service.quotas import QuotaService
 from volclone.service.reverts import revert_store
-from volclone.service.volumes import Backends, VolumeTypeService, clone_mode
+from volclone.service.volumes import Backends, VolumeTypeService, clone_mode, is_multiattach
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,8 @@ class CloneService:
         clone = Volume(id=spec.id, project_id=project_id, name=name, description=description, size=size,
                        status=VolumeStatus.CREATING, volume_type_id=spec.volume_type_id, backend=spec.backend,
                        metadata={**(metadata or {}), META_SOURCE: source_id},
-                       bootable=source.bootable if bootable is None else bootable)
+                       bootable=source.bootable if bootable is None else bootable,
+                       multiattach=is_multiattach(checked.types[source_id]))
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, clone.id, [(clone.id, size)])
         try:
