@@ -184,6 +184,9 @@ class Volume:
     migration_status: str | None = None
     #: The snapshot the volume was made from (``snapshot_id`` in POST /volumes), if any.
     snapshot_id: str | None = None
+    #: Several attachments at once (to several servers) are allowed: set at create when the
+    #: volume's type has the extra spec ``multiattach="<is> True"`` (Cinder's rule).
+    multiattach: bool = False
 
 
 class SnapshotStatus(str, enum.Enum):

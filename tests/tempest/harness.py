@@ -64,7 +64,7 @@ QUOTAS = {"VOLCLONE_QUOTA_VOLUMES": "10", "VOLCLONE_QUOTA_GIGABYTES": "1000", "V
 
 #: What volclone does not serve, switched off through Tempest's own flags (why: docs/tempest.md).
 SERVICES_OFF = ("nova", "glance", "neutron", "swift", "horizon")
-FEATURES_OFF = ("backup", "snapshot", "clone", "multi_backend", "manage_volume", "manage_snapshot",
+FEATURES_OFF = ("backup", "snapshot", "multi_backend", "manage_volume", "manage_snapshot",
                 "replication", "extend_attached_volume", "extend_attached_encrypted_volume",
                 "extend_volume_with_snapshot", "enable_volume_image_dep_tests")
 

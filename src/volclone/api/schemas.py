@@ -8,6 +8,7 @@ extra-specs object. A body over a cap is a 400 and changes nothing.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -117,10 +118,36 @@ class TypeActionBody(OneAction):
 
 
 # -- volumes ------------------------------------------------------------------
-#: Fields of Cinder's volume-create body that volclone does not serve yet: null (as
-#: openstackclient and cinderclient send them) means absent; a value is a 400 naming the field.
-UNSUPPORTED_CREATE_FIELDS = ("source_volid", "consistencygroup_id", "imageRef", "image_id",
-                             "backup_id", "group_id")
+#: Fields of Cinder's volume-create body that volclone does not serve: null (as openstackclient
+#: and cinderclient send them) means absent; a value is a 400 naming the field. Images and
+#: backups are other services' (Glance's, cinder-backup's), which volclone does not have.
+UNSERVED_CREATE_FIELDS = ("imageRef", "image_id", "backup_id")
+#: Fields volclone does not serve yet.
+UNSUPPORTED_CREATE_FIELDS = ("consistencygroup_id", "group_id")
+#: Scheduler hints that name volumes (Cinder's schema: a UUID, or a list of them), and one that
+#: names a server.
+VOLUME_HINTS = ("same_host", "different_host")
+INSTANCE_HINT = "local_to_instance"
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+def _is_uuid(value: Any) -> bool:
+    return isinstance(value, str) and _UUID.match(value) is not None
+
+
+def check_scheduler_hints(where: str, hints: dict[str, Any] | None) -> None:
+    """Cinder's shape of scheduler hints: ``same_host`` / ``different_host`` a volume id or a
+    list of them, ``local_to_instance`` a server id, ``query`` a string or an object; others
+    pass. volclone has one scheduler per backend, so valid hints change nothing."""
+    for key, value in (hints or {}).items():
+        if key in VOLUME_HINTS:
+            ids = value if isinstance(value, list) else [value]
+            if not ids or not all(_is_uuid(v) for v in ids):
+                raise ValueError(f"{where}: {key} must be a volume id (a UUID) or a list of them")
+        elif key == INSTANCE_HINT and not _is_uuid(value):
+            raise ValueError(f"{where}: {key} must be a server id (a UUID)")
+        elif key == "query" and not isinstance(value, str | dict):
+            raise ValueError(f"{where}: query must be a string or an object")
 
 
 class VolumeCreate(Strict):
@@ -135,6 +162,8 @@ class VolumeCreate(Strict):
     metadata: Pairs | None = None
     availability_zone: Name | None = None
     multiattach: StrictBool | None = None
+    bootable: StrictBool | None = None
+    scheduler_hints: dict[StrictStr, Any] | None = None
     snapshot_id: Name | None = None
     source_volid: Name | None = None
     consistencygroup_id: Name | None = None
@@ -145,14 +174,24 @@ class VolumeCreate(Strict):
 
     @model_validator(mode="after")
     def _supported(self) -> VolumeCreate:
+        unserved = [f for f in UNSERVED_CREATE_FIELDS if getattr(self, f) is not None]
+        if unserved:
+            raise ValueError(f"{', '.join(unserved)}: not served; volclone has no image or backup service. It "
+                             "creates empty volumes, and volumes from snapshots (snapshot_id) and from volumes "
+                             "(source_volid); leave it out or send null")
         given = [f for f in UNSUPPORTED_CREATE_FIELDS if getattr(self, f) is not None]
         if given:
-            raise ValueError(f"{', '.join(given)}: not supported yet; volclone creates empty volumes and "
-                             "volumes from snapshots only (leave it out or send null)")
+            raise ValueError(f"{', '.join(given)}: not supported yet (leave it out or send null)")
         if self.multiattach:
-            raise ValueError("multiattach: not supported yet (leave it out, or send false or null)")
-        if self.size is None and self.snapshot_id is None:
-            raise ValueError("size is required (it may be left out only with snapshot_id)")
+            # Cinder's rule since 3.50: a volume is multiattach through its type only.
+            raise ValueError("multiattach: a volume is multiattach through its volume type only (Cinder's rule "
+                             "since 3.50): use a type with the extra spec multiattach=\"<is> True\" (leave "
+                             "multiattach out, or send false or null)")
+        if self.snapshot_id is not None and self.source_volid is not None:
+            raise ValueError("give snapshot_id or source_volid, not both")
+        if self.size is None and self.snapshot_id is None and self.source_volid is None:
+            raise ValueError("size is required (it may be left out only with snapshot_id or source_volid)")
+        check_scheduler_hints("scheduler_hints", self.scheduler_hints)
         return self
 
 
@@ -161,11 +200,8 @@ class VolumeCreateBody(Strict):
     scheduler_hints: dict[StrictStr, Any] | None = Field(None, alias="OS-SCH-HNT:scheduler_hints")
 
     @model_validator(mode="after")
-    def _no_hints(self) -> VolumeCreateBody:
-        if self.scheduler_hints:
-            hints = ", ".join(sorted(self.scheduler_hints))
-            raise ValueError(f"OS-SCH-HNT:scheduler_hints: not supported yet ({hints}); volclone has one "
-                             "scheduler (leave it out, or send null or {})")
+    def _hints(self) -> VolumeCreateBody:
+        check_scheduler_hints("OS-SCH-HNT:scheduler_hints", self.scheduler_hints)
         return self
 
 

@@ -123,7 +123,8 @@ def volume(base: str, v: Volume, type_name: str | None, shape: VolumeShape) -> d
         "status": v.status.value, "metadata": volume_metadata(v), "availability_zone": AVAILABILITY_ZONE,
         # Cinder gives the type's name, or (before 3.63) its id when the type is gone.
         "volume_type": type_name if at >= TYPE_ID_IN_DETAIL else (type_name or v.volume_type_id),
-        "bootable": str(v.bootable).lower(), "encrypted": False, "multiattach": False, "snapshot_id": v.snapshot_id,
+        "bootable": str(v.bootable).lower(), "encrypted": False, "multiattach": v.multiattach,
+        "snapshot_id": v.snapshot_id,
         "attachments": [volume_attachment(a, shape.attachment_hosts) for a in v.attachments
                         if a.status is AttachStatus.ATTACHED],
         "source_volid": v.metadata.get("clone_source_volume_id"), "consistencygroup_id": None,

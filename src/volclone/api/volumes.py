@@ -91,11 +91,20 @@ def volumes_summary(project_id: str, request: Request, who: Principal = Depends(
 @rule("volume:create")
 def create_volume(project_id: str, body: VolumeCreateBody, request: Request,
                   who: Principal = Depends(principal)) -> dict[str, Any]:
+    """An empty volume, one from a snapshot (``snapshot_id``), or (``source_volid``) a clone of a
+    volume made by the clone-volumes flow: that one answers ``creating`` and becomes ``available``
+    when its flow ends."""
     v = body.volume
     name = v.name if v.name is not None else v.display_name
     description = v.description if v.description is not None else v.display_description
-    vol = service(request).volumes.create(who, project_id, v.size, name, description, v.volume_type,
-                                          v.metadata or {}, snapshot_id=v.snapshot_id)
+    if v.availability_zone is not None and v.availability_zone != views.AVAILABILITY_ZONE:
+        raise BadRequest(f"Availability zone '{v.availability_zone}' is invalid.")
+    if v.source_volid is not None:
+        vol = service(request).clones.create_volume(who, project_id, v.source_volid, v.size, name, description,
+                                                    v.volume_type, v.metadata or {}, bootable=v.bootable)
+    else:
+        vol = service(request).volumes.create(who, project_id, v.size, name, description, v.volume_type,
+                                              v.metadata or {}, snapshot_id=v.snapshot_id, bootable=v.bootable)
     return {"volume": _detail(request, who, [vol], extended=False)[0]}
 
 

@@ -51,6 +51,8 @@ class VolumeRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     bootable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: From the type's extra spec ``multiattach="<is> True"`` at create (Cinder's ``volumes.multiattach``).
+    multiattach: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: None until ``os-update_readonly_flag`` set it (Cinder's admin metadata ``readonly``).
     readonly: Mapped[bool | None] = mapped_column(Boolean)
     migration_status: Mapped[str | None] = mapped_column(String(255))

@@ -53,7 +53,7 @@ from typing import Any
 from taskflow import task
 from taskflow.patterns import linear_flow
 
-from volclone.backends.base import DataSwappable, GroupSnapshotCapable, VolumeDriver
+from volclone.backends.base import DataSwappable, Extendable, GroupSnapshotCapable, VolumeDriver
 from volclone.backends.copy import copy_from_group_snapshot
 from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import Groups, Volumes
@@ -75,6 +75,15 @@ REVERT_FAILPOINT = "revert:"
 PAUSE_FAILPOINT = "pause:"
 #: The longest a ``pause:`` failpoint holds a task that nobody cancels (seconds).
 PAUSE_MAX_S = 20.0
+#: What a failed volume create from a source marks ``error`` from.
+_FAILABLE = frozenset({VolumeStatus.CREATING, VolumeStatus.AVAILABLE})
+
+
+def clone_undo(volume_create: bool) -> Undo:
+    """How a revert undoes a clone: deleted (clone-volumes), or, for a volume create from a
+    source (``source_volid``: its record was made before the flow, and its caller holds its
+    id), its data deleted and its record left ``error``, as Cinder leaves a failed create."""
+    return Undo.FAIL_CLONE if volume_create else Undo.DELETE_CLONE
 
 
 class Failpoints:
@@ -181,6 +190,10 @@ class CloneContext:
             self.backend(str(backend)).delete_volume(ref)
             self.volumes.delete(ref)
 
+        def fail_clone() -> None:  # a volume create from a source: its record stays, as error
+            self.backend(str(backend)).delete_volume(ref)
+            self.volumes.set_status([ref], VolumeStatus.ERROR, only_from=_FAILABLE)
+
         def delete_snapshot() -> None:
             self.driver_for(str(backend)).delete_group_snapshot(ref)
 
@@ -195,7 +208,7 @@ class CloneContext:
             self.volumes.set_status([kept_source(ref)], VolumeStatus.AVAILABLE,
                                     only_from=frozenset({VolumeStatus.REVERTING}))
 
-        return {Undo.RESET_CLONE_STATUS: reset_status, Undo.DELETE_CLONE: delete_clone,
+        return {Undo.RESET_CLONE_STATUS: reset_status, Undo.DELETE_CLONE: delete_clone, Undo.FAIL_CLONE: fail_clone,
                 Undo.DELETE_GROUP_SNAPSHOT: delete_snapshot, Undo.DELETE_GROUP: delete_group,
                 Undo.DELETE_STAGED: delete_data, Undo.SWAP_BACK: swap_back, Undo.DROP_OLD_DATA: delete_data}[action]
 
@@ -218,6 +231,9 @@ class CloneContext:
         except Exception as exc:
             log.exception("clone task %s, revert of %s: %s; recorded to retry", task_id, step, action.describe(ref))
             message = public_error(exc)
+        if action is Undo.FAIL_CLONE:  # its data is retried; the volume is failed all the same
+            with contextlib.suppress(Exception):
+                self.volumes.set_status([ref], VolumeStatus.ERROR, only_from=_FAILABLE)
         if action is Undo.DELETE_CLONE:  # as Cinder marks a volume whose delete failed
             try:
                 self.volumes.set_status([ref], VolumeStatus.ERROR_DELETING)
@@ -344,7 +360,11 @@ class CreateSourceGroup(CloneTask):
                 raise InvalidVolume(f"volume {vid} is {state} and cannot be cloned")
         self.failpoint()
 
-    def revert(self, task_id: str, **_: Any) -> None:
+    def revert(self, task_id: str, backend: str, clones: list[dict[str, Any]], volume_create: bool = False,
+               **_: Any) -> None:
+        if volume_create:  # a failure before the clone step too leaves the new volume error
+            for c in CloneSpec.load_all(clones, backend):
+                self.ctx.undo(task_id, self.name, Undo.FAIL_CLONE, c.id, c.backend)
         self.ctx.undo(task_id, self.name, Undo.DELETE_GROUP, src_group_id(task_id))
         self.ctx.release_quotas(task_id)  # roll back what is still reserved; removed clones count no more
         self.ctx.report_revert(task_id)
@@ -420,11 +440,22 @@ class CreateGroupClone(CloneTask):
             else:
                 copy_from_group_snapshot(self.ctx.backend(backend), snap, self.ctx.backend(target), made,
                                          progress=self.report_bytes)
+        for c in specs:  # a volume create from a source may ask for more than the source's size
+            if c.size is not None and c.size > sources[c.source].size:
+                self._extend(c)
         self.failpoint()
 
-    def revert(self, task_id: str, backend: str, clones: list[dict[str, Any]], **_: Any) -> None:
+    def _extend(self, spec: CloneSpec) -> None:
+        driver = self.ctx.backend(spec.backend)
+        if not isinstance(driver, Extendable):
+            raise CapabilityMissing(f"backend {spec.backend} cannot extend volumes")
+        assert spec.size is not None
+        driver.extend_volume(spec.id, spec.size)
+
+    def revert(self, task_id: str, backend: str, clones: list[dict[str, Any]], volume_create: bool = False,
+               **_: Any) -> None:
         for c in CloneSpec.load_all(clones, backend):
-            self.ctx.undo(task_id, self.name, Undo.DELETE_CLONE, c.id, c.backend)
+            self.ctx.undo(task_id, self.name, clone_undo(volume_create), c.id, c.backend)
 
 
 class SetMetadataForVolume(CloneTask):
@@ -434,9 +465,11 @@ class SetMetadataForVolume(CloneTask):
     Revert: nothing of its own; the clones themselves go with CreateGroupClone's revert.
     """
 
-    def execute(self, task_id: str, backend: str, clones: list[dict[str, Any]]) -> dict[str, Any]:
+    def execute(self, task_id: str, backend: str, clones: list[dict[str, Any]],
+                volume_create: bool = False) -> dict[str, Any]:
         specs = CloneSpec.load_all(clones, backend)
-        sources = self.ctx.volumes.get_many([c.source for c in specs])
+        # A volume create from a source keeps the request's metadata (Cinder copies none).
+        sources = {} if volume_create else self.ctx.volumes.get_many([c.source for c in specs])
         # The source's user metadata comes along, the clone keys over it (a clone of a clone
         # names its own source and task).
         metadata = {c.id: {**(sources[c.source].metadata if c.source in sources else {}),

@@ -82,6 +82,9 @@ class Undo(str, enum.Enum):
 
     RESET_CLONE_STATUS = "reset_clone_status"
     DELETE_CLONE = "delete_clone"
+    #: A volume create from a source (``source_volid``): the clone's data goes, its record stays
+    #: ``error`` (Cinder's failed create), so its caller sees why.
+    FAIL_CLONE = "fail_clone"
     DELETE_GROUP_SNAPSHOT = "delete_group_snapshot"
     DELETE_GROUP = "delete_group"
     #: Reverts in place (``ref``: a :func:`staged_ref` or :func:`kept_ref`): a source's prepared data is deleted;
@@ -99,6 +102,7 @@ class Undo(str, enum.Enum):
             Undo.DROP_OLD_DATA: f"old data {ref} of a reverted volume was not deleted",
             Undo.RESET_CLONE_STATUS: f"clone {ref} was not set back to creating",
             Undo.DELETE_CLONE: f"clone volume {ref} was not deleted",
+            Undo.FAIL_CLONE: f"the data of failed volume {ref} was not deleted",
             Undo.DELETE_GROUP_SNAPSHOT: f"group snapshot {ref} was not deleted",
             Undo.DELETE_GROUP: f"source group {ref} was not removed",
         }[self]
@@ -165,10 +169,17 @@ class CloneSpec:
     #: How it is made: ``linked``, ``full`` (a full copy at the snapshot) or ``copy`` (onto another backend).
     mode: str = LINKED
     description: str | None = None
+    #: GiB, when bigger than the source's: the clone is extended to it once made (a volume create
+    #: from a source asks for it); None: the source's size.
+    size: int | None = None
 
-    def to_json(self) -> dict[str, str | None]:
-        return {"source": self.source, "id": self.id, "name": self.name, "description": self.description,
-                "volume_type_id": self.volume_type_id, "mode": self.mode, "backend": self.backend}
+    def to_json(self) -> dict[str, str | int | None]:
+        data: dict[str, str | int | None] = {
+            "source": self.source, "id": self.id, "name": self.name, "description": self.description,
+            "volume_type_id": self.volume_type_id, "mode": self.mode, "backend": self.backend}
+        if self.size is not None:
+            data["size"] = self.size
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], default_backend: str) -> CloneSpec:
@@ -176,7 +187,8 @@ class CloneSpec:
         return cls(source=str(data["source"]), id=str(data["id"]), name=str(data["name"]),
                    volume_type_id=str(data["volume_type_id"]), backend=str(data.get("backend") or default_backend),
                    mode=str(data.get("mode") or LINKED),
-                   description=None if data.get("description") is None else str(data["description"]))
+                   description=None if data.get("description") is None else str(data["description"]),
+                   size=None if data.get("size") is None else int(data["size"]))
 
     @classmethod
     def load_all(cls, data: Iterable[Mapping[str, Any]], default_backend: str) -> list[CloneSpec]:

@@ -3,6 +3,7 @@ retry what failed reverts left behind until it is gone."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ from taskflow import states
 from volclone.backends.base import (
     CloneMethod,
     ClonePlannable,
+    Extendable,
     GroupSnapshotCapable,
     SnapshotReadable,
     VolumeImportable,
@@ -36,12 +38,13 @@ from volclone.domain import (
     Principal,
     TaskState,
     Volume,
+    VolumeStatus,
     VolumeType,
 )
 from volclone.errors import BadRequest, CapabilityMissing, Conflict, InvalidVolume, NotFound
 from volclone.flows.builders import FLOW_NAMES, build
 from volclone.flows.cancels import CancelWatch
-from volclone.flows.clone_volumes import CloneContext
+from volclone.flows.clone_volumes import META_SOURCE, CloneContext
 from volclone.flows.engine import FlowRunner
 from volclone.flows.messages import public_error
 from volclone.flows.model import DEFERRED, CloneSpec, TaskKind, Undo
@@ -53,7 +56,7 @@ from volclone.service.messages import Action, Detail, MessageService, Resource
 from volclone.service.periodic import Periodic
 from volclone.service.quotas import QuotaService
 from volclone.service.reverts import revert_store
-from volclone.service.volumes import Backends, VolumeTypeService, clone_mode
+from volclone.service.volumes import Backends, VolumeTypeService, clone_mode, is_multiattach
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ MAX_NAME = 255
 #: How long a retry waits for the request that holds its Idempotency-Key to record its task.
 REPLAY_WAIT_S = 30.0
 #: A revert in place's swap back comes before its staged data's delete (which waits for it).
-RETRY_ORDER = (Undo.SWAP_BACK, Undo.RESET_CLONE_STATUS, Undo.DELETE_CLONE, Undo.DELETE_STAGED,
+RETRY_ORDER = (Undo.SWAP_BACK, Undo.RESET_CLONE_STATUS, Undo.DELETE_CLONE, Undo.FAIL_CLONE, Undo.DELETE_STAGED,
                Undo.DELETE_GROUP_SNAPSHOT, Undo.DROP_OLD_DATA, Undo.DELETE_GROUP)
 
 
@@ -191,15 +194,76 @@ class CloneService:
         return clone_plans.plan(checked.clones, checked.sources, types, methods, allocated, checked.backend,
                                 source.consistency_method)
 
+    def create_volume(self, who: Principal, project_id: str, source_id: str, size: int | None,
+                      name: str | None = None, description: str | None = None, volume_type: str | None = None,
+                      metadata: dict[str, str] | None = None, bootable: bool | None = None) -> Volume:
+        """Cinder's ``POST /volumes {"volume": {"source_volid": ...}}``: a clone of one volume,
+        detached or attached, made by the clone-volumes flow (one consistent point, persisted,
+        reverted on failure). The new volume is recorded ``creating`` before the flow starts (its
+        id is the answer) and is ``available`` when the flow ends; a flow that reverts leaves it
+        ``error``, its data gone, as Cinder leaves a failed create.
+
+        Checks in Cinder's order: the source (404), the size (400: not below the source's; above
+        it, the clone is extended once made), the source's status (400), the type (404), then
+        the quota (413). Nothing is made unless all pass."""
+        source = self.volumes.get(source_id)
+        if source is None or source.project_id != project_id:
+            raise NotFound(f"Volume {source_id} could not be found.")
+        size = source.size if size is None else size
+        if size < source.size:
+            raise BadRequest(f"Volume size '{size}'GB cannot be smaller than original volume size {source.size}GB. "
+                             "They must be >= original volume size.")
+        if source.status not in CLONEABLE:
+            raise InvalidVolume(f"Invalid volume: Unable to create a volume from an originating source volume when "
+                                f"its status is not 'available' or 'in-use' (it is {source.status.value}).")
+        target = self.types.find(volume_type, who) if volume_type else None
+        req = CloneRequest(project_id, [source_id], description=description,
+                           target_type_id=target.id if target is not None else None)
+        checked = self._validate(who, req, named=False)
+        spec = dataclasses.replace(checked.clones[0], name=name or "", size=size if size > source.size else None)
+        if spec.size is not None:
+            self._check_extendable(spec.backend, spec.size)
+        clone = Volume(id=spec.id, project_id=project_id, name=name, description=description, size=size,
+                       status=VolumeStatus.CREATING, volume_type_id=spec.volume_type_id, backend=spec.backend,
+                       metadata={**(metadata or {}), META_SOURCE: source_id},
+                       bootable=source.bootable if bootable is None else bootable,
+                       multiattach=is_multiattach(checked.types[source_id]))
+        if self.quotas is not None:  # 413 overLimit, and nothing made
+            self.quotas.reserve(project_id, clone.id, [(clone.id, size)])
+        try:
+            self.volumes.add([clone])  # from here the volume counts itself
+        finally:
+            if self.quotas is not None:
+                self.quotas.release(clone.id)
+        task_id = str(uuid.uuid4())
+        store: dict[str, Any] = {"task_id": task_id, "project_id": project_id, "backend": checked.backend,
+                                 "source_ids": [source_id], "clones": [spec.to_json()], "volume_create": True}
+        try:
+            self._launch(task_id, project_id, store)
+        except BaseException:
+            self.volumes.delete(clone.id)
+            raise
+        log.info("clone task %s started: volume %s from source %s", task_id, clone.id, source_id)
+        return self.volumes.get(clone.id) or clone
+
+    def _check_extendable(self, backend: str, size: int) -> None:
+        driver = self.backends.get(backend)
+        if not isinstance(driver, Extendable):
+            raise CapabilityMissing(f"backend {backend} cannot extend volumes: a volume from a source is made of "
+                                    "the source's size there")
+        if driver.max_size_gib is not None and size > driver.max_size_gib:
+            raise BadRequest(f"size {size} GiB is more than backend {backend} can hold ({driver.max_size_gib} GiB)")
+
     def _planner(self, backend: str) -> ClonePlannable:
         driver = self.backends.get(backend)
         if not isinstance(driver, ClonePlannable):
             raise CapabilityMissing(f"backend {backend} cannot plan clones (dry runs)")
         return driver
 
-    def _validate(self, who: Principal, req: CloneRequest) -> _Checked:
+    def _validate(self, who: Principal, req: CloneRequest, named: bool = True) -> _Checked:
         """Every check of a clone request, in order (the first that fails raises); the clones it
-        would make, with new ids. Reads only."""
+        would make, with new ids. Reads only. ``named=False``: the caller names the clones (they
+        are left unnamed here)."""
         ids = req.volume_ids
         if not ids:
             raise BadRequest("volumes must name at least one volume")
@@ -227,7 +291,8 @@ class CloneService:
             self._check_cross_backend(backend, target_backend, [found[v] for v in ids])
 
         clone_ids = [str(uuid.uuid4()) for _ in ids]
-        names = clone_names(self.prefix(), req.display_name, [found[v].name for v in ids], clone_ids)
+        names = clone_names(self.prefix(), req.display_name, [found[v].name for v in ids], clone_ids) if named \
+            else ["" for _ in ids]
         if any(len(n) > MAX_NAME for n in names):
             given = "display-name" if req.display_name else "the source volume's name"
             raise BadRequest(f"with the prefix {self.prefix()!r}, {given} makes a clone name longer than "

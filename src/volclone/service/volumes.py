@@ -46,6 +46,8 @@ BACKEND_KEY = "volume_backend_name"
 #: Extra spec choosing how clones of this type are made: linked (default) or full copies.
 CLONE_MODE_KEY = "clone_mode"
 CLONE_MODES = ("linked", "full")
+#: Extra spec making a type's volumes multiattach (value ``"<is> True"``), as in Cinder.
+MULTIATTACH_KEY = "multiattach"
 #: The most metadata items a volume (or extra specs a type) may have. Cinder has no fixed number;
 #: 128 is Nova's ``metadata_items`` quota, the cap the OpenStack family knows.
 MAX_METADATA_ITEMS = 128
@@ -59,6 +61,11 @@ _EXTENDING = frozenset({VolumeStatus.EXTENDING})
 #: The statuses a force delete takes a volume from: any, as in Cinder, but ``deleting`` (a delete
 #: runs; the reaper finishes one whose process died).
 _FORCE_DELETABLE = frozenset(VolumeStatus) - {VolumeStatus.DELETING}
+
+
+def is_multiattach(vtype: VolumeType) -> bool:
+    """Cinder's test of a type's ``multiattach`` extra spec: ``"<is> True"`` (any case)."""
+    return vtype.extra_specs.get(MULTIATTACH_KEY, "").strip().lower() == "<is> true"
 
 
 def clone_mode(vtype: VolumeType) -> str:
@@ -346,7 +353,8 @@ class VolumeService:
 
     def create(self, who: Principal, project_id: str, size: int | None, name: str | None = None,
                description: str | None = None, volume_type: str | None = None,
-               metadata: dict[str, str] | None = None, snapshot_id: str | None = None) -> Volume:
+               metadata: dict[str, str] | None = None, snapshot_id: str | None = None,
+               bootable: bool | None = None) -> Volume:
         """A new empty volume, or (``snapshot_id``) one holding a snapshot's data, on the snapshot's
         backend, of the snapshot's size unless ``size`` is bigger, of the snapshot's volume's type
         unless another type of the same backend is named (Cinder's rules)."""
@@ -381,7 +389,8 @@ class VolumeService:
         vol = Volume(id=str(uuid.uuid4()), project_id=project_id, name=name, description=description,
                      size=size, status=VolumeStatus.CREATING, volume_type_id=vtype.id,
                      backend=backend_name, metadata=dict(metadata or {}),
-                     snapshot_id=snap.id if snap is not None else None)
+                     snapshot_id=snap.id if snap is not None else None, bootable=bool(bootable),
+                     multiattach=is_multiattach(vtype))
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
         with self.lock(volume_lock(vol.id)):
