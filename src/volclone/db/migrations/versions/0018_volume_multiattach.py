@@ -1,7 +1,7 @@
 """volumes.multiattach: set at create from the type's extra spec multiattach="<is> True"
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-02 12:00:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0018'
-down_revision: str | Sequence[str] | None = '0013'
+down_revision: str | Sequence[str] | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
