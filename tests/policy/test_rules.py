@@ -37,7 +37,8 @@ READS = ["volume:get", "volume:get_all", "volume:get_volume_metadata", "volume:a
          "clone_volumes:get_progress", "volume_extension:quotas:show", "limits_extension:used_limits",
          "volume_extension:volume_tenant_attribute", "volume:get_snapshot", "volume:get_all_snapshots",
          "volume:get_snapshot_metadata", EXTENDED_ATTRIBUTES_RULE,
-         "volume_extension:availability_zone_list", "volume_extension:extensions_list"]
+         "volume_extension:availability_zone_list", "volume_extension:extensions_list",
+         "volume_extension:resource_filters"]
 WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volume_metadata",
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",
@@ -51,6 +52,7 @@ ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:types_extra_specs:create",
               "volume_extension:types_extra_specs:update", "volume_extension:types_extra_specs:delete",
               "volume_extension:quotas:update", "volume_extension:quotas:delete", "volume_extension:services:index",
+              "volume_extension:services:update", "volume_extension:volume_admin_actions:extend_volume_completion",
               "volume_extension:volume_host_attribute", "volume_extension:volume_mig_status_attribute",
               "volume_extension:access_types_qos_specs_id", "volume_extension:volume_type_access:get_all_for_type",
               *TYPE_ACTION_RULES.values(), *SNAPSHOT_ACTION_RULES.values()]

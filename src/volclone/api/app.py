@@ -18,8 +18,11 @@ from volclone.api import (
     extensions,
     faults,
     limits,
+    log_levels,
     openapi,
+    project_paths,
     quotas,
+    resource_filters,
     services,
     snapshots,
     types,
@@ -86,15 +89,21 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         path = deps.path_of(request.scope)
         if not deps.is_public(path):  # every other path, known or not, needs a token
             try:
+                who = None
+                if project_paths.lacks_project(app, request.scope):
+                    # 3.67: /v3/volumes is /v3/{the token's project}/volumes.
+                    who = await run_in_threadpool(deps.authenticate, request)
+                    project_paths.insert_project(request.scope, who.project_id)
+                    path = deps.path_of(request.scope)
                 request.state.principal = await run_in_threadpool(deps.check_caller, request,
-                                                                  deps.project_of(path))
+                                                                  deps.project_of(path), who)
             except VolcloneError as exc:
                 return faults.fault(exc.status, exc.message, exc.fault)
         return await call_next(request)
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
-               volume_actions.router, quotas.router, services.router, snapshots.router, zones.router,
-               extensions.router)
+               volume_actions.router, quotas.router, log_levels.router, services.router, snapshots.router,
+               zones.router, extensions.router, resource_filters.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

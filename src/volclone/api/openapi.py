@@ -498,6 +498,11 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", _Q + "/defaults"): {200: _obj(quota_set=_ref(QuotaSet))},
     ("GET", "/v3/{project_id}/limits"): {200: _obj(limits=_ref(Limits))},
     ("GET", "/v3/{project_id}/os-services"): {200: _obj(services=_list_of(CinderService))},
+    ("PUT", "/v3/{project_id}/os-services/set-log"): {202: None},
+    ("PUT", "/v3/{project_id}/os-services/get-log"): {200: _obj(log_levels={"type": "array", "items": _obj(
+        binary={"type": "string"}, host={"type": "string"}, levels=_STRINGS)})},
+    ("GET", "/v3/{project_id}/resource_filters"): {200: _obj(resource_filters={"type": "array", "items": _obj(
+        resource={"type": "string"}, filters={"type": "array", "items": {"type": "string"}})})},
     ("GET", "/v3/{project_id}/snapshots"): {200: _snapshot_list()},
     ("GET", "/v3/{project_id}/snapshots/detail"): {200: _snapshot_list()},
     ("POST", "/v3/{project_id}/snapshots"): {202: _SNAPSHOT},

@@ -16,6 +16,8 @@ from volclone.domain import Principal, Volume
 from volclone.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v3/{project_id}/volumes")
+#: From 3.53 an update must change something (Cinder's ``SUPPORT_VOLUME_SCHEMA_CHANGES``).
+SCHEMA_CHANGES_VERSION = (3, 53)
 
 
 def _base(request: Request) -> str:
@@ -119,6 +121,10 @@ def update_volume(project_id: str, volume_id: str, body: VolumeUpdateBody, reque
     if u.metadata is not None:
         fields["metadata"] = u.metadata
     if not fields:
+        if _version(request) < SCHEMA_CHANGES_VERSION:
+            # Below 3.53 Cinder answers an update that changes nothing with the volume as it is.
+            return {"volume": _detail(request, who, [service(request).volumes.get(who, project_id, volume_id)],
+                                      extended=False)[0]}
         raise BadRequest("nothing to update: give name, description or metadata")
     vol = service(request).volumes.update(who, project_id, volume_id, **fields)
     return {"volume": _detail(request, who, [vol], extended=False)[0]}

@@ -14,6 +14,7 @@ import builtins
 import contextlib
 import datetime as dt
 import hashlib
+import operator
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
@@ -361,6 +362,11 @@ _COLUMNS: dict[str, Any] = {
 _SORTED: dict[str, ColumnElement[Any]] = {
     **_COLUMNS, "name": func.coalesce(VolumeRow.name, ""), "description": func.coalesce(VolumeRow.description, ""),
 }
+#: 3.60's time comparison operators.
+_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le, "eq": operator.eq,
+    "neq": operator.ne,
+}
 #: The keys every order ends with (Cinder's defaults), making it total.
 _TIEBREAKERS = ("created_at", "id")
 
@@ -398,6 +404,8 @@ def _where(q: Select[Any], project_id: str | None, query: VolumeQuery, dialect: 
         q = q.where(_has_item(dialect, key, value))
     for key, text in query.contains:
         q = q.where(_COLUMNS[key].ilike(f"%{_escape_like(text)}%", escape="\\"))
+    for key, op, when in query.compare:
+        q = q.where(_COMPARE[op](_COLUMNS[key], when))
     return q
 
 

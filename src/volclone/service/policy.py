@@ -126,6 +126,9 @@ API_RULES = [
     _rule("volume_extension:volume_admin_actions:force_delete", ADMIN_API,
           "Delete a volume whatever its status (not one attached or being cloned).",
           "POST /volumes/{volume_id}/action (os-force_delete)"),
+    _rule("volume_extension:volume_admin_actions:extend_volume_completion", ADMIN_API,
+          "Complete an extend Nova was handed (microversion 3.71; no volclone volume ever waits for one).",
+          "POST /volumes/{volume_id}/action (os-extend_volume_completion)"),
     _rule("volume:revert_to_snapshot", ADMIN_OR_MEMBER,
           "Revert a volume to its latest snapshot (microversion 3.40).",
           "POST /volumes/{volume_id}/action (revert)"),
@@ -215,7 +218,11 @@ API_RULES = [
     # services
     _rule("volume_extension:services:index", ADMIN_API,
           "List the services: each worker's backends, up or down (os-services).", "GET /os-services"),
+    _rule("volume_extension:services:update", ADMIN_API,
+          "Read and set the service's log levels (3.32).", "PUT /os-services/set-log", "PUT /os-services/get-log"),
     # what clients ask before they start (Cinder lets any caller; here, any reader of the project)
+    _rule("volume_extension:resource_filters", ADMIN_OR_READER,
+          "List the filters each list takes (3.33; Cinder checks no rule here).", "GET /resource_filters"),
     _rule("volume_extension:availability_zone_list", ADMIN_OR_READER, "List the availability zones.",
           "GET /os-availability-zone"),
     _rule("volume_extension:extensions_list", ADMIN_OR_READER, "List the API extensions served.",
