@@ -53,6 +53,8 @@ ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:types_extra_specs:update", "volume_extension:types_extra_specs:delete",
               "volume_extension:quotas:update", "volume_extension:quotas:delete", "volume_extension:services:index",
               "volume_extension:services:update", "volume_extension:volume_admin_actions:extend_volume_completion",
+              "volume_extension:default_set_or_update", "volume_extension:default_get",
+              "volume_extension:default_get_all", "volume_extension:default_unset",
               "volume_extension:volume_host_attribute", "volume_extension:volume_mig_status_attribute",
               "volume_extension:access_types_qos_specs_id", "volume_extension:volume_type_access:get_all_for_type",
               *TYPE_ACTION_RULES.values(), *SNAPSHOT_ACTION_RULES.values()]

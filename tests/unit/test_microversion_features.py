@@ -243,3 +243,40 @@ def test_extend_volume_completion_from_3_71_admins_only(http: Http) -> None:
     fault(http.call("POST", "/admin/volumes/nope/action", "3.71", http.admin, body), 404, "itemNotFound")
     fault(http.call("POST", f"/p1/volumes/{vol.id}/action", "3.71", http.admin,
                     {"os-extend_volume_completion": {}}), 400, "badRequest", "error")
+
+
+# -- 3.62 default types ----------------------------------------------------------------------------------
+def test_a_project_s_default_type_from_3_62(http: Http) -> None:
+    admin = http.fast.admin
+    gold = http.fast.svc.types.create(admin, "gold-default", None, True, {})
+    set_body = {"default_type": {"volume_type": "gold-default"}}
+    fault(http.call("PUT", "/default-types/p1", "3.61", http.admin, set_body), 404, "itemNotFound", "3.62")
+    fault(http.call("PUT", "/default-types/p1", "3.62", body=set_body), 403, "forbidden", "default_set_or_update")
+    fault(http.call("GET", "/default-types/p1", "3.62", http.admin), 404, "itemNotFound", "p1")
+    made = http.ok("PUT", "/default-types/p1", "3.62", token=http.admin, body=set_body)
+    assert made == {"default_type": {"project_id": "p1", "volume_type_id": gold.id}}
+    # As cinderclient calls it, from its project endpoint: the same.
+    assert http.ok("GET", "/admin/default-types/p1", "3.62", token=http.admin) == made
+    assert http.ok("GET", "/default-types", "3.62", token=http.admin) == {"default_types": [made["default_type"]]}
+    # The project's creates without a type get it, and its members see it as the default; others do not.
+    vol = http.ok("POST", "/p1/volumes", "3.63", 202, body={"volume": {"size": 1}})["volume"]
+    assert vol["volume_type_id"] == gold.id
+    assert http.ok("GET", "/p1/types/default")["volume_type"]["name"] == "gold-default"
+    assert http.fast.volume(1, project="p2").volume_type_id != gold.id
+    fault(http.call("DELETE", f"/admin/types/{gold.id}", token=http.admin), 400, "badRequest", "p1")
+    fault(http.call("PUT", "/default-types/p2", "3.62", http.admin, {"default_type": {"volume_type": "nope"}}),
+          404, "itemNotFound", "nope")
+    fault(http.call("PUT", "/default-types/p2", "3.62", http.admin, {"default_type": {}}), 400, "badRequest")
+    assert http.call("DELETE", "/default-types/p1", "3.62", http.admin).status_code == 204
+    fault(http.call("DELETE", "/default-types/p1", "3.62", http.admin), 404, "itemNotFound")
+    assert http.ok("GET", "/p1/types/default")["volume_type"]["name"] == "__DEFAULT__"
+
+
+def test_a_private_type_is_a_default_only_where_it_is_granted(http: Http) -> None:
+    admin = http.fast.admin
+    secret = http.fast.svc.types.create(admin, "secret", None, False, {})
+    body = {"default_type": {"volume_type": secret.id}}
+    fault(http.call("PUT", "/default-types/p1", "3.62", http.admin, body), 400, "badRequest", "private")
+    http.fast.svc.types.add_access(admin, secret.id, "p1")
+    assert http.ok("PUT", "/default-types/p1", "3.62", token=http.admin, body=body)["default_type"][
+        "volume_type_id"] == secret.id

@@ -14,6 +14,7 @@ from volclone import __version__
 from volclone.api import (
     attachments,
     clones,
+    default_types,
     deps,
     extensions,
     faults,
@@ -103,7 +104,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
                volume_actions.router, quotas.router, log_levels.router, services.router, snapshots.router,
-               zones.router, extensions.router, resource_filters.router)
+               zones.router, extensions.router, resource_filters.router, default_types.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

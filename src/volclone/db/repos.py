@@ -638,6 +638,18 @@ class ConfigValues:
         with _transaction(self.db) as s:
             s.merge(SettingRow(key=key, value=value))
 
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; False if it was not set."""
+        with _transaction(self.db) as s:
+            return s.execute(delete(SettingRow).where(SettingRow.key == key)).rowcount > 0  # type: ignore[attr-defined,no-any-return]
+
+    def with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every key that starts with ``prefix`` (the prefix taken off) and its value."""
+        with _transaction(self.db) as s:
+            rows = s.scalars(select(SettingRow).where(SettingRow.key.startswith(prefix, autoescape=True))
+                             .order_by(SettingRow.key))
+            return {r.key[len(prefix):]: r.value for r in rows}
+
 
 class BackendConfigs:
     """Backends added with ``volclone backend add``, in the order they were added."""

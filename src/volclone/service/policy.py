@@ -215,6 +215,15 @@ API_RULES = [
           "DELETE /os-quota-sets/{target_project_id}"),
     _rule("limits_extension:used_limits", ADMIN_OR_READER, "Show the project's absolute limits and usage.",
           "GET /limits"),
+    # a project's own default type (3.62; the URL names the target project, not an acting one)
+    _rule("volume_extension:default_set_or_update", ADMIN_API, "Set or change a project's default volume type.",
+          "PUT /v3/default-types/{project_id}"),
+    _rule("volume_extension:default_get", ADMIN_API, "Show a project's default volume type.",
+          "GET /v3/default-types/{project_id}"),
+    _rule("volume_extension:default_get_all", ADMIN_API, "List the projects' default volume types.",
+          "GET /v3/default-types"),
+    _rule("volume_extension:default_unset", ADMIN_API, "Unset a project's default volume type.",
+          "DELETE /v3/default-types/{project_id}"),
     # services
     _rule("volume_extension:services:index", ADMIN_API,
           "List the services: each worker's backends, up or down (os-services).", "GET /os-services"),
