@@ -96,3 +96,13 @@ def test_cinder_without_the_project_in_its_endpoint(env):
                 "--os_token", env.user_token, "--os-project-id", "p1", "list"])
     assert vid in done.stdout
     env.user.request("DELETE", f"/volumes/{vid}")
+
+
+def test_cinder_metadata_unset_uses_the_etag(env):
+    """From 3.15 cinderclient unsets a key by a GET, then a PUT of the rest with ``If-Match``."""
+    vid = env.user.create_volume(1, "cli-etag")["id"]
+    cinder(env, env.user_token, "metadata", vid, "set", "a=1", "b=2")
+    done = cinder(env, env.user_token, "--debug", "metadata", vid, "unset", "a")
+    assert "If-Match" in done.stderr
+    assert env.user.ok("GET", f"/volumes/{vid}/metadata")["metadata"] == {"b": "2"}
+    env.user.request("DELETE", f"/volumes/{vid}")

@@ -280,3 +280,29 @@ def test_a_private_type_is_a_default_only_where_it_is_granted(http: Http) -> Non
     http.fast.svc.types.add_access(admin, secret.id, "p1")
     assert http.ok("PUT", "/default-types/p1", "3.62", token=http.admin, body=body)["default_type"][
         "volume_type_id"] == secret.id
+
+
+# -- 3.15 metadata Etags --------------------------------------------------------------------------------
+def test_metadata_etags_refuse_lost_updates_from_3_15(http: Http) -> None:
+    vol = http.fast.volume(1, metadata={"a": "1"})
+    path = f"/p1/volumes/{vol.id}/metadata"
+    assert "etag" not in http.call("GET", path, "3.14").headers
+    first = http.call("GET", path, "3.15")
+    tag = first.headers["etag"]
+    assert tag and first.json() == {"metadata": {"a": "1"}}
+    # Someone else changes it: the old tag no longer matches.
+    http.ok("PUT", f"{path}/a", "3.15", body={"meta": {"a": "2"}})
+    stale = {"X-Auth-Token": http.member, versions.HEADER: "volume 3.15", "If-Match": tag}
+    r = http.client.put(f"/v3{path}", json={"metadata": {}}, headers=stale)
+    fault(r, 412, "preconditionFailed", "If-Match")
+    r = http.client.put(f"/v3{path}/a", json={"meta": {"a": "3"}}, headers=stale)
+    fault(r, 412, "preconditionFailed")
+    assert http.fast.get(vol.id).metadata == {"a": "2"}
+    for form in ('"{}"', "*", 'W/"nope", {}'):
+        fresh = http.call("GET", path, "3.15").headers["etag"]
+        r = http.client.put(f"/v3{path}", json={"metadata": {"b": form[:1]}},
+                            headers={**stale, "If-Match": form.format(fresh)})
+        assert r.status_code == 200, r.text
+    # Below 3.15 If-Match is not read.
+    r = http.client.put(f"/v3{path}", json={"metadata": {"c": "1"}}, headers={**stale, versions.HEADER: "volume 3.14"})
+    assert r.status_code == 200 and http.fast.get(vol.id).metadata == {"c": "1"}

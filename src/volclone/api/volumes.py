@@ -7,9 +7,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
-from volclone.api import listing, views
+from volclone.api import listing, metadata_etags, views
 from volclone.api.deps import principal, rule, service, volume_shape
+from volclone.api.faults import fault
 from volclone.api.schemas import MetadataBody, MetaItemBody, VolumeCreateBody, VolumeUpdateBody
 from volclone.api.versions import fmt
 from volclone.domain import Principal, Volume
@@ -143,9 +145,21 @@ def delete_volume(project_id: str, volume_id: str, request: Request,
 
 @router.get("/{volume_id}/metadata")
 @rule("volume:get_volume_metadata")
-def show_metadata(project_id: str, volume_id: str, request: Request,
+def show_metadata(project_id: str, volume_id: str, request: Request, response: Response,
                   who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"metadata": service(request).volumes.get(who, project_id, volume_id).metadata}
+    metadata = service(request).volumes.get(who, project_id, volume_id).metadata
+    if _version(request) >= metadata_etags.ETAGS_VERSION:
+        response.headers["Etag"] = metadata_etags.etag(metadata)
+    return {"metadata": metadata}
+
+
+def _stale(request: Request, who: Principal, project_id: str, volume_id: str) -> JSONResponse | None:
+    """From 3.15, the 412 of a metadata PUT whose ``If-Match`` names metadata that has changed."""
+    if _version(request) < metadata_etags.ETAGS_VERSION:
+        return None
+    if metadata_etags.matches(request, service(request).volumes.get(who, project_id, volume_id).metadata):
+        return None
+    return fault(412, f"the metadata of volume {volume_id} changed since its Etag was read (If-Match)")
 
 
 @router.post("/{volume_id}/metadata")
@@ -158,7 +172,10 @@ def add_metadata(project_id: str, volume_id: str, body: MetadataBody, request: R
 @router.put("/{volume_id}/metadata")
 @rule("volume:update_volume_metadata")
 def replace_metadata(project_id: str, volume_id: str, body: MetadataBody, request: Request,
-                     who: Principal = Depends(principal)) -> dict[str, Any]:
+                     who: Principal = Depends(principal)) -> Any:
+    stale = _stale(request, who, project_id, volume_id)
+    if stale is not None:
+        return stale
     return {"metadata": service(request).volumes.set_metadata(who, project_id, volume_id, body.metadata,
                                                               replace=True)}
 
@@ -176,7 +193,10 @@ def show_meta_item(project_id: str, volume_id: str, key: str, request: Request,
 @router.put("/{volume_id}/metadata/{key}")
 @rule("volume:update_volume_metadata")
 def set_meta_item(project_id: str, volume_id: str, key: str, body: MetaItemBody, request: Request,
-                  who: Principal = Depends(principal)) -> dict[str, Any]:
+                  who: Principal = Depends(principal)) -> Any:
+    stale = _stale(request, who, project_id, volume_id)
+    if stale is not None:
+        return stale
     if list(body.meta) != [key]:
         raise BadRequest("the body's meta must hold exactly the key named in the URL")
     service(request).volumes.set_metadata(who, project_id, volume_id, body.meta)
