@@ -360,6 +360,8 @@ class CinderService(Out):
     replication_status: str = Field("not-capable", description="volclone-volume only")
     active_backend_id: str | None = Field(None, description="volclone-volume only")
     frozen: bool = Field(False, description="volclone-volume only")
+    backend_state: Literal["up", "down"] = Field("up", description="from microversion 3.49, volclone-volume only: "
+                                                               "the backend's worker is up")
 
 
 class Snapshot(Out):
