@@ -306,3 +306,39 @@ def test_metadata_etags_refuse_lost_updates_from_3_15(http: Http) -> None:
     # Below 3.15 If-Match is not read.
     r = http.client.put(f"/v3{path}", json={"metadata": {"c": "1"}}, headers={**stale, versions.HEADER: "volume 3.14"})
     assert r.status_code == 200 and http.fast.get(vol.id).metadata == {"c": "1"}
+
+
+# -- 3.23 force on volume delete ------------------------------------------------------------------------
+def test_volume_delete_takes_force_from_3_23_under_the_force_delete_rule(http: Http) -> None:
+    vol = http.fast.volume(1)
+    http.ok("POST", f"/p1/volumes/{vol.id}/action", token=http.admin, status=202,
+            body={"os-reset_status": {"status": "extending"}})
+    # Below 3.23 force is not read: an extending volume is not deleted.
+    fault(http.call("DELETE", f"/p1/volumes/{vol.id}", "3.22", http.admin, force="true"), 400, "badRequest",
+          "extending")
+    fault(http.call("DELETE", f"/p1/volumes/{vol.id}", "3.23", force="true"), 403, "forbidden", "force_delete")
+    fault(http.call("DELETE", f"/p1/volumes/{vol.id}", "3.23", http.admin, force="maybe"), 400, "badRequest",
+          "force")
+    assert http.call("DELETE", f"/p1/volumes/{vol.id}", "3.23", http.admin, force="true").status_code == 202
+    assert vol.id not in http.fast.volume_ids()
+
+
+# -- what volclone does not serve: the documented 404s and refusals ------------------------------------------
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/p1/backups"), ("GET", "/p1/backups/detail"), ("GET", "/p1/clusters"), ("GET", "/p1/clusters/detail"),
+    ("GET", "/p1/manageable_volumes"), ("GET", "/p1/manageable_snapshots"), ("POST", "/p1/workers/cleanup"),
+    ("GET", "/p1/consistencygroups"), ("GET", "/p1/cgsnapshots"),
+])
+def test_resources_volclone_does_not_serve_are_404s(http: Http, method: str, path: str) -> None:
+    fault(http.call(method, path, "3.71", body={} if method == "POST" else None), 404, "itemNotFound")
+
+
+@pytest.mark.parametrize("action", [
+    {"os-volume_upload_image": {"image_name": "i"}},
+    {"os-reimage": {"image_id": "00000000-0000-0000-0000-000000000000"}},
+    {"os-migrate_volume": {"host": "h"}},
+])
+def test_image_and_migration_actions_are_not_served(http: Http, action: dict[str, Any]) -> None:
+    vol = http.fast.volume(1)
+    fault(http.call("POST", f"/p1/volumes/{vol.id}/action", "3.71", http.admin, action), 400, "badRequest",
+          next(iter(action)))

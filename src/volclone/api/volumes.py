@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from volclone.api import listing, metadata_etags, views
-from volclone.api.deps import principal, rule, service, volume_shape
+from volclone.api.deps import enforce, principal, rule, service, volume_shape
 from volclone.api.faults import fault
 from volclone.api.schemas import MetadataBody, MetaItemBody, VolumeCreateBody, VolumeUpdateBody
 from volclone.api.versions import fmt
@@ -18,6 +18,9 @@ from volclone.domain import Principal, Volume
 from volclone.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v3/{project_id}/volumes")
+#: ``DELETE /volumes/{id}?force=true`` (Cinder's ``VOLUME_DELETE_FORCE``), under os-force_delete's rule.
+DELETE_FORCE_VERSION = (3, 23)
+FORCE_DELETE_RULE = "volume_extension:volume_admin_actions:force_delete"
 #: From 3.53 an update must change something (Cinder's ``SUPPORT_VOLUME_SCHEMA_CHANGES``).
 SCHEMA_CHANGES_VERSION = (3, 53)
 
@@ -136,10 +139,14 @@ def update_volume(project_id: str, volume_id: str, body: VolumeUpdateBody, reque
 @rule("volume:delete")
 def delete_volume(project_id: str, volume_id: str, request: Request,
                   who: Principal = Depends(principal)) -> Response:
-    """``?cascade=true`` deletes the volume's snapshots first (a volume with snapshots is a 400 without)."""
+    """``?cascade=true`` deletes the volume's snapshots first (a volume with snapshots is a 400 without);
+    from 3.23 ``?force=true`` deletes it whatever its status, as os-force_delete does (and under its rule)."""
     q = request.query_params
     cascade = listing.boolean("cascade", q["cascade"]) if "cascade" in q else False
-    service(request).volumes.delete(who, project_id, volume_id, cascade=cascade)
+    force = _version(request) >= DELETE_FORCE_VERSION and "force" in q and listing.boolean("force", q["force"])
+    if force:
+        enforce(request, FORCE_DELETE_RULE, project_id)
+    service(request).volumes.delete(who, project_id, volume_id, force=force, cascade=cascade)
     return Response(status_code=202)
 
 
