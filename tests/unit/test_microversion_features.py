@@ -342,3 +342,14 @@ def test_image_and_migration_actions_are_not_served(http: Http, action: dict[str
     vol = http.fast.volume(1)
     fault(http.call("POST", f"/p1/volumes/{vol.id}/action", "3.71", http.admin, action), 400, "badRequest",
           next(iter(action)))
+
+
+def test_a_user_s_unknown_attachment_filter_is_a_400_from_3_33(http: Http) -> None:
+    vol = http.fast.volume(1)
+    http.ok("POST", "/p1/attachments", "3.27",
+            body={"attachment": {"volume_uuid": vol.id, "instance_uuid": None, "connector": {"host": "h"}}})
+    assert len(http.ok("GET", "/p1/attachments", "3.32", colour="red")["attachments"]) == 1  # ignored
+    fault(http.call("GET", "/p1/attachments", "3.33", colour="red"), 400, "badRequest", "colour")
+    assert len(http.ok("GET", "/p1/attachments/detail", "3.33", volume_id=vol.id)["attachments"]) == 1
+    assert len(http.ok("GET", "/p1/attachments", "3.33", token=http.admin, colour="red",
+                       all_tenants="1")["attachments"]) >= 1

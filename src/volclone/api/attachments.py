@@ -23,10 +23,13 @@ from volclone.api.deps import api_version, principal, rule, service
 from volclone.api.schemas import AttachmentActionBody, AttachmentCreateBody, AttachmentUpdateBody
 from volclone.api.versions import fmt
 from volclone.domain import AttachMode, Principal
-from volclone.errors import NotFound
+from volclone.errors import BadRequest, NotFound
 
 #: The microversion that brought the attachments API (Cinder's ``NEW_ATTACH``).
 ATTACHMENTS_VERSION = (3, 27)
+#: The filters a user may give a list (Cinder's default ``resource_filters.json``), checked from 3.33.
+USER_FILTERS = frozenset({"volume_id", "status", "instance_id", "attach_status"})
+RESOURCE_FILTER_VERSION = (3, 33)
 #: ``os-complete`` (Cinder's ``NEW_ATTACH_COMPLETION``).
 COMPLETE_VERSION = (3, 44)
 #: ``mode`` in a create's body (Cinder's ``ATTACHMENT_CREATE_MODE_ARG``).
@@ -59,7 +62,16 @@ class Filters:
         self.all_projects = all_tenants.lower() in ("1", "true")
 
 
+#: The query parameters of an attachment list that are not filters.
+_NOT_FILTERS = frozenset({"all_tenants", "marker", "limit", "offset", "sort", "sort_key", "sort_dir"})
+
+
 def _list(request: Request, who: Principal, project_id: str, f: Filters) -> list[Any]:
+    if api_version(request) >= RESOURCE_FILTER_VERSION and not who.is_admin:
+        # From 3.33 a user's filter outside the attachments' resource filters is a 400, as in Cinder.
+        invalid = [k for k in request.query_params if k not in _NOT_FILTERS | USER_FILTERS]
+        if invalid:
+            raise BadRequest(f"Invalid filters {','.join(invalid)} are found in query options.")
     return service(request).attachments.list(who, project_id, all_projects=f.all_projects, volume_id=f.volume_id,
                                              instance_uuid=f.instance_id, status=f.status)
 
