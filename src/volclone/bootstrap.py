@@ -189,7 +189,7 @@ def build(settings: Settings, with_backends: bool = True,
     if with_backends and not given:
         configured = add_configured(backends, configs)
     volumes, groups = repos.Volumes(db), repos.Groups(db)
-    types = VolumeTypeService(repos.VolumeTypes(db))
+    types = VolumeTypeService(repos.VolumeTypes(db), repos.ConfigValues(db))
     quotas = QuotaService(Quotas(db), settings.quota_defaults, settings.quota_reservation_expire_s)
     runner: FlowRunner = (BoardRunner(db.engine, settings.jobboard_url) if api
                           else FlowRunner(db.engine, settings.flow_workers))

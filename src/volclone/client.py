@@ -44,8 +44,8 @@ RETRIED_STATUSES = frozenset({502, 503, 504})
 RETRY_BACKOFF_S = 0.5
 #: Flow states after which a clone task changes no more.
 FINAL_STATES = frozenset({"SUCCESS", "REVERTED", "FAILURE"})
-#: The attachments API needs microversion 3.27.
-ATTACHMENTS_VERSION = {"OpenStack-API-Version": "volume 3.27"}
+#: The attachments API needs microversion 3.27; the body's ``mode`` is read from 3.54.
+ATTACHMENTS_VERSION = {"OpenStack-API-Version": "volume 3.54"}
 
 EVENT_STREAM = "text/event-stream"
 
@@ -455,7 +455,7 @@ class Client:
         return self.wait(task_id, on_progress=on_progress, timeout=timeout, action=action)
 
 
-    # -- attachments (microversion 3.27) ------------------------------------------
+    # -- attachments (microversion 3.27; sent at 3.54 for the mode) ----------------
     def attach(self, volume_id: str, mode: str = "rw", instance: str | None = None,
                connector: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Attach a volume and complete the attachment (the volume is ``in-use``); the attachment.

@@ -308,6 +308,9 @@ class VolumeQuery:
     metadata: tuple[tuple[str, str], ...] = ()
     #: field -> text each volume's field must contain, in any case (Cinder's ``name~``).
     contains: tuple[tuple[str, str], ...] = ()
+    #: (field, operator, time): ``created_at``/``updated_at`` compared with a naive UTC time
+    #: (3.60's filters); the operator is one of ``gt``, ``gte``, ``lt``, ``lte``, ``eq``, ``neq``.
+    compare: tuple[tuple[str, str, dt.datetime], ...] = ()
     #: A filter no volume can match (a metadata filter that is not a dict, bootable=true, ...).
     nothing: bool = False
     #: (field, ascending) pairs, most significant first.

@@ -31,6 +31,9 @@ def test_filters_and_the_cluster_field_of_microversion_3_7(env):
     assert hosts(binary="volclone-volume", service="cinder-scheduler")  # binary wins over the older name
     newer = env.admin.ok("GET", "/os-services", headers={"OpenStack-API-Version": "volume 3.7"})["services"]
     assert all(s["cluster"] is None for s in newer)
+    assert all("backend_state" not in s for s in newer)
+    at_3_49 = env.admin.ok("GET", "/os-services", headers={"OpenStack-API-Version": "volume 3.49"})["services"]
+    assert {s["backend_state"] for s in at_3_49 if s["host"] == f"{ME}@local"} == {"up"}
 
 
 def test_a_project_token_is_refused_naming_the_rule(env):

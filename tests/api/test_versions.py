@@ -6,6 +6,8 @@ import httpx
 import pytest
 from keystoneauth1 import adapter, discover, session, token_endpoint
 
+from volclone.api.versions import MAX_VERSION, fmt
+
 from .support import assert_fault
 
 HEADER = "OpenStack-API-Version"
@@ -16,7 +18,7 @@ def check_v3_doc(doc: dict, url: str) -> None:
     assert doc["id"] == "v3.0"
     assert doc["status"] == "CURRENT"
     assert doc["min_version"] == "3.0"
-    assert doc["version"] == "3.27"
+    assert doc["version"] == fmt(MAX_VERSION) == "3.71"
     assert isinstance(doc["updated"], str) and doc["updated"].endswith("Z")
     links = {link["rel"]: link for link in doc["links"]}
     assert links["self"]["href"] == f"{url}/v3/"
@@ -49,7 +51,7 @@ def test_keystoneauth_discovery_finds_the_microversion_range(env, root):
     [data] = disc.version_data()
     assert data["version"] == (3, 0)
     assert data["min_microversion"] == (3, 0)
-    assert data["max_microversion"] == (3, 27)
+    assert data["max_microversion"] == MAX_VERSION
     assert data["url"] == f"{env.server.url}/v3/"
     assert data["status"] == "CURRENT"
 
@@ -61,7 +63,7 @@ def test_project_endpoint_discovery_as_openstacksdk_does_it(env):
     block = adapter.Adapter(sess, service_type="block-storage", endpoint_override=url, version="3")
     data = block.get_endpoint_data()
     assert data.min_microversion == (3, 0)
-    assert data.max_microversion == (3, 27)
+    assert data.max_microversion == MAX_VERSION
     assert data.api_version == (3, 0)
 
 
@@ -70,7 +72,8 @@ def test_project_endpoint_discovery_as_openstacksdk_does_it(env):
     ("volume 3.0", "volume 3.0"),
     ("volume 3.5", "volume 3.5"),
     ("volume 3.27", "volume 3.27"),
-    ("volume latest", "volume 3.27"),
+    ("volume 3.71", "volume 3.71"),
+    ("volume latest", f"volume {fmt(MAX_VERSION)}"),
     ("VOLUME 3.12", "volume 3.12"),
     ("compute 2.1", "volume 3.0"),
     ("compute 2.1, volume 3.10", "volume 3.10"),
@@ -83,7 +86,7 @@ def test_microversion_is_answered(env, asked, answered):
     assert HEADER.lower() in r.headers["vary"].lower()
 
 
-@pytest.mark.parametrize("asked", ["volume 3.28", "volume 2.0", "volume 4.0", "volume 3.100"])
+@pytest.mark.parametrize("asked", ["volume 3.72", "volume 2.0", "volume 4.0", "volume 3.100"])
 def test_unsupported_microversion_is_not_acceptable(env, asked):
     assert_fault(env.user.request("GET", "/volumes", headers={HEADER: asked}), 406, "not supported")
 

@@ -205,7 +205,9 @@ def test_update_name_and_description(env, vol):
     ({"name": "x"}, None),
 ])
 def test_update_refuses_bad_bodies(env, vol, body, says):
-    assert_fault(env.user.request("PUT", f"/volumes/{vol['id']}", json=body), 400, says)
+    # At 3.53 (an update that changes nothing is a 400 from there; below, it answers the volume).
+    at_3_53 = {"OpenStack-API-Version": "volume 3.53"}
+    assert_fault(env.user.request("PUT", f"/volumes/{vol['id']}", json=body, headers=at_3_53), 400, says)
     shown = env.user.ok("GET", f"/volumes/{vol['id']}")["volume"]
     assert (shown["name"], shown["size"], shown["status"]) == (vol["name"], 1, "available")
 

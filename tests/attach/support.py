@@ -21,8 +21,8 @@ import nbd
 
 from api.support import footprint
 
-#: Attachments need microversion 3.27 (Cinder's NEW_ATTACH).
-MV = {"OpenStack-API-Version": "volume 3.27"}
+#: Attachments need microversion 3.27 (Cinder's NEW_ATTACH); os-complete 3.44, the body's mode 3.54.
+MV = {"OpenStack-API-Version": "volume 3.54"}
 BLOCK = 64 * 1024
 GIB = 1024**3
 

@@ -11,12 +11,12 @@ from api.support import unique
 
 from .support import MV, Model, attach, block, detach, digest, offset_of, opened, uri_of
 
-#: revert is served from 3.40; the server's maximum is raised for this test only (a test-only setting).
+#: revert is served from 3.40.
 MV_REVERT = {"OpenStack-API-Version": "volume 3.40"}
 
 
 def test_snapshot_of_a_written_attached_volume_new_volume_and_revert(make_env):
-    env = make_env(VOLCLONE_UNSAFE_TEST_MAX_MICROVERSION="3.40")
+    env = make_env()
     api = env.user
     vid = api.create_volume(1, name=unique("snap-io"))["id"]
     a = attach(api, vid, "rw")

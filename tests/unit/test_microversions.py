@@ -18,7 +18,7 @@ def test_accepted(header, expected):
     assert requested_version(header) == expected
 
 
-@pytest.mark.parametrize("header", ["volume 3.28", "volume 2.0", "volume 4.0"])
+@pytest.mark.parametrize("header", ["volume 3.72", "volume 2.0", "volume 4.0"])
 def test_out_of_range(header):
     assert "not supported" in requested_version(header)
 

@@ -4,6 +4,7 @@ membership, admins only, concurrent heartbeats, and the services table's migrati
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import socket
 import threading
@@ -50,6 +51,10 @@ def test_the_service_lists_itself_with_its_backends(fast):
                     "replication_status": "not-capable", "active_backend_id": None, "frozen": False}
     assert dt.datetime.fromisoformat(body["updated_at"]) <= utcnow()
     assert "cluster" not in views.service(me, with_cluster=False)  # below microversion 3.7
+    assert "backend_state" not in body  # below 3.49
+    assert views.service(me, with_cluster=True, with_backend_state=True)["backend_state"] == "up"
+    down = dataclasses.replace(me, up=False)
+    assert views.service(down, with_cluster=True, with_backend_state=True)["backend_state"] == "down"
 
 
 def test_workers_are_listed_per_backend_and_filtered_by_host_and_binary(fast):

@@ -69,10 +69,9 @@ def http(fast: Fast) -> Iterator[Http]:
 
 
 @pytest.fixture
-def at_3_40(monkeypatch: Any) -> None:
-    """The API as it will be once its maximum reaches 3.40 (the project's way: tests/unit/test_volume_actions.py)."""
-    assert versions.MAX_VERSION < (3, 40)
-    monkeypatch.setattr(versions, "MAX_VERSION", (3, 40))
+def at_3_40() -> None:
+    """The server serves 3.40 (revert): its maximum is past it."""
+    assert versions.MAX_VERSION >= (3, 40)
 
 
 def snapshot_rows(fast: Fast) -> list[tuple[Any, ...]]:
@@ -422,8 +421,7 @@ def test_a_volume_from_a_snapshot_counts_in_the_quotas(make_fast: Any) -> None:
 def test_revert_is_served_from_3_40_only(http: Http) -> None:
     vol = http.fast.volume(1)
     sid = http.snap(vol.id)["id"]
-    assert versions.MAX_VERSION == (3, 27)
-    assert http.revert(vol.id, sid, version="3.40").status_code == 406  # not served yet
+    fault(http.revert(vol.id, sid, version="3.39"), 404, "itemNotFound", "revert", "3.40")
     fault(http.revert(vol.id, sid, version="3.27"), 404, "itemNotFound", "revert", "3.40")
     fault(http.revert(vol.id, sid, version=None), 404, "itemNotFound")
 
@@ -532,7 +530,7 @@ def test_the_test_only_maximum_microversion_serves_past_the_maximum() -> None:
     """VOLCLONE_UNSAFE_TEST_MAX_MICROVERSION (the real-server revert test sets it): the middleware's maximum."""
     from volclone.config import Settings
 
-    assert "not supported" in str(versions.requested_version("volume 3.40"))
+    assert "not supported" in str(versions.requested_version("volume 3.72"))
     assert versions.requested_version("volume 3.40", (3, 40)) == (3, 40)
     assert versions.requested_version("volume latest", (3, 40)) == (3, 40)
     assert "not supported" in str(versions.requested_version("volume 3.41", (3, 40)))

@@ -14,15 +14,19 @@ from volclone import __version__
 from volclone.api import (
     attachments,
     clones,
+    default_types,
     deps,
     extensions,
     faults,
     limits,
+    log_levels,
     messages,
     openapi,
     pools,
+    project_paths,
     qos,
     quotas,
+    resource_filters,
     services,
     snapshots,
     transfers,
@@ -94,8 +98,14 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         path = deps.path_of(request.scope)
         if not deps.is_public(path):  # every other path, known or not, needs a token
             try:
+                who = None
+                if project_paths.lacks_project(app, request.scope):
+                    # 3.67: /v3/volumes is /v3/{the token's project}/volumes.
+                    who = await run_in_threadpool(deps.authenticate, request)
+                    project_paths.insert_project(request.scope, who.project_id)
+                    path = deps.path_of(request.scope)
                 request.state.principal = await run_in_threadpool(deps.check_caller, request,
-                                                                  deps.project_of(path))
+                                                                  deps.project_of(path), who)
             except VolcloneError as exc:
                 return faults.fault(exc.status, exc.message, exc.fault)
         return await call_next(request)
@@ -115,8 +125,9 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         return response
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
-               volume_actions.router, quotas.router, services.router, snapshots.router, zones.router,
-               extensions.router, *transfers.routers, messages.router, qos.router, pools.router)
+               volume_actions.router, quotas.router, log_levels.router, services.router, snapshots.router,
+               zones.router, extensions.router, resource_filters.router, default_types.router,
+               *transfers.routers, messages.router, qos.router, pools.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

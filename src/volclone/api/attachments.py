@@ -1,12 +1,13 @@
 """/v3/{project_id}/attachments (Cinder's attachments API, microversion 3.27 and later).
 
     POST   /attachments          {"attachment": {"volume_uuid", "instance_uuid", "connector", "mode"}}
+                                 (``mode`` from 3.54; below, the connector's ``mode`` counts)
     GET    /attachments[/detail] ?volume_id=&instance_id=&status=&all_tenants=
     GET    /attachments/{id}
     PUT    /attachments/{id}     {"attachment": {"connector": {...}}}  completes it: volume in-use
     DELETE /attachments/{id}     answers the volume's attachments that are left
-    POST   /attachments/{id}/action  {"os-complete": ...}: the same completion as PUT (Cinder has it
-                                 from 3.44; served here from 3.27, the newest microversion volclone has)
+    POST   /attachments/{id}/action  {"os-complete": ...}: the same completion as PUT, from 3.44
+                                 (below: 404, as Cinder's version-gated action)
 
 The older attach actions on /volumes/{id}/action are in ``volume_actions``.
 """
@@ -18,14 +19,21 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from volclone.api import views
-from volclone.api.deps import principal, rule, service
+from volclone.api.deps import api_version, principal, rule, service
 from volclone.api.schemas import AttachmentActionBody, AttachmentCreateBody, AttachmentUpdateBody
 from volclone.api.versions import fmt
 from volclone.domain import AttachMode, Principal
-from volclone.errors import NotFound
+from volclone.errors import BadRequest, NotFound
 
 #: The microversion that brought the attachments API (Cinder's ``NEW_ATTACH``).
 ATTACHMENTS_VERSION = (3, 27)
+#: The filters a user may give a list (Cinder's default ``resource_filters.json``), checked from 3.33.
+USER_FILTERS = frozenset({"volume_id", "status", "instance_id", "attach_status"})
+RESOURCE_FILTER_VERSION = (3, 33)
+#: ``os-complete`` (Cinder's ``NEW_ATTACH_COMPLETION``).
+COMPLETE_VERSION = (3, 44)
+#: ``mode`` in a create's body (Cinder's ``ATTACHMENT_CREATE_MODE_ARG``).
+MODE_VERSION = (3, 54)
 
 
 def require_version(request: Request) -> None:
@@ -54,7 +62,16 @@ class Filters:
         self.all_projects = all_tenants.lower() in ("1", "true")
 
 
+#: The query parameters of an attachment list that are not filters.
+_NOT_FILTERS = frozenset({"all_tenants", "marker", "limit", "offset", "sort", "sort_key", "sort_dir"})
+
+
 def _list(request: Request, who: Principal, project_id: str, f: Filters) -> list[Any]:
+    if api_version(request) >= RESOURCE_FILTER_VERSION and not who.is_admin:
+        # From 3.33 a user's filter outside the attachments' resource filters is a 400, as in Cinder.
+        invalid = [k for k in request.query_params if k not in _NOT_FILTERS | USER_FILTERS]
+        if invalid:
+            raise BadRequest(f"Invalid filters {','.join(invalid)} are found in query options.")
     return service(request).attachments.list(who, project_id, all_projects=f.all_projects, volume_id=f.volume_id,
                                              instance_uuid=f.instance_id, status=f.status)
 
@@ -64,8 +81,9 @@ def _list(request: Request, who: Principal, project_id: str, f: Filters) -> list
 def create_attachment(project_id: str, body: AttachmentCreateBody, request: Request,
                       who: Principal = Depends(principal)) -> dict[str, Any]:
     b = body.attachment
-    a = service(request).attachments.create(who, project_id, b.volume_uuid, b.instance_uuid, b.connector,
-                                            AttachMode(b.mode) if b.mode else None)
+    # Below 3.54 Cinder reads the mode from the connector only; the body's is ignored.
+    mode = AttachMode(b.mode) if b.mode and api_version(request) >= MODE_VERSION else None
+    a = service(request).attachments.create(who, project_id, b.volume_uuid, b.instance_uuid, b.connector, mode)
     return {"attachment": views.attachment(a)}
 
 
@@ -102,6 +120,10 @@ def update_attachment(project_id: str, attachment_id: str, body: AttachmentUpdat
 @rule("volume:attachment_complete")
 def attachment_action(project_id: str, attachment_id: str, body: AttachmentActionBody, request: Request,
                       who: Principal = Depends(principal)) -> Response:
+    version = api_version(request)
+    if version < COMPLETE_VERSION:
+        raise NotFound(f"There is no such action: os-complete (it needs microversion {fmt(COMPLETE_VERSION)} "
+                       f"or later; this request is {fmt(version)})")
     service(request).attachments.complete(who, project_id, attachment_id)
     return Response(status_code=204)
 

@@ -95,16 +95,23 @@ def route_for(routes: Iterable[BaseRoute], scope: Scope) -> BaseRoute | None:
     return None
 
 
-def check_caller(request: Request, project_id: str | None) -> Principal:
+def authenticate(request: Request) -> Principal:
+    """The caller its token names (401 without a valid one), ``is_admin`` from the policy's
+    ``context_is_admin`` rule (as Cinder's context has it): it decides all_tenants, private types
+    and the admin-only fields of a view."""
+    svc = service(request)
+    who = svc.auth.authenticate(request.headers.get(TOKEN_HEADER))
+    return dataclasses.replace(who, is_admin=svc.policy.is_admin(who))
+
+
+def check_caller(request: Request, project_id: str | None, who: Principal | None = None) -> Principal:
     """Authenticate the token (401), check the policy rule of the route for ``project_id`` (403),
     then that the project id is well-formed (400).
 
-    The caller's ``is_admin`` is the policy's ``context_is_admin`` rule (as Cinder's context has it):
-    it decides all_tenants, private types and the admin-only fields of a view.
+    ``who``: the caller if :func:`authenticate` found it already.
     """
     svc = service(request)
-    who = svc.auth.authenticate(request.headers.get(TOKEN_HEADER))
-    who = dataclasses.replace(who, is_admin=svc.policy.is_admin(who))
+    who = who or authenticate(request)
     if project_id is not None:
         route = route_for(api_routes(request.app), request.scope)
         # A path no route serves still needs the project readable: a stranger learns nothing of it.

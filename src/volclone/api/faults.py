@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 #: Cinder's fault names by status (cinder/api/openstack/wsgi.py).
 FAULT_NAMES = {
     400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
-    405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest", 413: "overLimit",
+    405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest", 412: "preconditionFailed", 413: "overLimit",
     415: "badMediaType", 501: "notImplemented", 503: "serviceUnavailable", 507: "insufficientStorage",
 }
 

@@ -17,12 +17,16 @@ can be tested on its own. What it follows (Cinder's ``cinder/api/v3/volumes.py``
   a name is taken as it is.
 - ``all_tenants`` (admins: every project's), and from 3.45 ``with_count``, are booleans as
   oslo reads them (``1``, ``true``, ``yes``, ``on``, ...; anything else is a 400).
+- From 3.60 ``created_at``/``updated_at`` compare times (``gt:2026-01-01T00:00:00,lt:...``; the
+  operators are :data:`TIME_OPERATORS`), for users too (Cinder's default resource filters have them).
+- From 3.65 ``consumes_quota`` (a boolean): every volclone volume consumes quota.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -50,6 +54,11 @@ LIKE_FILTER_VERSION = (3, 34)
 COUNT_VERSION = (3, 45)
 #: ``created_at``/``updated_at`` filters compare times from 3.60; before, they are dropped.
 TIME_FILTER_VERSION = (3, 60)
+TIME_FILTERS = ("created_at", "updated_at")
+#: Cinder's ``get_time_comparsion_operators``.
+TIME_OPERATORS = ("gt", "gte", "eq", "neq", "lt", "lte")
+#: ``consumes_quota`` is a filter from 3.65 (Cinder's ``USE_QUOTA``).
+USE_QUOTA_VERSION = (3, 65)
 
 #: The filters a user may give below 3.33 (Cinder's default ``query_volume_filters``).
 USER_FILTERS_BEFORE_3_33 = frozenset({"name", "status", "metadata", "availability_zone", "bootable", "group_id"})
@@ -180,6 +189,10 @@ def volume_list(items: Iterable[tuple[str, str]], version: Version, is_admin: bo
                        ("created_at", TIME_FILTER_VERSION), ("updated_at", TIME_FILTER_VERSION)):
         if version < since:
             filters.pop(key, None)
+    compare = tuple(c for key in TIME_FILTERS if key in filters for c in time_comparisons(key, filters.pop(key)))
+    nothing = False
+    if version >= USE_QUOTA_VERSION and "consumes_quota" in filters:
+        nothing = not boolean("consumes_quota", filters.pop("consumes_quota"))  # every volume consumes quota
     ignored: list[str] = []
     if not is_admin:
         if version >= RESOURCE_FILTER_VERSION:
@@ -193,9 +206,30 @@ def volume_list(items: Iterable[tuple[str, str]], version: Version, is_admin: bo
             for k in ignored:
                 del filters[k]
     query = _filters(filters, version)
-    query = dataclasses.replace(query, sort=sort, marker=params.get("marker"), limit=limit, offset=offset)
+    query = dataclasses.replace(query, sort=sort, marker=params.get("marker"), limit=limit, offset=offset,
+                                compare=compare, nothing=query.nothing or nothing)
     return VolumeList(query=query, all_projects=all_projects, with_count=with_count, limit=limit,
                       ignored=tuple(ignored))
+
+
+def time_comparisons(key: str, value: str) -> list[tuple[str, str, dt.datetime]]:
+    """3.60's ``op:time[,op:time...]`` (ISO 8601; a time without a zone is UTC), as naive UTC
+    times; a 400 for an unknown operator or a time that is not one."""
+    out = []
+    for unit in value.split(","):
+        op, sep, text = unit.strip().partition(":")
+        if not sep:
+            raise BadRequest(f"Invalid {key} value")
+        if op not in TIME_OPERATORS:
+            raise BadRequest(f"Invalid {op} operator")
+        try:
+            when = dt.datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise BadRequest(f"Invalid {text} value") from None
+        if when.tzinfo is not None:
+            when = when.astimezone(dt.UTC).replace(tzinfo=None)
+        out.append((key, op, when))
+    return out
 
 
 def _filters(filters: dict[str, str], version: Version) -> VolumeQuery:

@@ -374,6 +374,8 @@ class CinderService(Out):
     replication_status: str = Field("not-capable", description="volclone-volume only")
     active_backend_id: str | None = Field(None, description="volclone-volume only")
     frozen: bool = Field(False, description="volclone-volume only")
+    backend_state: Literal["up", "down"] = Field("up", description="from microversion 3.49, volclone-volume only: "
+                                                               "the backend's worker is up")
 
 
 class Snapshot(Out):
@@ -479,6 +481,11 @@ _S = "/v3/{project_id}/snapshots/{snapshot_id}"
 _SNAPSHOT = _obj(snapshot=_ref(Snapshot))
 _QS = "/v3/{project_id}/qos-specs"
 _QOS = _obj(qos_specs=_ref(QosSpecs), links={"type": "array", "items": _ref(Link)})
+_DEFAULT_TYPE_ITEM = _obj(project_id={"type": "string"}, volume_type_id={"type": "string"})
+_DEFAULT_TYPE_OK: dict[int, Schema | None] = {200: _obj(default_type=_DEFAULT_TYPE_ITEM)}
+_DEFAULT_TYPES_OK: dict[int, Schema | None] = {
+    200: _obj(default_types={"type": "array", "items": _DEFAULT_TYPE_ITEM})}
+_NO_CONTENT: dict[int, Schema | None] = {204: None}
 
 
 def _snapshot_list() -> Schema:
@@ -574,6 +581,16 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", _Q + "/defaults"): {200: _obj(quota_set=_ref(QuotaSet))},
     ("GET", "/v3/{project_id}/limits"): {200: _obj(limits=_ref(Limits))},
     ("GET", "/v3/{project_id}/os-services"): {200: _obj(services=_list_of(CinderService))},
+    ("PUT", "/v3/{project_id}/os-services/set-log"): {202: None},
+    ("PUT", "/v3/{project_id}/os-services/get-log"): {200: _obj(log_levels={"type": "array", "items": _obj(
+        binary={"type": "string"}, host={"type": "string"}, levels=_STRINGS)})},
+    **{op: answer for prefix in ("/v3/default-types", "/v3/{project_id}/default-types") for op, answer in (
+        (("PUT", prefix + "/{target_project_id}"), _DEFAULT_TYPE_OK),
+        (("GET", prefix + "/{target_project_id}"), _DEFAULT_TYPE_OK),
+        (("GET", prefix), _DEFAULT_TYPES_OK),
+        (("DELETE", prefix + "/{target_project_id}"), _NO_CONTENT))},
+    ("GET", "/v3/{project_id}/resource_filters"): {200: _obj(resource_filters={"type": "array", "items": _obj(
+        resource={"type": "string"}, filters={"type": "array", "items": {"type": "string"}})})},
     ("GET", "/v3/{project_id}/snapshots"): {200: _snapshot_list()},
     ("GET", "/v3/{project_id}/snapshots/detail"): {200: _snapshot_list()},
     ("POST", "/v3/{project_id}/snapshots"): {202: _SNAPSHOT},
@@ -760,8 +777,10 @@ _FAULTS = {
     400: "bad request: a body or parameter that is not valid, or a malformed OpenStack-API-Version",
     401: "no token, or a token that is not valid",
     403: "the policy does not allow it; the message names the rule (docs/policy.md)",
-    404: "not found (also: the attachments API below microversion 3.27, the volume summary below 3.12, the "
-         "messages below 3.3, volume-transfers below 3.55, a list's marker that is nothing the caller sees)",
+    404: "not found (also: an operation or action below the microversion that brought it, e.g. the attachments "
+         "API below 3.27, the volume summary below 3.12, resource_filters below 3.33, os-complete below 3.44, "
+         "default-types below 3.62, the messages below 3.3, volume-transfers below 3.55; a list's marker that is "
+         "nothing the caller sees)",
     406: "the OpenStack-API-Version asked for is not served",
     409: "the resource's state does not allow it (a clone task's cancel: the task has ended, or is reverting)",
     413: "the request body, or a field in it, is too large; or (volume create, clone-volumes, os-extend) the "
@@ -809,7 +828,8 @@ def _responses(method: str, path: str, op: Schema) -> Schema:
         success = SUCCESS[(method, path)]
     except KeyError:
         raise RuntimeError(f"{method} {path} has no documented success body: add it to openapi.SUCCESS") from None
-    scoped = path.startswith(PROJECT_PREFIX + "/")
+    # 3.62's default-types name their target project, not an acting one, and are answered alike.
+    scoped = path.startswith((PROJECT_PREFIX + "/", "/v3/default-types"))
     out: Schema = {}
     for status, body in success.items():
         r: Schema = {"description": "success" if status < 300 else "the versions served (multiple choices)"}

@@ -10,13 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from volclone.api.deps import check_project_id, principal, rule, service
+from volclone.api.deps import api_version, check_project_id, principal, rule, service
 from volclone.api.schemas import QuotaSetUpdateBody
 from volclone.domain import Principal
 from volclone.errors import BadRequest
 from volclone.service.quotas import QuotaUsage
 
 router = APIRouter(prefix="/v3/{project_id}")
+#: ``GET /limits?project_id=`` (Cinder's ``LIMITS_ADMIN_FILTER``).
+LIMITS_ADMIN_FILTER = (3, 39)
 #: oslo's ``bool_from_string`` words, as Cinder reads ``?usage=``.
 TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
 FALSE = frozenset({"0", "f", "false", "off", "n", "no"})
@@ -78,4 +80,8 @@ def delete_quotas(project_id: str, target_project_id: str, request: Request,
 @router.get("/limits")
 @rule("limits_extension:used_limits")
 def limits(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"limits": {"rate": [], "absolute": service(request).quotas.absolute_limits(who, project_id)}}
+    """From 3.39 ``?project_id=`` names the project (admins: any; a user: its own, else 403)."""
+    target = request.query_params.get("project_id") if api_version(request) >= LIMITS_ADMIN_FILTER else None
+    if target is not None:
+        check_project_id(target)
+    return {"limits": {"rate": [], "absolute": service(request).quotas.absolute_limits(who, project_id, target)}}

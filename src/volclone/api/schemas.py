@@ -379,6 +379,10 @@ class OsRetype(Strict):
 
     new_type: StrictStr = Field(min_length=1, max_length=255)
     migration_policy: Literal["never", "on-demand"] | None = None
+class OsExtendVolumeCompletion(Strict):
+    """``{"os-extend_volume_completion": {"error": false}}`` (3.71): Nova's answer to an extend."""
+
+    error: CinderBool = Field(json_schema_extra={"type": ["boolean", "string"]})
 
 
 class VolumeActionBody(OneAction):
@@ -401,6 +405,7 @@ class VolumeActionBody(OneAction):
     os_unreserve: NoOptions = Field(None, alias="os-unreserve")
     os_begin_detaching: NoOptions = Field(None, alias="os-begin_detaching")
     os_roll_detaching: NoOptions = Field(None, alias="os-roll_detaching")
+    os_extend_volume_completion: OsExtendVolumeCompletion | None = Field(None, alias="os-extend_volume_completion")
 
 
 # -- quotas ------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from volclone.domain import Principal
 router = APIRouter(prefix="/v3/{project_id}")
 #: The microversion that added ``cluster`` to each service (Cinder's 3.7).
 CLUSTER_VERSION = (3, 7)
+#: ... and ``backend_state`` to each volume service (Cinder's ``BACKEND_STATE_REPORT``).
+BACKEND_STATE_VERSION = (3, 49)
 
 
 @router.get("/os-services")
@@ -32,5 +34,6 @@ def list_services(project_id: str, request: Request,
                                                    description="the older name of binary"),
                   who: Principal = Depends(principal)) -> dict[str, Any]:
     listed = service(request).services.list(who, host=host, binary=binary or service_name)
-    with_cluster = getattr(request.state, "api_version", (3, 0)) >= CLUSTER_VERSION
-    return {"services": [views.service(s, with_cluster) for s in listed]}
+    version = getattr(request.state, "api_version", (3, 0))
+    return {"services": [views.service(s, version >= CLUSTER_VERSION, version >= BACKEND_STATE_VERSION)
+                         for s in listed]}

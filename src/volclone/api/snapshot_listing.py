@@ -6,7 +6,8 @@
 - a user's filters: ``name``, ``status``, ``volume_id``, ``metadata`` (and ``availability_zone``,
   which every volclone snapshot has as ``nova``); below 3.33 others are ignored, from 3.33 they
   are a 400; an admin's may name any field (an unknown one matches nothing);
-- ``all_tenants`` (admins), ``with_count`` (3.45).
+- ``all_tenants`` (admins), ``with_count`` (3.45), ``consumes_quota`` (3.65: every volclone
+  snapshot consumes quota, so ``false`` lists none).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from volclone.api.listing import (
     MAX_LIMIT,
     MAX_OFFSET,
     RESOURCE_FILTER_VERSION,
+    USE_QUOTA_VERSION,
     Version,
     boolean,
     sort_params,
@@ -69,6 +71,9 @@ def snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_admin: 
     all_projects = boolean("all_tenants", filters.pop("all_tenants")) if "all_tenants" in filters else False
     with_count = boolean("with_count", filters.pop("with_count")) \
         if version >= COUNT_VERSION and "with_count" in filters else False
+    nothing = False
+    if version >= USE_QUOTA_VERSION and "consumes_quota" in filters:
+        nothing = not boolean("consumes_quota", filters.pop("consumes_quota"))
     if not is_admin:
         invalid = [k for k in filters if k not in USER_FILTERS]
         if invalid and version >= RESOURCE_FILTER_VERSION:
@@ -77,7 +82,6 @@ def snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_admin: 
             del filters[k]
     equal: list[tuple[str, object]] = []
     metadata: list[tuple[str, str]] = []
-    nothing = False
     for key, raw in filters.items():
         if key == "metadata":
             try:

@@ -1,6 +1,6 @@
 """Cinder's snapshots: ``/v3/{project_id}/snapshots``.
 
-    POST   /snapshots                      create (202); an in-use volume needs "force": true
+    POST   /snapshots                      create (202); an in-use volume needs "force": true below 3.66
     GET    /snapshots, /snapshots/detail   lists: filters, sort, paging (volclone.api.snapshot_listing)
     GET    /snapshots/{id}                 show
     PUT    /snapshots/{id}                 name, description
@@ -28,6 +28,9 @@ from volclone.errors import BadRequest, CapabilityMissing, NotFound
 from volclone.service.snapshots import SnapshotService
 
 router = APIRouter(prefix="/v3/{project_id}/snapshots")
+
+#: From 3.66 an in-use volume is snapshotted without ``force`` (Cinder's ``SNAPSHOT_IN_USE``).
+SNAPSHOT_IN_USE_VERSION = (3, 66)
 
 ACTION_RULES = {
     "os_reset_status": "volume_extension:snapshot_admin_actions:reset_status",
@@ -82,10 +85,18 @@ def list_snapshots_detail(project_id: str, request: Request, who: Principal = De
 def create_snapshot(project_id: str, body: SnapshotCreateBody, request: Request,
                     who: Principal = Depends(principal)) -> dict[str, Any]:
     b = body.snapshot
+    force = bool(b.force)
+    if api_version(request) >= SNAPSHOT_IN_USE_VERSION:
+        # From 3.66 an in-use volume needs no force; force=true is still taken (and means nothing),
+        # force=false is refused, as Cinder does.
+        if b.force is False:
+            raise BadRequest("The 'force' flag is not valid from microversion 3.66 on: leave it out "
+                             "(an in-use volume is snapshotted without it)")
+        force = True
     snap = _svc(request).create(who, project_id, b.volume_id,
                                 name=b.name if b.name is not None else b.display_name,
                                 description=b.description if b.description is not None else b.display_description,
-                                force=bool(b.force), metadata=b.metadata or {})
+                                force=force, metadata=b.metadata or {})
     return {"snapshot": _show(request, [snap], extended=False)[0]}
 
 

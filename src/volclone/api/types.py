@@ -2,17 +2,19 @@
 
 Create, update, delete, extra-spec changes and type access are admin-only (Cinder's rules). A
 private type is seen by admins and by the projects granted it (``addProjectAccess``). Lists take
-Cinder's ``is_public`` filter (admins only; see :meth:`VolumeTypeService.list`).
+Cinder's ``is_public`` filter (admins only; see :meth:`VolumeTypeService.list`) and, from 3.52,
+``extra_specs``.
 """
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api import views
-from volclone.api.deps import allows, check_project_id, enforce, principal, rule, service
+from volclone.api.deps import allows, api_version, check_project_id, enforce, principal, rule, service
 from volclone.api.schemas import (
     MAX_TEXT,
     ExtraSpecsBody,
@@ -30,6 +32,8 @@ ACTION_RULES = {
     "add_project_access": "volume_extension:volume_type_access:addProjectAccess",
     "remove_project_access": "volume_extension:volume_type_access:removeProjectAccess",
 }
+#: ``?extra_specs=`` filters the list from 3.52 (Cinder's ``SUPPORT_VOLUME_TYPE_FILTER``); below, ignored.
+TYPE_FILTER_VERSION = (3, 52)
 _TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
 _FALSE = frozenset({"0", "f", "false", "off", "n", "no"})
 
@@ -61,7 +65,23 @@ def _shown(request: Request, types: list[VolumeType]) -> list[dict[str, Any]]:
 def list_types(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     # Only admins choose; Cinder does not even read the filter of anyone else.
     is_public = is_public_filter(request.query_params.get("is_public")) if who.is_admin else True
-    return {"volume_types": _shown(request, service(request).types.list(who, is_public))}
+    types = service(request).types.list(who, is_public)
+    specs = request.query_params.get("extra_specs")
+    if specs is not None and api_version(request) >= TYPE_FILTER_VERSION:
+        types = [t for t in types if has_specs(t, specs)]
+    return {"volume_types": _shown(request, types)}
+
+
+def has_specs(t: VolumeType, wanted: str) -> bool:
+    """3.52's ``?extra_specs={"k": "v", ...}`` (a Python literal or JSON): ``t`` has every item,
+    among the specs the caller sees (a value that is not a dict matches no type)."""
+    try:
+        items = ast.literal_eval(wanted)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    if not isinstance(items, dict):
+        return False
+    return all(t.extra_specs.get(str(k)) == str(v) for k, v in items.items())
 
 
 @router.post("")

@@ -11,7 +11,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from volclone.api.faults import fault
 
 MIN_VERSION = (3, 0)
-MAX_VERSION = (3, 27)
+MAX_VERSION = (3, 71)
 HEADER = "OpenStack-API-Version"
 SERVICE = "volume"
 #: ASCII digits only (``\d`` takes any script's), and few of them: ``int()`` of thousands of

@@ -9,12 +9,14 @@
 
     os-extend {"new_size": N}
         Grow the volume: an ``available`` one, or an ``in-use`` one from microversion 3.42 (rule
-        ``volume:extend_attached_volume`` then), as Cinder. volclone serves up to 3.27 today, so an
-        attached volume is refused (400) until the maximum reaches 3.42.
+        ``volume:extend_attached_volume`` then), as Cinder.
     os-retype {"new_type": T, "migration_policy": "never" | "on-demand"}
         Give the volume type T (name or id): on the same backend the type changes; on another
         one, with ``on-demand``, an ``available`` volume's data moves there (it keeps its id;
         ``volclone.service.retype``). Rule ``volume:retype``.
+    os-extend_volume_completion {"error": B}
+        From 3.71 (below: 404), admins: Nova's answer to an extend Cinder handed it. volclone
+        finishes every extend itself, so no volume waits for one: a 400 for any volume.
     os-set_bootable {"bootable": B} (200) | os-update_readonly_flag {"readonly": B}
     os-reset_status {"status", "attach_status", "migration_status"} | os-force_delete (admins)
     os-reserve | os-unreserve | os-begin_detaching | os-roll_detaching
@@ -22,7 +24,6 @@
     revert {"snapshot_id": S}
         From microversion 3.40 (below it the action is unknown, 404 as Cinder's version-gated
         action): put the volume back to its latest snapshot (rule ``volume:revert_to_snapshot``).
-        volclone serves up to 3.27 today, so it is out of reach until the maximum reaches 3.40.
 
 Every action answers 202 and no body, but os-initialize_connection (its connection_info) and
 os-set_bootable (200, as Cinder).
@@ -65,12 +66,15 @@ ACTION_RULES = {
     "os_force_delete": "volume_extension:volume_admin_actions:force_delete",
     "os_revert": "volume:revert_to_snapshot",
     "os_retype": "volume:retype",
+    "os_extend_volume_completion": "volume_extension:volume_admin_actions:extend_volume_completion",
 }
 EXTEND_ATTACHED_RULE = "volume:extend_attached_volume"
 #: The microversion from which an in-use volume can be extended (Cinder's ``VOLUME_EXTEND_INUSE``).
 EXTEND_IN_USE_VERSION = (3, 42)
 #: The microversion of ``revert`` (Cinder's ``VOLUME_REVERT``).
 REVERT_VERSION = (3, 40)
+#: The microversion of ``os-extend_volume_completion`` (Cinder's ``EXTEND_VOLUME_COMPLETION``).
+EXTEND_COMPLETION_VERSION = (3, 71)
 #: The actions whose body holds nothing (Cinder's clients send null).
 _NO_OPTIONS = frozenset({"os_force_delete", "os_reserve", "os_unreserve", "os_begin_detaching",
                          "os_roll_detaching"})
@@ -104,6 +108,18 @@ def volume_action(project_id: str, volume_id: str, body: VolumeActionBody, reque
             raise CapabilityMissing("this service has no snapshots")
         snaps.revert(who, project_id, volume_id, body.os_revert.snapshot_id)
         return Response(status_code=202)
+    if body.os_extend_volume_completion is not None:
+        version = getattr(request.state, "api_version", (3, 0))
+        if version < EXTEND_COMPLETION_VERSION:
+            raise NotFound(f"There is no such action: os-extend_volume_completion (it needs microversion "
+                           f"{fmt(EXTEND_COMPLETION_VERSION)} or later; this request is {fmt(version)})")
+        enforce(request, ACTION_RULES[name], project_id)
+        vol = volumes.get(who, project_id, volume_id)
+        # Cinder takes it only for a volume whose driver handed the extend to Nova (status extending,
+        # the new size in its admin metadata). volclone resizes attached volumes itself
+        # (block_resize), so no volume ever waits for it: always a 400, as Cinder's for such a volume.
+        raise BadRequest(f"Invalid volume: volume {vol.id} is not waiting for an extend completion (status "
+                         f"{vol.status.value}; volclone finishes every extend itself)")
     enforce(request, ACTION_RULES[name], project_id)
     if body.os_retype is not None:
         Retyper(volumes).retype(who, project_id, volume_id, body.os_retype.new_type,

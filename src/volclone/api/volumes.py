@@ -7,15 +7,22 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
-from volclone.api import listing, views
-from volclone.api.deps import principal, rule, service, volume_shape
+from volclone.api import listing, metadata_etags, views
+from volclone.api.deps import enforce, principal, rule, service, volume_shape
+from volclone.api.faults import fault
 from volclone.api.schemas import MetadataBody, MetaItemBody, VolumeCreateBody, VolumeUpdateBody
 from volclone.api.versions import fmt
 from volclone.domain import Principal, Volume
 from volclone.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v3/{project_id}/volumes")
+#: ``DELETE /volumes/{id}?force=true`` (Cinder's ``VOLUME_DELETE_FORCE``), under os-force_delete's rule.
+DELETE_FORCE_VERSION = (3, 23)
+FORCE_DELETE_RULE = "volume_extension:volume_admin_actions:force_delete"
+#: From 3.53 an update must change something (Cinder's ``SUPPORT_VOLUME_SCHEMA_CHANGES``).
+SCHEMA_CHANGES_VERSION = (3, 53)
 
 
 def _base(request: Request) -> str:
@@ -128,6 +135,10 @@ def update_volume(project_id: str, volume_id: str, body: VolumeUpdateBody, reque
     if u.metadata is not None:
         fields["metadata"] = u.metadata
     if not fields:
+        if _version(request) < SCHEMA_CHANGES_VERSION:
+            # Below 3.53 Cinder answers an update that changes nothing with the volume as it is.
+            return {"volume": _detail(request, who, [service(request).volumes.get(who, project_id, volume_id)],
+                                      extended=False)[0]}
         raise BadRequest("nothing to update: give name, description or metadata")
     vol = service(request).volumes.update(who, project_id, volume_id, **fields)
     return {"volume": _detail(request, who, [vol], extended=False)[0]}
@@ -137,18 +148,34 @@ def update_volume(project_id: str, volume_id: str, body: VolumeUpdateBody, reque
 @rule("volume:delete")
 def delete_volume(project_id: str, volume_id: str, request: Request,
                   who: Principal = Depends(principal)) -> Response:
-    """``?cascade=true`` deletes the volume's snapshots first (a volume with snapshots is a 400 without)."""
+    """``?cascade=true`` deletes the volume's snapshots first (a volume with snapshots is a 400 without);
+    from 3.23 ``?force=true`` deletes it whatever its status, as os-force_delete does (and under its rule)."""
     q = request.query_params
     cascade = listing.boolean("cascade", q["cascade"]) if "cascade" in q else False
-    service(request).volumes.delete(who, project_id, volume_id, cascade=cascade)
+    force = _version(request) >= DELETE_FORCE_VERSION and "force" in q and listing.boolean("force", q["force"])
+    if force:
+        enforce(request, FORCE_DELETE_RULE, project_id)
+    service(request).volumes.delete(who, project_id, volume_id, force=force, cascade=cascade)
     return Response(status_code=202)
 
 
 @router.get("/{volume_id}/metadata")
 @rule("volume:get_volume_metadata")
-def show_metadata(project_id: str, volume_id: str, request: Request,
+def show_metadata(project_id: str, volume_id: str, request: Request, response: Response,
                   who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"metadata": service(request).volumes.get(who, project_id, volume_id).metadata}
+    metadata = service(request).volumes.get(who, project_id, volume_id).metadata
+    if _version(request) >= metadata_etags.ETAGS_VERSION:
+        response.headers["Etag"] = metadata_etags.etag(metadata)
+    return {"metadata": metadata}
+
+
+def _stale(request: Request, who: Principal, project_id: str, volume_id: str) -> JSONResponse | None:
+    """From 3.15, the 412 of a metadata PUT whose ``If-Match`` names metadata that has changed."""
+    if _version(request) < metadata_etags.ETAGS_VERSION:
+        return None
+    if metadata_etags.matches(request, service(request).volumes.get(who, project_id, volume_id).metadata):
+        return None
+    return fault(412, f"the metadata of volume {volume_id} changed since its Etag was read (If-Match)")
 
 
 @router.post("/{volume_id}/metadata")
@@ -161,7 +188,10 @@ def add_metadata(project_id: str, volume_id: str, body: MetadataBody, request: R
 @router.put("/{volume_id}/metadata")
 @rule("volume:update_volume_metadata")
 def replace_metadata(project_id: str, volume_id: str, body: MetadataBody, request: Request,
-                     who: Principal = Depends(principal)) -> dict[str, Any]:
+                     who: Principal = Depends(principal)) -> Any:
+    stale = _stale(request, who, project_id, volume_id)
+    if stale is not None:
+        return stale
     return {"metadata": service(request).volumes.set_metadata(who, project_id, volume_id, body.metadata,
                                                               replace=True)}
 
@@ -179,7 +209,10 @@ def show_meta_item(project_id: str, volume_id: str, key: str, request: Request,
 @router.put("/{volume_id}/metadata/{key}")
 @rule("volume:update_volume_metadata")
 def set_meta_item(project_id: str, volume_id: str, key: str, body: MetaItemBody, request: Request,
-                  who: Principal = Depends(principal)) -> dict[str, Any]:
+                  who: Principal = Depends(principal)) -> Any:
+    stale = _stale(request, who, project_id, volume_id)
+    if stale is not None:
+        return stale
     if list(body.meta) != [key]:
         raise BadRequest("the body's meta must hold exactly the key named in the URL")
     service(request).volumes.set_metadata(who, project_id, volume_id, body.meta)

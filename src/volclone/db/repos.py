@@ -14,6 +14,7 @@ import builtins
 import contextlib
 import datetime as dt
 import hashlib
+import operator
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
@@ -377,6 +378,11 @@ _COLUMNS: dict[str, Any] = {
 _SORTED: dict[str, ColumnElement[Any]] = {
     **_COLUMNS, "name": func.coalesce(VolumeRow.name, ""), "description": func.coalesce(VolumeRow.description, ""),
 }
+#: 3.60's time comparison operators.
+_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le, "eq": operator.eq,
+    "neq": operator.ne,
+}
 #: The keys every order ends with (Cinder's defaults), making it total.
 _TIEBREAKERS = ("created_at", "id")
 
@@ -414,6 +420,8 @@ def _where(q: Select[Any], project_id: str | None, query: VolumeQuery, dialect: 
         q = q.where(_has_item(dialect, key, value))
     for key, text in query.contains:
         q = q.where(_COLUMNS[key].ilike(f"%{_escape_like(text)}%", escape="\\"))
+    for key, op, when in query.compare:
+        q = q.where(_COMPARE[op](_COLUMNS[key], when))
     return q
 
 
@@ -651,6 +659,18 @@ class ConfigValues:
     def set(self, key: str, value: str) -> None:
         with _transaction(self.db) as s:
             s.merge(SettingRow(key=key, value=value))
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; False if it was not set."""
+        with _transaction(self.db) as s:
+            return s.execute(delete(SettingRow).where(SettingRow.key == key)).rowcount > 0  # type: ignore[attr-defined,no-any-return]
+
+    def with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every key that starts with ``prefix`` (the prefix taken off) and its value."""
+        with _transaction(self.db) as s:
+            rows = s.scalars(select(SettingRow).where(SettingRow.key.startswith(prefix, autoescape=True))
+                             .order_by(SettingRow.key))
+            return {r.key[len(prefix):]: r.value for r in rows}
 
 
 class BackendConfigs:

@@ -107,8 +107,12 @@ class QuotaService:
         self.repo.delete_overrides(target)
 
     # -- /limits ----------------------------------------------------------------------
-    def absolute_limits(self, who: Principal, project_id: str) -> dict[str, int]:
-        """Cinder's ``limits.absolute`` of the project: its limits and what it uses."""
+    def absolute_limits(self, who: Principal, project_id: str, target: str | None = None) -> dict[str, int]:
+        """Cinder's ``limits.absolute`` of the project, or of ``target`` (3.39's admin filter; a
+        user may name only its own project): its limits and what it uses."""
+        if target is not None:
+            self._may_show(who, project_id, target)
+            project_id = target
         quotas = self._with_usage(self._limits(self.repo.overrides(project_id)),
                                   self.repo.usage(project_id, self.clock()))
         return {"maxTotalVolumes": quotas["volumes"].limit, "maxTotalSnapshots": quotas["snapshots"].limit,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from volclone.backends.base import Extendable, Flattenable, VolumeDriver
-from volclone.db.repos import Attachments, Groups, Volumes, VolumeTypes
+from volclone.db.repos import Attachments, ConfigValues, Groups, Volumes, VolumeTypes
 from volclone.domain import (
     CLONEABLE,
     DELETABLE,
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TYPE = "__DEFAULT__"
+#: The settings key (then the project id) of a project's own default type (3.62).
+PROJECT_DEFAULT_KEY = "default_volume_type:"
 BACKEND_KEY = "volume_backend_name"
 #: Extra spec choosing how clones of this type are made: linked (default) or full copies.
 CLONE_MODE_KEY = "clone_mode"
@@ -125,8 +127,10 @@ class VolumeTypeService:
     ``who``; the service's own look-ups (the type of an existing volume) do not.
     """
 
-    def __init__(self, types: VolumeTypes) -> None:
+    def __init__(self, types: VolumeTypes, settings: ConfigValues | None = None) -> None:
         self.repo = types
+        #: Where each project's own default type is kept (3.62's default-types), if anywhere.
+        self.settings = settings
 
     def ensure_default(self, backend: str) -> VolumeType:
         """The default type, made at the first start. Processes that start at once on a new
@@ -199,7 +203,35 @@ class VolumeTypeService:
         return self.shown_to(who, self.get(type_id, who))
 
     def default(self, who: Principal) -> VolumeType:
-        return self.shown_to(who, self.find(DEFAULT_TYPE, who))
+        """``GET /types/default``: the caller's project's default type."""
+        return self.shown_to(who, self.default_for(who.project_id))
+
+    def default_for(self, project_id: str) -> VolumeType:
+        """The type a volume of ``project_id`` made without one gets: the project's own default
+        (3.62) if one is set, else ``__DEFAULT__``."""
+        type_id = self.project_defaults().get(project_id)
+        vtype = self.repo.get(type_id) if type_id is not None else None
+        return vtype or self.find(DEFAULT_TYPE)
+
+    # -- 3.62's per-project defaults (admins; the API's policy rules check who) ------------------
+    def project_defaults(self) -> dict[str, str]:
+        """project id -> the id of its default type, for every project that has one."""
+        return self.settings.with_prefix(PROJECT_DEFAULT_KEY) if self.settings is not None else {}
+
+    def set_project_default(self, project_id: str, volume_type: str) -> str:
+        """Make ``volume_type`` (a name or an id; 404 if there is none) ``project_id``'s default;
+        its id. A private type must be one the project may use."""
+        if self.settings is None:
+            raise CapabilityMissing("this service keeps no per-project default types")
+        vtype = self.find(volume_type)
+        if not vtype.is_public and not self.repo.has_access(vtype.id, project_id):
+            raise BadRequest(f"volume type {volume_type} is private and project {project_id} has no access to it")
+        self.settings.set(PROJECT_DEFAULT_KEY + project_id, vtype.id)
+        return vtype.id
+
+    def unset_project_default(self, project_id: str) -> None:
+        if self.settings is None or not self.settings.delete(PROJECT_DEFAULT_KEY + project_id):
+            raise NotFound(f"Default type for project {project_id} not found.")
 
     def create(self, who: Principal, name: str, description: str | None = None,
                is_public: bool = True, extra_specs: dict[str, str] | None = None) -> VolumeType:
@@ -262,6 +294,10 @@ class VolumeTypeService:
         vtype = self.get(type_id)
         if vtype.name == DEFAULT_TYPE:
             raise BadRequest("the default volume type cannot be deleted")
+        projects = sorted(p for p, t in self.project_defaults().items() if t == vtype.id)
+        if projects:
+            raise BadRequest(f"volume type {type_id} is the default type of project(s) {', '.join(projects)}: "
+                             f"unset it there first (DELETE /v3/default-types/{{project_id}})")
         if self.repo.in_use(type_id):
             raise BadRequest(f"volume type {type_id} is in use by volumes")
         self.repo.delete(type_id)
@@ -377,7 +413,7 @@ class VolumeService:
             source = self.repo.get(snap.volume_id)
             vtype = self.types.get(source.volume_type_id) if source is not None else self.types.find(DEFAULT_TYPE)
         else:
-            vtype = self.types.find(volume_type or DEFAULT_TYPE, who)
+            vtype = self.types.find(volume_type, who) if volume_type else self.types.default_for(project_id)
         backend_name = self.backends.name_for(vtype)
         if snap is not None and backend_name != snap.backend:
             raise BadRequest(f"Invalid input received: a volume from snapshot {snap.id} is made on its backend "
