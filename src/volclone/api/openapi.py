@@ -136,7 +136,7 @@ class Volume(Out):
     source_volid: str | None = Field(description="for a clone: the volume it was cloned from")
     consistencygroup_id: None
     replication_status: str
-    user_id: None
+    user_id: str | None = Field(description="the user who made it (null: made before volclone recorded it)")
     created_at: str | None
     updated_at: str | None
     links: list[Link]
@@ -377,7 +377,7 @@ class Snapshot(Out):
     created_at: str | None
     updated_at: str | None
     group_snapshot_id: None = Field(None, description="from microversion 3.14")
-    user_id: None = Field(None, description="from microversion 3.41")
+    user_id: str | None = Field(None, description="from microversion 3.41: the user who took it")
     consumes_quota: bool = Field(True, description="from microversion 3.65")
     progress: str = Field("100%", alias="os-extended-snapshot-attributes:progress",
                           description="shows and detailed lists: 100% once made")

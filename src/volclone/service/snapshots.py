@@ -117,7 +117,7 @@ class SnapshotService:
         driver = self.driver_for(vol.backend)
         snap = Snapshot(id=str(uuid.uuid4()), project_id=vol.project_id, volume_id=vol.id, name=name,
                         description=description, volume_size=vol.size, status=SnapshotStatus.CREATING,
-                        backend=vol.backend, metadata=dict(metadata or {}))
+                        backend=vol.backend, metadata=dict(metadata or {}), user_id=who.user_id)
         with self.lock(volume_lock(vol.id)):
             vol = self._volume(who, project_id, volume_id)  # as it is now that the lock is held
             self._check_snapshottable(vol, force)

@@ -377,7 +377,7 @@ class VolumeService:
         vol = Volume(id=str(uuid.uuid4()), project_id=project_id, name=name, description=description,
                      size=size, status=VolumeStatus.CREATING, volume_type_id=vtype.id,
                      backend=backend_name, metadata=dict(metadata or {}),
-                     snapshot_id=snap.id if snap is not None else None)
+                     snapshot_id=snap.id if snap is not None else None, user_id=who.user_id)
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
         with self.lock(volume_lock(vol.id)):
