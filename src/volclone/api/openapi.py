@@ -304,6 +304,10 @@ class QuotaSet(Out):
     volumes: int
     gigabytes: int
     snapshots: int
+    backups: int = Field(description="kept and shown; volclone serves no backups")
+    backup_gigabytes: int = Field(description="kept and shown; volclone serves no backups")
+    groups: int
+    per_volume_gigabytes: int = Field(description="the largest volume a create or an extend may make, in GiB")
 
 
 class QuotaUsage(Out):
@@ -320,6 +324,10 @@ class QuotaSetUsage(Out):
     volumes: QuotaUsage
     gigabytes: QuotaUsage
     snapshots: QuotaUsage
+    backups: QuotaUsage
+    backup_gigabytes: QuotaUsage
+    groups: QuotaUsage
+    per_volume_gigabytes: QuotaUsage = Field(description="in_use and reserved are always 0")
 
 
 class QuotaLimits(Out):
@@ -328,6 +336,10 @@ class QuotaLimits(Out):
     volumes: int
     gigabytes: int
     snapshots: int
+    backups: int = Field(description="kept and shown; volclone serves no backups")
+    backup_gigabytes: int = Field(description="kept and shown; volclone serves no backups")
+    groups: int
+    per_volume_gigabytes: int = Field(description="the largest volume a create or an extend may make, in GiB")
 
 
 class AbsoluteLimits(Out):
@@ -337,6 +349,10 @@ class AbsoluteLimits(Out):
     totalVolumesUsed: int  # noqa: N815
     totalGigabytesUsed: int  # noqa: N815
     totalSnapshotsUsed: int  # noqa: N815
+    maxTotalBackups: int = Field(description="kept and shown; no backups are served")  # noqa: N815
+    maxTotalBackupGigabytes: int = Field(description="kept and shown; no backups are served")  # noqa: N815
+    totalBackupsUsed: int = Field(description="always 0")  # noqa: N815
+    totalBackupGigabytesUsed: int = Field(description="always 0")  # noqa: N815
 
 
 class Limits(Out):
