@@ -82,6 +82,8 @@ def list_snapshots_detail(project_id: str, request: Request, who: Principal = De
 def create_snapshot(project_id: str, body: SnapshotCreateBody, request: Request,
                     who: Principal = Depends(principal)) -> dict[str, Any]:
     b = body.snapshot
+    if b.volume_id is None:
+        raise NotFound("Volume None could not be found.")
     snap = _svc(request).create(who, project_id, b.volume_id,
                                 name=b.name if b.name is not None else b.display_name,
                                 description=b.description if b.description is not None else b.display_description,

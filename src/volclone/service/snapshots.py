@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 MAX_METADATA_ITEMS = 128
 #: Statuses a snapshot is deleted from (Cinder's), and with ``os-force_delete`` (any but deleting).
 DELETABLE = frozenset({SnapshotStatus.AVAILABLE, SnapshotStatus.ERROR})
-FORCE_DELETABLE = frozenset(SnapshotStatus) - {SnapshotStatus.DELETING}
+#: Any status, as Cinder's force delete: also ``deleting`` (a delete that died, or an admin's reset).
+FORCE_DELETABLE = frozenset(SnapshotStatus)
 #: What a cascading volume delete takes with it (Cinder: available or error, and error_deleting retried).
 CASCADABLE = frozenset({SnapshotStatus.AVAILABLE, SnapshotStatus.ERROR, SnapshotStatus.ERROR_DELETING})
 #: What ``os-reset_status`` may set.
@@ -180,7 +181,8 @@ class SnapshotService:
 
     # -- delete ------------------------------------------------------------------------
     def delete(self, who: Principal, project_id: str, snapshot_id: str, force: bool = False) -> None:
-        """From ``available`` or ``error`` (``force``: any status but ``deleting``)."""
+        """From ``available`` or ``error`` (``force``: any status; the volume's lock keeps two
+        deletes of one snapshot from running at once where it is held)."""
         snap = self.get(who, project_id, snapshot_id)
         allowed = FORCE_DELETABLE if force else DELETABLE
         if snap.status not in allowed:
