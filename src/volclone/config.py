@@ -12,8 +12,10 @@ DEFAULT_PREFIX = "clone-"
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 #: How callers authenticate: ``local`` tokens (``volclone token create``) or ``keystone``.
 AUTH_STRATEGIES = ("local", "keystone")
-#: Cinder's default quotas (``quota_volumes``, ``quota_gigabytes``, ``quota_snapshots``); -1: unlimited.
-DEFAULT_QUOTAS = {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
+#: Cinder's default quotas (its ``quota_*`` options), in the order its quota sets list them; -1: unlimited.
+#: volclone serves no backups: their two limits are kept and shown, as Cinder's, and nothing uses them.
+DEFAULT_QUOTAS = {"volumes": 10, "snapshots": 10, "gigabytes": 1000, "backups": 10, "backup_gigabytes": 1000,
+                  "groups": 10, "per_volume_gigabytes": -1}
 #: Cinder's ``reservation_expire``: a reservation a crashed request left stops counting after a day.
 DEFAULT_RESERVATION_EXPIRE_S = 86400.0
 #: Cinder's ``service_down_time``: a service whose last heartbeat is older is ``down``.
@@ -83,10 +85,16 @@ class Settings:
     keystone_cache_s: float = 60.0
     #: The operator's policy.yaml (``VOLCLONE_POLICY_FILE``): rules that override the defaults.
     policy_file: Path | None = None
-    #: Default quotas of every project (``VOLCLONE_QUOTA_VOLUMES``/``_GIGABYTES``/``_SNAPSHOTS``; -1: unlimited).
+    #: Default quotas of every project (``VOLCLONE_QUOTA_VOLUMES``, ``_GIGABYTES``, ``_SNAPSHOTS``, ``_BACKUPS``,
+    #: ``_BACKUP_GIGABYTES``, ``_GROUPS``, ``_PER_VOLUME_GIGABYTES``; -1: unlimited).
     quota_volumes: int = DEFAULT_QUOTAS["volumes"]
     quota_gigabytes: int = DEFAULT_QUOTAS["gigabytes"]
     quota_snapshots: int = DEFAULT_QUOTAS["snapshots"]
+    quota_backups: int = DEFAULT_QUOTAS["backups"]
+    quota_backup_gigabytes: int = DEFAULT_QUOTAS["backup_gigabytes"]
+    quota_groups: int = DEFAULT_QUOTAS["groups"]
+    #: The largest volume a project may make or extend to, in GiB (-1: no limit).
+    quota_per_volume_gigabytes: int = DEFAULT_QUOTAS["per_volume_gigabytes"]
     #: Seconds a quota reservation holds when nothing commits or rolls it back (``VOLCLONE_QUOTA_RESERVATION_EXPIRE``).
     quota_reservation_expire_s: float = DEFAULT_RESERVATION_EXPIRE_S
     #: The scale-out roles (``volclone api``/``worker``; docs/deploy.md). TaskFlow's Redis job board:

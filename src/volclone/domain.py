@@ -187,6 +187,9 @@ class Volume:
     #: Several attachments at once (to several servers) are allowed: set at create when the
     #: volume's type has the extra spec ``multiattach="<is> True"`` (Cinder's rule).
     multiattach: bool = False
+    #: Who made it (:attr:`Principal.user_id`; Cinder's ``user_id``); None for volumes made before
+    #: volclone recorded it.
+    user_id: str | None = None
 
 
 class SnapshotStatus(str, enum.Enum):
@@ -217,16 +220,23 @@ class Snapshot:
     metadata: dict[str, str] = field(default_factory=dict)
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    #: Who took it (Cinder's ``user_id``, shown from microversion 3.41).
+    user_id: str | None = None
 
 
 @dataclass
 class Principal:
     """Who is calling: a token scoped to one project, possibly an admin, with its roles
-    (Keystone's role names: ``admin``, ``member``, ``reader``, ...) for the policy."""
+    (Keystone's role names: ``admin``, ``member``, ``reader``, ...) for the policy.
+
+    ``user_id`` is the user the token stands for: a Keystone token's user, or a local token's own
+    (``volclone token create --user-id``); volumes and snapshots record it as their ``user_id``.
+    """
 
     project_id: str
     is_admin: bool = False
     roles: frozenset[str] = frozenset()
+    user_id: str | None = None
 
 
 @dataclass

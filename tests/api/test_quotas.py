@@ -10,8 +10,9 @@ from conftest import make_token
 from .support import assert_fault, clone_body, creates_nothing, unique
 
 #: The shared server's defaults: the test servers have no quotas unless a test sets them
-#: (tests/conftest.py); the servers of the 413 tests set theirs.
-DEFAULTS = {"volumes": -1, "gigabytes": -1, "snapshots": -1}
+#: (tests/conftest.py); the servers of the 413 tests set theirs. The others are Cinder's defaults.
+DEFAULTS = {"volumes": -1, "gigabytes": -1, "snapshots": -1, "backups": 10, "backup_gigabytes": 1000, "groups": 10,
+            "per_volume_gigabytes": -1}
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def test_show_defaults_update_delete(env, project):
     assert env.admin.ok("GET", f"/os-quota-sets/{name}/defaults") == {"quota_set": {"id": name, **DEFAULTS}}
     r = env.admin.request("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"volumes": 4, "gigabytes": 0}})
     assert r.status_code == 200, r.text
-    assert r.json() == {"quota_set": {"volumes": 4, "gigabytes": 0, "snapshots": -1}}
+    assert r.json() == {"quota_set": {**DEFAULTS, "volumes": 4, "gigabytes": 0}}
     assert env.admin.ok("GET", f"/os-quota-sets/{name}")["quota_set"]["volumes"] == 4
     assert env.admin.ok("GET", f"/os-quota-sets/{name}/defaults")["quota_set"]["volumes"] == -1
     r = env.admin.request("DELETE", f"/os-quota-sets/{name}")
@@ -54,11 +55,17 @@ def test_usage_and_limits(env, project):
     assert shown == {"id": name,
                      "volumes": {"limit": 5, "in_use": 2, "reserved": 0, "allocated": 0},
                      "gigabytes": {"limit": -1, "in_use": 5, "reserved": 0, "allocated": 0},
-                     "snapshots": {"limit": -1, "in_use": 0, "reserved": 0, "allocated": 0}}
+                     "snapshots": {"limit": -1, "in_use": 0, "reserved": 0, "allocated": 0},
+                     "backups": {"limit": 10, "in_use": 0, "reserved": 0, "allocated": 0},
+                     "backup_gigabytes": {"limit": 1000, "in_use": 0, "reserved": 0, "allocated": 0},
+                     "groups": {"limit": 10, "in_use": 0, "reserved": 0, "allocated": 0},
+                     "per_volume_gigabytes": {"limit": -1, "in_use": 0, "reserved": 0, "allocated": 0}}
     assert user.ok("GET", f"/os-quota-sets/{name}", params={"usage": "false"})["quota_set"]["volumes"] == 5
     assert user.ok("GET", "/limits") == {"limits": {"rate": [], "absolute": {
         "maxTotalVolumes": 5, "maxTotalVolumeGigabytes": -1, "maxTotalSnapshots": -1,
-        "totalVolumesUsed": 2, "totalGigabytesUsed": 5, "totalSnapshotsUsed": 0}}}
+        "maxTotalBackups": 10, "maxTotalBackupGigabytes": 1000,
+        "totalVolumesUsed": 2, "totalGigabytesUsed": 5, "totalSnapshotsUsed": 0,
+        "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0}}}
     assert_fault(user.request("GET", f"/os-quota-sets/{name}", params={"usage": "maybe"}), 400, "usage")
 
 
@@ -79,7 +86,9 @@ def test_a_project_token_reads_its_own_and_changes_nothing(env, project):
     ({"quota_set": {"volumes": True}}, "volumes"),
     ({"quota_set": {"volumes": None}}, "volumes"),
     ({"quota_set": {"gigabytes": 2**31}}, "gigabytes"),
-    ({"quota_set": {"backups": 1}}, "backups"),
+    ({"quota_set": {"backups": -5}}, "backups"),
+    ({"quota_set": {"per_volume_gigabytes": "big"}}, "per_volume_gigabytes"),
+    ({"quota_set": {"volumes___DEFAULT__": 1}}, "volumes___DEFAULT__"),  # no per-type quotas
     ({"quota_set": {"volumes": 1}, "extra": 1}, "extra"),
     ({}, "quota_set"),
 ])
@@ -99,9 +108,29 @@ def test_an_update_below_usage_is_400(env, project):
 
 
 def test_a_servers_quota_settings_are_its_defaults(make_env):
-    own = make_env(VOLCLONE_QUOTA_VOLUMES="10", VOLCLONE_QUOTA_GIGABYTES="1000", VOLCLONE_QUOTA_SNAPSHOTS="0")
-    assert own.user.ok("GET", "/os-quota-sets/p1/defaults") == \
-        {"quota_set": {"id": "p1", "volumes": 10, "gigabytes": 1000, "snapshots": 0}}
+    own = make_env(VOLCLONE_QUOTA_VOLUMES="10", VOLCLONE_QUOTA_GIGABYTES="1000", VOLCLONE_QUOTA_SNAPSHOTS="0",
+                   VOLCLONE_QUOTA_BACKUPS="0", VOLCLONE_QUOTA_GROUPS="3", VOLCLONE_QUOTA_PER_VOLUME_GIGABYTES="50")
+    assert own.user.ok("GET", "/os-quota-sets/p1/defaults") == {"quota_set": {
+        "id": "p1", "volumes": 10, "gigabytes": 1000, "snapshots": 0, "backups": 0, "backup_gigabytes": 1000,
+        "groups": 3, "per_volume_gigabytes": 50}}
+
+
+def test_per_volume_gigabytes_caps_each_create_and_extend_not_the_total(env, project):
+    name, user = project
+    env.admin.ok("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"per_volume_gigabytes": 2}})
+    a, b = user.create_volume(size=2), user.create_volume(size=2)  # 4 GiB in all: only each volume is capped
+    with creates_nothing(env.server):
+        assert_fault(user.request("POST", "/volumes", json={"volume": {"size": 3}}), 413,
+                     "VolumeSizeExceedsLimit: Requested volume size 3G is larger than maximum allowed limit 2G.")
+    assert_fault(user.request("POST", f"/volumes/{a['id']}/action", json={"os-extend": {"new_size": 3}}), 413,
+                 "Requested volume size 3G is larger than maximum allowed limit 2G")
+    assert user.ok("GET", f"/volumes/{a['id']}")["volume"]["size"] == 2
+    # Backups are not served, but their limits are kept and shown, as Cinder's are.
+    limits = {"per_volume_gigabytes": -1, "backups": 3, "backup_gigabytes": 30}
+    assert env.admin.ok("PUT", f"/os-quota-sets/{name}", json={"quota_set": limits})["quota_set"]["backups"] == 3
+    user.ok("POST", f"/volumes/{b['id']}/action", json={"os-extend": {"new_size": 3}})
+    shown = env.admin.ok("GET", f"/os-quota-sets/{name}")["quota_set"]
+    assert {k: shown[k] for k in limits} == limits
 
 
 def test_create_and_clone_over_quota_are_413_and_make_nothing(make_env):

@@ -56,3 +56,16 @@ def test_cinder_quota_update_by_a_project_token_is_refused(env, project):
     done = cinder(env, env.user_token, "quota-update", "--volumes", "99", "p1", check=False)
     assert done.returncode != 0 and "403" in done.stderr, done.stderr
     assert table(cinder(env, env.admin_token, "quota-show", "p1").stdout)["volumes"] == "-1"
+
+
+def test_cinder_quota_update_sets_cinders_other_resources(env, project):
+    """``--backups``, ``--backup-gigabytes``, ``--groups`` and ``--per-volume-gigabytes``: kept and
+    shown (backups are not served; per_volume_gigabytes is enforced, tests/unit/test_quotas.py)."""
+    updated = table(cinder(env, env.admin_token, "quota-update", "--backups", "4", "--backup-gigabytes", "40",
+                           "--groups", "2", "--per-volume-gigabytes", "5", project).stdout)
+    wanted = {"backups": "4", "backup_gigabytes": "40", "groups": "2", "per_volume_gigabytes": "5"}
+    assert {k: updated[k] for k in wanted} == wanted
+    shown = table(cinder(env, env.admin_token, "quota-show", project).stdout)
+    assert {k: shown[k] for k in wanted} == wanted
+    defaults = table(cinder(env, env.admin_token, "quota-defaults", project).stdout)
+    assert (defaults["backups"], defaults["groups"], defaults["per_volume_gigabytes"]) == ("10", "10", "-1")

@@ -36,13 +36,15 @@ def revoke(cloud: Cloud, token: str) -> None:
 def test_project_and_roles_reach_the_principal(cloud: Cloud):
     auth = authenticator(cloud.keystone.url)
     a = cloud.projects["proj-a"]
+    ids = {u["name"]: u["id"] for u in cloud.admin.get("/users").json()["users"]}
     alice = auth.authenticate(cloud.token("alice", "proj-a"))
     # Keystone's bootstrap makes admin imply member, and member imply reader.
-    assert alice == Principal(a, is_admin=True, roles=alice.roles) and {"admin", "member", "reader"} <= alice.roles
+    assert alice == Principal(a, is_admin=True, roles=alice.roles, user_id=ids["alice"])
+    assert {"admin", "member", "reader"} <= alice.roles
     bob = auth.authenticate(cloud.token("bob", "proj-a"))
-    assert bob == Principal(a, is_admin=False, roles=bob.roles) and {"member", "reader"} <= bob.roles
-    assert "admin" not in bob.roles
-    assert auth.authenticate(cloud.token("carol", "proj-a")) == Principal(a, False, frozenset({"reader"}))
+    assert bob == Principal(a, is_admin=False, roles=bob.roles, user_id=ids["bob"])
+    assert {"member", "reader"} <= bob.roles and "admin" not in bob.roles
+    assert auth.authenticate(cloud.token("carol", "proj-a")) == Principal(a, False, frozenset({"reader"}), ids["carol"])
     assert auth.authenticate(cloud.token("dave", "proj-b")).project_id == cloud.projects["proj-b"]
 
 

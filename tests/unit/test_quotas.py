@@ -20,6 +20,8 @@ from .conftest import Fast
 #: Cinder's defaults, which the service has when nothing is configured (the fast services of the
 #: other tests have no quotas).
 CINDER = {"quota_volumes": 10, "quota_gigabytes": 1000, "quota_snapshots": 10}
+#: Cinder's defaults of the resources the fast services leave as they are.
+OTHERS = {"backups": 10, "backup_gigabytes": 1000, "groups": 10, "per_volume_gigabytes": -1}
 
 
 def with_quotas(make_fast: Any, **settings: Any) -> Fast:
@@ -45,30 +47,36 @@ def reservations(fast: Fast) -> list[tuple[Any, ...]]:
 # -- limits: defaults, overrides, who may do what ---------------------------------------
 def test_defaults_are_cinders_and_configurable(make_fast):
     assert Settings().quota_defaults == Settings.from_env({}).quota_defaults == \
-        {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
+        {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS}
     fast = make_fast(**CINDER)
-    assert fast.svc.quotas.show(fast.who, "p1", "p1") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
-    other = with_quotas(make_fast, quota_volumes=3, quota_gigabytes=-1, quota_snapshots=0)
-    assert other.svc.quotas.defaults(other.who, "p1", "p1") == {"volumes": 3, "gigabytes": -1, "snapshots": 0}
+    assert fast.svc.quotas.show(fast.who, "p1", "p1") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS}
+    other = with_quotas(make_fast, quota_volumes=3, quota_gigabytes=-1, quota_snapshots=0, quota_groups=2)
+    assert other.svc.quotas.defaults(other.who, "p1", "p1") == \
+        {"volumes": 3, "gigabytes": -1, "snapshots": 0, **OTHERS, "groups": 2}
 
 
 def test_settings_read_the_quota_environment():
     s = Settings.from_env({"VOLCLONE_QUOTA_VOLUMES": "4", "VOLCLONE_QUOTA_GIGABYTES": "-1",
-                           "VOLCLONE_QUOTA_SNAPSHOTS": "0", "VOLCLONE_QUOTA_RESERVATION_EXPIRE": "30"})
-    assert s.quota_defaults == {"volumes": 4, "gigabytes": -1, "snapshots": 0}
+                           "VOLCLONE_QUOTA_SNAPSHOTS": "0", "VOLCLONE_QUOTA_RESERVATION_EXPIRE": "30",
+                           "VOLCLONE_QUOTA_BACKUPS": "1", "VOLCLONE_QUOTA_BACKUP_GIGABYTES": "2",
+                           "VOLCLONE_QUOTA_GROUPS": "3", "VOLCLONE_QUOTA_PER_VOLUME_GIGABYTES": "4"})
+    assert s.quota_defaults == {"volumes": 4, "gigabytes": -1, "snapshots": 0, "backups": 1, "backup_gigabytes": 2,
+                                "groups": 3, "per_volume_gigabytes": 4}
     assert s.quota_reservation_expire_s == 30
     with pytest.raises(ValueError, match="VOLCLONE_QUOTA_VOLUMES"):
         Settings.from_env({"VOLCLONE_QUOTA_VOLUMES": "-2"})
+    with pytest.raises(ValueError, match="VOLCLONE_QUOTA_PER_VOLUME_GIGABYTES"):
+        Settings.from_env({"VOLCLONE_QUOTA_PER_VOLUME_GIGABYTES": "-3"})
 
 
 def test_admin_updates_and_deletes_back_to_defaults(fast):
     q = fast.svc.quotas
-    assert q.update(fast.admin, "admin", "p1", {"volumes": 2, "gigabytes": -1}) == \
-        {"volumes": 2, "gigabytes": -1, "snapshots": 10}
-    assert q.show(fast.who, "p1", "p1") == {"volumes": 2, "gigabytes": -1, "snapshots": 10}
-    assert q.show(fast.admin, "admin", "p2") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10}  # others untouched
+    assert q.update(fast.admin, "admin", "p1", {"volumes": 2, "gigabytes": -1, "backups": 0}) == \
+        {"volumes": 2, "gigabytes": -1, "snapshots": 10, **OTHERS, "backups": 0}
+    assert q.show(fast.who, "p1", "p1") == {"volumes": 2, "gigabytes": -1, "snapshots": 10, **OTHERS, "backups": 0}
+    assert q.show(fast.admin, "admin", "p2") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS}
     q.delete(fast.admin, "admin", "p1")
-    assert q.show(fast.who, "p1", "p1") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10}
+    assert q.show(fast.who, "p1", "p1") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS}
 
 
 def test_a_project_token_reads_its_own_quotas_only_and_changes_none(fast):
@@ -89,7 +97,8 @@ def test_a_project_token_reads_its_own_quotas_only_and_changes_none(fast):
     assert q.show(fast.who, "p1", "p1")["volumes"] == 10
 
 
-@pytest.mark.parametrize("values", [{"volumes": -2}, {"gigabytes": 0x80000000}, {"backups": 1}])
+@pytest.mark.parametrize("values", [{"volumes": -2}, {"gigabytes": 0x80000000}, {"backups": -2},
+                                    {"volumes_gold": 1}])
 def test_bad_values_are_refused_and_change_nothing(fast, values):
     with pytest.raises(BadRequest):
         fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes": 5, **values})
@@ -111,7 +120,27 @@ def test_limits_are_cinders_absolute_limits(fast):
     fast.volume(size=4)
     assert fast.svc.quotas.absolute_limits(fast.who, "p1") == {
         "maxTotalVolumes": 10, "maxTotalVolumeGigabytes": 1000, "maxTotalSnapshots": 10,
-        "totalVolumesUsed": 1, "totalGigabytesUsed": 4, "totalSnapshotsUsed": 0}
+        "maxTotalBackups": 10, "maxTotalBackupGigabytes": 1000,
+        "totalVolumesUsed": 1, "totalGigabytesUsed": 4, "totalSnapshotsUsed": 0,
+        "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0}
+
+
+def test_per_volume_gigabytes_caps_each_volume_of_a_create_a_clone_and_an_extend(make_fast):
+    fast = with_quotas(make_fast, quota_per_volume_gigabytes=3)
+    small, big = fast.volume(size=3), fast.volume(size=2)
+    with fast.creates_nothing(), pytest.raises(OverLimit) as exc:
+        fast.volume(size=4)
+    assert exc.value.message == ("VolumeSizeExceedsLimit: Requested volume size 4G is larger than maximum "
+                                 "allowed limit 3G.")
+    with pytest.raises(OverLimit, match="size 4G is larger than maximum allowed limit 3G"):
+        fast.svc.volumes.extend(fast.who, "p1", big.id, 4)
+    assert fast.get(big.id).size == 2
+    fast.svc.volumes.extend(fast.who, "p1", big.id, 3)  # up to the limit
+    # An admin lowers it: what exists stays (it is no usage), new clones of a bigger volume are refused.
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"per_volume_gigabytes": 2})
+    with fast.creates_nothing(), pytest.raises(OverLimit, match="size 3G is larger than maximum allowed limit 2G"):
+        fast.clone([small.id])
+    assert usage(fast)["per_volume_gigabytes"] == (2, 0, 0) and reservations(fast) == []
 
 
 # -- volume create -----------------------------------------------------------------------

@@ -58,3 +58,41 @@ def test_a_reader_may_list_zones_and_extensions_and_a_stranger_may_not(fast: Fas
         r = client.get(f"/v3/p2{path}")
         assert r.status_code == 403, r.text
         assert "volume_extension:" in r.json()["forbidden"]["message"]
+
+
+def test_an_admin_reads_another_projects_volume_through_its_own_project(fast: Fast, admin: TestClient) -> None:
+    """Tempest's admin clients show the primary user's volumes on the admin's project URL."""
+    vol = fast.volume(project="p1")
+    shown = admin.get(f"/v3/admin/volumes/{vol.id}")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["volume"]["os-vol-tenant-attr:tenant_id"] == "p1"
+    stranger = fast.svc.auth.create_token("p2")
+    r = admin.get(f"/v3/p2/volumes/{vol.id}", headers={"X-Auth-Token": stranger})
+    assert r.status_code == 404 and r.json()["itemNotFound"]["code"] == 404, r.text
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_a_volume_path_with_no_id_is_a_404(fast: Fast, admin: TestClient, method: str) -> None:
+    vol = fast.volume(project="admin")
+    body = {"volume": {"name": "x"}} if method == "PUT" else None
+    r = admin.request(method, "/v3/admin/volumes/", json=body, follow_redirects=False)
+    assert r.status_code == 404, r.text
+    assert "no volume id" in r.json()["itemNotFound"]["message"]
+    assert fast.get(vol.id, project="admin").name is None, "nothing changed"
+
+
+def test_a_snapshot_of_a_null_volume_id_is_a_404_and_a_missing_one_a_400(admin: TestClient) -> None:
+    r = admin.post("/v3/admin/snapshots", json={"snapshot": {"volume_id": None, "display_name": "s"}})
+    assert r.status_code == 404 and "None could not be found" in r.json()["itemNotFound"]["message"], r.text
+    r = admin.post("/v3/admin/snapshots", json={"snapshot": {"display_name": "s"}})
+    assert r.status_code == 400, r.text
+
+
+def test_an_admin_force_deletes_a_snapshot_left_deleting(fast: Fast, admin: TestClient) -> None:
+    vol = fast.volume(project="admin")
+    sid = admin.post("/v3/admin/snapshots", json={"snapshot": {"volume_id": vol.id}}).json()["snapshot"]["id"]
+    act = f"/v3/admin/snapshots/{sid}/action"
+    assert admin.post(act, json={"os-reset_status": {"status": "deleting"}}).status_code == 202
+    assert admin.post(act, json={"os-force_delete": {}}).status_code == 202
+    assert admin.get(f"/v3/admin/snapshots/{sid}").status_code == 404
+    assert not fast.mem.snapshot_exists(sid, vol.id)

@@ -150,7 +150,7 @@ class Volume(Out):
     source_volid: str | None = Field(description="for a clone: the volume it was cloned from")
     consistencygroup_id: None
     replication_status: str
-    user_id: None
+    user_id: str | None = Field(description="the user who made it (null: made before volclone recorded it)")
     created_at: str | None
     updated_at: str | None
     links: list[Link]
@@ -318,6 +318,10 @@ class QuotaSet(Out):
     volumes: int
     gigabytes: int
     snapshots: int
+    backups: int = Field(description="kept and shown; volclone serves no backups")
+    backup_gigabytes: int = Field(description="kept and shown; volclone serves no backups")
+    groups: int
+    per_volume_gigabytes: int = Field(description="the largest volume a create or an extend may make, in GiB")
 
 
 class QuotaUsage(Out):
@@ -334,6 +338,10 @@ class QuotaSetUsage(Out):
     volumes: QuotaUsage
     gigabytes: QuotaUsage
     snapshots: QuotaUsage
+    backups: QuotaUsage
+    backup_gigabytes: QuotaUsage
+    groups: QuotaUsage
+    per_volume_gigabytes: QuotaUsage = Field(description="in_use and reserved are always 0")
 
 
 class QuotaLimits(Out):
@@ -342,6 +350,10 @@ class QuotaLimits(Out):
     volumes: int
     gigabytes: int
     snapshots: int
+    backups: int = Field(description="kept and shown; volclone serves no backups")
+    backup_gigabytes: int = Field(description="kept and shown; volclone serves no backups")
+    groups: int
+    per_volume_gigabytes: int = Field(description="the largest volume a create or an extend may make, in GiB")
 
 
 class AbsoluteLimits(Out):
@@ -351,6 +363,10 @@ class AbsoluteLimits(Out):
     totalVolumesUsed: int  # noqa: N815
     totalGigabytesUsed: int  # noqa: N815
     totalSnapshotsUsed: int  # noqa: N815
+    maxTotalBackups: int = Field(description="kept and shown; no backups are served")  # noqa: N815
+    maxTotalBackupGigabytes: int = Field(description="kept and shown; no backups are served")  # noqa: N815
+    totalBackupsUsed: int = Field(description="always 0")  # noqa: N815
+    totalBackupGigabytesUsed: int = Field(description="always 0")  # noqa: N815
 
 
 class Limits(Out):
@@ -393,7 +409,7 @@ class Snapshot(Out):
     created_at: str | None
     updated_at: str | None
     group_snapshot_id: None = Field(None, description="from microversion 3.14")
-    user_id: None = Field(None, description="from microversion 3.41")
+    user_id: str | None = Field(None, description="from microversion 3.41: the user who took it")
     consumes_quota: bool = Field(True, description="from microversion 3.65")
     progress: str = Field("100%", alias="os-extended-snapshot-attributes:progress",
                           description="shows and detailed lists: 100% once made")

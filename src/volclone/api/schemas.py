@@ -420,6 +420,10 @@ class QuotaSetUpdate(Strict):
     volumes: QuotaLimit | None = None
     gigabytes: QuotaLimit | None = None
     snapshots: QuotaLimit | None = None
+    backups: QuotaLimit | None = None
+    backup_gigabytes: QuotaLimit | None = None
+    groups: QuotaLimit | None = None
+    per_volume_gigabytes: QuotaLimit | None = None
     tenant_id: StrictStr | None = None
     id: StrictStr | None = None
 

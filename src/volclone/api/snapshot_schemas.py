@@ -10,7 +10,8 @@ from volclone.api.schemas import CinderBool, Name, NoOptions, OneAction, Pairs, 
 
 
 class SnapshotCreate(Strict):
-    volume_id: StrictStr = Field(min_length=1, max_length=255)
+    #: Required, but null is allowed, as in Cinder's schema: no volume has it (404).
+    volume_id: StrictStr | None = Field(min_length=1, max_length=255)
     name: Name | None = None
     description: Text | None = None
     display_name: Name | None = None

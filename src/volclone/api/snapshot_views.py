@@ -33,7 +33,7 @@ def snapshot(s: Snapshot, version: tuple[int, int], extended: bool = False) -> d
     if version >= GROUP_SNAPSHOTS:
         body["group_snapshot_id"] = None
     if version >= SNAPSHOT_LIST_USER_ID:
-        body["user_id"] = None
+        body["user_id"] = s.user_id
     if version >= USE_QUOTA:
         body["consumes_quota"] = True
     if extended:

@@ -85,6 +85,8 @@ def list_snapshots_detail(project_id: str, request: Request, who: Principal = De
 def create_snapshot(project_id: str, body: SnapshotCreateBody, request: Request,
                     who: Principal = Depends(principal)) -> dict[str, Any]:
     b = body.snapshot
+    if b.volume_id is None:
+        raise NotFound("Volume None could not be found.")
     force = bool(b.force)
     if api_version(request) >= SNAPSHOT_IN_USE_VERSION:
         # From 3.66 an in-use volume needs no force; force=true is still taken (and means nothing),

@@ -128,7 +128,7 @@ def volume(base: str, v: Volume, type_name: str | None, shape: VolumeShape) -> d
         "attachments": [volume_attachment(a, shape.attachment_hosts) for a in v.attachments
                         if a.status is AttachStatus.ATTACHED],
         "source_volid": v.metadata.get("clone_source_volume_id"), "consistencygroup_id": None,
-        "replication_status": "disabled", "user_id": None,
+        "replication_status": "disabled", "user_id": v.user_id,
         "created_at": _time(v.created_at), "updated_at": _time(v.updated_at),
         "links": volume_link(base, v),
     }

@@ -115,6 +115,29 @@ def create_volume(project_id: str, body: VolumeCreateBody, request: Request,
     return {"volume": _detail(request, who, [vol], extended=False)[0]}
 
 
+# ``/volumes/`` names no volume: a 404, as Cinder answers a show, an update or a delete of the
+# empty id (without these routes the router would redirect to the list, or refuse the method).
+_NO_ID = "Volume could not be found: the path names no volume id."
+
+
+@router.get("/", include_in_schema=False)
+@rule("volume:get")
+def show_no_volume(project_id: str) -> None:
+    raise NotFound(_NO_ID)
+
+
+@router.put("/", include_in_schema=False)
+@rule("volume:update")
+def update_no_volume(project_id: str) -> None:
+    raise NotFound(_NO_ID)
+
+
+@router.delete("/", include_in_schema=False)
+@rule("volume:delete")
+def delete_no_volume(project_id: str) -> None:
+    raise NotFound(_NO_ID)
+
+
 @router.get("/{volume_id}")
 @rule("volume:get")
 def show_volume(project_id: str, volume_id: str, request: Request,

@@ -6,7 +6,7 @@ keystoneauth1, the way the middleware does: ``GET /v3/auth/tokens`` with the cal
 
     auth = KeystoneAuthenticator("http://keystone:5000/v3", user="volclone", password="...",
                                  project="service")
-    who = auth.authenticate(token)   # Principal(project_id, is_admin, roles)
+    who = auth.authenticate(token)   # Principal(project_id, is_admin, roles, user_id)
 
 A validated token is trusted for ``cache_s`` seconds or until it expires, whichever comes first,
 so a revoked token stops working within ``cache_s``. Failures are never cached, and when Keystone
@@ -58,7 +58,9 @@ def principal_of(token: dict[str, Any]) -> Principal:
         scope = "domain-scoped" if "domain" in token else "system-scoped" if "system" in token else "unscoped"
         raise Forbidden(f"the token is {scope}; volclone needs a token scoped to a project")
     roles = frozenset(str(r["name"]) for r in token.get("roles", ()) if isinstance(r, dict) and r.get("name"))
-    return Principal(str(project["id"]), is_admin="admin" in roles, roles=roles)
+    user = token.get("user")
+    user_id = str(user["id"]) if isinstance(user, dict) and user.get("id") else None
+    return Principal(str(project["id"]), is_admin="admin" in roles, roles=roles, user_id=user_id)
 
 
 def expiry_of(token: dict[str, Any]) -> float:

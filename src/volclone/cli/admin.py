@@ -98,22 +98,28 @@ def token() -> None:
 @click.option("--project", required=True, help="The project the token is scoped to.")
 @click.option("--admin", is_flag=True, help="An admin token (roles admin, member, reader) acts on any project.")
 @click.option("--reader", is_flag=True, help="A reader token (role reader) only reads its project.")
+@click.option("--user-id", default=None, help="The user the token stands for, recorded as the user_id of what it "
+              "creates (default: a new user id of its own).")
 @click.pass_context
-def token_create(ctx: click.Context, project: str, admin: bool, reader: bool) -> None:
+def token_create(ctx: click.Context, project: str, admin: bool, reader: bool, user_id: str | None) -> None:
     """Create a token; it is printed once, as the last line.
 
     Without --admin or --reader it is a member token (roles member, reader): it reads and
     writes its own project. What each role may do is the policy's (volclone policy defaults).
+    Give several tokens the same --user-id to have them act as one user.
     """
     from volclone import bootstrap
     from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
 
     if admin and reader:
         raise click.UsageError("--admin and --reader exclude each other")
+    if user_id is not None and not (0 < len(user_id.strip()) == len(user_id) <= 255):
+        raise click.BadParameter("a user id is 1 to 255 characters, no leading or trailing blanks",
+                                 param_hint="--user-id")
     roles, kind = (ADMIN_ROLES, "admin") if admin else (READER_ROLES, "reader") if reader else (MEMBER_ROLES,
                                                                                                   "member")
     svc = bootstrap.build(settings_from(ctx), with_backends=False)
-    tok = svc.auth.create_token(project, roles)
+    tok = svc.auth.create_token(project, roles, user_id)
     click.echo(f"token for project {project} ({kind}: {', '.join(sorted(roles))}); it is not shown again:",
                err=True)
     click.echo(tok)

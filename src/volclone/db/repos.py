@@ -94,7 +94,8 @@ def _volume(row: VolumeRow) -> Volume:
                   created_at=row.created_at, updated_at=row.updated_at,
                   attachments=[_attachment(a) for a in row.attachments],
                   bootable=bool(row.bootable), readonly=row.readonly, migration_status=row.migration_status,
-                  snapshot_id=row.snapshot_id, multiattach=bool(row.multiattach))
+                  snapshot_id=row.snapshot_id, multiattach=bool(row.multiattach),
+                  user_id=row.user_id)
 
 
 class VolumeTypes:
@@ -208,7 +209,8 @@ class Volumes:
                                 size=v.size, status=v.status.value, volume_type_id=v.volume_type_id,
                                 backend=v.backend, metadata_=dict(v.metadata), bootable=v.bootable,
                                 readonly=v.readonly, migration_status=v.migration_status,
-                                snapshot_id=v.snapshot_id, multiattach=v.multiattach) for v in volumes)
+                                snapshot_id=v.snapshot_id, multiattach=v.multiattach,
+                                user_id=v.user_id) for v in volumes)
 
     def get(self, volume_id: str) -> Volume | None:
         if _unstorable(volume_id):
@@ -634,7 +636,8 @@ class Tokens:
     def add(self, token: str, principal: Principal) -> None:
         with _transaction(self.db) as s:
             s.add(TokenRow(token_hash=hash_token(token), project_id=principal.project_id,
-                           is_admin=principal.is_admin, roles=" ".join(sorted(principal.roles))))
+                           is_admin=principal.is_admin, roles=" ".join(sorted(principal.roles)),
+                           user_id=principal.user_id))
 
     def find(self, token: str) -> Principal | None:
         with _transaction(self.db) as s:
@@ -642,7 +645,13 @@ class Tokens:
             if row is None:
                 return None
             roles = frozenset(row.roles.split())
-            return Principal(row.project_id, "admin" in roles, roles)
+            return Principal(row.project_id, "admin" in roles, roles, row.user_id or legacy_user_id(row.token_hash))
+
+
+def legacy_user_id(token_hash: str) -> str:
+    """The user of a token made before tokens had one: a stable id of its own, 32 hex digits as
+    Keystone's are, derived from (but not revealing) the token's stored hash."""
+    return hashlib.sha256(f"volclone-user:{token_hash}".encode()).hexdigest()[:32]
 
 
 class ConfigValues:

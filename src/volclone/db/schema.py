@@ -58,6 +58,8 @@ class VolumeRow(Base):
     migration_status: Mapped[str | None] = mapped_column(String(255))
     #: The snapshot the volume was made from (no foreign key: the snapshot may go first, as in Cinder).
     snapshot_id: Mapped[str | None] = mapped_column(String(36))
+    #: The user who made it (Cinder's ``user_id``); NULL for volumes made before it was recorded.
+    user_id: Mapped[str | None] = mapped_column(String(255))
     #: Loaded with the volume (one extra query per load); changed only through ``AttachmentRow``.
     attachments: Mapped[list[AttachmentRow]] = relationship(
         lazy="selectin", viewonly=True, order_by="AttachmentRow.created_at, AttachmentRow.id")
@@ -79,6 +81,8 @@ class SnapshotRow(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    #: The user who took it (Cinder's ``user_id``).
+    user_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class AttachmentRow(Base):
@@ -177,6 +181,8 @@ class TokenRow(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Space-separated role names (Keystone's: admin, member, reader), read by the policy.
     roles: Mapped[str] = mapped_column(String(255), default="member reader")
+    #: The user the token stands for; NULL for tokens made before tokens had one (see ``Tokens.find``).
+    user_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

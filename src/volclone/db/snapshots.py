@@ -23,13 +23,13 @@ def _snapshot(row: SnapshotRow) -> Snapshot:
     return Snapshot(id=row.id, project_id=row.project_id, volume_id=row.volume_id, name=row.name,
                     description=row.description, volume_size=row.volume_size, status=SnapshotStatus(row.status),
                     backend=row.backend, metadata=dict(row.metadata_ or {}), created_at=row.created_at,
-                    updated_at=row.updated_at)
+                    updated_at=row.updated_at, user_id=row.user_id)
 
 
 def snapshot_row(snap: Snapshot) -> SnapshotRow:
     return SnapshotRow(id=snap.id, project_id=snap.project_id, volume_id=snap.volume_id, name=snap.name,
                        description=snap.description, volume_size=snap.volume_size, status=snap.status.value,
-                       backend=snap.backend, metadata_=dict(snap.metadata))
+                       backend=snap.backend, metadata_=dict(snap.metadata), user_id=snap.user_id)
 
 
 #: The fields a query filters and sorts on, by their columns.

@@ -418,14 +418,16 @@ class CreateGroupClone(CloneTask):
     Revert: delete every clone of this task that exists, data and record, one by one.
     """
 
-    def execute(self, task_id: str, project_id: str, backend: str, clones: list[dict[str, Any]]) -> None:
+    def execute(self, task_id: str, project_id: str, backend: str, clones: list[dict[str, Any]],
+                user_id: str | None = None) -> None:
+        # ``user_id``: the caller's, recorded as the clones' maker (a flow stored before it had one: None).
         specs = CloneSpec.load_all(clones, backend)
         sources = self.ctx.volumes.get_many([c.source for c in specs])
         existing = self.ctx.volumes.get_many([c.id for c in specs])
         self.ctx.volumes.add([
             Volume(id=c.id, project_id=project_id, name=c.name, description=c.description,
                    size=sources[c.source].size, status=VolumeStatus.CREATING,
-                   volume_type_id=c.volume_type_id, backend=c.backend)
+                   volume_type_id=c.volume_type_id, backend=c.backend, user_id=user_id)
             for c in specs if c.id not in existing
         ])
         self.ctx.release_quotas(task_id)  # commit: the clones' rows count themselves now

@@ -13,11 +13,15 @@ authenticator gives it. Local tokens carry Keystone's default role sets::
     admin token     {admin, member, reader}   acts on every project
     project token   {member, reader}          reads and writes its own project
     reader token    {reader}                  reads its own project
+
+Each token also stands for a user (``Principal.user_id``, recorded on what it creates): a
+Keystone token for its user, a local token for the one it was made for (a new one unless named).
 """
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Protocol
 
 from volclone.db.repos import Tokens
@@ -59,11 +63,14 @@ class AuthService:
         self.tokens = tokens
         self.authenticator: Authenticator = authenticator or LocalTokens(tokens)
 
-    def create_token(self, project_id: str, roles: frozenset[str] = MEMBER_ROLES) -> str:
+    def create_token(self, project_id: str, roles: frozenset[str] = MEMBER_ROLES, user_id: str | None = None) -> str:
+        """A new token of ``project_id`` with ``roles``, standing for ``user_id`` (by default a
+        new user of its own, 32 hex digits as Keystone's user ids are)."""
         token = secrets.token_urlsafe(32)
         while token.startswith("-"):  # one in 64 would: the CLIs would read `--os-token -x...` as an option
             token = secrets.token_urlsafe(32)
-        self.tokens.add(token, Principal(project_id, "admin" in roles, frozenset(roles)))
+        user = user_id or uuid.uuid4().hex
+        self.tokens.add(token, Principal(project_id, "admin" in roles, frozenset(roles), user))
         return token
 
     def authenticate(self, token: str | None) -> Principal:

@@ -166,7 +166,7 @@ class CloneService:
             if winner is not None:
                 return self._replay(who, req, idempotency_key, digest, winner)
         try:
-            return self._start(req, task_id, checked.backend, checked.clones, checked.sizes)
+            return self._start(req, task_id, checked.backend, checked.clones, checked.sizes, who.user_id)
         except BaseException:
             if idempotency_key is not None and self.keys is not None:
                 self.keys.release(req.project_id, idempotency_key, task_id)
@@ -325,11 +325,13 @@ class CloneService:
         return task_id
 
     def _start(self, req: CloneRequest, task_id: str, backend: str, clones: list[CloneSpec],
-               sizes: dict[str, int]) -> str:
-        """Reserve quota, persist the flow, record the task and start the flow."""
+               sizes: dict[str, int], user_id: str | None = None) -> str:
+        """Reserve quota, persist the flow, record the task and start the flow; the clones are
+        recorded as made by ``user_id`` (the caller's)."""
         ids = req.volume_ids
         store: dict[str, Any] = {"task_id": task_id, "project_id": req.project_id, "backend": backend,
-                                 "source_ids": list(ids), "clones": [c.to_json() for c in clones]}
+                                 "source_ids": list(ids), "clones": [c.to_json() for c in clones],
+                                 "user_id": user_id}
         # Quota last of the checks, first of the changes: held for the task until its clone step
         # adds the clones (commit) or its revert ends (roll back). 413 overLimit makes nothing.
         if self.quotas is not None:

@@ -1,6 +1,8 @@
 """Quotas, as Cinder shapes them: per-project limits on ``volumes``, ``gigabytes`` and
-``snapshots``, defaults from the configuration, overrides by an admin, and the reservation a
-volume create or a clone takes before it makes anything::
+``snapshots`` (and Cinder's others: ``per_volume_gigabytes``, the largest volume, enforced too;
+``groups``; ``backups`` and ``backup_gigabytes``, kept and shown though volclone serves no
+backups), defaults from the configuration, overrides by an admin, and the reservation a volume
+create or a clone takes before it makes anything::
 
     quotas.reserve("p1", holder=task_id, volumes=[(clone_id, 10), ...])  # 413 overLimit, or held
     ...                                                                    # the volume rows are added
@@ -27,6 +29,8 @@ from volclone.errors import BadRequest, Forbidden, OverLimit
 #: The resources, in the order Cinder lists them.
 RESOURCES = tuple(DEFAULT_QUOTAS)
 UNLIMITED = -1
+#: The one limit on each volume's size rather than on a total.
+PER_VOLUME = "per_volume_gigabytes"
 #: The largest limit (Cinder's ``db.MAX_INT``).
 MAX_LIMIT = 0x7FFFFFFF
 
@@ -44,6 +48,14 @@ class QuotaUsage:
 
 def _over(limit: int, usage: Usage, delta: int) -> bool:
     return limit != UNLIMITED and usage.in_use + usage.reserved + delta > limit
+
+
+def _check_per_volume(limits: Mapping[str, int], size: int) -> None:
+    """A volume of ``size`` GiB (made, or extended to) within ``per_volume_gigabytes``, or 413."""
+    limit = limits[PER_VOLUME]
+    if limit != UNLIMITED and size > limit:
+        raise OverLimit(f"VolumeSizeExceedsLimit: Requested volume size {size}G is larger than maximum allowed "
+                        f"limit {limit}G.")
 
 
 class QuotaService:
@@ -95,6 +107,8 @@ class QuotaService:
             usage = q.usage()
             for resource, value in values.items():
                 used = usage.get(resource, Usage())
+                if resource == PER_VOLUME:  # a size, not a count: nothing uses it up (Cinder's skip)
+                    continue
                 if value != UNLIMITED and value < used.in_use + used.reserved:
                     raise BadRequest(f"Quota {resource} limit must be equal or greater than existing resources. "
                                      f"Current usage is {used.in_use + used.reserved} and the requested limit is "
@@ -117,8 +131,11 @@ class QuotaService:
                                   self.repo.usage(project_id, self.clock()))
         return {"maxTotalVolumes": quotas["volumes"].limit, "maxTotalSnapshots": quotas["snapshots"].limit,
                 "maxTotalVolumeGigabytes": quotas["gigabytes"].limit,
+                "maxTotalBackups": quotas["backups"].limit, "maxTotalBackupGigabytes": quotas["backup_gigabytes"].limit,
                 "totalVolumesUsed": quotas["volumes"].in_use, "totalSnapshotsUsed": quotas["snapshots"].in_use,
-                "totalGigabytesUsed": quotas["gigabytes"].in_use}
+                "totalGigabytesUsed": quotas["gigabytes"].in_use,
+                "totalBackupsUsed": quotas["backups"].in_use,
+                "totalBackupGigabytesUsed": quotas["backup_gigabytes"].in_use}
 
     # -- reserve, commit, roll back ------------------------------------------------------
     def reserve(self, project_id: str, holder: str, volumes: Sequence[tuple[str, int]]) -> None:
@@ -137,6 +154,8 @@ class QuotaService:
 
     @staticmethod
     def _fits(limits: Mapping[str, int], usage: Mapping[str, Usage], volumes: Sequence[tuple[str, int]]) -> None:
+        for _, one in volumes:
+            _check_per_volume(limits, one)
         count, size = len(volumes), sum(s for _, s in volumes)
         gigabytes, used = limits["gigabytes"], usage.get("gigabytes", Usage())
         if _over(gigabytes, used, size):
@@ -188,7 +207,9 @@ class QuotaService:
         once, as Cinder's reservation would, and the lock keeps creates from slipping in between."""
         now = self.clock()
         with self.repo.locked(project_id, now) as q:
-            gigabytes, used = self._limits(q.overrides())["gigabytes"], q.usage()["gigabytes"]
+            limits = self._limits(q.overrides())
+            _check_per_volume(limits, size)
+            gigabytes, used = limits["gigabytes"], q.usage()["gigabytes"]
             if _over(gigabytes, used, by):
                 raise OverLimit(f"VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
                                 f"gigabytes quota. Requested {by}G, quota is {gigabytes}G and "

@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 MAX_METADATA_ITEMS = 128
 #: Statuses a snapshot is deleted from (Cinder's), and with ``os-force_delete`` (any but deleting).
 DELETABLE = frozenset({SnapshotStatus.AVAILABLE, SnapshotStatus.ERROR})
-FORCE_DELETABLE = frozenset(SnapshotStatus) - {SnapshotStatus.DELETING}
+#: Any status, as Cinder's force delete: also ``deleting`` (a delete that died, or an admin's reset).
+FORCE_DELETABLE = frozenset(SnapshotStatus)
 #: What a cascading volume delete takes with it (Cinder: available or error, and error_deleting retried).
 CASCADABLE = frozenset({SnapshotStatus.AVAILABLE, SnapshotStatus.ERROR, SnapshotStatus.ERROR_DELETING})
 #: What ``os-reset_status`` may set.
@@ -121,7 +122,7 @@ class SnapshotService:
         driver = self.driver_for(vol.backend)
         snap = Snapshot(id=str(uuid.uuid4()), project_id=vol.project_id, volume_id=vol.id, name=name,
                         description=description, volume_size=vol.size, status=SnapshotStatus.CREATING,
-                        backend=vol.backend, metadata=dict(metadata or {}))
+                        backend=vol.backend, metadata=dict(metadata or {}), user_id=who.user_id)
         with self.lock(volume_lock(vol.id)):
             vol = self._volume(who, project_id, volume_id)  # as it is now that the lock is held
             self._check_snapshottable(vol, force)
@@ -187,7 +188,8 @@ class SnapshotService:
 
     # -- delete ------------------------------------------------------------------------
     def delete(self, who: Principal, project_id: str, snapshot_id: str, force: bool = False) -> None:
-        """From ``available`` or ``error`` (``force``: any status but ``deleting``)."""
+        """From ``available`` or ``error`` (``force``: any status; the volume's lock keeps two
+        deletes of one snapshot from running at once where it is held)."""
         snap = self.get(who, project_id, snapshot_id)
         allowed = FORCE_DELETABLE if force else DELETABLE
         if snap.status not in allowed:

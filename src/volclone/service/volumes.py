@@ -343,8 +343,10 @@ class VolumeService:
         self.attachments = attachments
 
     def get(self, who: Principal, project_id: str, volume_id: str) -> Volume:
+        """The project's volume; an admin's token finds any project's (Cinder's admin context
+        reads every project's volumes, whichever project its URL names)."""
         vol = self.repo.get(volume_id)
-        if vol is None or vol.project_id != project_id:
+        if vol is None or (vol.project_id != project_id and not who.is_admin):
             raise NotFound(f"volume {volume_id} could not be found")
         return vol
 
@@ -426,7 +428,7 @@ class VolumeService:
                      size=size, status=VolumeStatus.CREATING, volume_type_id=vtype.id,
                      backend=backend_name, metadata=dict(metadata or {}),
                      snapshot_id=snap.id if snap is not None else None, bootable=bool(bootable),
-                     multiattach=is_multiattach(vtype))
+                     multiattach=is_multiattach(vtype), user_id=who.user_id)
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
         with self.lock(volume_lock(vol.id)):
@@ -534,7 +536,7 @@ class VolumeService:
                              f"({driver.max_size_gib} GiB)")
         with self.lock(volume_lock(volume_id)):
             if self.quotas is not None:
-                claimed = self.quotas.grow(project_id, volume_id, new_size - vol.size, new_size,
+                claimed = self.quotas.grow(vol.project_id, volume_id, new_size - vol.size, new_size,
                                            VolumeStatus.EXTENDING, expected)
             else:
                 claimed = bool(self.repo.set_status([volume_id], VolumeStatus.EXTENDING, only_from=expected))
