@@ -17,6 +17,8 @@ from volclone.api import (
     deps,
     extensions,
     faults,
+    group_types,
+    groups,
     limits,
     openapi,
     quotas,
@@ -94,7 +96,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
                volume_actions.router, quotas.router, services.router, snapshots.router, zones.router,
-               extensions.router)
+               extensions.router, group_types.router, groups.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

@@ -92,7 +92,7 @@ def _volume(row: VolumeRow) -> Volume:
                   created_at=row.created_at, updated_at=row.updated_at,
                   attachments=[_attachment(a) for a in row.attachments],
                   bootable=bool(row.bootable), readonly=row.readonly, migration_status=row.migration_status,
-                  snapshot_id=row.snapshot_id)
+                  snapshot_id=row.snapshot_id, group_id=row.group_id)
 
 
 class VolumeTypes:
@@ -205,7 +205,7 @@ class Volumes:
                                 size=v.size, status=v.status.value, volume_type_id=v.volume_type_id,
                                 backend=v.backend, metadata_=dict(v.metadata), bootable=v.bootable,
                                 readonly=v.readonly, migration_status=v.migration_status,
-                                snapshot_id=v.snapshot_id) for v in volumes)
+                                snapshot_id=v.snapshot_id, group_id=v.group_id) for v in volumes)
 
     def get(self, volume_id: str) -> Volume | None:
         if _unstorable(volume_id):

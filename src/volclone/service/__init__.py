@@ -11,6 +11,7 @@
     att = svc.attachments.create(who, project, vol.id, connector={"host": "h1"})
     svc.services.list(admin)                        # the workers' backends, up or down
     snap = svc.snapshots.create(who, project, vol.id, force=True)
+    group = svc.groups.create(who, project, group_type="gt", volume_types=["__DEFAULT__"])
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from collections.abc import Callable
 from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
+from volclone.service.group_types import GroupTypeService
+from volclone.service.groups import GroupService
 from volclone.service.policy import Policy
 from volclone.service.quotas import QuotaService
 from volclone.service.services import ServiceDirectory
 from volclone.service.snapshots import SnapshotService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AttachmentService", "AuthService", "CloneService", "Policy", "QuotaService", "Service",
-           "ServiceDirectory", "SnapshotService", "VolumeService", "VolumeTypeService"]
+__all__ = ["AttachmentService", "AuthService", "CloneService", "GroupService", "GroupTypeService", "Policy",
+           "QuotaService", "Service", "ServiceDirectory", "SnapshotService", "VolumeService", "VolumeTypeService"]
 
 
 class Service:
@@ -35,8 +38,11 @@ class Service:
                  clones: CloneService, attachments: AttachmentService,
                  on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]],
                  *, quotas: QuotaService, services: ServiceDirectory, policy: Policy | None = None,
-                 snapshots: SnapshotService | None = None) -> None:
+                 snapshots: SnapshotService | None = None, group_types: GroupTypeService | None = None,
+                 groups: GroupService | None = None) -> None:
         self.auth = auth
+        self.group_types = group_types
+        self.groups = groups
         self.snapshots = snapshots
         self.services = services
         self.quotas = quotas
