@@ -260,3 +260,18 @@ def test_groups_quota(http: Http, fast: Fast) -> None:
     fault(http.call("POST", "/groups", {"group": {"group_type": gt["id"], "volume_types": ["__DEFAULT__"]}}),
           413, "overLimit", "quota 'groups'")
     assert len(http.ok("GET", "/groups")["groups"]) == 1
+
+
+def test_volume_lists_filter_on_group_id(http: Http, fast: Fast) -> None:
+    gt = http.group_type()
+    g = http.group(gt["id"])["id"]
+    inside, outside = fast.volume(1), fast.volume(1)
+    assert http.update(g, add_volumes=inside.id).status_code == 202
+
+    def ids(query: str, version: str = "3.13") -> list[str]:
+        return [v["id"] for v in http.ok("GET", f"/volumes?{query}", version=version)["volumes"]]
+
+    assert ids(f"group_id={g}") == [inside.id]
+    assert ids("group_id=None") == [outside.id]
+    assert ids("group_id=nope") == []
+    assert sorted(ids(f"group_id={g}", version="3.9")) == sorted([inside.id, outside.id])  # a filter from 3.10

@@ -620,7 +620,7 @@ _VOLUME_FILTERS = [
                            "a 400 from it"),
     _query("bootable", "only bootable volumes (true: none, volclone's are not bootable); not a boolean: 400"),
     _query("availability_zone", "only volumes in this zone (nova: all)"),
-    _query("group_id", "from 3.10: only volumes in this group (none are)"),
+    _query("group_id", "from 3.10: only volumes in this group (null: in no group)"),
     _query("migration_status", "only volumes in this migration status (none migrate)"),
     _query("name~", "from 3.34: only volumes whose name contains this, in any case"),
     _query("description~", "from 3.34: only volumes whose description contains this, in any case"),

@@ -355,6 +355,7 @@ _COLUMNS: dict[str, Any] = {
     "id": VolumeRow.id, "name": VolumeRow.name, "description": VolumeRow.description, "size": VolumeRow.size,
     "status": VolumeRow.status, "project_id": VolumeRow.project_id, "volume_type_id": VolumeRow.volume_type_id,
     "created_at": VolumeRow.created_at, "updated_at": VolumeRow.updated_at, "snapshot_id": VolumeRow.snapshot_id,
+    "group_id": VolumeRow.group_id,
 }
 #: How each field sorts. A name or description may be NULL: it sorts as "", so that the order is
 #: the same on SQLite and PostgreSQL (which put NULLs at opposite ends) and a keyset on it is total.
