@@ -275,3 +275,33 @@ def test_volume_lists_filter_on_group_id(http: Http, fast: Fast) -> None:
     assert ids("group_id=None") == [outside.id]
     assert ids("group_id=nope") == []
     assert sorted(ids(f"group_id={g}", version="3.9")) == sorted([inside.id, outside.id])  # a filter from 3.10
+
+
+def test_the_groups_migration_upgrades_keeps_volumes_and_downgrades_on_sqlite(tmp_path: Any) -> None:
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from volclone.db.database import alembic_config, make_engine, schema_drift
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        cfg = alembic_config(engine)
+        command.upgrade(cfg, "0013")
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO volume_types (id, name, is_public, extra_specs, created_at) "
+                           "VALUES ('t', 't', 1, '{}', '2026-01-01')"))
+            c.execute(text("INSERT INTO volumes (id, project_id, size, status, volume_type_id, backend, metadata, "
+                           "created_at, updated_at) VALUES ('v', 'p', 1, 'available', 't', 'b', '{}', "
+                           "'2026-01-01', '2026-01-01')"))
+        command.upgrade(cfg, "0015")
+        assert {"group_types", "generic_groups"} <= set(inspect(engine).get_table_names())
+        with engine.connect() as c:  # an existing volume is in no group
+            assert c.execute(text("SELECT id, group_id FROM volumes")).one() == ("v", None)
+        assert schema_drift(engine) == []
+        command.downgrade(cfg, "0013")
+        assert not {"group_types", "generic_groups"} & set(inspect(engine).get_table_names())
+        assert "group_id" not in {c["name"] for c in inspect(engine).get_columns("volumes")}
+        with engine.connect() as c:
+            assert c.execute(text("SELECT id FROM volumes")).scalar_one() == "v"
+    finally:
+        engine.dispose()
