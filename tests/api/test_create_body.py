@@ -49,7 +49,7 @@ def test_legacy_display_fields_name_the_volume(env):
 
 
 @pytest.mark.parametrize("field", ["source_volid", "consistencygroup_id", "imageRef", "image_id",
-                                   "backup_id", "group_id"])
+                                   "backup_id"])
 def test_a_set_unsupported_field_is_a_400_naming_it(env, field):
     body = {"volume": {**CINDERCLIENT_BODY["volume"], field: "3f0e1c1e-0000-4000-8000-0000000000aa"}}
     with creates_nothing(env.server):

@@ -120,7 +120,7 @@ class TypeActionBody(OneAction):
 #: Fields of Cinder's volume-create body that volclone does not serve yet: null (as
 #: openstackclient and cinderclient send them) means absent; a value is a 400 naming the field.
 UNSUPPORTED_CREATE_FIELDS = ("source_volid", "consistencygroup_id", "imageRef", "image_id",
-                             "backup_id", "group_id")
+                             "backup_id")
 
 
 class VolumeCreate(Strict):

@@ -13,7 +13,7 @@ from volclone.api.deps import principal, rule, service, volume_shape
 from volclone.api.schemas import MetadataBody, MetaItemBody, VolumeCreateBody, VolumeUpdateBody
 from volclone.api.versions import fmt
 from volclone.domain import Principal, Volume
-from volclone.errors import BadRequest, NotFound
+from volclone.errors import BadRequest, CapabilityMissing, NotFound
 
 router = APIRouter(prefix="/v3/{project_id}/volumes")
 
@@ -94,8 +94,14 @@ def create_volume(project_id: str, body: VolumeCreateBody, request: Request,
     v = body.volume
     name = v.name if v.name is not None else v.display_name
     description = v.description if v.description is not None else v.display_description
-    vol = service(request).volumes.create(who, project_id, v.size, name, description, v.volume_type,
-                                          v.metadata or {}, snapshot_id=v.snapshot_id)
+    svc = service(request)
+    group = None
+    if v.group_id is not None and _version(request) >= views.GROUP_VOLUME:  # Cinder reads it from 3.13
+        if svc.groups is None:
+            raise CapabilityMissing("this service has no groups")
+        group = svc.groups.get(who, project_id, v.group_id)
+    vol = svc.volumes.create(who, project_id, v.size, name, description, v.volume_type,
+                             v.metadata or {}, snapshot_id=v.snapshot_id, group=group)
     return {"volume": _detail(request, who, [vol], extended=False)[0]}
 
 
