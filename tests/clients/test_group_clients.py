@@ -2,8 +2,9 @@
 ``group-type-key``, ``group-type-list``, ``group-create``, ``group-update --add-volumes/--remove-volumes``,
 ``group-show``, ``group-list``, ``group-delete --delete-volumes``; and python-openstackclient's
 ``openstack volume group type create``, ``volume group create``, ``volume group add volume``,
-``volume group show``, ``volume group list`` and ``volume group delete --force`` (openstacksdk
-under it)."""
+``volume group show``, ``volume group list`` and ``volume group delete --force``; and openstacksdk's
+block-storage proxy (``create_group_type``, ``get_group_type``, ``group_types``, ``create_group``,
+``get_group``, ``groups``, ``delete_group(delete_volumes=True)``, ``delete_group_type``)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,23 @@ def test_openstack_volume_group_commands(env):
     _osc(env, env.user_token, "volume", "group", "delete", "--force", group["ID"])
     assert env.user.request("GET", f"/volumes/{vid}").status_code == 404
     _osc(env, env.admin_token, "volume", "group", "type", "delete", gt["ID"])
+
+
+def test_openstacksdk_group_types_and_groups(env):
+    from api.test_openstacksdk import connect
+
+    admin = connect(env.server, env.admin_token).block_storage
+    bs = connect(env.server, env.user_token).block_storage
+    gt = admin.create_group_type(name=unique("sdk-gt"), group_specs={"consistent_group_snapshot_enabled": "<is> True"})
+    assert admin.get_group_type(gt.id).group_specs == {"consistent_group_snapshot_enabled": "<is> True"}
+    assert gt.id in {t.id for t in bs.group_types()}
+    group = bs.create_group(name="sdk-group", group_type=gt.id, volume_types=["__DEFAULT__"])
+    got = bs.get_group(group.id)
+    assert (got.name, got.status, got.group_type) == ("sdk-group", "available", gt.id)
+    assert group.id in {g.id for g in bs.groups()}
+    vid = env.user.create_volume(1, unique("sdk-grp"))["id"]
+    env.user.ok("PUT", f"/groups/{group.id}", json={"group": {"add_volumes": vid}},
+                headers={"OpenStack-API-Version": "volume 3.13"})
+    bs.delete_group(group, delete_volumes=True)
+    assert env.user.request("GET", f"/volumes/{vid}").status_code == 404
+    admin.delete_group_type(gt)
