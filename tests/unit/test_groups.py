@@ -323,3 +323,22 @@ def test_volume_create_in_a_group(http: Http, fast: Fast) -> None:
               404, "itemNotFound", "Group nope")
         fault(http.call("POST", "/volumes", {"volume": {"size": 1, "group_id": g}}, version="3.13", project="p2",
                         token=http.other), 404, "itemNotFound")
+
+
+def test_a_volume_that_changed_meanwhile_moves_nothing(http: Http, fast: Fast) -> None:
+    """The move itself is all or nothing: a volume that left the joinable statuses after the
+    service's checks (here: set so behind its back) makes the conditional UPDATEs move none."""
+    from volclone.domain import VolumeStatus
+    from volclone.service.groups import JOINABLE, LEAVABLE
+
+    gt = http.group_type()
+    g = http.group(gt["id"])["id"]
+    a, b = fast.volume(1), fast.volume(1)
+    fast.set_status(b.id, "deleting")
+    repo = fast.svc.groups.repo  # type: ignore[union-attr]
+    assert repo.set_members(g, [a.id, b.id], [], JOINABLE, LEAVABLE) is False
+    assert repo.member_ids(g) == [] and fast.get(a.id).group_id is None
+    fast.set_status(b.id, "available")
+    assert repo.set_members(g, [a.id, b.id], [], JOINABLE, LEAVABLE) is True
+    assert sorted(repo.member_ids(g)) == sorted([a.id, b.id])
+    assert VolumeStatus.ERROR in LEAVABLE and VolumeStatus.ERROR not in JOINABLE
