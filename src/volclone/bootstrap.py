@@ -28,6 +28,8 @@ from volclone.db.database import (
     schema_lock,
     sqlite_file,
 )
+from volclone.db.generic_groups import Groups as GenericGroups
+from volclone.db.generic_groups import GroupTypes
 from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.layers import SqlLayerStore
 from volclone.db.messages import Messages
@@ -44,6 +46,8 @@ from volclone.flows.jobboard import BoardRunner, Conductors, JobBoards, conducto
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
+from volclone.service.group_types import GroupTypeService
+from volclone.service.groups import GroupService
 from volclone.service.locks import LocalLocks
 from volclone.service.messages import MessageService
 from volclone.service.periodic import Periodic
@@ -266,11 +270,13 @@ def build(settings: Settings, with_backends: bool = True,
     snapshot_rows = Snapshots(db)
     snapshots = SnapshotService(snapshot_rows, volumes, backends, quotas, lock=volume_locks, messages=messages)
     transfers = TransferService(Transfers(db), volumes, snapshot_rows, quotas, groups, lock=volume_locks)
-    return Service(AuthService(repos.Tokens(db), authenticator(settings)), types,
-                   VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
-                                 lock=volume_locks, snapshots=snapshots, messages=messages),
+    volume_service = VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
+                                   lock=volume_locks, snapshots=snapshots, messages=messages)
+    group_types = GroupTypeService(GroupTypes(db))
+    return Service(AuthService(repos.Tokens(db), authenticator(settings)), types, volume_service,
                    clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy,
-                   snapshots=snapshots, transfers=transfers, messages=messages, qos=qos)
+                   snapshots=snapshots, transfers=transfers, messages=messages, qos=qos, group_types=group_types,
+                   groups=GroupService(GenericGroups(db), group_types, types, volume_service, quotas))
 
 
 def _remote_drivers(settings: Settings, configs: list[BackendConfig],

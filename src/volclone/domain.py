@@ -190,6 +190,8 @@ class Volume:
     #: Who made it (:attr:`Principal.user_id`; Cinder's ``user_id``); None for volumes made before
     #: volclone recorded it.
     user_id: str | None = None
+    #: The generic volume group (Cinder's ``group_id``, 3.13) the volume is a member of.
+    group_id: str | None = None
 
 
 class SnapshotStatus(str, enum.Enum):
@@ -456,3 +458,41 @@ class QosSpecs:
         if not self.consumer.backend_enforces:
             return {}
         return {k: int(v) for k, v in self.specs.items() if k in QOS_LIMIT_KEYS and int(v) > 0}
+
+
+class GroupStatus(str, enum.Enum):
+    """A generic volume group's status (Cinder's ``fields.GroupStatus``)."""
+
+    CREATING = "creating"
+    AVAILABLE = "available"
+    UPDATING = "updating"
+    DELETING = "deleting"
+    ERROR = "error"
+    ERROR_DELETING = "error_deleting"
+    IN_USE = "in-use"
+
+
+@dataclass(frozen=True)
+class GroupType:
+    """Cinder's group type: a name and its ``group_specs`` (e.g. ``consistent_group_snapshot_enabled``)."""
+
+    id: str
+    name: str
+    description: str | None = None
+    is_public: bool = True
+    group_specs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Cinder's generic volume group (3.13): volumes of the listed volume types, snapshotted together."""
+
+    id: str
+    project_id: str
+    name: str | None
+    description: str | None
+    group_type_id: str
+    volume_type_ids: list[str]
+    status: GroupStatus
+    availability_zone: str
+    created_at: dt.datetime | None = None

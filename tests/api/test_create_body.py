@@ -58,7 +58,7 @@ def test_an_image_or_a_backup_is_a_400_saying_it_is_not_served(env, field):
     assert "no image or backup service" in message and "Value error" not in message
 
 
-@pytest.mark.parametrize("field", ["consistencygroup_id", "group_id"])
+@pytest.mark.parametrize("field", ["consistencygroup_id"])
 def test_a_set_unsupported_field_is_a_400_naming_it(env, field):
     body = {"volume": {**CINDERCLIENT_BODY["volume"], field: "3f0e1c1e-0000-4000-8000-0000000000aa"}}
     with creates_nothing(env.server):

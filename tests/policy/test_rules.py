@@ -14,6 +14,8 @@ from fastapi.routing import APIRoute
 
 from conftest import run_cli
 from volclone.api import create_app, deps
+from volclone.api.group_types import SPECS_RULE as GROUP_SPECS_RULE
+from volclone.api.groups import DELETE_RULE as GROUP_DELETE_RULE
 from volclone.api.snapshot_views import EXTENDED_ATTRIBUTES_RULE
 from volclone.api.snapshots import ACTION_RULES as SNAPSHOT_ACTION_RULES
 from volclone.api.types import ACTION_RULES as TYPE_ACTION_RULES
@@ -39,7 +41,8 @@ READS = ["volume:get", "volume:get_all", "volume:get_volume_metadata", "volume:a
          "volume:get_snapshot_metadata", EXTENDED_ATTRIBUTES_RULE,
          "volume_extension:availability_zone_list", "volume_extension:extensions_list",
          "volume:get_all_transfers", "volume:get_transfer", "message:get_all", "message:get",
-         "volume_extension:resource_filters"]
+         "volume_extension:resource_filters",
+         "group:group_types:get", "group:get_all", "group:get"]
 WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volume_metadata",
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",
@@ -48,6 +51,7 @@ WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volu
           "volume:create_snapshot", "volume:update_snapshot", "volume:delete_snapshot",
           "volume:update_snapshot_metadata", "volume:delete_snapshot_metadata",
           "volume:create_transfer", "volume:accept_transfer", "volume:delete_transfer", "message:delete",
+          "group:create", "group:update", "group:delete",
           *sorted(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
 ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",
@@ -61,7 +65,10 @@ ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:access_types_qos_specs_id", "volume_extension:volume_type_access:get_all_for_type",
               "scheduler_extension:scheduler_stats:get_pools", "volume_extension:capabilities",
               *(f"volume_extension:qos_specs_manage:{op}" for op in ("get_all", "get", "create", "update", "delete")),
-              *TYPE_ACTION_RULES.values(), *SNAPSHOT_ACTION_RULES.values()]
+              *TYPE_ACTION_RULES.values(), *SNAPSHOT_ACTION_RULES.values(),
+              "group:group_types:create", "group:group_types:update", "group:group_types:delete",
+              "group:access_group_types_specs", "group:group_types_specs:get_all", "group:group_types_specs:get",
+              "group:group_types_specs:create", "group:group_types_specs:update", "group:group_types_specs:delete"]
 
 
 def test_every_api_rule_is_a_read_a_write_or_admin_only() -> None:
@@ -190,7 +197,7 @@ def test_every_documented_operation_is_a_route_the_middleware_sees() -> None:
 
 def test_every_api_rule_guards_something() -> None:
     used = {deps.rule_of(r) for r in _api_routes()} | set(ACTION_RULES.values()) | set(TYPE_ACTION_RULES.values())
-    used |= set(SNAPSHOT_ACTION_RULES.values())
+    used |= set(SNAPSHOT_ACTION_RULES.values()) | {GROUP_DELETE_RULE, GROUP_SPECS_RULE}
     used |= set(FIELD_RULES) | {EXTEND_ATTACHED_RULE, EXTENDED_ATTRIBUTES_RULE}  # fields of a body; 3.42's
     assert {r.name for r in API_RULES} <= used
 

@@ -22,6 +22,8 @@ SNAP = "3f0e1c1e-0000-4000-8000-0000000000a5"
 XFER = "3f0e1c1e-0000-4000-8000-0000000000a6"
 MSG = "3f0e1c1e-0000-4000-8000-0000000000a7"
 QOS = "3f0e1c1e-0000-4000-8000-0000000000a8"
+GT = "3f0e1c1e-0000-4000-8000-0000000000a9"
+GRP = "3f0e1c1e-0000-4000-8000-0000000000aa"
 NEW_ATTACH = {"OpenStack-API-Version": "volume 3.27"}
 READ, WRITE, ADMIN = "read", "write", "admin"
 
@@ -146,6 +148,22 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("GET", "/default-types/p2", None, "volume_extension:default_get", ADMIN),
     ("GET", "/default-types", None, "volume_extension:default_get_all", ADMIN),
     ("DELETE", "/default-types/p2", None, "volume_extension:default_unset", ADMIN),
+    ("GET", "/group_types", None, "group:group_types:get", READ),
+    ("GET", f"/group_types/{GT}", None, "group:group_types:get", READ),
+    ("POST", "/group_types", {"group_type": {"name": "gmatrix"}}, "group:group_types:create", ADMIN),
+    ("PUT", f"/group_types/{GT}", {"group_type": {"name": "gmatrix"}}, "group:group_types:update", ADMIN),
+    ("DELETE", f"/group_types/{GT}", None, "group:group_types:delete", ADMIN),
+    ("GET", f"/group_types/{GT}/group_specs", None, "group:group_types_specs:get_all", ADMIN),
+    ("GET", f"/group_types/{GT}/group_specs/k", None, "group:group_types_specs:get", ADMIN),
+    ("POST", f"/group_types/{GT}/group_specs", {"group_specs": {"k": "v"}}, "group:group_types_specs:create", ADMIN),
+    ("PUT", f"/group_types/{GT}/group_specs/k", {"k": "v"}, "group:group_types_specs:update", ADMIN),
+    ("DELETE", f"/group_types/{GT}/group_specs/k", None, "group:group_types_specs:delete", ADMIN),
+    ("GET", "/groups", None, "group:get_all", READ),
+    ("GET", "/groups/detail", None, "group:get_all", READ),
+    ("POST", "/groups", {"group": {"group_type": GT, "volume_types": ["__DEFAULT__"]}}, "group:create", WRITE),
+    ("GET", f"/groups/{GRP}", None, "group:get", READ),
+    ("PUT", f"/groups/{GRP}", {"group": {"name": "y"}}, "group:update", WRITE),
+    ("POST", f"/groups/{GRP}/action", {"delete": {}}, "group:delete", WRITE),
 ]
 IDS = [f"{m} {p.split('?')[0]} {r.rsplit(':', 1)[-1]}" for m, p, _, r, _ in ENDPOINTS]
 #: persona -> the kinds of rule it passes on project p1 by default
@@ -173,7 +191,8 @@ def test_the_table_covers_every_api_rule() -> None:
     # requests are at 3.27, where those actions are 404s for everyone, as in Cinder.
     assert {r[3] for r in ENDPOINTS} == {r.name for r in API_RULES} - set(FIELD_RULES) - {
         "volume:extend_attached_volume", "volume:revert_to_snapshot", EXTENDED_ATTRIBUTES_RULE,
-        "volume_extension:volume_admin_actions:extend_volume_completion"}
+        "volume_extension:volume_admin_actions:extend_volume_completion",
+        "group:access_group_types_specs"}  # a field rule too: group_specs in group type bodies
 
 
 #: persona -> the fields of a volume's show and of a type's show that its field rules add, by default.
@@ -216,14 +235,18 @@ def test_each_persona_against_each_endpoint(server, persona, method, path, body,
             server.env.admin.ok("DELETE", f"/types/{r.json()['volume_type']['id']}")
         if r.status_code == 200 and method == "POST" and path == "/qos-specs":
             server.env.admin.request("DELETE", f"/qos-specs/{r.json()['qos_specs']['id']}")
+        if r.status_code == 202 and method == "POST" and path == "/group_types":
+            server.env.admin.ok("DELETE", f"/group_types/{r.json()['group_type']['id']}",
+                                headers={"OpenStack-API-Version": "volume 3.11"})
         return
     # A stranger to p1 is refused by the route's rule; for a volume action that is volume:get (for a
-    # type action volume_extension:type_get, a snapshot action volume:get_snapshot), which a reader
+    # type action volume_extension:type_get, a snapshot action volume:get_snapshot, a group action
+    # group:get), which a reader
     # of p1 passes before its action's own rule refuses it (as Cinder does).
     expected = rule
     if path.endswith("/action") and persona.endswith("2"):
         expected = {"volumes": "volume:get", "types": "volume_extension:type_get",
-                    "snapshots": "volume:get_snapshot"}.get(path.split("/")[1], rule)
+                    "snapshots": "volume:get_snapshot", "groups": "group:get"}.get(path.split("/")[1], rule)
     with creates_nothing(server.env.server):
         r = call(server, token, method, path, body)
     assert assert_fault(r, 403) == refused(expected)

@@ -431,9 +431,9 @@ def test_the_flags_migration_upgrades_keeps_volumes_and_downgrades_on_sqlite(tmp
         with engine.connect() as c:  # an existing volume is not bootable, its readonly flag never set
             assert c.execute(text("SELECT bootable, readonly, migration_status FROM volumes")).one() == (0, None, None)
         # (What later migrations add is left out: 0013's snapshots table and volumes.snapshot_id,
-        # 0014's user_id, 0018's volumes.multiattach.)
+        # 0014's user_id, 0015's volumes.group_id, 0018's volumes.multiattach.)
         assert not [d for d in schema_drift(engine) if "volumes" in repr(d) and "snapshot" not in repr(d)
-                    and "multiattach" not in repr(d) and "user_id" not in repr(d)]
+                    and "multiattach" not in repr(d) and "user_id" not in repr(d) and "group_id" not in repr(d)]
         command.downgrade(cfg, "0007")
         assert "bootable" not in {c["name"] for c in inspect(engine).get_columns("volumes")}
     finally:

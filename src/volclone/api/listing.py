@@ -74,9 +74,9 @@ PAGING = frozenset({"marker", "limit", "offset", "sort", "sort_key", "sort_dir"}
 EQUAL_FILTERS = {"name": "name", "display_name": "name", "description": "description",
                  "display_description": "description", "status": "status", "size": "size", "id": "id",
                  "project_id": "project_id", "volume_type_id": "volume_type_id", "volume_type": "volume_type",
-                 "snapshot_id": "snapshot_id"}
+                 "snapshot_id": "snapshot_id", "group_id": "group_id"}
 #: Fields every volclone volume has the same value of: a filter on them keeps all or none.
-CONSTANT_FILTERS: dict[str, object] = {"availability_zone": "nova", "group_id": None, "migration_status": None,
+CONSTANT_FILTERS: dict[str, object] = {"availability_zone": "nova", "migration_status": None,
                                        "consistencygroup_id": None, "user_id": None,
                                        "replication_status": "disabled"}
 #: Boolean fields, false on every volclone volume.
@@ -89,7 +89,7 @@ SORT_KEYS = {"id": "id", "name": "name", "display_name": "name", "description": 
              "volume_type_id": "volume_type_id"}
 #: Sort keys accepted that change nothing (every volclone volume has the same value of most; snapshot_id
 #: would sort NULLs differently on SQLite and PostgreSQL).
-CONSTANT_SORT_KEYS = frozenset(CONSTANT_FILTERS) | FALSE_FLAGS | {"snapshot_id"}
+CONSTANT_SORT_KEYS = frozenset(CONSTANT_FILTERS) | FALSE_FLAGS | {"snapshot_id", "group_id"}
 
 _TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
 _FALSE = frozenset({"0", "f", "false", "off", "n", "no"})
@@ -265,8 +265,8 @@ def _filters(filters: dict[str, str], version: Version) -> VolumeQuery:
                 nothing = True
         elif key in EQUAL_FILTERS:
             value = _literal(raw)
-            if value is None and key == "snapshot_id":
-                equal.append(("snapshot_id", None))  # volumes made from no snapshot
+            if value is None and key in ("snapshot_id", "group_id"):
+                equal.append((key, None))  # volumes made from no snapshot, in no group
             elif value is None:
                 nothing |= key not in ("description", "display_description")  # only these may be null
             else:

@@ -156,7 +156,7 @@ class Volume(Out):
     links: list[Link]
     migration_status: Literal["migrating", "error", "success", "completing", "starting"] | None = Field(
         None, description="admins only; set only by os-reset_status (null is Cinder's none)")
-    group_id: None = Field(None, description="from microversion 3.13")
+    group_id: str | None = Field(None, description="from microversion 3.13: the generic group it is in")
     provider_id: None = Field(None, description="from microversion 3.21, admins only")
     shared_targets: bool = Field(False, description="from microversion 3.48")
     service_uuid: None = Field(None, description="from microversion 3.48")
@@ -447,10 +447,45 @@ class UserMessageOut(Out):
     links: list[Link]
 
 
+class GroupType(Out):
+    """A group type (microversion 3.11). ``group_specs`` only for rule group:access_group_types_specs (admins)."""
+
+    id: str
+    name: str
+    description: str | None
+    is_public: bool
+    group_specs: dict[str, str] = Field(default_factory=dict, description="admins")
+
+
+class GroupSummary(Out):
+    """A group in a create's answer and the summary list."""
+
+    id: str
+    name: str | None
+
+
+class Group(Out):
+    """A generic volume group (microversion 3.13)."""
+
+    id: str
+    name: str | None
+    description: str | None
+    status: Literal["creating", "available", "updating", "deleting", "error", "error_deleting", "in-use"]
+    availability_zone: str
+    created_at: str | None
+    group_type: str = Field(description="the group type's id")
+    volume_types: list[str] = Field(description="the ids of the volume types its volumes may have")
+    group_snapshot_id: str | None = Field(None, description="from microversion 3.14")
+    source_group_id: str | None = Field(None, description="from microversion 3.14")
+    volumes: list[str] = Field(default_factory=list,
+                               description="from microversion 3.25 with ?list_volume=true: its volumes' ids")
+
+
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, TypeAccess, VolumeSummary, Volume, AttachmentSummary,
                                       Attachment, CloneStarted, ClonePlanned, RevertStarted, ProgressOut, QuotaSet,
                                       QuotaSetUsage, QuotaLimits, Limits, CinderService, Snapshot, Transfer,
-                                      UserMessageOut, QosSpecs, QosAssociation)
+                                      UserMessageOut, QosSpecs, QosAssociation,
+                                      GroupType, GroupSummary, Group)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -502,6 +537,18 @@ _DEFAULT_TYPE_OK: dict[int, Schema | None] = {200: _obj(default_type=_DEFAULT_TY
 _DEFAULT_TYPES_OK: dict[int, Schema | None] = {
     200: _obj(default_types={"type": "array", "items": _DEFAULT_TYPE_ITEM})}
 _NO_CONTENT: dict[int, Schema | None] = {204: None}
+_GT = "/v3/{project_id}/group_types/{group_type_id}"
+_GROUP_TYPE = _obj(group_type=_ref(GroupType))
+_GROUP_SPECS = _obj(group_specs=_STRINGS)
+_G = "/v3/{project_id}/groups/{group_id}"
+
+
+def _group_list(model: type[BaseModel]) -> Schema:
+    """A page of groups: ``groups_links`` when the page is full."""
+    return {"type": "object", "required": ["groups"], "additionalProperties": False, "properties": {
+        "groups": _list_of(model),
+        "groups_links": {"type": "array", "items": _ref(Link), "minItems": 1,
+                         "description": "given when the page is full: rel next (marker: the page's last)"}}}
 
 
 def _snapshot_list() -> Schema:
@@ -620,6 +667,23 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", _S + "/metadata/{key}"): {200: _obj(meta=_ONE_STRING)},
     ("PUT", _S + "/metadata/{key}"): {200: _obj(meta=_ONE_STRING)},
     ("DELETE", _S + "/metadata/{key}"): {200: None},
+    ("GET", "/v3/{project_id}/group_types"): {200: _obj(group_types=_list_of(GroupType))},
+    ("POST", "/v3/{project_id}/group_types"): {202: _GROUP_TYPE},
+    ("GET", "/v3/{project_id}/group_types/default"): {200: _GROUP_TYPE},
+    ("GET", _GT): {200: _GROUP_TYPE},
+    ("PUT", _GT): {200: _GROUP_TYPE},
+    ("DELETE", _GT): {202: None},
+    ("GET", _GT + "/group_specs"): {200: _GROUP_SPECS},
+    ("POST", _GT + "/group_specs"): {202: _GROUP_SPECS},
+    ("GET", _GT + "/group_specs/{key}"): {200: _ONE_STRING},
+    ("PUT", _GT + "/group_specs/{key}"): {200: _ONE_STRING},
+    ("DELETE", _GT + "/group_specs/{key}"): {202: None},
+    ("GET", "/v3/{project_id}/groups"): {200: _group_list(GroupSummary)},
+    ("GET", "/v3/{project_id}/groups/detail"): {200: _group_list(Group)},
+    ("POST", "/v3/{project_id}/groups"): {202: _obj(group=_ref(GroupSummary))},
+    ("GET", _G): {200: _obj(group=_ref(Group))},
+    ("PUT", _G): {202: None},
+    ("POST", _G + "/action"): {202: None},
     ("GET", "/v3/{project_id}/os-availability-zone"): {200: _obj(availabilityZoneInfo={"type": "array", "items": _obj(
         zoneName={"type": "string"}, zoneState=_obj(available={"type": "boolean"}))})},
     ("GET", "/v3/{project_id}/extensions"): {200: _obj(extensions={"type": "array", "items": _obj(
@@ -681,7 +745,7 @@ _VOLUME_FILTERS = [
                            "a 400 from it"),
     _query("bootable", "only bootable volumes (true: none, volclone's are not bootable); not a boolean: 400"),
     _query("availability_zone", "only volumes in this zone (nova: all)"),
-    _query("group_id", "from 3.10: only volumes in this group (none are)"),
+    _query("group_id", "from 3.10: only volumes in this group (null: in no group)"),
     _query("migration_status", "only volumes in this migration status (none migrate)"),
     _query("name~", "from 3.34: only volumes whose name contains this, in any case"),
     _query("description~", "from 3.34: only volumes whose description contains this, in any case"),
@@ -811,6 +875,7 @@ _BACKEND_OPS = {
     ("POST", "/v3/{project_id}/clone-volumes"), ("POST", "/v3/{project_id}/attachments"), ("PUT", _A),
     ("DELETE", _A), ("POST", _A + "/action"), ("POST", "/v3/{project_id}/clone-volumes/revert"),
     ("POST", "/v3/{project_id}/snapshots"), ("DELETE", _S), ("POST", _S + "/action"),
+    ("POST", _G + "/action"),
 }
 _MAKES_DATA = {("POST", "/v3/{project_id}/volumes"), ("POST", "/v3/{project_id}/clone-volumes"),
                ("POST", _V + "/action"), ("POST", "/v3/{project_id}/snapshots")}

@@ -123,7 +123,7 @@ class TypeActionBody(OneAction):
 #: backups are other services' (Glance's, cinder-backup's), which volclone does not have.
 UNSERVED_CREATE_FIELDS = ("imageRef", "image_id", "backup_id")
 #: Fields volclone does not serve yet.
-UNSUPPORTED_CREATE_FIELDS = ("consistencygroup_id", "group_id")
+UNSUPPORTED_CREATE_FIELDS = ("consistencygroup_id",)
 #: Scheduler hints that name volumes (Cinder's schema: a UUID, or a list of them), and one that
 #: names a server.
 VOLUME_HINTS = ("same_host", "different_host")

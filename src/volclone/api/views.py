@@ -135,7 +135,7 @@ def volume(base: str, v: Volume, type_name: str | None, shape: VolumeShape) -> d
     if shape.admin:
         body["migration_status"] = v.migration_status
     if at >= GROUP_VOLUME:
-        body["group_id"] = None
+        body["group_id"] = v.group_id
     if shape.admin and at >= PROVIDER_ID:
         body["provider_id"] = None
     if at >= SHARED_TARGETS:

@@ -15,7 +15,7 @@ from volclone.api.faults import fault
 from volclone.api.schemas import MetadataBody, MetaItemBody, VolumeCreateBody, VolumeUpdateBody
 from volclone.api.versions import fmt
 from volclone.domain import Principal, Volume
-from volclone.errors import BadRequest, NotFound
+from volclone.errors import BadRequest, CapabilityMissing, NotFound
 
 router = APIRouter(prefix="/v3/{project_id}/volumes")
 #: ``DELETE /volumes/{id}?force=true`` (Cinder's ``VOLUME_DELETE_FORCE``), under os-force_delete's rule.
@@ -104,14 +104,22 @@ def create_volume(project_id: str, body: VolumeCreateBody, request: Request,
     v = body.volume
     name = v.name if v.name is not None else v.display_name
     description = v.description if v.description is not None else v.display_description
+    svc = service(request)
+    group = None
+    if v.group_id is not None and _version(request) >= views.GROUP_VOLUME:  # Cinder reads it from 3.13
+        if svc.groups is None:
+            raise CapabilityMissing("this service has no groups")
+        group = svc.groups.get(who, project_id, v.group_id)
     if v.availability_zone is not None and v.availability_zone != views.AVAILABILITY_ZONE:
         raise BadRequest(f"Availability zone '{v.availability_zone}' is invalid.")
     if v.source_volid is not None:
-        vol = service(request).clones.create_volume(who, project_id, v.source_volid, v.size, name, description,
-                                                    v.volume_type, v.metadata or {}, bootable=v.bootable)
+        if group is not None:
+            raise BadRequest("group_id with source_volid is not served: add the clone to the group after")
+        vol = svc.clones.create_volume(who, project_id, v.source_volid, v.size, name, description,
+                                       v.volume_type, v.metadata or {}, bootable=v.bootable)
     else:
-        vol = service(request).volumes.create(who, project_id, v.size, name, description, v.volume_type,
-                                              v.metadata or {}, snapshot_id=v.snapshot_id, bootable=v.bootable)
+        vol = svc.volumes.create(who, project_id, v.size, name, description, v.volume_type,
+                                 v.metadata or {}, snapshot_id=v.snapshot_id, bootable=v.bootable, group=group)
     return {"volume": _detail(request, who, [vol], extended=False)[0]}
 
 

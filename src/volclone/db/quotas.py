@@ -33,9 +33,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
-from volclone.db.schema import QuotaLockRow, QuotaRow, ReservationRow, SnapshotRow, TransferRow, VolumeRow, utcnow
+from volclone.db.generic_groups import group_row
+from volclone.db.schema import (
+    GenericGroupRow,
+    QuotaLockRow,
+    QuotaRow,
+    ReservationRow,
+    SnapshotRow,
+    TransferRow,
+    VolumeRow,
+    utcnow,
+)
 from volclone.db.snapshots import snapshot_row
-from volclone.domain import Snapshot, VolumeStatus
+from volclone.domain import Group, Snapshot, VolumeStatus
 from volclone.errors import Conflict
 
 
@@ -75,6 +85,15 @@ class LockedQuotas:
                                         volume_id=vid, gigabytes=size, created_at=self.now, expires_at=expires_at)
                          for vid, size in volumes])
 
+
+    def count_groups(self) -> int:
+        """The project's generic groups (its ``groups`` quota's usage)."""
+        return int(self._s.scalar(select(func.count()).select_from(GenericGroupRow)
+                                  .where(GenericGroupRow.project_id == self.project_id)) or 0)
+
+    def add_group(self, group: Group) -> None:
+        """Record a generic group; it counts in ``groups`` from the commit on."""
+        self._s.add(group_row(group))
 
     def add_snapshot(self, snapshot: Snapshot) -> None:
         """Record a snapshot; it counts in ``snapshots`` and ``gigabytes`` from the commit on."""

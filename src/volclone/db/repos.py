@@ -95,7 +95,7 @@ def _volume(row: VolumeRow) -> Volume:
                   attachments=[_attachment(a) for a in row.attachments],
                   bootable=bool(row.bootable), readonly=row.readonly, migration_status=row.migration_status,
                   snapshot_id=row.snapshot_id, multiattach=bool(row.multiattach),
-                  user_id=row.user_id)
+                  user_id=row.user_id, group_id=row.group_id)
 
 
 class VolumeTypes:
@@ -210,7 +210,7 @@ class Volumes:
                                 backend=v.backend, metadata_=dict(v.metadata), bootable=v.bootable,
                                 readonly=v.readonly, migration_status=v.migration_status,
                                 snapshot_id=v.snapshot_id, multiattach=v.multiattach,
-                                user_id=v.user_id) for v in volumes)
+                                user_id=v.user_id, group_id=v.group_id) for v in volumes)
 
     def get(self, volume_id: str) -> Volume | None:
         if _unstorable(volume_id):
@@ -374,6 +374,7 @@ _COLUMNS: dict[str, Any] = {
     "id": VolumeRow.id, "name": VolumeRow.name, "description": VolumeRow.description, "size": VolumeRow.size,
     "status": VolumeRow.status, "project_id": VolumeRow.project_id, "volume_type_id": VolumeRow.volume_type_id,
     "created_at": VolumeRow.created_at, "updated_at": VolumeRow.updated_at, "snapshot_id": VolumeRow.snapshot_id,
+    "group_id": VolumeRow.group_id,
 }
 #: How each field sorts. A name or description may be NULL: it sorts as "", so that the order is
 #: the same on SQLite and PostgreSQL (which put NULLs at opposite ends) and a keyset on it is total.

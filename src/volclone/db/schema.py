@@ -60,6 +60,8 @@ class VolumeRow(Base):
     snapshot_id: Mapped[str | None] = mapped_column(String(36))
     #: The user who made it (Cinder's ``user_id``); NULL for volumes made before it was recorded.
     user_id: Mapped[str | None] = mapped_column(String(255))
+    #: The generic volume group the volume belongs to (Cinder's ``group_id``).
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("generic_groups.id"), index=True)
     #: Loaded with the volume (one extra query per load); changed only through ``AttachmentRow``.
     attachments: Mapped[list[AttachmentRow]] = relationship(
         lazy="selectin", viewonly=True, order_by="AttachmentRow.created_at, AttachmentRow.id")
@@ -138,6 +140,34 @@ class GroupRow(Base):
     project_id: Mapped[str] = mapped_column(String(255))
     volume_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GroupTypeRow(Base):
+    """Cinder's group type (``group_types``, its specs kept beside it as a volume type's are)."""
+
+    __tablename__ = "group_types"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    group_specs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GenericGroupRow(Base):
+    """Cinder's generic volume group (``groups``; not :class:`GroupRow`, a clone task's set)."""
+
+    __tablename__ = "generic_groups"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    group_type_id: Mapped[str] = mapped_column(ForeignKey("group_types.id"))
+    volume_type_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(32))
+    availability_zone: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 class CloneTaskRow(Base):

@@ -14,6 +14,7 @@
     offer, key = svc.transfers.create(who, project, vol.id)   # another project accepts it with key
     svc.messages.page(who, project, MessageQuery())            # failures told after the fact
     svc.qos.associate(admin, qos_id, type_id)       # QoS specs, enforced by the backends
+    group = svc.groups.create(who, project, group_type="gt", volume_types=["__DEFAULT__"])
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
+from volclone.service.group_types import GroupTypeService
+from volclone.service.groups import GroupService
 from volclone.service.messages import MessageService
 from volclone.service.policy import Policy
 from volclone.service.qos import QosService
@@ -32,9 +35,9 @@ from volclone.service.snapshots import SnapshotService
 from volclone.service.transfers import TransferService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AttachmentService", "AuthService", "CloneService", "MessageService", "Policy", "QosService",
-           "QuotaService", "Service", "ServiceDirectory", "SnapshotService", "TransferService", "VolumeService",
-           "VolumeTypeService"]
+__all__ = ["AttachmentService", "AuthService", "CloneService", "GroupService", "GroupTypeService", "MessageService",
+           "Policy", "QosService", "QuotaService", "Service", "ServiceDirectory", "SnapshotService", "TransferService",
+           "VolumeService", "VolumeTypeService"]
 
 
 class Service:
@@ -43,11 +46,14 @@ class Service:
                  on_start: list[Callable[[], object]], on_stop: list[Callable[[], object]],
                  *, quotas: QuotaService, services: ServiceDirectory, policy: Policy | None = None,
                  snapshots: SnapshotService | None = None, transfers: TransferService | None = None,
-                 messages: MessageService | None = None, qos: QosService | None = None) -> None:
+                 messages: MessageService | None = None, qos: QosService | None = None,
+                 group_types: GroupTypeService | None = None, groups: GroupService | None = None) -> None:
         self.auth = auth
         self.transfers = transfers
         self.messages = messages
         self.qos = qos
+        self.group_types = group_types
+        self.groups = groups
         self.snapshots = snapshots
         self.services = services
         self.quotas = quotas

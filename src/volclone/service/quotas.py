@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from volclone.config import DEFAULT_QUOTAS, DEFAULT_RESERVATION_EXPIRE_S
 from volclone.db.quotas import Quotas, Usage
 from volclone.db.schema import utcnow
-from volclone.domain import Principal, Snapshot, Volume, VolumeStatus
+from volclone.domain import Group, Principal, Snapshot, Volume, VolumeStatus
 from volclone.errors import BadRequest, Forbidden, OverLimit
 
 #: The resources, in the order Cinder lists them.
@@ -198,6 +198,17 @@ class QuotaService:
                 raise OverLimit(f"SnapshotLimitExceeded: Maximum number of snapshots allowed "
                                 f"({limits['snapshots']}) exceeded for quota 'snapshots'.")
             return q.accept_transfer(transfer_id, volume.id, [s.id for s in snapshots])
+
+    def add_group(self, group: Group) -> None:
+        """Check that one more generic group fits the project's ``groups`` quota (:class:`OverLimit`,
+        413, nothing recorded) and record it, under the quota lock. The limit is the admin's
+        override, else the default; without either, groups are unlimited."""
+        with self.repo.locked(group.project_id, self.clock()) as q:
+            limit = q.overrides().get("groups", self._defaults.get("groups", UNLIMITED))
+            if _over(limit, Usage(q.count_groups()), 1):
+                raise OverLimit(f"GroupLimitExceeded: Maximum number of groups allowed ({limit}) exceeded for "
+                                "quota 'groups'.")
+            q.add_group(group)
 
     def grow(self, project_id: str, volume_id: str, by: int, size: int, status: VolumeStatus,
              only_from: Collection[VolumeStatus]) -> bool:

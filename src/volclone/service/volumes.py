@@ -15,6 +15,8 @@ from volclone.db.repos import Attachments, ConfigValues, Groups, Volumes, Volume
 from volclone.domain import (
     CLONEABLE,
     DELETABLE,
+    Group,
+    GroupStatus,
     Principal,
     Volume,
     VolumeQuery,
@@ -324,6 +326,15 @@ class VolumeTypeService:
         self.repo.set_extra_specs(type_id, {k: v for k, v in vtype.extra_specs.items() if k != key})
 
 
+def _check_group_takes(group: Group, vtype: VolumeType) -> None:
+    if group.status not in (GroupStatus.AVAILABLE, GroupStatus.IN_USE):
+        raise BadRequest(f"Invalid group: Group {group.id} status must be available or in-use, but current status "
+                         f"is: {group.status.value}.")
+    if vtype.id not in group.volume_type_ids:
+        raise BadRequest(f"Invalid input received: Invalid volume_type provided: {vtype.name} (the group {group.id} "
+                         "does not take volumes of this type)")
+
+
 class VolumeService:
     def __init__(self, volumes: Volumes, groups: Groups, types: VolumeTypeService, backends: Backends,
                  attachments: Attachments | None = None, quotas: QuotaService | None = None,
@@ -392,10 +403,12 @@ class VolumeService:
     def create(self, who: Principal, project_id: str, size: int | None, name: str | None = None,
                description: str | None = None, volume_type: str | None = None,
                metadata: dict[str, str] | None = None, snapshot_id: str | None = None,
-               bootable: bool | None = None) -> Volume:
+               bootable: bool | None = None, group: Group | None = None) -> Volume:
         """A new empty volume, or (``snapshot_id``) one holding a snapshot's data, on the snapshot's
         backend, of the snapshot's size unless ``size`` is bigger, of the snapshot's volume's type
-        unless another type of the same backend is named (Cinder's rules)."""
+        unless another type of the same backend is named (Cinder's rules). With ``group`` (the
+        caller found it) the volume is made in that group: the group must be ``available`` or
+        ``in-use`` and allow the volume's type (400 otherwise)."""
         snap = None
         if snapshot_id is not None:
             if self.snapshots is None:
@@ -416,6 +429,8 @@ class VolumeService:
             vtype = self.types.get(source.volume_type_id) if source is not None else self.types.find(DEFAULT_TYPE)
         else:
             vtype = self.types.find(volume_type, who) if volume_type else self.types.default_for(project_id)
+        if group is not None:
+            _check_group_takes(group, vtype)
         backend_name = self.backends.name_for(vtype)
         if snap is not None and backend_name != snap.backend:
             raise BadRequest(f"Invalid input received: a volume from snapshot {snap.id} is made on its backend "
@@ -428,7 +443,8 @@ class VolumeService:
                      size=size, status=VolumeStatus.CREATING, volume_type_id=vtype.id,
                      backend=backend_name, metadata=dict(metadata or {}),
                      snapshot_id=snap.id if snap is not None else None, bootable=bool(bootable),
-                     multiattach=is_multiattach(vtype), user_id=who.user_id)
+                     multiattach=is_multiattach(vtype), user_id=who.user_id,
+                     group_id=group.id if group is not None else None)
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
         with self.lock(volume_lock(vol.id)):

@@ -1,0 +1,79 @@
+"""Request bodies of ``/group_types`` and ``/groups`` (Cinder's ``cinder/api/schemas/group_types.py``,
+``group_specs.py`` and ``groups.py``): names and descriptions of at most 255 characters,
+``add_volumes``/``remove_volumes`` as comma-separated ids. Unknown fields and wrong types are 400s."""
+
+from __future__ import annotations
+
+from pydantic import Field, StrictStr, model_validator
+
+from volclone.api.schemas import CinderBool, Key, Name, OneAction, Pairs, Strict, Text
+
+
+class GroupTypeCreate(Strict):
+    name: StrictStr = Field(min_length=1, max_length=255)
+    description: Text | None = None
+    is_public: CinderBool | None = Field(None, json_schema_extra={"type": ["boolean", "string"]})
+    group_specs: Pairs = Field(default_factory=dict)
+
+
+class GroupTypeCreateBody(Strict):
+    group_type: GroupTypeCreate
+
+
+class GroupTypeUpdate(Strict):
+    name: Name | None = None
+    description: Text | None = None
+    is_public: CinderBool | None = Field(None, json_schema_extra={"type": ["boolean", "string"]})
+
+
+class GroupTypeUpdateBody(Strict):
+    group_type: GroupTypeUpdate
+
+
+class GroupSpecsBody(Strict):
+    group_specs: Pairs
+
+
+class GroupCreate(Strict):
+    group_type: StrictStr = Field(min_length=1, max_length=255)
+    volume_types: list[Key] = Field(min_length=1, max_length=64)
+    name: Name | None = None
+    description: Text | None = None
+    availability_zone: Name | None = None
+
+
+class GroupCreateBody(Strict):
+    group: GroupCreate
+
+
+def id_list(text: str | None) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]`` (Cinder strips and drops empty items)."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+class GroupUpdate(Strict):
+    name: Name | None = None
+    description: Text | None = None
+    add_volumes: StrictStr | None = Field(None, max_length=65535)
+    remove_volumes: StrictStr | None = Field(None, max_length=65535)
+
+    @model_validator(mode="after")
+    def _something(self) -> GroupUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give name, description, add_volumes or remove_volumes")
+        return self
+
+
+class GroupUpdateBody(Strict):
+    group: GroupUpdate
+
+
+class GroupDelete(Strict):
+    delete_volumes: CinderBool | None = Field(None, alias="delete-volumes",
+                                              json_schema_extra={"type": ["boolean", "string"]})
+
+
+class GroupActionBody(OneAction):
+    """``POST /groups/{id}/action``: Cinder's ``delete`` (with ``delete-volumes``)."""
+
+    delete: GroupDelete | None = Field(None, alias="delete")

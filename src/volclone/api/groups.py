@@ -1,0 +1,133 @@
+"""/v3/{project_id}/groups (microversion 3.13): Cinder's generic volume groups.
+
+    POST /groups                      create (202): group_type, volume_types, name, description, AZ
+    GET  /groups, /groups/detail      lists (limit, marker, offset, all_tenants; 3.25 list_volume)
+    GET  /groups/{id}                 show (3.25: ?list_volume=true adds the members' ids)
+    PUT  /groups/{id}                 name, description, add_volumes, remove_volumes (202)
+    POST /groups/{id}/action          {"delete": {"delete-volumes": bool}} (202)
+
+Policy, as in Cinder: each route names its rule; the delete action needs ``group:get`` first,
+then ``group:delete``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from volclone.api import group_views, listing, views
+from volclone.api.deps import api_version, enforce, principal, rule, service
+from volclone.api.group_schemas import GroupActionBody, GroupCreateBody, GroupUpdateBody, id_list
+from volclone.api.group_types import check_version
+from volclone.domain import Group, Principal
+from volclone.errors import BadRequest, CapabilityMissing
+from volclone.service.groups import GroupService
+
+#: The microversion that brought generic groups (Cinder's ``GROUP_VOLUME``).
+GROUPS_VERSION = (3, 13)
+#: The rule the delete action needs besides the route's group:get.
+DELETE_RULE = "group:delete"
+
+
+def _require(request: Request) -> None:
+    check_version(request, GROUPS_VERSION, "groups")
+
+
+router = APIRouter(prefix="/v3/{project_id}/groups", dependencies=[Depends(_require)])
+
+
+def _svc(request: Request) -> GroupService:
+    groups = service(request).groups
+    if groups is None:
+        raise CapabilityMissing("this service has no groups")
+    return groups
+
+
+def _list_volume(request: Request) -> bool:
+    value = request.query_params.get("list_volume")
+    return value is not None and listing.boolean("list_volume", value)
+
+
+def _detail(request: Request, groups: list[Group]) -> list[dict[str, Any]]:
+    svc, version, members = _svc(request), api_version(request), _list_volume(request)
+    return [group_views.group(g, version, svc.member_ids(g.id) if members else None) for g in groups]
+
+
+def _int(name: str, value: str | None, default: int | None, top: int) -> int | None:
+    if value is None:
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        raise BadRequest(f"{name} param must be an integer") from None
+    if n < 0 or n > top:
+        raise BadRequest(f"{name} param must be from 0 to {top}")
+    return n
+
+
+def _list(request: Request, who: Principal, project_id: str, collection: str, detailed: bool) -> dict[str, Any]:
+    q = request.query_params
+    all_projects = listing.boolean("all_tenants", q["all_tenants"]) if "all_tenants" in q else False
+    limit = _int("limit", q.get("limit"), listing.MAX_LIMIT, listing.MAX_LIMIT)
+    offset = _int("offset", q.get("offset"), 0, listing.MAX_OFFSET) or 0
+    groups = _svc(request).list(who, project_id, all_projects, limit=limit, marker=q.get("marker"), offset=offset)
+    body: dict[str, Any] = {"groups": _detail(request, groups) if detailed
+                            else [group_views.group_summary(g) for g in groups]}
+    if groups and limit is not None and len(groups) >= limit:
+        params = [(k, v) for k, v in q.multi_items() if k != "marker"] + [("marker", groups[-1].id)]
+        base = str(request.base_url).rstrip("/")
+        body["groups_links"] = [{"rel": "next", "href": f"{base}/v3/{project_id}/{collection}?{urlencode(params)}"}]
+    return body
+
+
+@router.get("")
+@rule("group:get_all")
+def list_groups(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    return _list(request, who, project_id, "groups", detailed=False)
+
+
+@router.get("/detail")
+@rule("group:get_all")
+def list_groups_detail(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    return _list(request, who, project_id, "groups/detail", detailed=True)
+
+
+@router.post("", status_code=202)
+@rule("group:create")
+def create_group(project_id: str, body: GroupCreateBody, request: Request,
+                 who: Principal = Depends(principal)) -> dict[str, Any]:
+    b = body.group
+    if b.availability_zone is not None and b.availability_zone != views.AVAILABILITY_ZONE:
+        raise BadRequest(f"Invalid input received: Availability zone '{b.availability_zone}' is invalid.")
+    group = _svc(request).create(who, project_id, b.group_type, list(b.volume_types), name=b.name,
+                                 description=b.description, availability_zone=views.AVAILABILITY_ZONE)
+    return {"group": group_views.group_summary(group)}
+
+
+@router.get("/{group_id}")
+@rule("group:get")
+def show_group(project_id: str, group_id: str, request: Request, who: Principal = Depends(principal)
+               ) -> dict[str, Any]:
+    return {"group": _detail(request, [_svc(request).get(who, project_id, group_id)])[0]}
+
+
+@router.put("/{group_id}", status_code=202)
+@rule("group:update")
+def update_group(project_id: str, group_id: str, body: GroupUpdateBody, request: Request,
+                 who: Principal = Depends(principal)) -> Response:
+    u = body.group
+    _svc(request).update(who, project_id, group_id, name=u.name, description=u.description,
+                         add_volumes=id_list(u.add_volumes), remove_volumes=id_list(u.remove_volumes))
+    return Response(status_code=202)
+
+
+@router.post("/{group_id}/action", status_code=202)
+@rule("group:get")
+def group_action(project_id: str, group_id: str, body: GroupActionBody, request: Request,
+                 who: Principal = Depends(principal)) -> Response:
+    enforce(request, DELETE_RULE, project_id)
+    delete = body.delete
+    _svc(request).delete(who, project_id, group_id, delete_volumes=bool(delete and delete.delete_volumes))
+    return Response(status_code=202)
