@@ -16,6 +16,7 @@ from conftest import run_cli
 from volclone.api import create_app, deps
 from volclone.api.group_types import SPECS_RULE as GROUP_SPECS_RULE
 from volclone.api.groups import DELETE_RULE as GROUP_DELETE_RULE
+from volclone.api.groups import RESET_STATUS_RULE as GROUP_RESET_STATUS_RULE
 from volclone.api.snapshot_views import EXTENDED_ATTRIBUTES_RULE
 from volclone.api.snapshots import ACTION_RULES as SNAPSHOT_ACTION_RULES
 from volclone.api.types import ACTION_RULES as TYPE_ACTION_RULES
@@ -66,7 +67,7 @@ ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "scheduler_extension:scheduler_stats:get_pools", "volume_extension:capabilities",
               *(f"volume_extension:qos_specs_manage:{op}" for op in ("get_all", "get", "create", "update", "delete")),
               *TYPE_ACTION_RULES.values(), *SNAPSHOT_ACTION_RULES.values(),
-              "group:group_types:create", "group:group_types:update", "group:group_types:delete",
+              "group:group_types:create", "group:group_types:update", "group:group_types:delete", "group:reset_status",
               "group:access_group_types_specs", "group:group_types_specs:get_all", "group:group_types_specs:get",
               "group:group_types_specs:create", "group:group_types_specs:update", "group:group_types_specs:delete"]
 
@@ -197,7 +198,7 @@ def test_every_documented_operation_is_a_route_the_middleware_sees() -> None:
 
 def test_every_api_rule_guards_something() -> None:
     used = {deps.rule_of(r) for r in _api_routes()} | set(ACTION_RULES.values()) | set(TYPE_ACTION_RULES.values())
-    used |= set(SNAPSHOT_ACTION_RULES.values()) | {GROUP_DELETE_RULE, GROUP_SPECS_RULE}
+    used |= set(SNAPSHOT_ACTION_RULES.values()) | {GROUP_DELETE_RULE, GROUP_RESET_STATUS_RULE, GROUP_SPECS_RULE}
     used |= set(FIELD_RULES) | {EXTEND_ATTACHED_RULE, EXTENDED_ATTRIBUTES_RULE}  # fields of a body; 3.42's
     assert {r.name for r in API_RULES} <= used
 

@@ -164,6 +164,7 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("GET", f"/groups/{GRP}", None, "group:get", READ),
     ("PUT", f"/groups/{GRP}", {"group": {"name": "y"}}, "group:update", WRITE),
     ("POST", f"/groups/{GRP}/action", {"delete": {}}, "group:delete", WRITE),
+    ("POST", f"/groups/{GRP}/action", {"reset_status": {"status": "error"}}, "group:reset_status", ADMIN),
 ]
 IDS = [f"{m} {p.split('?')[0]} {r.rsplit(':', 1)[-1]}" for m, p, _, r, _ in ENDPOINTS]
 #: persona -> the kinds of rule it passes on project p1 by default

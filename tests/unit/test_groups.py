@@ -237,6 +237,29 @@ def test_delete_group(http: Http, fast: Fast) -> None:
     assert fast.mem.volume_exists(a.id) and not fast.mem.volume_exists(b.id)
 
 
+def test_reset_status_is_an_admins_from_3_20(http: Http) -> None:
+    g = http.group(http.group_type()["id"])["id"]
+    body = {"reset_status": {"status": "error"}}
+    fault(http.call("POST", f"/groups/{g}/action", body, version="3.19", token=http.admin), 404, "itemNotFound",
+          "reset_status")
+    fault(http.call("POST", f"/groups/{g}/action", body, version="3.20"), 403, "forbidden", "group:reset_status")
+    fault(http.call("POST", f"/groups/{g}/action", {"reset_status": {"status": "broken"}},
+                    version="3.20", token=http.admin),
+          400, "badRequest", "broken")
+    assert http.show(g)["status"] == "available"  # nothing changed by the refusals
+    assert http.call("POST", f"/groups/{g}/action", body, version="3.20", token=http.admin).status_code == 202
+    assert http.show(g)["status"] == "error"
+    # An error group can be deleted (Cinder's rule), which is what an admin resets it for.
+    assert http.call("POST", f"/groups/{g}/action", {"delete": {}}).status_code == 202
+
+
+def test_groups_show_their_project_from_3_58(http: Http) -> None:
+    g = http.group(http.group_type()["id"])["id"]
+    assert http.show(g, version="3.58")["project_id"] == "p1"
+    assert "project_id" not in http.show(g, version="3.57")
+    assert [d["project_id"] for d in http.ok("GET", "/groups/detail", version="3.58")["groups"]] == ["p1"]
+
+
 def test_paging(http: Http) -> None:
     gt = http.group_type()
     made = [http.group(gt["id"], name=f"g{i}")["id"] for i in range(5)]
@@ -297,7 +320,8 @@ def test_the_groups_migration_upgrades_keeps_volumes_and_downgrades_on_sqlite(tm
         assert {"group_types", "generic_groups"} <= set(inspect(engine).get_table_names())
         with engine.connect() as c:  # an existing volume is in no group
             assert c.execute(text("SELECT id, group_id FROM volumes")).one() == ("v", None)
-        assert schema_drift(engine) == []
+        # (Only 0015's part is checked: later migrations' tables are not there yet.)
+        assert not [d for d in schema_drift(engine) if "group" in repr(d)]
         command.downgrade(cfg, "0013")
         assert not {"group_types", "generic_groups"} & set(inspect(engine).get_table_names())
         assert "group_id" not in {c["name"] for c in inspect(engine).get_columns("volumes")}

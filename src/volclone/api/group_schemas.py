@@ -73,7 +73,13 @@ class GroupDelete(Strict):
                                               json_schema_extra={"type": ["boolean", "string"]})
 
 
+class GroupResetStatus(Strict):
+    status: StrictStr = Field(min_length=1, max_length=255)
+
+
 class GroupActionBody(OneAction):
-    """``POST /groups/{id}/action``: Cinder's ``delete`` (with ``delete-volumes``)."""
+    """``POST /groups/{id}/action``: Cinder's ``delete`` (with ``delete-volumes``) and, from 3.20,
+    the admins' ``reset_status``. Replication actions (3.38) are unknown actions: 400."""
 
     delete: GroupDelete | None = Field(None, alias="delete")
+    reset_status: GroupResetStatus | None = Field(None, alias="reset_status")

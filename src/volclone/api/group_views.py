@@ -6,9 +6,11 @@ from typing import Any
 
 from volclone.domain import Group, GroupType
 
-#: Microversions: group_snapshot_id and source_group_id (3.14); the members' ids on ?list_volume (3.25).
+#: Microversions: group_snapshot_id and source_group_id (3.14); the members' ids on ?list_volume
+#: (3.25); the group's project_id (3.58, Cinder's ``GROUP_GROUPSNAPSHOT_PROJECT_ID``).
 GROUP_SOURCES = (3, 14)
 GROUP_VOLUMES = (3, 25)
+GROUP_PROJECT = (3, 58)
 
 
 def _time(group: Group) -> str | None:
@@ -36,6 +38,8 @@ def group(g: Group, version: tuple[int, int], members: list[str] | None = None) 
     }
     if version >= GROUP_SOURCES:
         body |= {"group_snapshot_id": None, "source_group_id": None}
+    if version >= GROUP_PROJECT:
+        body["project_id"] = g.project_id
     if members is not None and version >= GROUP_VOLUMES:
         body["volumes"] = members
     return body

@@ -4,10 +4,11 @@
     GET  /groups, /groups/detail      lists (limit, marker, offset, all_tenants; 3.25 list_volume)
     GET  /groups/{id}                 show (3.25: ?list_volume=true adds the members' ids)
     PUT  /groups/{id}                 name, description, add_volumes, remove_volumes (202)
-    POST /groups/{id}/action          {"delete": {"delete-volumes": bool}} (202)
+    POST /groups/{id}/action          {"delete": {"delete-volumes": bool}} (202);
+                                      {"reset_status": {"status": S}} (3.20, admins; 202)
 
-Policy, as in Cinder: each route names its rule; the delete action needs ``group:get`` first,
-then ``group:delete``.
+Policy, as in Cinder: each route names its rule; the actions need ``group:get`` first, then
+``group:delete`` or ``group:reset_status``.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ from volclone.api import group_views, listing, views
 from volclone.api.deps import api_version, enforce, principal, rule, service
 from volclone.api.group_schemas import GroupActionBody, GroupCreateBody, GroupUpdateBody, id_list
 from volclone.api.group_types import check_version
+from volclone.api.versions import fmt
 from volclone.domain import Group, Principal
-from volclone.errors import BadRequest, CapabilityMissing
+from volclone.errors import BadRequest, CapabilityMissing, NotFound
 from volclone.service.groups import GroupService
 
 #: The microversion that brought generic groups (Cinder's ``GROUP_VOLUME``).
 GROUPS_VERSION = (3, 13)
 #: The rule the delete action needs besides the route's group:get.
 DELETE_RULE = "group:delete"
+#: The reset_status action: its microversion (Cinder's ``GROUP_STATUS``) and rule.
+RESET_STATUS_VERSION = (3, 20)
+RESET_STATUS_RULE = "group:reset_status"
 
 
 def _require(request: Request) -> None:
@@ -127,6 +132,13 @@ def update_group(project_id: str, group_id: str, body: GroupUpdateBody, request:
 @rule("group:get")
 def group_action(project_id: str, group_id: str, body: GroupActionBody, request: Request,
                  who: Principal = Depends(principal)) -> Response:
+    if body.reset_status is not None:
+        if api_version(request) < RESET_STATUS_VERSION:
+            raise NotFound(f"There is no such action: reset_status (it needs microversion "
+                           f"{fmt(RESET_STATUS_VERSION)})")
+        enforce(request, RESET_STATUS_RULE, project_id)
+        _svc(request).reset_status(who, project_id, group_id, body.reset_status.status)
+        return Response(status_code=202)
     enforce(request, DELETE_RULE, project_id)
     delete = body.delete
     _svc(request).delete(who, project_id, group_id, delete_volumes=bool(delete and delete.delete_volumes))

@@ -477,6 +477,7 @@ class Group(Out):
     volume_types: list[str] = Field(description="the ids of the volume types its volumes may have")
     group_snapshot_id: str | None = Field(None, description="from microversion 3.14")
     source_group_id: str | None = Field(None, description="from microversion 3.14")
+    project_id: str = Field("", description="from microversion 3.58")
     volumes: list[str] = Field(default_factory=list,
                                description="from microversion 3.25 with ?list_volume=true: its volumes' ids")
 

@@ -154,6 +154,20 @@ class GroupService:
                              f"{', '.join(sorted(s.value for s in LEAVABLE))}.")
 
     # -- delete ---------------------------------------------------------------------------
+    def reset_status(self, who: Principal, project_id: str, group_id: str, status: str) -> Group:
+        """Cinder's admin ``reset_status`` (3.20): the group's status becomes ``status``, any of
+        Cinder's group statuses (else 400), from whatever it is; nothing else changes."""
+        group = self.get(who, project_id, group_id)
+        try:
+            new = GroupStatus(status)
+        except ValueError:
+            valid = ", ".join(s.value for s in GroupStatus)
+            raise BadRequest(f"Invalid group status: {status}, valid statuses are: {valid}.") from None
+        done = self.repo.update(group.id, status=new)
+        if done is None:
+            raise NotFound(f"Group {group_id} could not be found.")
+        return done
+
     def delete(self, who: Principal, project_id: str, group_id: str, delete_volumes: bool = False) -> None:
         """From ``available`` or ``error``. Its volumes go with it only with ``delete_volumes``
         (400 otherwise, and for an attached one); a volume that can't be deleted leaves the

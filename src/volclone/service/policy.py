@@ -253,6 +253,8 @@ API_RULES = [
           "PUT /groups/{group_id}"),
     _rule("group:delete", ADMIN_OR_MEMBER, "Delete a group, and its volumes with delete-volumes.",
           "POST /groups/{group_id}/action (delete)"),
+    _rule("group:reset_status", ADMIN_API, "Reset a group's status (3.20).",
+          "POST /groups/{group_id}/action (reset_status)"),
     # clone-volumes
     _rule("clone_volumes:create", ADMIN_OR_MEMBER,
           "Clone a set of volumes at one point in time (starts a clone flow).", "POST /clone-volumes"),
