@@ -89,16 +89,16 @@ def test_cinder_create_list_show_delete(env):
 
 
 @pytest.mark.parametrize("client", ["openstack", "cinder"])
-def test_a_scheduler_hint_is_refused_by_name(env, client):
-    """The clients put hints in ``OS-SCH-HNT:scheduler_hints``; volclone has none to honour: a 400
-    that names the field, and nothing is created."""
+def test_a_misshapen_scheduler_hint_is_refused_by_name(env, client):
+    """The clients put hints in ``OS-SCH-HNT:scheduler_hints``; ``same_host`` must name volumes (a
+    UUID or a list of them, Cinder's schema): a 400 that names the hint, and nothing is created."""
     before = {r[0] for r in env.server.db_rows("SELECT id FROM volumes")}
     if client == "openstack":
         done = openstack(env, "volume", "create", "--size", "1", "--hint", "same_host=x", "hinted", check=False)
     else:
         done = cinder(env, "create", "--hint", "same_host=x", "1", check=False)
     assert done.returncode != 0
-    assert "OS-SCH-HNT:scheduler_hints: not supported yet (same_host)" in done.stderr, done.stderr
+    assert "same_host must be a volume id (a UUID) or a list of them" in done.stderr, done.stderr
     assert "HTTP 400" in done.stderr or "400" in done.stderr
     assert {r[0] for r in env.server.db_rows("SELECT id FROM volumes")} == before
 

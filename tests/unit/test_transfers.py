@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from volclone.api import create_app, versions
+from volclone.api import create_app
 from volclone.domain import Principal
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
 from volclone.service.transfers import key_hash
@@ -27,10 +27,7 @@ KEYS_3_57 = DETAIL_KEYS | {"no_snapshots", "destination_project_id", "source_pro
 
 
 @pytest.fixture
-def http(fast: Fast, monkeypatch: Any) -> Iterator[Http]:
-    # The API as it will be once its maximum reaches 3.59 (the project's way: tests/unit/test_snapshots.py).
-    assert versions.MAX_VERSION < (3, 59)
-    monkeypatch.setattr(versions, "MAX_VERSION", (3, 59))
+def http(fast: Fast) -> Iterator[Http]:
     auth = fast.svc.auth
     with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
         yield Http(fast, client, auth.create_token("p1", MEMBER_ROLES), auth.create_token("p1", READER_ROLES),

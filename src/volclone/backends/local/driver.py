@@ -99,6 +99,9 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
         #: Volumes deeper than this many layers are flattened in the background (0: never).
         self.max_chain_depth = max_chain_depth
         self._compactor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact")
+        #: Volumes a background flatten is queued for (how many times): a group snapshot of one
+        #: waits for it, or clones coming faster than flattens would deepen its chain further.
+        self._compacting: dict[str, int] = {}
         self._stopping = threading.Event()
         self.daemon = StorageDaemon(Path(run_dir), on_restart=self._rebuild)
         self.graph = Graph(self.pool, store, self.daemon)
@@ -392,12 +395,14 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
             return {v: images.allocated(self.path(top.id)) for v, top in tops.items() if top is not None}
 
     # -- busy volumes -------------------------------------------------------
-    def _wait_until_free(self, volume_ids: Collection[str]) -> None:
+    def _wait_until_free(self, volume_ids: Collection[str], flattened: bool = False) -> None:
         """Wait (with the pool lock, which the wait lets go of) until no volume of
-        ``volume_ids`` is busy or being copied; gives up after ``busy_timeout``."""
+        ``volume_ids`` is busy or being copied, and with ``flattened`` none past the chain bound
+        has a background flatten queued; gives up after ``busy_timeout``."""
         def busy() -> list[str]:
-            return [f"{v} ({self._busy.get(v) or 'a full copy'})" for v in volume_ids
-                    if v in self._busy or v in self._copying]
+            return [f"{v} ({self._busy.get(v) or ('a queued flatten' if v in self._compacting else 'a full copy')})"
+                    for v in volume_ids if v in self._busy or v in self._copying
+                    or (flattened and v in self._compacting and self._too_deep(v))]
 
         if not self._idle.wait_for(lambda: not busy(), timeout=self.busy_timeout):
             raise BackendError(f"volumes busy for more than {self.busy_timeout:.0f} s: {', '.join(busy())}; "
@@ -413,7 +418,7 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
             existing = self.find_group_snapshot(snapshot_id)
             if existing is not None:
                 return existing
-            self._wait_until_free(volume_ids)
+            self._wait_until_free(volume_ids, flattened=True)
             tops = {}
             for vid in volume_ids:
                 top = self.store.top(vid)
@@ -806,9 +811,14 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
     def depth(self, volume_id: str) -> int:
         return len(self.chain(volume_id))
 
+    def _too_deep(self, volume_id: str) -> bool:
+        return self.store.top(volume_id) is not None and self.depth(volume_id) > self.max_chain_depth
+
     def _compact_later(self, volume_ids: set[str]) -> None:
         """Flatten, in the background, the volumes whose chains grew past the bound."""
         if self.max_chain_depth and volume_ids:
+            for vid in volume_ids:
+                self._compacting[vid] = self._compacting.get(vid, 0) + 1
             self._compactor.submit(self._compact, sorted(volume_ids))
 
     def _compact(self, volume_ids: list[str]) -> None:
@@ -816,13 +826,19 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
             if self._stopping.is_set():
                 return
             try:
-                if self.store.top(vid) is not None and self.depth(vid) > self.max_chain_depth:
+                if self._too_deep(vid):
                     log.info("volume %s is %d layers deep; flattening it", vid, self.depth(vid))
                     self.flatten(vid)
             except JobCancelled:
                 log.info("flattening volume %s stopped: the service is stopping", vid)
             except Exception:
                 log.exception("flattening volume %s failed; it stays as it is", vid)
+            finally:
+                with self._lock:
+                    left = self._compacting.pop(vid, 1) - 1
+                    if left > 0:
+                        self._compacting[vid] = left
+                    self._idle.notify_all()
 
     # -- the daemon's graph -------------------------------------------------
     def _close(self, volume_ids: list[str]) -> None:
