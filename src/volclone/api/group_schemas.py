@@ -77,3 +77,15 @@ class GroupActionBody(OneAction):
     """``POST /groups/{id}/action``: Cinder's ``delete`` (with ``delete-volumes``)."""
 
     delete: GroupDelete | None = Field(None, alias="delete")
+
+
+class GroupSnapshotCreate(Strict):
+    """Cinder's ``group_snapshots.create`` body: the group, a name and a description."""
+
+    group_id: StrictStr = Field(min_length=1, max_length=255)
+    name: Name | None = None
+    description: Text | None = None
+
+
+class GroupSnapshotCreateBody(Strict):
+    group_snapshot: GroupSnapshotCreate

@@ -408,7 +408,7 @@ class Snapshot(Out):
     metadata: dict[str, str]
     created_at: str | None
     updated_at: str | None
-    group_snapshot_id: None = Field(None, description="from microversion 3.14")
+    group_snapshot_id: str | None = Field(None, description="from microversion 3.14")
     user_id: str | None = Field(None, description="from microversion 3.41: the user who took it")
     consumes_quota: bool = Field(True, description="from microversion 3.65")
     progress: str = Field("100%", alias="os-extended-snapshot-attributes:progress",
