@@ -30,6 +30,7 @@ from volclone.db.database import (
 )
 from volclone.db.generic_groups import Groups as GenericGroups
 from volclone.db.generic_groups import GroupTypes
+from volclone.db.group_snapshots import GroupSnapshots
 from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.layers import SqlLayerStore
 from volclone.db.messages import Messages
@@ -46,6 +47,7 @@ from volclone.flows.jobboard import BoardRunner, Conductors, JobBoards, conducto
 from volclone.service import AttachmentService, AuthService, CloneService, Service, VolumeService, VolumeTypeService
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
+from volclone.service.group_snapshots import GroupSnapshotService
 from volclone.service.group_types import GroupTypeService
 from volclone.service.groups import GroupService
 from volclone.service.locks import LocalLocks
@@ -273,10 +275,15 @@ def build(settings: Settings, with_backends: bool = True,
     volume_service = VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
                                    lock=volume_locks, snapshots=snapshots, messages=messages)
     group_types = GroupTypeService(GroupTypes(db))
+    group_snapshot_rows = GroupSnapshots(db)
+    group_service = GroupService(GenericGroups(db), group_types, types, volume_service, quotas,
+                                 group_snapshots=group_snapshot_rows)
+    group_snapshots = GroupSnapshotService(group_snapshot_rows, snapshot_rows, volumes, group_service, backends,
+                                           quotas, lock=volume_locks)
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types, volume_service,
                    clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy,
                    snapshots=snapshots, transfers=transfers, messages=messages, qos=qos, group_types=group_types,
-                   groups=GroupService(GenericGroups(db), group_types, types, volume_service, quotas))
+                   groups=group_service, group_snapshots=group_snapshots)
 
 
 def _remote_drivers(settings: Settings, configs: list[BackendConfig],

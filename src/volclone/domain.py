@@ -224,6 +224,8 @@ class Snapshot:
     updated_at: dt.datetime | None = None
     #: Who took it (Cinder's ``user_id``, shown from microversion 3.41).
     user_id: str | None = None
+    #: The group snapshot it is a member of (Cinder's ``group_snapshot_id``, shown from 3.14).
+    group_snapshot_id: str | None = None
 
 
 @dataclass
@@ -495,4 +497,29 @@ class Group:
     volume_type_ids: list[str]
     status: GroupStatus
     availability_zone: str
+    created_at: dt.datetime | None = None
+
+
+class GroupSnapshotStatus(str, enum.Enum):
+    """A group snapshot's status (Cinder's ``fields.GroupSnapshotStatus``, those volclone reaches)."""
+
+    CREATING = "creating"
+    AVAILABLE = "available"
+    DELETING = "deleting"
+    ERROR = "error"
+    ERROR_DELETING = "error_deleting"
+
+
+@dataclass(frozen=True)
+class VolumeGroupSnapshot:
+    """Cinder's group snapshot (3.14): every member volume of a group frozen at one instant,
+    one member snapshot (a :class:`Snapshot` with ``group_snapshot_id``) per volume."""
+
+    id: str
+    project_id: str
+    group_id: str
+    group_type_id: str
+    name: str | None
+    description: str | None
+    status: GroupSnapshotStatus
     created_at: dt.datetime | None = None

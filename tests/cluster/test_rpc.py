@@ -26,6 +26,7 @@ from volclone.backends.base import (
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
+    GroupSnapshottable,
     QosLimitable,
     SnapshotReadable,
     Snapshottable,
@@ -213,6 +214,21 @@ def test_snapshots_cross_to_the_worker_with_their_errors(client: RpcClient, memo
         assert not isinstance(client.driver(backend, PlainDriver), Snapshottable)
         with pytest.raises(errors.CapabilityMissing, match="cannot create snapshot"):
             client.call(backend, "create_snapshot", snapshot_id="s", volume_id="v")
+
+
+def test_group_snapshots_cross_to_the_worker(client: RpcClient, memory: MemoryDriver, backend_name: str) -> None:
+    proxy = client.driver(backend_name, MemoryDriver)
+    assert isinstance(proxy, GroupSnapshottable)
+    vids, sids = [uuid.uuid4().hex for _ in range(2)], [str(uuid.uuid4()) for _ in range(2)]
+    for v in vids:
+        proxy.create_volume(v, 1)
+    proxy.create_snapshots_at_once(list(zip(vids, sids, strict=True)))
+    assert all(memory.snapshot_exists(s, v) for v, s in zip(vids, sids, strict=True))
+    with pytest.raises(errors.BackendError, match="only once"):
+        proxy.create_snapshots_at_once([(vids[0], "x"), (vids[0], "y")])  # the driver's refusal arrives
+    for v, s in zip(vids, sids, strict=True):
+        proxy.delete_snapshot(s, v)
+        proxy.delete_volume(v)
 
 
 def test_max_size_is_asked_once(client: RpcClient, memory: MemoryDriver, backend_name: str,

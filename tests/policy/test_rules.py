@@ -43,7 +43,8 @@ READS = ["volume:get", "volume:get_all", "volume:get_volume_metadata", "volume:a
          "volume_extension:availability_zone_list", "volume_extension:extensions_list",
          "volume:get_all_transfers", "volume:get_transfer", "message:get_all", "message:get",
          "volume_extension:resource_filters",
-         "group:group_types:get", "group:get_all", "group:get"]
+         "group:group_types:get", "group:get_all", "group:get", "group:get_all_group_snapshots",
+         "group:get_group_snapshot"]
 WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volume_metadata",
           "volume:update_volume_metadata", "volume:delete_volume_metadata", "volume:attachment_create",
           "volume:attachment_update", "volume:attachment_complete", "volume:attachment_delete",
@@ -52,7 +53,7 @@ WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volu
           "volume:create_snapshot", "volume:update_snapshot", "volume:delete_snapshot",
           "volume:update_snapshot_metadata", "volume:delete_snapshot_metadata",
           "volume:create_transfer", "volume:accept_transfer", "volume:delete_transfer", "message:delete",
-          "group:create", "group:update", "group:delete",
+          "group:create", "group:update", "group:delete", "group:create_group_snapshot", "group:delete_group_snapshot",
           *sorted(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
 ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",

@@ -165,6 +165,11 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("PUT", f"/groups/{GRP}", {"group": {"name": "y"}}, "group:update", WRITE),
     ("POST", f"/groups/{GRP}/action", {"delete": {}}, "group:delete", WRITE),
     ("POST", f"/groups/{GRP}/action", {"reset_status": {"status": "error"}}, "group:reset_status", ADMIN),
+    ("GET", "/group_snapshots", None, "group:get_all_group_snapshots", READ),
+    ("GET", "/group_snapshots/detail", None, "group:get_all_group_snapshots", READ),
+    ("POST", "/group_snapshots", {"group_snapshot": {"group_id": GRP}}, "group:create_group_snapshot", WRITE),
+    ("GET", f"/group_snapshots/{GRP}", None, "group:get_group_snapshot", READ),
+    ("DELETE", f"/group_snapshots/{GRP}", None, "group:delete_group_snapshot", WRITE),
 ]
 IDS = [f"{m} {p.split('?')[0]} {r.rsplit(':', 1)[-1]}" for m, p, _, r, _ in ENDPOINTS]
 #: persona -> the kinds of rule it passes on project p1 by default

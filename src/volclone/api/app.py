@@ -18,6 +18,7 @@ from volclone.api import (
     deps,
     extensions,
     faults,
+    group_snapshots,
     group_types,
     groups,
     limits,
@@ -130,7 +131,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
                volume_actions.router, quotas.router, log_levels.router, services.router, snapshots.router,
                zones.router, extensions.router, resource_filters.router, default_types.router,
                *transfers.routers, messages.router, qos.router, pools.router,
-               group_types.router, groups.router)
+               group_types.router, groups.router, group_snapshots.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

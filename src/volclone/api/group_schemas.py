@@ -83,3 +83,15 @@ class GroupActionBody(OneAction):
 
     delete: GroupDelete | None = Field(None, alias="delete")
     reset_status: GroupResetStatus | None = Field(None, alias="reset_status")
+
+
+class GroupSnapshotCreate(Strict):
+    """Cinder's ``group_snapshots.create`` body: the group, a name and a description."""
+
+    group_id: StrictStr = Field(min_length=1, max_length=255)
+    name: Name | None = None
+    description: Text | None = None
+
+
+class GroupSnapshotCreateBody(Strict):
+    group_snapshot: GroupSnapshotCreate

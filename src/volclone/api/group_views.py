@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from volclone.domain import Group, GroupType
+from volclone.domain import Group, GroupType, VolumeGroupSnapshot
 
 #: Microversions: group_snapshot_id and source_group_id (3.14); the members' ids on ?list_volume
 #: (3.25); the group's project_id (3.58, Cinder's ``GROUP_GROUPSNAPSHOT_PROJECT_ID``).
@@ -43,3 +43,17 @@ def group(g: Group, version: tuple[int, int], members: list[str] | None = None) 
     if members is not None and version >= GROUP_VOLUMES:
         body["volumes"] = members
     return body
+
+
+def group_snapshot_summary(gs: VolumeGroupSnapshot) -> dict[str, Any]:
+    return {"id": gs.id, "name": gs.name}
+
+
+def group_snapshot_created(gs: VolumeGroupSnapshot) -> dict[str, Any]:
+    return {"id": gs.id, "name": gs.name, "group_type_id": gs.group_type_id}
+
+
+def group_snapshot(gs: VolumeGroupSnapshot) -> dict[str, Any]:
+    return {"id": gs.id, "group_id": gs.group_id, "group_type_id": gs.group_type_id, "name": gs.name,
+            "description": gs.description, "status": gs.status.value,
+            "created_at": gs.created_at.isoformat(timespec="microseconds") if gs.created_at else None}

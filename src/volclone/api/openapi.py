@@ -408,7 +408,7 @@ class Snapshot(Out):
     metadata: dict[str, str]
     created_at: str | None
     updated_at: str | None
-    group_snapshot_id: None = Field(None, description="from microversion 3.14")
+    group_snapshot_id: str | None = Field(None, description="from microversion 3.14")
     user_id: str | None = Field(None, description="from microversion 3.41: the user who took it")
     consumes_quota: bool = Field(True, description="from microversion 3.65")
     progress: str = Field("100%", alias="os-extended-snapshot-attributes:progress",
@@ -482,11 +482,35 @@ class Group(Out):
                                description="from microversion 3.25 with ?list_volume=true: its volumes' ids")
 
 
+class GroupSnapshotSummary(Out):
+    """A group snapshot in a summary list (Tempest's ``list_group_snapshots_no_detail``)."""
+
+    id: str
+    name: str | None
+
+
+class GroupSnapshotCreated(GroupSnapshotSummary):
+    """A group snapshot create's answer (202)."""
+
+    group_type_id: str
+
+
+class GroupSnapshot(GroupSnapshotCreated):
+    """Cinder's group snapshot (3.14): a group's volumes frozen at one instant; its member
+    snapshots are in /snapshots with its id as ``group_snapshot_id``."""
+
+    group_id: str
+    description: str | None
+    status: Literal["creating", "available", "deleting", "error", "error_deleting"]
+    created_at: str | None
+
+
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, TypeAccess, VolumeSummary, Volume, AttachmentSummary,
                                       Attachment, CloneStarted, ClonePlanned, RevertStarted, ProgressOut, QuotaSet,
                                       QuotaSetUsage, QuotaLimits, Limits, CinderService, Snapshot, Transfer,
                                       UserMessageOut, QosSpecs, QosAssociation,
-                                      GroupType, GroupSummary, Group)
+                                      GroupType, GroupSummary, Group, GroupSnapshotSummary, GroupSnapshotCreated,
+                                      GroupSnapshot)
 
 
 def _ref(model: type[BaseModel]) -> Schema:
@@ -550,6 +574,14 @@ def _group_list(model: type[BaseModel]) -> Schema:
         "groups": _list_of(model),
         "groups_links": {"type": "array", "items": _ref(Link), "minItems": 1,
                          "description": "given when the page is full: rel next (marker: the page's last)"}}}
+
+
+def _group_snapshot_list(model: type[BaseModel]) -> Schema:
+    """A page of group snapshots: ``group_snapshots_links`` when the page is full."""
+    return {"type": "object", "required": ["group_snapshots"], "additionalProperties": False, "properties": {
+        "group_snapshots": _list_of(model),
+        "group_snapshots_links": {"type": "array", "items": _ref(Link), "minItems": 1,
+                                  "description": "given when the page is full: rel next (marker: the page's last)"}}}
 
 
 def _snapshot_list() -> Schema:
@@ -685,6 +717,11 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", _G): {200: _obj(group=_ref(Group))},
     ("PUT", _G): {202: None},
     ("POST", _G + "/action"): {202: None},
+    ("GET", "/v3/{project_id}/group_snapshots"): {200: _group_snapshot_list(GroupSnapshotSummary)},
+    ("GET", "/v3/{project_id}/group_snapshots/detail"): {200: _group_snapshot_list(GroupSnapshot)},
+    ("POST", "/v3/{project_id}/group_snapshots"): {202: _obj(group_snapshot=_ref(GroupSnapshotCreated))},
+    ("GET", "/v3/{project_id}/group_snapshots/{group_snapshot_id}"): {200: _obj(group_snapshot=_ref(GroupSnapshot))},
+    ("DELETE", "/v3/{project_id}/group_snapshots/{group_snapshot_id}"): {202: None},
     ("GET", "/v3/{project_id}/os-availability-zone"): {200: _obj(availabilityZoneInfo={"type": "array", "items": _obj(
         zoneName={"type": "string"}, zoneState=_obj(available={"type": "boolean"}))})},
     ("GET", "/v3/{project_id}/extensions"): {200: _obj(extensions={"type": "array", "items": _obj(

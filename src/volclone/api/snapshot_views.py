@@ -31,7 +31,7 @@ def snapshot(s: Snapshot, version: tuple[int, int], extended: bool = False) -> d
         "created_at": _time(s.created_at), "updated_at": _time(s.updated_at),
     }
     if version >= GROUP_SNAPSHOTS:
-        body["group_snapshot_id"] = None
+        body["group_snapshot_id"] = s.group_snapshot_id
     if version >= SNAPSHOT_LIST_USER_ID:
         body["user_id"] = s.user_id
     if version >= USE_QUOTA:

@@ -202,6 +202,17 @@ class Snapshottable(abc.ABC):
         what was written since is gone. The snapshot stays. On error the volume is unchanged."""
 
 
+class GroupSnapshottable(abc.ABC):
+    """Cinder's group snapshots: several volumes' snapshots taken at ONE instant (the
+    consistency point), each then an ordinary :class:`Snapshottable` snapshot under its own id
+    (deleted, read and reverted to one by one)."""
+
+    @abc.abstractmethod
+    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]]) -> None:
+        """For each ``(volume_id, snapshot_id)``, snapshot ``snapshot_id`` of the volume, all
+        frozen at the same instant. All or nothing: on error no snapshot of them is left."""
+
+
 class QosLimitable(abc.ABC):
     """Per-volume I/O limits the backend enforces (Cinder's QoS specs whose consumer is the back end).
 

@@ -54,6 +54,7 @@ from volclone.backends.base import (
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
+    GroupSnapshottable,
     QosLimitable,
     SnapshotReadable,
     Snapshottable,
@@ -192,7 +193,8 @@ def snapshot_hold(snapshot_id: str) -> str:
 
 
 class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable,
-                   VolumeImportable, Extendable, ClonePlannable, Snapshottable, DataSwappable, QosLimitable):
+                   VolumeImportable, Extendable, ClonePlannable, Snapshottable, DataSwappable, QosLimitable,
+                   GroupSnapshottable):
     #: Every member copied under one lock.
     consistency_method = "in-memory"
 
@@ -453,6 +455,23 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
     @_faultable
     def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
         self.create_group_snapshot(snapshot_hold(snapshot_id), [volume_id])
+
+    @_faultable
+    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]]) -> None:
+        """Every member frozen under the driver's lock (one instant), each held under its own name."""
+        with self._lock:
+            missing = [v for v, _ in members if v not in self._volumes]
+            if missing:
+                raise BackendError(f"backend {self.name} has no volume {', '.join(missing)}")
+            if len({v for v, _ in members}) != len(members):
+                raise BackendError("a volume can be in a group snapshot only once")
+            try:
+                for volume_id, snapshot_id in members:
+                    self.create_group_snapshot(snapshot_hold(snapshot_id), [volume_id])
+            except Exception:
+                for _, snapshot_id in members:  # a no-op for those not made
+                    self.delete_group_snapshot(snapshot_hold(snapshot_id))
+                raise
 
     def snapshot_exists(self, snapshot_id: str, volume_id: str) -> bool:
         snap = self.find_group_snapshot(snapshot_hold(snapshot_id))

@@ -57,6 +57,7 @@ from volclone.backends.base import (
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
+    GroupSnapshottable,
     QosLimitable,
     SnapshotReadable,
     Snapshottable,
@@ -75,7 +76,8 @@ TOPIC_PREFIX = "volclone-volume"
 LockFactory = Callable[[str], contextlib.AbstractContextManager[object]]
 #: The capability interfaces a proxy carries when its driver class has them.
 CAPABILITIES: tuple[type, ...] = (Attachable, ClonePlannable, Extendable, Flattenable, GroupSnapshotCapable,
-                                  SnapshotReadable, VolumeImportable, Snapshottable, DataSwappable, QosLimitable)
+                                  SnapshotReadable, VolumeImportable, Snapshottable, DataSwappable, QosLimitable,
+                                  GroupSnapshottable)
 
 #: The classes an error may arrive as: volclone.errors' own, by name.
 _ERRORS: dict[str, type[VolcloneError]] = {
@@ -243,6 +245,13 @@ class _Endpoint:
     def delete_snapshot(self, ctxt: object, snapshot_id: str, volume_id: str) -> dict[str, object]:
         return self._run("delete_snapshot", volume_id,
                          lambda: self._snapshots().delete_snapshot(snapshot_id, volume_id), Snapshottable)
+
+    def create_snapshots_at_once(self, ctxt: object, members: list[list[str]]) -> dict[str, object]:
+        def action() -> None:
+            assert isinstance(self._driver, GroupSnapshottable)
+            self._driver.create_snapshots_at_once([(str(v), str(s)) for v, s in members])
+        # Several volumes: no one volume's lock (the service holds each member's while it calls).
+        return self._run("create_snapshots_at_once", None, action, GroupSnapshottable)
 
     def create_volume_from_snapshot(self, ctxt: object, new_volume_id: str, snapshot_id: str, volume_id: str,
                                     size_gib: int) -> dict[str, object]:
@@ -517,6 +526,11 @@ class _RemoteSnapshottable(_Remote, Snapshottable):
         self._call("revert_to_snapshot", volume_id=volume_id, snapshot_id=snapshot_id)
 
 
+class _RemoteGroupSnapshottable(_Remote, GroupSnapshottable):
+    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]]) -> None:
+        self._call("create_snapshots_at_once", members=[[v, s] for v, s in members])
+
+
 class _RemoteQos(_Remote, QosLimitable):
     def set_volume_qos(self, volume_id: str, limits: Mapping[str, int]) -> None:
         self._call("set_volume_qos", volume_id=volume_id, limits=dict(limits))
@@ -543,6 +557,7 @@ _PARTS: dict[type, type[_Remote]] = {
     Extendable: _RemoteExtendable,
     Flattenable: _RemoteFlattenable,
     GroupSnapshotCapable: _RemoteGroupSnapshots,
+    GroupSnapshottable: _RemoteGroupSnapshottable,
     QosLimitable: _RemoteQos,
     SnapshotReadable: _RemoteSnapshotReadable,
     VolumeImportable: _RemoteImportable,

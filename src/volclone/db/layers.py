@@ -98,6 +98,15 @@ class SqlLayerStore:
         with self.db.session() as s:
             s.execute(delete(SnapshotMemberRow).where(SnapshotMemberRow.snapshot_id == snapshot_id))
 
+    def split(self, snapshot_id: str, names: Mapping[str, str]) -> None:
+        with self.db.session() as s:
+            for volume_id, name in names.items():
+                moved = s.execute(update(SnapshotMemberRow).where(
+                    SnapshotMemberRow.snapshot_id == snapshot_id, SnapshotMemberRow.volume_id == volume_id)
+                    .values(snapshot_id=name))
+                if not moved.rowcount:  # type: ignore[attr-defined]
+                    raise LookupError(f"snapshot {snapshot_id} holds no layer of volume {volume_id}")
+
     def remove(self, layer_id: str) -> None:
         with self.db.session() as s:
             s.execute(delete(LayerRow).where(LayerRow.id == layer_id))

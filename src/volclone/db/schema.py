@@ -85,6 +85,8 @@ class SnapshotRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     #: The user who took it (Cinder's ``user_id``).
     user_id: Mapped[str | None] = mapped_column(String(255))
+    #: The group snapshot it is a member of (Cinder's ``group_snapshot_id``).
+    group_snapshot_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class AttachmentRow(Base):
@@ -166,6 +168,22 @@ class GenericGroupRow(Base):
     volume_type_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(32))
     availability_zone: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class GenericGroupSnapshotRow(Base):
+    """Cinder's group snapshot (``group_snapshots``); its members are the snapshots whose
+    ``group_snapshot_id`` it is."""
+
+    __tablename__ = "group_snapshots"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("generic_groups.id"), index=True)
+    group_type_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

@@ -23,13 +23,15 @@ def _snapshot(row: SnapshotRow) -> Snapshot:
     return Snapshot(id=row.id, project_id=row.project_id, volume_id=row.volume_id, name=row.name,
                     description=row.description, volume_size=row.volume_size, status=SnapshotStatus(row.status),
                     backend=row.backend, metadata=dict(row.metadata_ or {}), created_at=row.created_at,
-                    updated_at=row.updated_at, user_id=row.user_id)
+                    updated_at=row.updated_at, user_id=row.user_id,
+                    group_snapshot_id=row.group_snapshot_id)
 
 
 def snapshot_row(snap: Snapshot) -> SnapshotRow:
     return SnapshotRow(id=snap.id, project_id=snap.project_id, volume_id=snap.volume_id, name=snap.name,
                        description=snap.description, volume_size=snap.volume_size, status=snap.status.value,
-                       backend=snap.backend, metadata_=dict(snap.metadata), user_id=snap.user_id)
+                       backend=snap.backend, metadata_=dict(snap.metadata), user_id=snap.user_id,
+                       group_snapshot_id=snap.group_snapshot_id)
 
 
 #: The fields a query filters and sorts on, by their columns.
@@ -65,6 +67,13 @@ class Snapshots:
         """The volume's snapshots, oldest first."""
         with _transaction(self.db) as s:
             return [_snapshot(r) for r in s.scalars(select(SnapshotRow).where(SnapshotRow.volume_id == volume_id)
+                                                    .order_by(SnapshotRow.created_at, SnapshotRow.id))]
+
+    def of_group_snapshot(self, group_snapshot_id: str) -> builtins.list[Snapshot]:
+        """A group snapshot's member snapshots, oldest first."""
+        with _transaction(self.db) as s:
+            return [_snapshot(r) for r in s.scalars(select(SnapshotRow)
+                                                    .where(SnapshotRow.group_snapshot_id == group_snapshot_id)
                                                     .order_by(SnapshotRow.created_at, SnapshotRow.id))]
 
     def count_of_volume(self, volume_id: str) -> int:

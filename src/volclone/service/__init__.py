@@ -24,6 +24,7 @@ from collections.abc import Callable
 from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
+from volclone.service.group_snapshots import GroupSnapshotService
 from volclone.service.group_types import GroupTypeService
 from volclone.service.groups import GroupService
 from volclone.service.messages import MessageService
@@ -35,9 +36,9 @@ from volclone.service.snapshots import SnapshotService
 from volclone.service.transfers import TransferService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
-__all__ = ["AttachmentService", "AuthService", "CloneService", "GroupService", "GroupTypeService", "MessageService",
-           "Policy", "QosService", "QuotaService", "Service", "ServiceDirectory", "SnapshotService", "TransferService",
-           "VolumeService", "VolumeTypeService"]
+__all__ = ["AttachmentService", "AuthService", "CloneService", "GroupService", "GroupSnapshotService",
+           "GroupTypeService", "MessageService", "Policy", "QosService", "QuotaService", "Service",
+           "ServiceDirectory", "SnapshotService", "TransferService", "VolumeService", "VolumeTypeService"]
 
 
 class Service:
@@ -47,13 +48,15 @@ class Service:
                  *, quotas: QuotaService, services: ServiceDirectory, policy: Policy | None = None,
                  snapshots: SnapshotService | None = None, transfers: TransferService | None = None,
                  messages: MessageService | None = None, qos: QosService | None = None,
-                 group_types: GroupTypeService | None = None, groups: GroupService | None = None) -> None:
+                 group_types: GroupTypeService | None = None, groups: GroupService | None = None,
+                 group_snapshots: GroupSnapshotService | None = None) -> None:
         self.auth = auth
         self.transfers = transfers
         self.messages = messages
         self.qos = qos
         self.group_types = group_types
         self.groups = groups
+        self.group_snapshots = group_snapshots
         self.snapshots = snapshots
         self.services = services
         self.quotas = quotas

@@ -19,6 +19,7 @@ import builtins
 import uuid
 
 from volclone.db.generic_groups import Groups
+from volclone.db.group_snapshots import GroupSnapshots
 from volclone.domain import Group, GroupStatus, Principal, VolumeStatus
 from volclone.errors import BadRequest, InvalidVolume, NotFound
 from volclone.service.group_types import GroupTypeService
@@ -38,8 +39,11 @@ _DELETING = frozenset({GroupStatus.DELETING})
 
 class GroupService:
     def __init__(self, repo: Groups, group_types: GroupTypeService, types: VolumeTypeService,
-                 volumes: VolumeService, quotas: QuotaService | None = None) -> None:
+                 volumes: VolumeService, quotas: QuotaService | None = None,
+                 group_snapshots: GroupSnapshots | None = None) -> None:
         self.repo = repo
+        #: A group with group snapshots is not deleted (Cinder's rule).
+        self.group_snapshots = group_snapshots
         self.group_types = group_types
         self.types = types
         self.volumes = volumes
@@ -176,6 +180,8 @@ class GroupService:
         if group.status not in DELETABLE:
             raise BadRequest(f"Invalid group: Group status must be available or error, but current status is: "
                              f"{group.status.value}")
+        if self.group_snapshots is not None and self.group_snapshots.of_group(group_id):
+            raise BadRequest(f"Invalid group: Group {group_id} has group snapshots; delete them first.")
         members = self.repo.member_ids(group_id)
         if members and not delete_volumes:
             raise BadRequest(f"Invalid group: Group {group_id} still contains volumes. The delete-volumes flag is "

@@ -255,6 +255,15 @@ API_RULES = [
           "POST /groups/{group_id}/action (delete)"),
     _rule("group:reset_status", ADMIN_API, "Reset a group's status (3.20).",
           "POST /groups/{group_id}/action (reset_status)"),
+    # group snapshots (microversion 3.14)
+    _rule("group:create_group_snapshot", ADMIN_OR_MEMBER, "Create a group snapshot: every volume of a group at "
+          "one instant.", "POST /group_snapshots"),
+    _rule("group:get_all_group_snapshots", ADMIN_OR_READER, "List group snapshots.", "GET /group_snapshots",
+          "GET /group_snapshots/detail"),
+    _rule("group:get_group_snapshot", ADMIN_OR_READER, "Show a group snapshot.",
+          "GET /group_snapshots/{group_snapshot_id}"),
+    _rule("group:delete_group_snapshot", ADMIN_OR_MEMBER, "Delete a group snapshot and its member snapshots.",
+          "DELETE /group_snapshots/{group_snapshot_id}"),
     # clone-volumes
     _rule("clone_volumes:create", ADMIN_OR_MEMBER,
           "Clone a set of volumes at one point in time (starts a clone flow).", "POST /clone-volumes"),

@@ -191,6 +191,9 @@ class SnapshotService:
         """From ``available`` or ``error`` (``force``: any status; the volume's lock keeps two
         deletes of one snapshot from running at once where it is held)."""
         snap = self.get(who, project_id, snapshot_id)
+        if snap.group_snapshot_id is not None:
+            raise BadRequest(f"Invalid snapshot: Snapshot {snapshot_id} is a member of group snapshot "
+                             f"{snap.group_snapshot_id}; it is deleted only with the group snapshot.")
         allowed = FORCE_DELETABLE if force else DELETABLE
         if snap.status not in allowed:
             raise BadRequest(f"Invalid snapshot: Volume Snapshot status must be "
@@ -220,6 +223,10 @@ class SnapshotService:
         if not cascade:
             raise InvalidVolume(f"Volume {vol.id} has {len(snaps)} snapshot(s); delete them first, or delete the "
                                 "volume with cascade=true to delete them with it.")
+        grouped = [s for s in snaps if s.group_snapshot_id is not None]
+        if grouped:
+            raise InvalidVolume(f"Volume {vol.id} has snapshots in group snapshots (e.g. {grouped[0].id} of "
+                                f"{grouped[0].group_snapshot_id}); delete the group snapshots first.")
         busy = [s for s in snaps if s.status not in CASCADABLE]
         if busy:
             raise InvalidVolume(f"Volume {vol.id} has snapshots that can't be deleted now: "

@@ -31,6 +31,7 @@ from volclone.backends.base import (
     Flattenable,
     GroupSnapshot,
     GroupSnapshotCapable,
+    GroupSnapshottable,
     QosLimitable,
     SnapshotReadable,
     Snapshottable,
@@ -70,7 +71,8 @@ def snapshot_hold(snapshot_id: str) -> str:
 
 
 class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, SnapshotReadable, VolumeImportable,
-                  Extendable, ClonePlannable, Snapshottable, DataSwappable, QosLimitable):
+                  Extendable, ClonePlannable, Snapshottable, DataSwappable, QosLimitable,
+                  GroupSnapshottable):
     """The pool's volumes, snapshots and clones, and the reference counting of their layers.
 
     Its parts: :class:`~volclone.backends.local.qsd.StorageDaemon` (the process and QMP),
@@ -631,6 +633,22 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
     # volume is exported and written): its frozen layer, held under the snapshot's name.
     def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
         self.create_group_snapshot(snapshot_hold(snapshot_id), [volume_id])
+
+    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]]) -> None:
+        """Cinder's group snapshot: ONE QMP transaction freezes every member (the group
+        snapshot's consistency point, as for a clone-volumes set); then each frozen layer's hold
+        is handed to its member snapshot, in one commit, so each is an ordinary snapshot."""
+        volume_ids = [v for v, _ in members]
+        if len(set(volume_ids)) != len(volume_ids):
+            raise BackendError("a volume can be in a group snapshot only once")
+        at_once = f"group-{new_layer_id()}"
+        with self._lock:
+            self.create_group_snapshot(at_once, volume_ids)
+            try:
+                self.store.split(at_once, {v: snapshot_hold(s) for v, s in members})
+            except Exception:
+                self.delete_group_snapshot(at_once)
+                raise
 
     def snapshot_exists(self, snapshot_id: str, volume_id: str) -> bool:
         return volume_id in self.store.holds(snapshot_hold(snapshot_id))

@@ -65,6 +65,10 @@ class LayerStore(Protocol):
     def release(self, snapshot_id: str) -> None:
         """Drop all holds of a snapshot."""
 
+    def split(self, snapshot_id: str, names: Mapping[str, str]) -> None:
+        """Atomically: the hold of ``snapshot_id`` on each volume ``v``'s layer becomes the hold
+        of snapshot ``names[v]`` (one group snapshot becomes one snapshot per member)."""
+
     def remove(self, layer_id: str) -> None: ...
 
     def replace_top(self, volume_id: str, layer: Layer) -> None:

@@ -1,0 +1,96 @@
+"""/v3/{project_id}/group_snapshots (microversion 3.14): Cinder's group snapshots.
+
+    POST   /group_snapshots                 create (202): group_id, name, description
+    GET    /group_snapshots, /detail        lists (limit, marker, offset, all_tenants for admins)
+    GET    /group_snapshots/{id}            show
+    DELETE /group_snapshots/{id}            delete (202)
+
+Each route names its Cinder rule (``group:create_group_snapshot``, ``group:get_all_group_snapshots``,
+``group:get_group_snapshot``, ``group:delete_group_snapshot``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from volclone.api import group_views, listing
+from volclone.api.deps import principal, rule, service
+from volclone.api.group_schemas import GroupSnapshotCreateBody
+from volclone.api.group_types import check_version
+from volclone.api.groups import _int
+from volclone.domain import Principal
+from volclone.errors import CapabilityMissing
+from volclone.service.group_snapshots import GroupSnapshotService
+
+#: The microversion that brought group snapshots (Cinder's ``GROUP_SNAPSHOTS``).
+GROUP_SNAPSHOTS_VERSION = (3, 14)
+
+
+def _require(request: Request) -> None:
+    check_version(request, GROUP_SNAPSHOTS_VERSION, "group snapshots")
+
+
+router = APIRouter(prefix="/v3/{project_id}/group_snapshots", dependencies=[Depends(_require)])
+
+
+def _svc(request: Request) -> GroupSnapshotService:
+    svc = service(request).group_snapshots
+    if svc is None:
+        raise CapabilityMissing("this service has no group snapshots")
+    return svc
+
+
+def _list(request: Request, who: Principal, project_id: str, collection: str, detailed: bool) -> dict[str, Any]:
+    q = request.query_params
+    all_projects = listing.boolean("all_tenants", q["all_tenants"]) if "all_tenants" in q else False
+    limit = _int("limit", q.get("limit"), listing.MAX_LIMIT, listing.MAX_LIMIT)
+    offset = _int("offset", q.get("offset"), 0, listing.MAX_OFFSET) or 0
+    found = _svc(request).list(who, project_id, all_projects, limit=limit, marker=q.get("marker"), offset=offset)
+    view = group_views.group_snapshot if detailed else group_views.group_snapshot_summary
+    body: dict[str, Any] = {"group_snapshots": [view(gs) for gs in found]}
+    if found and limit is not None and len(found) >= limit:
+        params = [(k, v) for k, v in q.multi_items() if k != "marker"] + [("marker", found[-1].id)]
+        base = str(request.base_url).rstrip("/")
+        body["group_snapshots_links"] = [{"rel": "next",
+                                          "href": f"{base}/v3/{project_id}/{collection}?{urlencode(params)}"}]
+    return body
+
+
+@router.get("")
+@rule("group:get_all_group_snapshots")
+def list_group_snapshots(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    return _list(request, who, project_id, "group_snapshots", detailed=False)
+
+
+@router.get("/detail")
+@rule("group:get_all_group_snapshots")
+def list_group_snapshots_detail(project_id: str, request: Request,
+                                who: Principal = Depends(principal)) -> dict[str, Any]:
+    return _list(request, who, project_id, "group_snapshots/detail", detailed=True)
+
+
+@router.post("", status_code=202)
+@rule("group:create_group_snapshot")
+def create_group_snapshot(project_id: str, body: GroupSnapshotCreateBody, request: Request,
+                          who: Principal = Depends(principal)) -> dict[str, Any]:
+    b = body.group_snapshot
+    gs = _svc(request).create(who, project_id, b.group_id, name=b.name, description=b.description)
+    return {"group_snapshot": group_views.group_snapshot_created(gs)}
+
+
+@router.get("/{group_snapshot_id}")
+@rule("group:get_group_snapshot")
+def show_group_snapshot(project_id: str, group_snapshot_id: str, request: Request,
+                        who: Principal = Depends(principal)) -> dict[str, Any]:
+    return {"group_snapshot": group_views.group_snapshot(_svc(request).get(who, project_id, group_snapshot_id))}
+
+
+@router.delete("/{group_snapshot_id}", status_code=202)
+@rule("group:delete_group_snapshot")
+def delete_group_snapshot(project_id: str, group_snapshot_id: str, request: Request,
+                          who: Principal = Depends(principal)) -> Response:
+    _svc(request).delete(who, project_id, group_snapshot_id)
+    return Response(status_code=202)
