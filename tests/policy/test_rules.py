@@ -69,6 +69,7 @@ ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               *(f"volume_extension:qos_specs_manage:{op}" for op in ("get_all", "get", "create", "update", "delete")),
               *TYPE_ACTION_RULES.values(), *SNAPSHOT_ACTION_RULES.values(),
               "group:group_types:create", "group:group_types:update", "group:group_types:delete", "group:reset_status",
+              "group:reset_group_snapshot_status",
               "group:access_group_types_specs", "group:group_types_specs:get_all", "group:group_types_specs:get",
               "group:group_types_specs:create", "group:group_types_specs:update", "group:group_types_specs:delete"]
 

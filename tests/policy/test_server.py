@@ -170,6 +170,8 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
     ("POST", "/group_snapshots", {"group_snapshot": {"group_id": GRP}}, "group:create_group_snapshot", WRITE),
     ("GET", f"/group_snapshots/{GRP}", None, "group:get_group_snapshot", READ),
     ("DELETE", f"/group_snapshots/{GRP}", None, "group:delete_group_snapshot", WRITE),
+    ("POST", f"/group_snapshots/{GRP}/action", {"reset_status": {"status": "error"}},
+     "group:reset_group_snapshot_status", ADMIN),
 ]
 IDS = [f"{m} {p.split('?')[0]} {r.rsplit(':', 1)[-1]}" for m, p, _, r, _ in ENDPOINTS]
 #: persona -> the kinds of rule it passes on project p1 by default

@@ -68,6 +68,26 @@ def test_create_list_show_delete_with_members_in_snapshots(http: Http, fast: Fas
     assert not fast.db_rows("SELECT id FROM group_snapshots")
 
 
+def test_reset_status_from_3_19_and_project_id_from_3_58(http: Http) -> None:
+    group, _ = _group_with(http, 1)
+    gs = _create(http, group["id"]).json()["group_snapshot"]["id"]
+    path = f"/group_snapshots/{gs}/action"
+    body = {"reset_status": {"status": "error"}}
+    fault(http.call("POST", path, body, version="3.18", token=http.admin), 404, "itemNotFound", "reset_status")
+    fault(http.call("POST", path, body, version="3.19"), 403, "forbidden", "group:reset_group_snapshot_status")
+    fault(http.call("POST", path, {"reset_status": {"status": "broken"}}, version="3.19", token=http.admin), 400,
+          "badRequest", "broken")
+    fault(http.call("POST", path, {"delete": {}}, version="3.19", token=http.admin), 400, "badRequest")
+    assert http.ok("GET", f"/group_snapshots/{gs}")["group_snapshot"]["status"] == "available"
+    assert http.call("POST", path, body, version="3.19", token=http.admin).status_code == 202
+    shown = http.ok("GET", f"/group_snapshots/{gs}", version="3.58")["group_snapshot"]
+    assert (shown["status"], shown["project_id"]) == ("error", "p1") and set(shown) == SHOW_KEYS | {"project_id"}
+    assert "project_id" not in http.ok("GET", f"/group_snapshots/{gs}", version="3.57")["group_snapshot"]
+    assert [d["project_id"] for d in http.ok("GET", "/group_snapshots/detail", version="3.58")["group_snapshots"]
+            ] == ["p1"]
+    assert http.call("DELETE", f"/group_snapshots/{gs}").status_code == 202  # an error one can be deleted
+
+
 def test_below_3_14_is_a_404(http: Http) -> None:
     group, _ = _group_with(http, 1)
     fault(http.call("POST", "/group_snapshots", {"group_snapshot": {"group_id": group["id"]}}, version="3.13"),

@@ -95,3 +95,9 @@ class GroupSnapshotCreate(Strict):
 
 class GroupSnapshotCreateBody(Strict):
     group_snapshot: GroupSnapshotCreate
+
+
+class GroupSnapshotActionBody(OneAction):
+    """``POST /group_snapshots/{id}/action``: Cinder's one action, the admins' ``reset_status`` (3.19)."""
+
+    reset_status: GroupResetStatus = Field(alias="reset_status")

@@ -4,9 +4,11 @@
     GET    /group_snapshots, /detail        lists (limit, marker, offset, all_tenants for admins)
     GET    /group_snapshots/{id}            show
     DELETE /group_snapshots/{id}            delete (202)
+    POST   /group_snapshots/{id}/action     {"reset_status": {"status": S}} (3.19, admins; 202)
 
 Each route names its Cinder rule (``group:create_group_snapshot``, ``group:get_all_group_snapshots``,
-``group:get_group_snapshot``, ``group:delete_group_snapshot``).
+``group:get_group_snapshot``, ``group:delete_group_snapshot``, ``group:reset_group_snapshot_status``).
+From 3.58 a detailed body carries its ``project_id``.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api import group_views, listing
-from volclone.api.deps import principal, rule, service
-from volclone.api.group_schemas import GroupSnapshotCreateBody
+from volclone.api.deps import api_version, principal, rule, service
+from volclone.api.group_schemas import GroupSnapshotActionBody, GroupSnapshotCreateBody
 from volclone.api.group_types import check_version
 from volclone.api.groups import _int
+from volclone.api.versions import fmt
 from volclone.domain import Principal
-from volclone.errors import CapabilityMissing
+from volclone.errors import CapabilityMissing, NotFound
 from volclone.service.group_snapshots import GroupSnapshotService
 
 #: The microversion that brought group snapshots (Cinder's ``GROUP_SNAPSHOTS``).
 GROUP_SNAPSHOTS_VERSION = (3, 14)
+#: The admins' reset_status action (Cinder's ``GROUP_SNAPSHOT_RESET_STATUS``).
+RESET_STATUS_VERSION = (3, 19)
 
 
 def _require(request: Request) -> None:
@@ -49,8 +54,10 @@ def _list(request: Request, who: Principal, project_id: str, collection: str, de
     limit = _int("limit", q.get("limit"), listing.MAX_LIMIT, listing.MAX_LIMIT)
     offset = _int("offset", q.get("offset"), 0, listing.MAX_OFFSET) or 0
     found = _svc(request).list(who, project_id, all_projects, limit=limit, marker=q.get("marker"), offset=offset)
-    view = group_views.group_snapshot if detailed else group_views.group_snapshot_summary
-    body: dict[str, Any] = {"group_snapshots": [view(gs) for gs in found]}
+    version = api_version(request)
+    body: dict[str, Any] = {"group_snapshots": [
+        group_views.group_snapshot(gs, version) if detailed else group_views.group_snapshot_summary(gs)
+        for gs in found]}
     if found and limit is not None and len(found) >= limit:
         params = [(k, v) for k, v in q.multi_items() if k != "marker"] + [("marker", found[-1].id)]
         base = str(request.base_url).rstrip("/")
@@ -85,7 +92,8 @@ def create_group_snapshot(project_id: str, body: GroupSnapshotCreateBody, reques
 @rule("group:get_group_snapshot")
 def show_group_snapshot(project_id: str, group_snapshot_id: str, request: Request,
                         who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"group_snapshot": group_views.group_snapshot(_svc(request).get(who, project_id, group_snapshot_id))}
+    return {"group_snapshot": group_views.group_snapshot(_svc(request).get(who, project_id, group_snapshot_id),
+                                                         api_version(request))}
 
 
 @router.delete("/{group_snapshot_id}", status_code=202)
@@ -93,4 +101,14 @@ def show_group_snapshot(project_id: str, group_snapshot_id: str, request: Reques
 def delete_group_snapshot(project_id: str, group_snapshot_id: str, request: Request,
                           who: Principal = Depends(principal)) -> Response:
     _svc(request).delete(who, project_id, group_snapshot_id)
+    return Response(status_code=202)
+
+
+@router.post("/{group_snapshot_id}/action", status_code=202)
+@rule("group:reset_group_snapshot_status")
+def group_snapshot_action(project_id: str, group_snapshot_id: str, body: GroupSnapshotActionBody,
+                          request: Request, who: Principal = Depends(principal)) -> Response:
+    if api_version(request) < RESET_STATUS_VERSION:
+        raise NotFound(f"There is no such action: reset_status (it needs microversion {fmt(RESET_STATUS_VERSION)})")
+    _svc(request).reset_status(who, project_id, group_snapshot_id, body.reset_status.status)
     return Response(status_code=202)

@@ -53,7 +53,11 @@ def group_snapshot_created(gs: VolumeGroupSnapshot) -> dict[str, Any]:
     return {"id": gs.id, "name": gs.name, "group_type_id": gs.group_type_id}
 
 
-def group_snapshot(gs: VolumeGroupSnapshot) -> dict[str, Any]:
-    return {"id": gs.id, "group_id": gs.group_id, "group_type_id": gs.group_type_id, "name": gs.name,
-            "description": gs.description, "status": gs.status.value,
-            "created_at": gs.created_at.isoformat(timespec="microseconds") if gs.created_at else None}
+def group_snapshot(gs: VolumeGroupSnapshot, version: tuple[int, int] = (3, 0)) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": gs.id, "group_id": gs.group_id, "group_type_id": gs.group_type_id, "name": gs.name,
+        "description": gs.description, "status": gs.status.value,
+        "created_at": gs.created_at.isoformat(timespec="microseconds") if gs.created_at else None}
+    if version >= GROUP_PROJECT:
+        body["project_id"] = gs.project_id
+    return body

@@ -503,6 +503,7 @@ class GroupSnapshot(GroupSnapshotCreated):
     description: str | None
     status: Literal["creating", "available", "deleting", "error", "error_deleting"]
     created_at: str | None
+    project_id: str = Field("", description="from microversion 3.58")
 
 
 MODELS: tuple[type[BaseModel], ...] = (Versions, VolumeType, TypeAccess, VolumeSummary, Volume, AttachmentSummary,
@@ -722,6 +723,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("POST", "/v3/{project_id}/group_snapshots"): {202: _obj(group_snapshot=_ref(GroupSnapshotCreated))},
     ("GET", "/v3/{project_id}/group_snapshots/{group_snapshot_id}"): {200: _obj(group_snapshot=_ref(GroupSnapshot))},
     ("DELETE", "/v3/{project_id}/group_snapshots/{group_snapshot_id}"): {202: None},
+    ("POST", "/v3/{project_id}/group_snapshots/{group_snapshot_id}/action"): {202: None},
     ("GET", "/v3/{project_id}/os-availability-zone"): {200: _obj(availabilityZoneInfo={"type": "array", "items": _obj(
         zoneName={"type": "string"}, zoneState=_obj(available={"type": "boolean"}))})},
     ("GET", "/v3/{project_id}/extensions"): {200: _obj(extensions={"type": "array", "items": _obj(

@@ -173,6 +173,18 @@ class GroupSnapshotService:
         return vols
 
     # -- delete ---------------------------------------------------------------------------
+    def reset_status(self, who: Principal, project_id: str, group_snapshot_id: str, status: str) -> None:
+        """Cinder's admin ``reset_status`` (3.19): any of Cinder's group snapshot statuses (else
+        400), from whatever it is; the member snapshots are left as they are."""
+        gs = self.get(who, project_id, group_snapshot_id)
+        try:
+            new = GroupSnapshotStatus(status)
+        except ValueError:
+            valid = ", ".join(s.value for s in GroupSnapshotStatus)
+            raise BadRequest(f"Invalid group snapshot status: {status}, valid statuses are: {valid}.") from None
+        if not self.repo.set_status(gs.id, new, only_from=list(GroupSnapshotStatus)):
+            raise NotFound(f"GroupSnapshot {group_snapshot_id} could not be found.")
+
     def delete(self, who: Principal, project_id: str, group_snapshot_id: str) -> None:
         """From ``available`` or ``error``: every member snapshot goes, then the record. One that
         can't go leaves the group snapshot ``error_deleting`` with the members left."""

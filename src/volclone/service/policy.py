@@ -262,6 +262,8 @@ API_RULES = [
           "GET /group_snapshots/detail"),
     _rule("group:get_group_snapshot", ADMIN_OR_READER, "Show a group snapshot.",
           "GET /group_snapshots/{group_snapshot_id}"),
+    _rule("group:reset_group_snapshot_status", ADMIN_API, "Reset a group snapshot's status (3.19).",
+          "POST /group_snapshots/{group_snapshot_id}/action (reset_status)"),
     _rule("group:delete_group_snapshot", ADMIN_OR_MEMBER, "Delete a group snapshot and its member snapshots.",
           "DELETE /group_snapshots/{group_snapshot_id}"),
     # clone-volumes
