@@ -89,7 +89,11 @@ def test_accept_moves_the_volume_its_snapshots_and_their_quota(http: Http) -> No
     assert set(r.json()["transfer"]) == SUMMARY_KEYS and r.json()["transfer"]["volume_id"] == vol.id
     moved = fast.get(vol.id, project="p2")
     assert (moved.project_id, moved.status.value) == ("p2", "available")
-    assert fast.svc.snapshots.get(Principal("p2"), "p2", snap.id).project_id == "p2"
+    moved_snap = fast.svc.snapshots.get(Principal("p2"), "p2", snap.id)
+    assert moved_snap.project_id == "p2"
+    # The accepting user becomes their user, as in Cinder (Tempest checks the volume's user_id).
+    accepter = fast.svc.auth.authenticate(http.other).user_id
+    assert accepter is not None and moved.user_id == moved_snap.user_id == accepter != vol.user_id
     fault(http.call("GET", f"/volumes/{vol.id}"), 404, "itemNotFound")   # p1 no longer has it
     usage = fast.svc.quotas.show_usage(fast.admin, "admin", "p2")
     assert usage["volumes"].in_use == before["volumes"].in_use + 1

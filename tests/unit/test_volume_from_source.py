@@ -6,6 +6,7 @@ volume ``error`` with its data gone, as Cinder leaves a failed create."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -49,6 +50,14 @@ def test_a_volume_from_a_source_is_a_clone_made_by_the_clone_flow(fast: Fast) ->
     p = fast.svc.clones.progress(fast.who, fast.project, task)
     assert p.flow_name == "cloneFlow" and p.results == {src.id: made.id}
     assert {Step.of(name) for name in p.tasks} - {None} == set(Step), "every step of the clone flow ran"
+
+
+def test_the_clone_is_the_callers_user_s(fast: Fast) -> None:
+    """Its ``user_id`` is the caller's from the first answer on (Tempest's schema wants a string)."""
+    src = fast.volume(1, "src")
+    who = replace(fast.who, user_id="5e1f0c1e00004000800000000000000b")
+    made = fast.svc.clones.create_volume(who, fast.project, src.id, None)
+    assert made.user_id == settled(fast, made.id).user_id == who.user_id
 
 
 def test_the_source_keeps_its_metadata_and_the_clone_has_the_requests_only(fast: Fast) -> None:

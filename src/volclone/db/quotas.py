@@ -109,23 +109,24 @@ class LockedQuotas:
                                 .values(size=size, status=status.value, updated_at=utcnow()))
         return bool(moved.rowcount)  # type: ignore[attr-defined]
 
-    def accept_transfer(self, transfer_id: str, volume_id: str, snapshot_ids: Sequence[str]) -> bool:
+    def accept_transfer(self, transfer_id: str, volume_id: str, snapshot_ids: Sequence[str],
+                        user_id: str | None = None) -> bool:
         """Give this project the volume of an open transfer (``awaiting-transfer``, then
         ``available``) and the snapshots ``snapshot_ids`` of it, and mark the transfer accepted,
         all in the lock's transaction: they count in this project's usage, and no longer in the
         donor's, from the commit on. False, and nothing changed, when the volume is no longer
-        awaiting its transfer."""
+        awaiting its transfer. The accepting ``user_id`` becomes their user, as in Cinder."""
         moved = self._s.execute(update(VolumeRow)
                                 .where(VolumeRow.id == volume_id,
                                        VolumeRow.status == VolumeStatus.AWAITING_TRANSFER.value)
                                 .values(project_id=self.project_id, status=VolumeStatus.AVAILABLE.value,
-                                        updated_at=utcnow()))
+                                        user_id=user_id, updated_at=utcnow()))
         if not moved.rowcount:  # type: ignore[attr-defined]
             return False
         if snapshot_ids:
             self._s.execute(update(SnapshotRow)
                             .where(SnapshotRow.id.in_(list(snapshot_ids)), SnapshotRow.volume_id == volume_id)
-                            .values(project_id=self.project_id, updated_at=utcnow()))
+                            .values(project_id=self.project_id, user_id=user_id, updated_at=utcnow()))
         taken = self._s.execute(update(TransferRow)
                                 .where(TransferRow.id == transfer_id, TransferRow.accepted.is_(False))
                                 .values(accepted=True, destination_project_id=self.project_id,

@@ -227,7 +227,7 @@ class CloneService:
                        status=VolumeStatus.CREATING, volume_type_id=spec.volume_type_id, backend=spec.backend,
                        metadata={**(metadata or {}), META_SOURCE: source_id},
                        bootable=source.bootable if bootable is None else bootable,
-                       multiattach=is_multiattach(checked.types[source_id]))
+                       multiattach=is_multiattach(checked.types[source_id]), user_id=who.user_id)
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, clone.id, [(clone.id, size)])
         try:

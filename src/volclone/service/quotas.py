@@ -184,7 +184,7 @@ class QuotaService:
             q.add_snapshot(snapshot)
 
     def take_transfer(self, project_id: str, transfer_id: str, volume: Volume,
-                      snapshots: Sequence[Snapshot]) -> bool:
+                      snapshots: Sequence[Snapshot], user_id: str | None = None) -> bool:
         """A transfer's accept: under ``project_id``'s quota lock, check that one more volume of
         ``volume.size`` GiB and ``snapshots`` (their GiB too) fit its ``volumes``, ``gigabytes``
         and ``snapshots`` (:class:`OverLimit`, 413, and nothing changes), then give it the volume
@@ -197,7 +197,7 @@ class QuotaService:
             if snapshots and _over(limits["snapshots"], usage["snapshots"], len(snapshots)):
                 raise OverLimit(f"SnapshotLimitExceeded: Maximum number of snapshots allowed "
                                 f"({limits['snapshots']}) exceeded for quota 'snapshots'.")
-            return q.accept_transfer(transfer_id, volume.id, [s.id for s in snapshots])
+            return q.accept_transfer(transfer_id, volume.id, [s.id for s in snapshots], user_id)
 
     def add_group(self, group: Group) -> None:
         """Check that one more generic group fits the project's ``groups`` quota (:class:`OverLimit`,

@@ -127,6 +127,6 @@ class TransferService:
             if vol.status is not VolumeStatus.AWAITING_TRANSFER:
                 raise InvalidVolume(f"Invalid volume: volume {vol.id} is {vol.status.value}, not awaiting-transfer.")
             snaps = [] if transfer.no_snapshots else self.snapshots.of_volume(vol.id)
-            if not self.quotas.take_transfer(project_id, transfer.id, vol, snaps):
+            if not self.quotas.take_transfer(project_id, transfer.id, vol, snaps, who.user_id):
                 raise Conflict(f"volume {vol.id} changed state; try again")
         return transfer
