@@ -379,8 +379,9 @@ class Transfer:
 
 
 @dataclass(frozen=True)
-class TransferQuery:
-    """A transfer list's filters, order and page (Cinder's, all done by the database)."""
+class PageQuery:
+    """A list's equality filters, order and page, all done by the database (Cinder's transfer
+    lists, and 3.5's message lists)."""
 
     equal: tuple[tuple[str, object], ...] = ()
     sort: tuple[tuple[str, bool], ...] = ()
@@ -409,15 +410,6 @@ class UserMessage:
     expires_at: dt.datetime
 
 
-@dataclass(frozen=True)
-class MessageQuery:
-    """A message list's filters, order and page (3.5's filters, sort and paging)."""
-
-    equal: tuple[tuple[str, object], ...] = ()
-    sort: tuple[tuple[str, bool], ...] = ()
-    marker: str | None = None
-    limit: int | None = None
-    offset: int = 0
 class QosConsumer(str, enum.Enum):
     """Who enforces a QoS spec (Cinder's ``consumer``): the storage (``back-end``, the default),
     the hypervisor (``front-end``: the specs go out in connection_info), or ``both``."""

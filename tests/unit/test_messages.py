@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from volclone.api import create_app
-from volclone.domain import MessageQuery
+from volclone.domain import PageQuery
 from volclone.errors import BackendError, OverLimit
 from volclone.flows.model import Step
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
@@ -96,14 +96,14 @@ def test_a_reverted_clone_leaves_one_and_a_cancelled_one_none(make_fast: Any) ->
     fast.svc.clones.cancel(fast.who, "p1", task)
     assert fast.wait(task).flow_state.value == "REVERTED"
     assert fast.svc.messages is not None
-    assert fast.svc.messages.page(fast.who, "p1", MessageQuery()) == []
+    assert fast.svc.messages.page(fast.who, "p1", PageQuery()) == []
     clean: Fast = make_fast()
     src = clean.volume(1, "a").id
     clean.mem.inject("clone_from_group_snapshot")
     task = clean.clone([src])
     assert clean.wait(task).flow_state.value == "REVERTED"
     assert clean.svc.messages is not None
-    [m] = clean.svc.messages.page(clean.who, "p1", MessageQuery())
+    [m] = clean.svc.messages.page(clean.who, "p1", PageQuery())
     assert (m.event_id, m.resource_type, m.resource_uuid) == ("VOLUME_CLONE_TASK_901_001", "CLONE_TASK", task)
 
 
@@ -113,7 +113,7 @@ def test_a_reverted_revert_in_place_leaves_one_of_its_own(fast: Fast) -> None:
     revert_task = fast.svc.clones.revert(fast.who, "p1", task)
     assert fast.wait(revert_task).flow_state.value == "REVERTED"
     assert fast.svc.messages is not None
-    [m] = fast.svc.messages.page(fast.who, "p1", MessageQuery())
+    [m] = fast.svc.messages.page(fast.who, "p1", PageQuery())
     assert (m.event_id, m.resource_uuid) == ("VOLUME_CLONE_TASK_902_001", revert_task)
 
 

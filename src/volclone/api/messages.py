@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from volclone.api import small_lists
 from volclone.api.deps import api_version, principal, rule, service
 from volclone.api.versions import fmt
-from volclone.domain import MessageQuery, Principal, UserMessage
+from volclone.domain import PageQuery, Principal, UserMessage
 from volclone.errors import CapabilityMissing, NotFound
 from volclone.service.messages import MessageService, user_message
 
@@ -68,7 +68,7 @@ def list_messages(project_id: str, request: Request, who: Principal = Depends(pr
     paged = api_version(request) >= MESSAGES_PAGING
     parsed = small_lists.parse(request.query_params.multi_items(), FILTERS if paged else {},
                                SORT_KEYS if paged else None, paged=paged)
-    query = MessageQuery(equal=parsed.equal, sort=parsed.sort, marker=parsed.marker,
+    query = PageQuery(equal=parsed.equal, sort=parsed.sort, marker=parsed.marker,
                          limit=parsed.limit, offset=parsed.offset)
     found = _svc(request).page(who, project_id, query)
     # No messages_links, even for a full page: Cinder's view has none (Tempest's schema allows none);

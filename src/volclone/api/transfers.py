@@ -25,7 +25,7 @@ from volclone.api import small_lists
 from volclone.api.deps import api_version, path_of, principal, rule, service
 from volclone.api.schemas import CinderBool, Name, Strict
 from volclone.api.versions import fmt
-from volclone.domain import Principal, Transfer, TransferQuery
+from volclone.domain import PageQuery, Principal, Transfer
 from volclone.errors import BadRequest, CapabilityMissing, NotFound
 from volclone.service.transfers import TransferService
 
@@ -112,7 +112,7 @@ def view(request: Request, project_id: str, t: Transfer, detail: bool) -> dict[s
 def _list(request: Request, who: Principal, project_id: str, detail: bool) -> dict[str, Any]:
     sorts = _collection(request) == CURRENT and api_version(request) >= TRANSFERS_SORT
     parsed = small_lists.parse(request.query_params.multi_items(), FILTERS, SORT_KEYS if sorts else None)
-    query = TransferQuery(equal=parsed.equal, sort=parsed.sort, marker=parsed.marker, limit=parsed.limit,
+    query = PageQuery(equal=parsed.equal, sort=parsed.sort, marker=parsed.marker, limit=parsed.limit,
                           offset=parsed.offset)
     found = _svc(request).page(who, project_id, query, parsed.all_projects)
     body: dict[str, Any] = {"transfers": [view(request, project_id, t, detail) for t in found]}

@@ -12,7 +12,7 @@ from volclone.db.database import Database
 from volclone.db.paging import page_query
 from volclone.db.repos import _transaction, _unstorable
 from volclone.db.schema import UserMessageRow
-from volclone.domain import MessageQuery, UserMessage
+from volclone.domain import PageQuery, UserMessage
 
 
 def _message(row: UserMessageRow) -> UserMessage:
@@ -62,7 +62,7 @@ class Messages:
             return int(s.execute(delete(UserMessageRow).where(UserMessageRow.expires_at <= now))
                        .rowcount)  # type: ignore[attr-defined]
 
-    def page(self, project_id: str | None, query: MessageQuery) -> builtins.list[UserMessage]:
+    def page(self, project_id: str | None, query: PageQuery) -> builtins.list[UserMessage]:
         q = self._where(select(UserMessageRow), project_id, query)
         if q is None:
             return []
@@ -72,7 +72,7 @@ class Messages:
             return [_message(r) for r in s.scalars(q)]
 
     @staticmethod
-    def _where(q: Select[Any], project_id: str | None, query: MessageQuery) -> Select[Any] | None:
+    def _where(q: Select[Any], project_id: str | None, query: PageQuery) -> Select[Any] | None:
         if _unstorable(project_id, *(v for _, v in query.equal)):
             return None
         if project_id is not None:

@@ -16,7 +16,7 @@ from volclone.db.database import Database
 from volclone.db.paging import page_query
 from volclone.db.repos import _transaction, _unstorable
 from volclone.db.schema import TransferRow, VolumeRow, utcnow
-from volclone.domain import Transfer, TransferQuery, VolumeStatus
+from volclone.domain import PageQuery, Transfer, VolumeStatus
 
 
 def transfer_of(row: TransferRow) -> Transfer:
@@ -82,7 +82,7 @@ class Transfers:
         with _transaction(self.db) as s:
             s.execute(delete(TransferRow).where(TransferRow.id == transfer_id))
 
-    def page(self, project_id: str | None, query: TransferQuery) -> builtins.list[Transfer]:
+    def page(self, project_id: str | None, query: PageQuery) -> builtins.list[Transfer]:
         """The open transfers of ``project_id`` (None: every project's) ``query`` selects, one page."""
         q = self._where(select(TransferRow), project_id, query)
         if q is None:
@@ -98,7 +98,7 @@ class Transfers:
         return found.project_id if found is not None else None
 
     @staticmethod
-    def _where(q: Select[Any], project_id: str | None, query: TransferQuery) -> Select[Any] | None:
+    def _where(q: Select[Any], project_id: str | None, query: PageQuery) -> Select[Any] | None:
         if _unstorable(project_id, *(v for _, v in query.equal)):
             return None
         q = q.where(TransferRow.accepted.is_(False))

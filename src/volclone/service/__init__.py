@@ -12,7 +12,7 @@
     svc.services.list(admin)                        # the workers' backends, up or down
     snap = svc.snapshots.create(who, project, vol.id, force=True)
     offer, key = svc.transfers.create(who, project, vol.id)   # another project accepts it with key
-    svc.messages.page(who, project, MessageQuery())            # failures told after the fact
+    svc.messages.page(who, project, PageQuery())            # failures told after the fact
     svc.qos.associate(admin, qos_id, type_id)       # QoS specs, enforced by the backends
     group = svc.groups.create(who, project, group_type="gt", volume_types=["__DEFAULT__"])
 """

@@ -4,7 +4,7 @@ told to the project it happened to::
     messages = MessageService(Messages(db), ttl_s=2592000)
     messages.record("p1", Resource.VOLUME, vol_id, Action.CREATE_VOLUME_FROM_BACKEND,
                     Detail.DRIVER_FAILED_CREATE)
-    messages.page(who, "p1", MessageQuery())        # newest first
+    messages.page(who, "p1", PageQuery())        # newest first
     messages.reap()                                 # the reaper: those past guaranteed_until go
 
 The codes are Cinder's (``cinder/message/message_field.py``): the event id is
@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from volclone.db.messages import Messages
 from volclone.db.schema import utcnow
-from volclone.domain import MessageQuery, Principal, UserMessage
+from volclone.domain import PageQuery, Principal, UserMessage
 from volclone.errors import NotFound, OverLimit, VolcloneError
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class MessageService:
             raise NotFound(f"Message {message_id} could not be found.")
         return message
 
-    def page(self, who: Principal, project_id: str, query: MessageQuery) -> builtins.list[UserMessage]:
+    def page(self, who: Principal, project_id: str, query: PageQuery) -> builtins.list[UserMessage]:
         """The project's messages (an admin's: every project's, as Cinder lists them) ``query`` selects."""
         scope = None if who.is_admin else project_id
         if query.marker is not None:

@@ -27,7 +27,7 @@ import uuid
 from volclone.db.repos import Groups, Volumes
 from volclone.db.snapshots import Snapshots
 from volclone.db.transfers import Transfers
-from volclone.domain import Principal, SnapshotStatus, Transfer, TransferQuery, Volume, VolumeStatus
+from volclone.domain import PageQuery, Principal, SnapshotStatus, Transfer, Volume, VolumeStatus
 from volclone.errors import BadRequest, Conflict, InvalidVolume, NotFound
 from volclone.service.locks import Lock, volume_lock
 from volclone.service.quotas import QuotaService
@@ -60,7 +60,7 @@ class TransferService:
             raise NotFound(f"Transfer {transfer_id} could not be found.")
         return transfer
 
-    def page(self, who: Principal, project_id: str, query: TransferQuery,
+    def page(self, who: Principal, project_id: str, query: PageQuery,
              all_projects: bool = False) -> builtins.list[Transfer]:
         """The project's open transfers (``all_projects``, an admin's: every project's)."""
         if query.marker is not None:
