@@ -63,10 +63,7 @@ def _detail(request: Request, groups: list[Group]) -> list[dict[str, Any]]:
 def _int(name: str, value: str | None, default: int | None, top: int) -> int | None:
     if value is None:
         return default
-    try:
-        n = int(value)
-    except ValueError:
-        raise BadRequest(f"{name} param must be an integer") from None
+    n = listing.param_integer(name, value)
     if n < 0 or n > top:
         raise BadRequest(f"{name} param must be from 0 to {top}")
     return n

@@ -105,6 +105,11 @@ def boolean(name: str, value: str) -> bool:
     raise BadRequest(f"Value '{value}' for '{name}' is not a boolean value.")
 
 
+def param_integer(name: str, value: str) -> int:
+    """A query parameter that must be an integer (limit, offset): a 400 naming it otherwise."""
+    return _integer(name, value, f"{name} param must be an integer")
+
+
 def _integer(name: str, value: str, message: str | None = None) -> int:
     try:
         return int(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from volclone.api.listing import MAX_LIMIT, MAX_OFFSET, boolean, sort_params
+from volclone.api.listing import MAX_LIMIT, MAX_OFFSET, boolean, param_integer, sort_params
 from volclone.errors import BadRequest
 
 PAGING = frozenset({"marker", "limit", "offset"})
@@ -25,13 +25,6 @@ class SmallList:
     all_projects: bool
 
 
-def _int(name: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise BadRequest(f"{name} param must be an integer") from None
-
-
 def parse(items: Iterable[tuple[str, str]], filters: Mapping[str, str], sort_keys: Mapping[str, str] | None,
           *, paged: bool = True) -> SmallList:
     """``filters``: parameter -> field; ``sort_keys`` None: this list (at this microversion)
@@ -41,11 +34,11 @@ def parse(items: Iterable[tuple[str, str]], filters: Mapping[str, str], sort_key
     limit, offset = MAX_LIMIT, 0
     if paged:
         if "limit" in params:
-            limit = _int("limit", params["limit"])
+            limit = param_integer("limit", params["limit"])
             if limit < 0:
                 raise BadRequest("limit param must be positive")
             limit = min(limit, MAX_LIMIT)
-        offset = _int("offset", params.get("offset", "0"))
+        offset = param_integer("offset", params.get("offset", "0"))
         if not 0 <= offset <= MAX_OFFSET:
             raise BadRequest(f"offset must be from 0 to {MAX_OFFSET}")
     sort = sort_params(params, sort_keys, frozenset()) if sort_keys is not None else ()

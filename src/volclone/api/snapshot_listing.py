@@ -24,6 +24,7 @@ from volclone.api.listing import (
     USE_QUOTA_VERSION,
     Version,
     boolean,
+    param_integer,
     sort_params,
 )
 from volclone.domain import SnapshotQuery
@@ -50,20 +51,13 @@ class SnapshotList:
     limit: int = MAX_LIMIT
 
 
-def _int(name: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise BadRequest(f"{name} param must be an integer") from None
-
-
 def snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_admin: bool) -> SnapshotList:
     params = dict(items)
-    limit = _int("limit", params["limit"]) if "limit" in params else MAX_LIMIT
+    limit = param_integer("limit", params["limit"]) if "limit" in params else MAX_LIMIT
     if limit < 0:
         raise BadRequest("limit param must be positive")
     limit = min(limit, MAX_LIMIT)
-    offset = _int("offset", params.get("offset", "0"))
+    offset = param_integer("offset", params.get("offset", "0"))
     if not 0 <= offset <= MAX_OFFSET:
         raise BadRequest(f"offset must be from 0 to {MAX_OFFSET}")
     sort = sort_params(params, SORT_KEYS, frozenset())
