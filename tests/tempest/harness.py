@@ -53,6 +53,7 @@ from keystone.cloud import (  # noqa: E402
     roles,
 )
 from volclone.api.extensions import EXTENSIONS  # noqa: E402
+from volclone.service.pools import VENDOR  # noqa: E402
 
 REPO = TESTS.parent
 TEMPEST_VENV = REPO / ".venv-tempest"
@@ -112,6 +113,7 @@ endpoint_type = publicURL
 min_microversion = {min_version}
 max_microversion = {max_version}
 build_timeout = 60
+vendor_name = {VENDOR}
 [volume-feature-enabled]
 api_extensions = {extensions}
 {features}
