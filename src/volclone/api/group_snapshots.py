@@ -22,7 +22,6 @@ from volclone.api import group_views, listing
 from volclone.api.deps import api_version, principal, rule, service
 from volclone.api.group_schemas import GroupSnapshotActionBody, GroupSnapshotCreateBody
 from volclone.api.group_types import check_version
-from volclone.api.groups import _int
 from volclone.api.versions import fmt
 from volclone.domain import Principal
 from volclone.errors import CapabilityMissing, NotFound
@@ -51,8 +50,8 @@ def _svc(request: Request) -> GroupSnapshotService:
 def _list(request: Request, who: Principal, project_id: str, collection: str, detailed: bool) -> dict[str, Any]:
     q = request.query_params
     all_projects = listing.boolean("all_tenants", q["all_tenants"]) if "all_tenants" in q else False
-    limit = _int("limit", q.get("limit"), listing.MAX_LIMIT, listing.MAX_LIMIT)
-    offset = _int("offset", q.get("offset"), 0, listing.MAX_OFFSET) or 0
+    limit = listing.bounded_param("limit", q.get("limit"), listing.MAX_LIMIT, listing.MAX_LIMIT)
+    offset = listing.bounded_param("offset", q.get("offset"), 0, listing.MAX_OFFSET) or 0
     found = _svc(request).list(who, project_id, all_projects, limit=limit, marker=q.get("marker"), offset=offset)
     version = api_version(request)
     body: dict[str, Any] = {"group_snapshots": [

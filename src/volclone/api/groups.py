@@ -60,20 +60,11 @@ def _detail(request: Request, groups: list[Group]) -> list[dict[str, Any]]:
     return [group_views.group(g, version, svc.member_ids(g.id) if members else None) for g in groups]
 
 
-def _int(name: str, value: str | None, default: int | None, top: int) -> int | None:
-    if value is None:
-        return default
-    n = listing.param_integer(name, value)
-    if n < 0 or n > top:
-        raise BadRequest(f"{name} param must be from 0 to {top}")
-    return n
-
-
 def _list(request: Request, who: Principal, project_id: str, collection: str, detailed: bool) -> dict[str, Any]:
     q = request.query_params
     all_projects = listing.boolean("all_tenants", q["all_tenants"]) if "all_tenants" in q else False
-    limit = _int("limit", q.get("limit"), listing.MAX_LIMIT, listing.MAX_LIMIT)
-    offset = _int("offset", q.get("offset"), 0, listing.MAX_OFFSET) or 0
+    limit = listing.bounded_param("limit", q.get("limit"), listing.MAX_LIMIT, listing.MAX_LIMIT)
+    offset = listing.bounded_param("offset", q.get("offset"), 0, listing.MAX_OFFSET) or 0
     groups = _svc(request).list(who, project_id, all_projects, limit=limit, marker=q.get("marker"), offset=offset)
     body: dict[str, Any] = {"groups": _detail(request, groups) if detailed
                             else [group_views.group_summary(g) for g in groups]}

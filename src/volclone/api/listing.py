@@ -110,6 +110,17 @@ def param_integer(name: str, value: str) -> int:
     return _integer(name, value, f"{name} param must be an integer")
 
 
+def bounded_param(name: str, value: str | None, default: int | None, top: int) -> int | None:
+    """An optional integer query parameter from 0 to ``top`` (``default`` when absent): a 400 naming
+    it otherwise (the group and group snapshot lists' limit and offset)."""
+    if value is None:
+        return default
+    n = param_integer(name, value)
+    if n < 0 or n > top:
+        raise BadRequest(f"{name} param must be from 0 to {top}")
+    return n
+
+
 def _integer(name: str, value: str, message: str | None = None) -> int:
     try:
         return int(value)
