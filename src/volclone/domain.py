@@ -226,6 +226,8 @@ class Snapshot:
     user_id: str | None = None
     #: The group snapshot it is a member of (Cinder's ``group_snapshot_id``, shown from 3.14).
     group_snapshot_id: str | None = None
+    #: What ``os-update_snapshot_status`` last reported ("80%"); None: 100% once made, else 0%.
+    progress: str | None = None
 
 
 @dataclass

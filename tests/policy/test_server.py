@@ -129,6 +129,8 @@ ENDPOINTS: list[tuple[str, str, Any, str, str]] = [
      "volume_extension:snapshot_admin_actions:reset_status", ADMIN),
     ("POST", f"/snapshots/{SNAP}/action", {"os-force_delete": {}},
      "volume_extension:snapshot_admin_actions:force_delete", ADMIN),
+    ("POST", f"/snapshots/{SNAP}/action", {"os-update_snapshot_status": {"status": "error"}},
+     "snapshot_extension:snapshot_actions:update_snapshot_status", WRITE),
     ("GET", "/os-availability-zone", None, "volume_extension:availability_zone_list", READ),
     ("GET", "/extensions", None, "volume_extension:extensions_list", READ),
     ("GET", "/qos-specs", None, "volume_extension:qos_specs_manage:get_all", ADMIN),

@@ -53,7 +53,7 @@ from keystone.cloud import (  # noqa: E402
     roles,
 )
 from volclone.api.extensions import EXTENSIONS  # noqa: E402
-from volclone.service.pools import VENDOR  # noqa: E402
+from volclone.service.capabilities import PROTOCOLS, VENDOR  # noqa: E402
 
 REPO = TESTS.parent
 TEMPEST_VENV = REPO / ".venv-tempest"
@@ -114,6 +114,7 @@ min_microversion = {min_version}
 max_microversion = {max_version}
 build_timeout = 60
 vendor_name = {VENDOR}
+storage_protocol = {PROTOCOLS["local"]}
 [volume-feature-enabled]
 api_extensions = {extensions}
 {features}

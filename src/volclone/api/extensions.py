@@ -24,6 +24,7 @@ EXTENSIONS = (
     ("Qos_specs_manage", "qos-specs", "QoS specs and the volume types they limit (enforced by the backends)."),
     ("Quotas", "os-quota-sets", "Each project's quotas: show, update, back to the defaults."),
     ("Services", "os-services", "The volume services, each worker's backends (os-services)."),
+    ("SnapshotActions", "os-snapshot-actions", "Snapshot actions: os-update_snapshot_status."),
     ("TypesExtraSpecs", "os-types-extra-specs", "A volume type's extra specs."),
     ("TypesManage", "os-types-manage", "Create, update and delete volume types."),
     ("VolumeActions", "os-volume-actions", "Volume actions: attach, detach, connections, extend, flags."),

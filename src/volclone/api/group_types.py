@@ -1,6 +1,6 @@
 """/v3/{project_id}/group_types (microversion 3.11): group types and their ``group_specs``.
 
-    GET    /group_types, /group_types/{id}          list, show (private types: admins only)
+    GET    /group_types, /group_types/{id}          list (is_public, sort, paging), show (private types: admins only)
     POST   /group_types                             create (202; admins)
     PUT    /group_types/{id}                        name, description, is_public (admins)
     DELETE /group_types/{id}                        delete (202; admins), unless a group uses it
@@ -18,11 +18,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from volclone.api import group_views
 from volclone.api.deps import allows, api_version, principal, rule, service
 from volclone.api.group_schemas import GroupSpecsBody, GroupTypeCreateBody, GroupTypeUpdateBody
+from volclone.api.listing import MAX_LIMIT, MAX_OFFSET, bounded_param, sort_params
 from volclone.api.types import is_public_filter
 from volclone.api.versions import fmt
 from volclone.domain import GroupType, Principal
 from volclone.errors import BadRequest, CapabilityMissing, NotFound
-from volclone.service.group_types import MAX_TEXT, GroupTypeService
+from volclone.service.group_types import MAX_TEXT, SORT_KEYS, GroupTypeService
 
 #: The microversion that brought group types (Cinder's ``GROUP_TYPE``).
 GROUP_TYPES_VERSION = (3, 11)
@@ -59,8 +60,17 @@ def _shown(request: Request, types: list[GroupType]) -> list[dict[str, Any]]:
 @router.get("")
 @rule("group:group_types:get")
 def list_group_types(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    is_public = is_public_filter(request.query_params.get("is_public")) if who.is_admin else True
-    return {"group_types": _shown(request, _svc(request).list(who, is_public))}
+    """Cinder's list: ``is_public`` (admins: absent or true the public types, false the private
+    ones, ``none`` every type; anyone else the public ones, whatever it says), ``sort`` (or
+    ``sort_key``/``sort_dir``), ``marker``, ``limit``, ``offset``. Other parameters are ignored,
+    as Cinder ignores them here."""
+    params = dict(request.query_params)
+    is_public = is_public_filter(params.get("is_public")) if who.is_admin else True
+    sort = sort_params(params, {k: k for k in SORT_KEYS}, frozenset())
+    limit = bounded_param("limit", params.get("limit"), None, MAX_LIMIT)
+    offset = bounded_param("offset", params.get("offset"), 0, MAX_OFFSET) or 0
+    types = _svc(request).list(who, is_public, sort, params.get("marker"), limit, offset)
+    return {"group_types": _shown(request, types)}
 
 
 @router.post("", status_code=202)

@@ -45,8 +45,16 @@ class SnapshotResetStatus(Strict):
     status: StrictStr = Field(min_length=1, max_length=255)
 
 
+class SnapshotUpdateStatus(Strict):
+    """``os-update_snapshot_status``: the new status and, optionally, the progress ("80%")."""
+
+    status: StrictStr = Field(min_length=1, max_length=255)
+    progress: StrictStr | None = Field(None, max_length=255)
+
+
 class SnapshotActionBody(OneAction):
-    """``POST /snapshots/{id}/action``: exactly one of Cinder's admin actions."""
+    """``POST /snapshots/{id}/action``: exactly one of Cinder's snapshot actions."""
 
     os_reset_status: SnapshotResetStatus | None = Field(None, alias="os-reset_status")
     os_force_delete: NoOptions = Field(None, alias="os-force_delete")
+    os_update_snapshot_status: SnapshotUpdateStatus | None = Field(None, alias="os-update_snapshot_status")

@@ -38,6 +38,6 @@ def snapshot(s: Snapshot, version: tuple[int, int], extended: bool = False) -> d
         body["consumes_quota"] = True
     if extended:
         done = s.status in (SnapshotStatus.AVAILABLE, SnapshotStatus.RESTORING)
-        body["os-extended-snapshot-attributes:progress"] = "100%" if done else "0%"
+        body["os-extended-snapshot-attributes:progress"] = s.progress or ("100%" if done else "0%")
         body["os-extended-snapshot-attributes:project_id"] = s.project_id
     return body

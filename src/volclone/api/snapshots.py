@@ -6,7 +6,8 @@
     PUT    /snapshots/{id}                 name, description
     DELETE /snapshots/{id}                 delete (202), from available or error
     GET|POST|PUT /snapshots/{id}/metadata, GET|PUT|DELETE /snapshots/{id}/metadata/{key}
-    POST   /snapshots/{id}/action          os-reset_status, os-force_delete (admins)
+    POST   /snapshots/{id}/action          os-reset_status, os-force_delete (admins);
+                                           os-update_snapshot_status (admin, project member)
 
 Policy, as in Cinder: each route names its rule; an action needs ``volume:get_snapshot`` first,
 then the action's own rule (:data:`ACTION_RULES`).
@@ -35,6 +36,7 @@ SNAPSHOT_IN_USE_VERSION = (3, 66)
 ACTION_RULES = {
     "os_reset_status": "volume_extension:snapshot_admin_actions:reset_status",
     "os_force_delete": "volume_extension:snapshot_admin_actions:force_delete",
+    "os_update_snapshot_status": "snapshot_extension:snapshot_actions:update_snapshot_status",
 }
 
 
@@ -142,6 +144,9 @@ def snapshot_action(project_id: str, snapshot_id: str, body: SnapshotActionBody,
         svc.reset_status(who, project_id, snapshot_id, body.os_reset_status.status)
     elif name == "os_force_delete":
         svc.delete(who, project_id, snapshot_id, force=True)
+    elif body.os_update_snapshot_status is not None:
+        update = body.os_update_snapshot_status
+        svc.update_status(who, project_id, snapshot_id, update.status, update.progress)
     else:
         raise BadRequest(f"{SnapshotActionBody.model_fields[name].alias} needs an object")
     return Response(status_code=202)

@@ -87,6 +87,8 @@ class SnapshotRow(Base):
     user_id: Mapped[str | None] = mapped_column(String(255))
     #: The group snapshot it is a member of (Cinder's ``group_snapshot_id``).
     group_snapshot_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    #: What ``os-update_snapshot_status`` last reported ("80%"); None: derived from the status.
+    progress: Mapped[str | None] = mapped_column(String(255))
 
 
 class AttachmentRow(Base):

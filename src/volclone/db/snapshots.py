@@ -24,14 +24,14 @@ def _snapshot(row: SnapshotRow) -> Snapshot:
                     description=row.description, volume_size=row.volume_size, status=SnapshotStatus(row.status),
                     backend=row.backend, metadata=dict(row.metadata_ or {}), created_at=row.created_at,
                     updated_at=row.updated_at, user_id=row.user_id,
-                    group_snapshot_id=row.group_snapshot_id)
+                    group_snapshot_id=row.group_snapshot_id, progress=row.progress)
 
 
 def snapshot_row(snap: Snapshot) -> SnapshotRow:
     return SnapshotRow(id=snap.id, project_id=snap.project_id, volume_id=snap.volume_id, name=snap.name,
                        description=snap.description, volume_size=snap.volume_size, status=snap.status.value,
                        backend=snap.backend, metadata_=dict(snap.metadata), user_id=snap.user_id,
-                       group_snapshot_id=snap.group_snapshot_id)
+                       group_snapshot_id=snap.group_snapshot_id, progress=snap.progress)
 
 
 #: The fields a query filters and sorts on, by their columns.
@@ -99,14 +99,18 @@ class Snapshots:
             return _snapshot(row)
 
     def set_status(self, snapshot_ids: builtins.list[str], status: SnapshotStatus,
-                   only_from: Collection[SnapshotStatus] | None = None) -> builtins.list[str]:
-        """Move snapshots to ``status`` (only those now in ``only_from``, if given), in one
-        conditional UPDATE; returns the ids moved."""
+                   only_from: Collection[SnapshotStatus] | None = None,
+                   progress: str | None = None) -> builtins.list[str]:
+        """Move snapshots to ``status`` (only those now in ``only_from``, if given), and set their
+        ``progress`` if given, in one conditional UPDATE; returns the ids moved."""
         q = update(SnapshotRow).where(SnapshotRow.id.in_(snapshot_ids))
         if only_from is not None:
             q = q.where(SnapshotRow.status.in_([v.value for v in only_from]))
+        values: dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
+        if progress is not None:
+            values["progress"] = progress
         with _transaction(self.db) as s:
-            return list(s.scalars(q.values(status=status.value, updated_at=utcnow()).returning(SnapshotRow.id)))
+            return list(s.scalars(q.values(**values).returning(SnapshotRow.id)))
 
     def delete(self, snapshot_id: str) -> None:
         with _transaction(self.db) as s:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import builtins
 import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from volclone.db.generic_groups import GroupTypes
 from volclone.domain import GroupType, Principal
@@ -28,16 +30,42 @@ def _check_specs(specs: dict[str, str]) -> None:
             raise BadRequest("group spec keys are 1 to 255 characters and values at most 255")
 
 
+#: The keys a group type list sorts by (Cinder's group type columns volclone keeps).
+SORT_KEYS = ("id", "name", "description", "is_public", "created_at")
+
+
+def _sort_key(key: str, made: dict[str, int]) -> Callable[[GroupType], Any]:
+    if key == "created_at":
+        return lambda t: made[t.id]
+    if key == "is_public":
+        return lambda t: t.is_public
+    return lambda t: getattr(t, key) or ""  # a missing description sorts as ""
+
+
 class GroupTypeService:
     def __init__(self, repo: GroupTypes) -> None:
         self.repo = repo
 
-    def list(self, who: Principal, is_public: bool | None = True) -> builtins.list[GroupType]:
-        """Public types (non-admins see only these); an admin's ``is_public`` None lists every type."""
-        types = self.repo.list()
+    def list(self, who: Principal, is_public: bool | None = True, sort: Sequence[tuple[str, bool]] = (),
+             marker: str | None = None, limit: int | None = None, offset: int = 0) -> builtins.list[GroupType]:
+        """Public types (non-admins see only these); an admin's ``is_public`` None lists every type,
+        False the private ones. Sorted by ``sort`` ((field, ascending) pairs: ``id``, ``name``,
+        ``description``, ``is_public``, ``created_at``), then in the order they were made; then
+        Cinder's paging: after the ``marker`` type (404 if it is not listed), ``offset``, ``limit``."""
+        types = self.repo.list()  # in the order they were made
         if not who.is_admin:
-            return [t for t in types if t.is_public]
-        return [t for t in types if is_public is None or t.is_public == is_public]
+            is_public = True
+        chosen = [t for t in types if is_public is None or t.is_public == is_public]
+        made = {t.id: n for n, t in enumerate(types)}
+        for key, up in reversed(sort):  # stable sorts, the last key first
+            chosen.sort(key=_sort_key(key, made), reverse=not up)
+        if marker is not None:
+            at = next((n for n, t in enumerate(chosen) if t.id == marker), None)
+            if at is None:
+                raise NotFound(f"Marker {marker} could not be found.")
+            chosen = chosen[at + 1:]
+        chosen = chosen[offset:]
+        return chosen if limit is None else chosen[:limit]
 
     def get(self, who: Principal, id_or_name: str) -> GroupType:
         gtype = self.repo.get(id_or_name) or self.repo.by_name(id_or_name)

@@ -56,23 +56,27 @@ Code = tuple[str, str]
 class Action:
     """Cinder's action ids and words, those volclone reports (plus its own ``901``)."""
 
+    SCHEDULE_ALLOCATE_VOLUME: Code = ("001", "schedule allocate volume")
     EXTEND_VOLUME: Code = ("007", "extend volume")
     CREATE_VOLUME_FROM_BACKEND: Code = ("008", "create volume from backend storage")
     SNAPSHOT_CREATE: Code = ("009", "create snapshot")
     CLONE_VOLUMES: Code = ("901", "clone volumes")
     REVERT_VOLUMES: Code = ("902", "revert volumes")
-    ALL = (EXTEND_VOLUME, CREATE_VOLUME_FROM_BACKEND, SNAPSHOT_CREATE, CLONE_VOLUMES, REVERT_VOLUMES)
+    ALL = (SCHEDULE_ALLOCATE_VOLUME, EXTEND_VOLUME, CREATE_VOLUME_FROM_BACKEND, SNAPSHOT_CREATE, CLONE_VOLUMES,
+           REVERT_VOLUMES)
 
 
 class Detail:
     """Cinder's detail ids and words, those volclone reports."""
 
     UNKNOWN_ERROR: Code = ("001", "An unknown error occurred.")
+    NO_BACKEND_AVAILABLE: Code = ("003", "Could not find any available weighted backend.")
     QUOTA_EXCEED: Code = ("006", "Not enough quota resource for operation.")
     DRIVER_FAILED_EXTEND: Code = ("010", "Volume Driver failed to extend volume.")
     DRIVER_FAILED_CREATE: Code = ("012", "Driver failed to create the volume.")
     SNAPSHOT_CREATE_ERROR: Code = ("013", "Snapshot failed to create.")
-    ALL = (UNKNOWN_ERROR, QUOTA_EXCEED, DRIVER_FAILED_EXTEND, DRIVER_FAILED_CREATE, SNAPSHOT_CREATE_ERROR)
+    ALL = (UNKNOWN_ERROR, NO_BACKEND_AVAILABLE, QUOTA_EXCEED, DRIVER_FAILED_EXTEND, DRIVER_FAILED_CREATE,
+           SNAPSHOT_CREATE_ERROR)
 
 
 def detail_for(exc: BaseException | None, default: Code) -> Code:

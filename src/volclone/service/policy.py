@@ -157,6 +157,9 @@ API_RULES = [
           "POST /snapshots/{snapshot_id}/action (os-reset_status)"),
     _rule("volume_extension:snapshot_admin_actions:force_delete", ADMIN_API,
           "Delete a snapshot whatever its status.", "POST /snapshots/{snapshot_id}/action (os-force_delete)"),
+    _rule("snapshot_extension:snapshot_actions:update_snapshot_status", ADMIN_OR_MEMBER,
+          "Report a snapshot's status and progress while it is created or deleted (its allowed transitions).",
+          "POST /snapshots/{snapshot_id}/action (os-update_snapshot_status)"),
     # volume transfers (os-volume-transfer; volume-transfers from 3.55)
     _rule("volume:create_transfer", ADMIN_OR_MEMBER, "Offer a volume to another project (a volume transfer).",
           "POST /os-volume-transfer", "POST /volume-transfers"),

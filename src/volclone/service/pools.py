@@ -10,9 +10,9 @@ service records::
 
 Each backend is one pool (volclone's backends are not divided further), named as Cinder names
 pools: ``<worker>@<backend>#<backend>``, one per worker that serves the backend (its heartbeat
-record; stopped workers' rows too, as Cinder lists them). Capacity is ``unknown`` (Cinder's word
-for a backend that does not report it): thin volumes on a shared filesystem or a Ceph pool have no
-fixed share of their own.
+record; stopped workers' rows too, as Cinder lists them). What each reports is
+:func:`volclone.service.capabilities.backend_capabilities`, the same a volume create checks a
+type's extra specs against.
 """
 
 from __future__ import annotations
@@ -22,26 +22,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from volclone import __version__
-from volclone.backends.base import GroupSnapshotCapable, Snapshottable, VolumeDriver
 from volclone.domain import VOLUME_BINARY, Principal
 from volclone.errors import NotFound
+from volclone.service.capabilities import VENDOR, backend_capabilities
 from volclone.service.services import ServiceDirectory
 from volclone.service.volumes import Backends, VolumeTypeService
 
-VENDOR = "volclone"
-#: The storage protocol each driver serves its volumes with (Cinder's ``storage_protocol``).
-PROTOCOLS = {"local": "NBD", "rbd": "ceph", "memory": "memory"}
+__all__ = ["VENDOR", "Pool", "PoolDirectory"]
 
 
 @dataclass(frozen=True)
 class Pool:
     name: str
     capabilities: dict[str, Any]
-
-
-def _protocol(driver: VolumeDriver | None) -> str:
-    module = type(driver).__module__ if driver is not None else ""
-    return next((p for key, p in PROTOCOLS.items() if f".{key}" in module), "unknown")
 
 
 class PoolDirectory:
@@ -57,18 +50,8 @@ class PoolDirectory:
                       key=lambda h: h[0])
 
     def _capabilities(self, backend: str, timestamp: Any) -> dict[str, Any]:
-        driver = self.backends.drivers.get(backend)
-        return {
-            "pool_name": backend, "volume_backend_name": backend, "vendor_name": VENDOR,
-            "driver_version": __version__, "storage_protocol": _protocol(driver),
-            "total_capacity_gb": "unknown", "free_capacity_gb": "unknown", "reserved_percentage": 0,
-            "QoS_support": False, "thin_provisioning_support": True, "thick_provisioning_support": False,
-            "multiattach": True,
-            "consistent_group_snapshot_enabled": isinstance(driver, GroupSnapshotCapable),
-            "snapshot_support": isinstance(driver, Snapshottable),
-            "max_volume_size_gb": driver.max_size_gib if driver is not None else None,
-            "timestamp": timestamp.isoformat() if timestamp is not None else None,
-        }
+        return {**backend_capabilities(backend, self.backends.drivers.get(backend)),
+                "timestamp": timestamp.isoformat() if timestamp is not None else None}
 
     def list(self, who: Principal, filters: Mapping[str, str] | None = None,
              volume_type: str | None = None) -> list[Pool]:

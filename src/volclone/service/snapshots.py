@@ -24,6 +24,7 @@ import builtins
 import contextlib
 import dataclasses
 import logging
+import re
 import uuid
 from collections.abc import Collection
 
@@ -49,6 +50,13 @@ FORCE_DELETABLE = frozenset(SnapshotStatus)
 CASCADABLE = frozenset({SnapshotStatus.AVAILABLE, SnapshotStatus.ERROR, SnapshotStatus.ERROR_DELETING})
 #: What ``os-reset_status`` may set.
 RESETTABLE = frozenset(SnapshotStatus)
+#: ``os-update_snapshot_status``: from each status it may be used in, the statuses it may set
+#: (Cinder's: a backend reporting on a create, or on a delete).
+UPDATABLE: dict[SnapshotStatus, frozenset[SnapshotStatus]] = {
+    SnapshotStatus.CREATING: frozenset({SnapshotStatus.CREATING, SnapshotStatus.AVAILABLE, SnapshotStatus.ERROR}),
+    SnapshotStatus.DELETING: frozenset({SnapshotStatus.DELETING, SnapshotStatus.ERROR_DELETING}),
+}
+_PROGRESS = re.compile(r"(\d+)%")
 _CREATING = frozenset({SnapshotStatus.CREATING})
 _AVAILABLE = frozenset({SnapshotStatus.AVAILABLE})
 _RESTORING = frozenset({SnapshotStatus.RESTORING})
@@ -243,6 +251,30 @@ class SnapshotService:
             raise BadRequest(f"Must specify a valid status: one of {', '.join(sorted(s.value for s in RESETTABLE))}")
         self.get(who, project_id, snapshot_id)
         updated = self.repo.update(snapshot_id, status=SnapshotStatus(value))
+        assert updated is not None
+        return updated
+
+    def update_status(self, who: Principal, project_id: str, snapshot_id: str, status: str,
+                      progress: str | None = None) -> Snapshot:
+        """``os-update_snapshot_status``: what a backend reports on a snapshot being created
+        (``creating`` to ``creating``, ``available`` or ``error``) or deleted (``deleting`` to
+        ``deleting`` or ``error_deleting``), and its ``progress`` ("0%" to "100%"), as Cinder
+        allows; anything else is a 400 and changes nothing. An empty progress is none, as in Cinder."""
+        snap = self.get(who, project_id, snapshot_id)
+        allowed = UPDATABLE.get(snap.status)
+        if allowed is None:
+            raise BadRequest(f"Snapshot status {snap.status.value} not allowed for update_snapshot_status")
+        if status not in {s.value for s in allowed}:
+            raise BadRequest(f"Provided snapshot status {status} not allowed for snapshot with status "
+                             f"{snap.status.value}.")
+        if progress:
+            found = _PROGRESS.fullmatch(progress)
+            if found is None or int(found.group(1)) > 100:
+                raise BadRequest("progress must be an integer percentage")
+        if not self.repo.set_status([snapshot_id], SnapshotStatus(status), only_from={snap.status},
+                                    progress=progress or None):
+            raise BadRequest(f"snapshot {snapshot_id} changed status; try again")
+        updated = self.repo.get(snapshot_id)
         assert updated is not None
         return updated
 

@@ -34,6 +34,7 @@ from volclone.errors import (
     NotFound,
     OverLimit,
 )
+from volclone.service.capabilities import backend_capabilities, satisfies
 from volclone.service.locks import Lock, volume_lock
 from volclone.service.messages import Action, Code, Detail, MessageService, Resource, detail_for
 from volclone.service.quotas import QuotaService
@@ -447,6 +448,8 @@ class VolumeService:
                      group_id=group.id if group is not None else None)
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
+        if not satisfies(backend_capabilities(backend_name, driver), vtype.extra_specs):
+            return self._unplaceable(vol, backend_name, vtype)
         with self.lock(volume_lock(vol.id)):
             return self._create(driver, vol)
 
@@ -477,6 +480,24 @@ class VolumeService:
         if not self.repo.set_status([vol.id], VolumeStatus.AVAILABLE, only_from=_CREATING):
             self._undo_late_create(driver, vol.id)
         return self.repo.get(vol.id) or dataclasses.replace(vol, status=VolumeStatus.AVAILABLE)
+
+    def _unplaceable(self, vol: Volume, backend_name: str, vtype: VolumeType) -> Volume:
+        """Cinder's "no valid backend": the type asks for capabilities its backend lacks. As in
+        Cinder the create is accepted and the volume is ``error`` (it counts against the quota
+        until deleted, as Cinder's does) with a user message, ``schedule allocate volume``; the
+        backend is never asked, so its delete has nothing to remove."""
+        log.warning("volume %s: backend %s does not have the capabilities volume type %s asks for",
+                    vol.id, backend_name, vtype.name)
+        failed = dataclasses.replace(vol, status=VolumeStatus.ERROR)
+        try:
+            self.repo.add([failed])
+        finally:
+            if self.quotas is not None:
+                self.quotas.release(vol.id)
+        if self.messages is not None:
+            self.messages.record(vol.project_id, Resource.VOLUME, vol.id, Action.SCHEDULE_ALLOCATE_VOLUME,
+                                 Detail.NO_BACKEND_AVAILABLE)
+        return self.repo.get(vol.id) or failed
 
     @staticmethod
     def _undo_late_create(driver: VolumeDriver, volume_id: str) -> None:
