@@ -242,7 +242,9 @@ def test_a_reverted_clone_leaves_the_pool_as_it_was(driver: RbdDriver, ceph_io: 
     for clone_id in clones.values():
         driver.delete_volume(clone_id)
     driver.delete_group_snapshot(sid)
-    assert pool_listing(ceph_io) == before
+    # (the trash's directory object may be made here, the first time an image goes through the
+    # trash: run first, as `pytest tests/rbd` does, this test saw it appear)
+    assert without_directories(pool_listing(ceph_io)) == without_directories(before)
 
 
 def test_a_clone_failing_halfway_leaves_the_pool_as_it_was(driver: RbdDriver, ceph_io: Any,

@@ -32,6 +32,10 @@ not, so nothing of a group snapshot outlives :meth:`~RbdDriver.delete_group_snap
 A snapshot that COW clones still use moves to RBD's trash namespace and goes
 with its last child; deleting a volume flattens such children first.
 
+Cinder's group snapshots (:meth:`~RbdDriver.create_snapshots_at_once`) are the same one RBD
+group snapshot, named after the group snapshot record; each member's share of it is then a
+snapshot of its volume (``volclone.backends.rbd.members``).
+
 Attached volumes are not served by volclone: :meth:`~RbdDriver.initialize_connection`
 returns Cinder's ``rbd`` connection_info (pool/image, monitor addresses, auth) and the
 consumer's librbd (QEMU, krbd) talks to the cluster itself. Cross-backend clones read
