@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import kombu
 import pytest
@@ -36,6 +37,7 @@ from volclone.backends.base import (
 )
 from volclone.backends.local.qsd import QMPCommandError
 from volclone.backends.memory import MemoryDriver
+from volclone.backends.rbd.driver import RbdDriver
 from volclone.cluster.rpc import CAPABILITIES, RpcClient, RpcServer, topic
 
 URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -216,13 +218,23 @@ def test_snapshots_cross_to_the_worker_with_their_errors(client: RpcClient, memo
             client.call(backend, "create_snapshot", snapshot_id="s", volume_id="v")
 
 
-def test_group_snapshots_cross_to_the_worker(client: RpcClient, memory: MemoryDriver, backend_name: str) -> None:
+def test_group_snapshots_cross_to_the_worker(client: RpcClient, memory: MemoryDriver, backend_name: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     proxy = client.driver(backend_name, MemoryDriver)
     assert isinstance(proxy, GroupSnapshottable)
+    assert isinstance(client.driver(backend_name, RbdDriver), GroupSnapshottable)  # RBD's too
     vids, sids = [uuid.uuid4().hex for _ in range(2)], [str(uuid.uuid4()) for _ in range(2)]
     for v in vids:
         proxy.create_volume(v, 1)
-    proxy.create_snapshots_at_once(list(zip(vids, sids, strict=True)))
+    at_once, seen = memory.create_snapshots_at_once, []
+
+    def spy(members: Any, *, group_snapshot_id: str | None = None) -> None:
+        seen.append(group_snapshot_id)
+        at_once(members, group_snapshot_id=group_snapshot_id)
+
+    monkeypatch.setattr(memory, "create_snapshots_at_once", spy)
+    proxy.create_snapshots_at_once(list(zip(vids, sids, strict=True)), group_snapshot_id="gs-1")
+    assert seen == ["gs-1"]  # the group snapshot's id crosses (RBD names its group after it)
     assert all(memory.snapshot_exists(s, v) for v, s in zip(vids, sids, strict=True))
     with pytest.raises(errors.BackendError, match="only once"):
         proxy.create_snapshots_at_once([(vids[0], "x"), (vids[0], "y")])  # the driver's refusal arrives

@@ -148,6 +148,24 @@ def test_backend_failure_leaves_nothing(http: Http, fast: Fast) -> None:
     http.ok("POST", "/group_snapshots", {"group_snapshot": {"group_id": group["id"]}}, status=202)
 
 
+def test_a_failed_create_whose_cleanup_fails_is_a_leftover(http: Http, fast: Fast) -> None:
+    """The service drops what the backend kept for the instant (``delete_group_snapshot`` of the
+    group snapshot's id: RBD's group); when that fails too, the leftover retry does it later."""
+    group, _ = _group_with(http, 2)
+    before = fast.footprint()
+    fast.mem.inject("create_snapshots_at_once")
+    for _ in range(3):  # the memory driver's two member deletes call it too, then the service's
+        fast.mem.inject("delete_group_snapshot")
+    fault(_create(http, group["id"]), 500, "computeFault", "injected fault in create_snapshots_at_once")
+    assert fast.footprint() == before
+    assert http.ok("GET", "/snapshots")["snapshots"] == [] == http.ok("GET", "/group_snapshots")["group_snapshots"]
+    [item] = fast.svc.clones.leftovers.pending()
+    assert (item.kind, item.ref, item.backend) == ("delete_group_snapshot", item.task_id, "local")
+    assert "injected fault in delete_group_snapshot" in item.message
+    assert fast.svc.clones.retry_leftovers() == 0
+    assert fast.svc.clones.leftovers.pending() == []
+
+
 def test_quota_counts_each_member(http: Http, fast: Fast) -> None:
     group, _ = _group_with(http, 2)
     with fast.svc.quotas.repo.locked("p1", fast.svc.quotas.clock()) as q:

@@ -208,9 +208,16 @@ class GroupSnapshottable(abc.ABC):
     (deleted, read and reverted to one by one)."""
 
     @abc.abstractmethod
-    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]]) -> None:
+    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]], *,
+                                 group_snapshot_id: str | None = None) -> None:
         """For each ``(volume_id, snapshot_id)``, snapshot ``snapshot_id`` of the volume, all
-        frozen at the same instant. All or nothing: on error no snapshot of them is left."""
+        frozen at the same instant. All or nothing: on error no snapshot of them is left.
+
+        ``group_snapshot_id`` (the group snapshot record's id) may name what the backend keeps
+        for the instant itself (RBD: the RBD group and its group snapshot); a backend that is
+        also :class:`GroupSnapshotCapable` then removes all of it with
+        ``delete_group_snapshot(group_snapshot_id)``, which the service calls (and records as a
+        leftover when it fails) after a failed create."""
 
 
 class QosLimitable(abc.ABC):

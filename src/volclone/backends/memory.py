@@ -457,7 +457,8 @@ class MemoryDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, 
         self.create_group_snapshot(snapshot_hold(snapshot_id), [volume_id])
 
     @_faultable
-    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]]) -> None:
+    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]], *,
+                                 group_snapshot_id: str | None = None) -> None:
         """Every member frozen under the driver's lock (one instant), each held under its own name."""
         with self._lock:
             missing = [v for v, _ in members if v not in self._volumes]

@@ -246,10 +246,12 @@ class _Endpoint:
         return self._run("delete_snapshot", volume_id,
                          lambda: self._snapshots().delete_snapshot(snapshot_id, volume_id), Snapshottable)
 
-    def create_snapshots_at_once(self, ctxt: object, members: list[list[str]]) -> dict[str, object]:
+    def create_snapshots_at_once(self, ctxt: object, members: list[list[str]],
+                                 group_snapshot_id: str | None = None) -> dict[str, object]:
         def action() -> None:
             assert isinstance(self._driver, GroupSnapshottable)
-            self._driver.create_snapshots_at_once([(str(v), str(s)) for v, s in members])
+            self._driver.create_snapshots_at_once([(str(v), str(s)) for v, s in members],
+                                                  group_snapshot_id=group_snapshot_id)
         # Several volumes: no one volume's lock (the service holds each member's while it calls).
         return self._run("create_snapshots_at_once", None, action, GroupSnapshottable)
 
@@ -527,8 +529,10 @@ class _RemoteSnapshottable(_Remote, Snapshottable):
 
 
 class _RemoteGroupSnapshottable(_Remote, GroupSnapshottable):
-    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]]) -> None:
-        self._call("create_snapshots_at_once", members=[[v, s] for v, s in members])
+    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]], *,
+                                 group_snapshot_id: str | None = None) -> None:
+        self._call("create_snapshots_at_once", members=[[v, s] for v, s in members],
+                   group_snapshot_id=group_snapshot_id)
 
 
 class _RemoteQos(_Remote, QosLimitable):

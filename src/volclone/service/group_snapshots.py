@@ -9,7 +9,9 @@ The group snapshot is the consistency point: the members' backend freezes them a
 the memory driver's lock); a backend that can't is refused (400) and nothing is made. Each
 member snapshot counts against the project's ``snapshots`` and ``gigabytes`` as a single
 snapshot does (413: nothing made). A failure leaves nothing behind: the member snapshots'
-records go, and the backend's call is all or nothing. A member snapshot is deleted only with
+records go, and the backend's call is all or nothing; what a backend keeps for the instant
+itself (RBD's group) is removed again, and recorded as a leftover (retried by the clone
+service's leftover retry, ``volclone.db.leftovers``) if that fails. A member snapshot is deleted only with
 its group snapshot; a group that has group snapshots can't be deleted (both 400, as Cinder).
 """
 
@@ -20,8 +22,9 @@ import contextlib
 import logging
 import uuid
 
-from volclone.backends.base import GroupSnapshottable, Snapshottable
+from volclone.backends.base import GroupSnapshotCapable, GroupSnapshottable, Snapshottable
 from volclone.db.group_snapshots import GroupSnapshots
+from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import Volumes
 from volclone.db.snapshots import Snapshots
 from volclone.domain import (
@@ -35,6 +38,8 @@ from volclone.domain import (
     VolumeStatus,
 )
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
+from volclone.flows.messages import public_error
+from volclone.flows.model import Undo
 from volclone.service.groups import GroupService
 from volclone.service.locks import Lock, volume_lock
 from volclone.service.quotas import QuotaService
@@ -54,7 +59,8 @@ _SNAP_CREATING = frozenset({SnapshotStatus.CREATING})
 
 class GroupSnapshotService:
     def __init__(self, repo: GroupSnapshots, snapshots: Snapshots, volumes: Volumes, groups: GroupService,
-                 backends: Backends, quotas: QuotaService | None = None, lock: Lock | None = None) -> None:
+                 backends: Backends, quotas: QuotaService | None = None, lock: Lock | None = None,
+                 leftovers: Leftovers | None = None) -> None:
         self.repo = repo
         self.snapshots = snapshots
         self.volumes = volumes
@@ -62,6 +68,7 @@ class GroupSnapshotService:
         self.backends = backends
         self.quotas = quotas
         self.lock: Lock = lock or (lambda name: contextlib.nullcontext())
+        self.leftovers = leftovers or Leftovers(volumes.db)
 
     # -- lookups ------------------------------------------------------------------------
     def get(self, who: Principal, project_id: str, group_snapshot_id: str) -> VolumeGroupSnapshot:
@@ -134,9 +141,9 @@ class GroupSnapshotService:
                 if changed:
                     raise InvalidVolume(f"Volume {changed[0]} changed state meanwhile; nothing was made, try again")
                 try:
-                    driver.create_snapshots_at_once([(s.volume_id, s.id) for s in made])
+                    driver.create_snapshots_at_once([(s.volume_id, s.id) for s in made], group_snapshot_id=gs.id)
                 except Exception:
-                    self._undo(driver, made)  # in case it acted and only its answer was lost
+                    self._undo(driver, made, gs.id, backend)  # in case it acted and only its answer was lost
                     raise
             except Exception:
                 log.exception("group snapshot %s of group %s failed", gs.id, group_id)
@@ -150,15 +157,27 @@ class GroupSnapshotService:
         assert done is not None
         return done
 
-    @staticmethod
-    def _undo(driver: GroupSnapshottable, made: builtins.list[Snapshot]) -> None:
-        if not isinstance(driver, Snapshottable):
+    def _undo(self, driver: GroupSnapshottable, made: builtins.list[Snapshot], group_snapshot_id: str,
+              backend: str) -> None:
+        if isinstance(driver, Snapshottable):
+            for snap in made:
+                try:
+                    driver.delete_snapshot(snap.id, snap.volume_id)  # a no-op if it is gone
+                except Exception:
+                    log.exception("could not remove snapshot %s of a failed group snapshot", snap.id)
+        if not isinstance(driver, GroupSnapshotCapable):
             return
-        for snap in made:
+        try:  # what the backend kept for the instant (RBD's group); a no-op if there is none
+            driver.delete_group_snapshot(group_snapshot_id)
+        except Exception as exc:
+            log.exception("could not remove group snapshot %s of a failed create; recorded to retry",
+                          group_snapshot_id)
             try:
-                driver.delete_snapshot(snap.id, snap.volume_id)  # a no-op if it is gone
+                self.leftovers.record(Leftover.new(group_snapshot_id, "create_group_snapshot",
+                                                   Undo.DELETE_GROUP_SNAPSHOT.value, group_snapshot_id, backend,
+                                                   public_error(exc)))
             except Exception:
-                log.exception("could not remove snapshot %s of a failed group snapshot", snap.id)
+                log.exception("the leftover group snapshot %s could not be recorded", group_snapshot_id)
 
     def _member_volumes(self, member_ids: builtins.list[str]) -> builtins.list[Volume]:
         vols = []

@@ -634,7 +634,8 @@ class LocalDriver(VolumeDriver, GroupSnapshotCapable, Attachable, Flattenable, S
     def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
         self.create_group_snapshot(snapshot_hold(snapshot_id), [volume_id])
 
-    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]]) -> None:
+    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]], *,
+                                 group_snapshot_id: str | None = None) -> None:
         """Cinder's group snapshot: ONE QMP transaction freezes every member (the group
         snapshot's consistency point, as for a clone-volumes set); then each frozen layer's hold
         is handed to its member snapshot, in one commit, so each is an ordinary snapshot."""

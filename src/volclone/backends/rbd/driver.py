@@ -32,6 +32,10 @@ not, so nothing of a group snapshot outlives :meth:`~RbdDriver.delete_group_snap
 A snapshot that COW clones still use moves to RBD's trash namespace and goes
 with its last child; deleting a volume flattens such children first.
 
+Cinder's group snapshots (:meth:`~RbdDriver.create_snapshots_at_once`) are the same one RBD
+group snapshot, named after the group snapshot record; each member's share of it is then a
+snapshot of its volume (``volclone.backends.rbd.members``).
+
 Attached volumes are not served by volclone: :meth:`~RbdDriver.initialize_connection`
 returns Cinder's ``rbd`` connection_info (pool/image, monitor addresses, auth) and the
 consumer's librbd (QEMU, krbd) talks to the cluster itself. Cross-backend clones read
@@ -62,6 +66,7 @@ from volclone.backends.base import (
     Extendable,
     GroupSnapshot,
     GroupSnapshotCapable,
+    GroupSnapshottable,
     QosLimitable,
     SnapshotReadable,
     Snapshottable,
@@ -72,6 +77,7 @@ from volclone.backends.base import (
     remove_made,
 )
 from volclone.backends.rbd import qos
+from volclone.backends.rbd.members import MemberSnapshots
 from volclone.backends.rbd.ports import RbdReader, RbdWriter
 from volclone.errors import BackendError
 
@@ -147,7 +153,7 @@ def snap_name(snapshot_id: str) -> str:
 
 
 class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable, VolumeImportable, Extendable,
-                ClonePlannable, Snapshottable, DataSwappable, QosLimitable):
+                ClonePlannable, Snapshottable, GroupSnapshottable, DataSwappable, QosLimitable):
     #: One RBD group snapshot of the sources' group.
     consistency_method = "rbd-group-snapshot"
 
@@ -169,6 +175,7 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         # time, and while `group snap create` holds its members' exclusive locks, librbd
         # refuses other snapshot operations on them with EBUSY.
         self._group_lock = threading.RLock()
+        self._members = MemberSnapshots(self)
 
     @classmethod
     def prepare_options(cls, options: Mapping[str, str]) -> dict[str, str]:
@@ -556,24 +563,35 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         for image in images:
             handle.remove_image(self._io, image["name"])
 
-    def _write_record(self, snapshot_id: str, members: Mapping[str, int]) -> None:
-        body = {"group": group_name(snapshot_id), "members": dict(members)}
+    def _write_record(self, snapshot_id: str, members: Mapping[str, int], *,
+                      snapshots: Mapping[str, str] | None = None) -> None:
+        """``snapshots``: a Cinder group snapshot's member snapshot ids (-> volume ids)."""
+        body: dict[str, object] = {"group": group_name(snapshot_id), "members": dict(members)}
+        if snapshots:
+            body["snapshots"] = dict(snapshots)
         self._io.write_full(record_name(snapshot_id), json.dumps(body, sort_keys=True).encode())
 
-    def _read_record(self, snapshot_id: str) -> dict[str, int] | None:
+    def _record(self, snapshot_id: str) -> dict[str, Any] | None:
         try:
             size, _ = self._io.stat(record_name(snapshot_id))
             raw = self._io.read(record_name(snapshot_id), size)
         except self._rados.ObjectNotFound:
             return None
-        return {vid: int(snap) for vid, snap in json.loads(raw)["members"].items()}
+        body: dict[str, Any] = json.loads(raw)
+        return body
+
+    def _read_record(self, snapshot_id: str) -> dict[str, int] | None:
+        body = self._record(snapshot_id)
+        return None if body is None else {vid: int(snap) for vid, snap in body["members"].items()}
 
     def _discard(self, snapshot_id: str) -> None:
-        """Remove a group snapshot: first its record (so it is never found half gone), then its
-        group, which takes the group's snapshots off every image it snapped. No-op if gone.
+        """Remove a group snapshot: first its members' pointers and its record (so it is never
+        found half gone), then its group, which takes the group's snapshots off every image it
+        snapped. No-op if gone.
 
         Another client's ``group snap create`` on the same images makes librbd refuse the
         snapshot removals with EBUSY for a moment: wait and retry."""
+        self._members.drop_pointers(self._record(snapshot_id) or {})
         try:
             self._io.remove_object(record_name(snapshot_id))
         except self._rados.ObjectNotFound:
@@ -601,7 +619,18 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         with self._group_lock, self._ceph(f"deleting group snapshot {snapshot_id}"):
             self._discard(snapshot_id)
 
+    # -- Cinder's group snapshots: one RBD group snapshot (backends/rbd/members.py) ------
+    def create_snapshots_at_once(self, members: Sequence[tuple[str, str]], *,
+                                 group_snapshot_id: str | None = None) -> None:
+        """ONE RBD group snapshot of every member's image (group ``volclone-<group snapshot id>``);
+        each member's share of it is then snapshot ``snapshot_id`` of its volume."""
+        for volume_id, snapshot_id in members:
+            _check_id("volume id", volume_id)
+            _check_id("snapshot id", snapshot_id)
+        self._members.create_at_once(members, group_snapshot_id)
+
     # -- snapshots of one volume (Cinder's): RBD snapshots of its image ---------------
+    # (or its share of a group snapshot: a group-namespace snapshot, reached by its id)
     def _user_snaps(self, image: Any) -> set[str]:
         return {sn["name"] for sn in image.list_snaps() if sn.get("namespace", self._rbd.RBD_SNAP_NAMESPACE_TYPE_USER)
                 == self._rbd.RBD_SNAP_NAMESPACE_TYPE_USER}
@@ -619,6 +648,8 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
     def snapshot_exists(self, snapshot_id: str, volume_id: str) -> bool:
         _check_id("snapshot id", snapshot_id)
         with self._ceph(f"looking up snapshot {snapshot_id}"):
+            if self._members.find(snapshot_id, volume_id) is not None:
+                return True
             try:
                 with self._rbd.Image(self._io, image_name(volume_id), read_only=True) as image:
                     return snap_name(snapshot_id) in self._user_snaps(image)
@@ -630,6 +661,8 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         _check_id("snapshot id", snapshot_id)
         name = snap_name(snapshot_id)
         with self._group_lock, self._ceph(f"deleting snapshot {snapshot_id}"):
+            if self._members.delete(snapshot_id):
+                return
             try:
                 with self._rbd.Image(self._io, image_name(volume_id)) as image:
                     if name in self._user_snaps(image):
@@ -644,6 +677,11 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         _check_id("snapshot id", snapshot_id)
         _check_id("volume id", new_volume_id)
         rbd, name, partial = self._rbd, snap_name(snapshot_id), partial_name(new_volume_id)
+        with self._ceph(f"making volume {new_volume_id} from snapshot {snapshot_id}"):
+            member = self._members.find(snapshot_id, volume_id)
+            if member is not None:  # a group-namespace snapshot: by id (COW on Ceph 19+, else a deep copy)
+                self._members.create_volume(new_volume_id, image_name(volume_id), member[1], size_gib)
+                return
         try:
             with self._ceph(f"making volume {new_volume_id} from snapshot {snapshot_id}"):
                 with rbd.Image(self._io, image_name(volume_id), read_only=True) as image:
@@ -673,6 +711,11 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         """``image.rollback_to_snap``: the image's data (and size) as the snapshot froze them."""
         _check_id("snapshot id", snapshot_id)
         name = snap_name(snapshot_id)
+        with self._group_lock, self._ceph(f"reverting volume {volume_id} to snapshot {snapshot_id}"):
+            member = self._members.find(snapshot_id, volume_id)
+            if member is not None:  # librbd rolls an image back to a user snapshot only
+                self._members.revert(image_name(volume_id), member[1])
+                return
         with self._group_lock, self._ceph(f"reverting volume {volume_id} to snapshot {snapshot_id}"), \
                 self._rbd.Image(self._io, image_name(volume_id)) as image:
             if name not in self._user_snaps(image):
@@ -759,14 +802,19 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
             image.set_snap_by_id(snap_id)
             return int(image.size())
 
-    def _make_clone(self, source: str, snap_id: int, clone_id: str) -> None:
-        """Make the clone under its temporary name, then give it its own."""
+    def _make_clone(self, source: str, snap_id: int, clone_id: str, size: int | None = None) -> None:
+        """Make the clone under its temporary name (grown to ``size`` bytes when that is bigger),
+        then give it its own."""
         partial = partial_name(clone_id)
         self._remove_image(partial, busy_wait=STALE_PARTIAL_WAIT_S)  # left by a crash
         if self.clone_method == COW:
             self._cow_clone(source, snap_id, partial)
         else:
             self._deep_copy(source, snap_id, partial)
+        if size is not None:
+            with self._rbd.Image(self._io, partial) as image:
+                if size > int(image.size()):
+                    image.resize(size)
         self._rbd.RBD().rename(self._io, partial, image_name(clone_id))
 
     def _cow_clone(self, source: str, snap_id: int, dest: str) -> None:
