@@ -711,10 +711,10 @@ class RbdDriver(VolumeDriver, GroupSnapshotCapable, Attachable, SnapshotReadable
         """``image.rollback_to_snap``: the image's data (and size) as the snapshot froze them."""
         _check_id("snapshot id", snapshot_id)
         name = snap_name(snapshot_id)
-        with self._group_lock, self._ceph(f"reverting volume {volume_id} to snapshot {snapshot_id}"):
+        with self._ceph(f"reverting volume {volume_id} to snapshot {snapshot_id}"):
             member = self._members.find(snapshot_id, volume_id)
             if member is not None:  # librbd rolls an image back to a user snapshot only
-                self._members.revert(image_name(volume_id), member[1])
+                self._members.revert(image_name(volume_id), member[1])  # data I/O: no group lock held
                 return
         with self._group_lock, self._ceph(f"reverting volume {volume_id} to snapshot {snapshot_id}"), \
                 self._rbd.Image(self._io, image_name(volume_id)) as image:
