@@ -145,13 +145,18 @@ def attached_status(attachments: Iterable[Attachment]) -> VolumeStatus:
     return VolumeStatus.AVAILABLE
 
 
-def mode_conflict(existing: Iterable[Attachment], mode: AttachMode) -> str | None:
+def mode_conflict(existing: Iterable[Attachment], mode: AttachMode, shared: bool = False) -> str | None:
     """Why a new attachment in ``mode`` can't join ``existing`` ones, or None if it can.
 
-    A volume is served through ONE export, writable or not: it is attached once
-    read-write, or any number of times read-only, never both.
+    A volume is served through ONE export, writable or not, so its attachments never mix
+    modes. Unless ``shared`` (a multiattach volume, or attachments all of one instance, as in
+    a live migration), a read-write attachment is its only one.
     """
     modes = {a.mode for a in existing}
+    if shared and modes and mode not in modes:
+        return f"it is attached {modes.pop().value}; its attachments share one export and can't mix modes"
+    if shared:
+        return None
     if AttachMode.RW in modes:
         return "it is attached read-write already; a read-write attachment is exclusive"
     if mode is AttachMode.RW and modes:

@@ -45,16 +45,39 @@ def status_of(env, volume_id: str) -> str:
     return str(env.user.ok("GET", f"/volumes/{volume_id}")["volume"]["status"])
 
 
-@pytest.fixture
-def vol(env):
-    """A new available volume; its attachments and the volume go at the end."""
-    v = env.user.create_volume(1, name=unique("att"))
-    yield v
+def _cleanup(env, v):
     for a in env.user.ok("GET", "/attachments", params={"volume_id": v["id"]}, headers=MV)["attachments"]:
         detach(env.user, a["id"])
     if env.user.request("GET", f"/volumes/{v['id']}").status_code == 200:
         set_status(env.server, v["id"], "available")
         env.user.ok("DELETE", f"/volumes/{v['id']}")
+
+
+@pytest.fixture
+def vol(env):
+    """A new available volume; its attachments and the volume go at the end."""
+    v = env.user.create_volume(1, name=unique("att"))
+    yield v
+    _cleanup(env, v)
+
+
+@pytest.fixture
+def multi_vol(env):
+    """A new available volume of a type with ``multiattach="<is> True"`` (several instances may share it)."""
+    vtype = env.admin.ok("POST", "/types", json={"volume_type": {
+        "name": unique("multi"), "extra_specs": {"multiattach": "<is> True"}}})["volume_type"]
+    v = env.user.create_volume(1, name=unique("att"), volume_type=vtype["id"])
+    assert v["multiattach"] is True
+    yield v
+    _cleanup(env, v)
+    env.admin.ok("DELETE", f"/types/{vtype['id']}")
+
+
+def attached(env, volume_id: str, mode: str, instance: str | None = None):
+    """POST /attachments and complete it (PUT with its connector): the volume is in-use."""
+    a = attach(env.user, volume_id, mode, instance)
+    return env.user.ok("PUT", f"/attachments/{a['id']}", json={"attachment": {"connector": {"host": "test-host"}}},
+                       headers=MV)["attachment"]
 
 
 # -- auth and microversions ------------------------------------------------------
@@ -146,9 +169,10 @@ def test_an_attachment_without_a_connector_is_reserved_until_completed(env, vol)
     assert not unreachable(uri_of(done))
 
 
-def test_read_only_attachments_share_one_export(env, vol):
-    one = attach(env.user, vol["id"], "ro")
-    two = attach(env.user, vol["id"], "ro")
+def test_read_only_attachments_share_one_export(env, multi_vol):
+    vol = multi_vol
+    one = attached(env, vol["id"], "ro")
+    two = attach(env.user, vol["id"], "ro")  # another instance, once the first is in-use (Cinder's rule)
     assert one["attach_mode"] == two["attach_mode"] == "ro"
     assert one["connection_info"]["data"]["access_mode"] == "ro"
     assert uri_of(one) == uri_of(two)
@@ -227,12 +251,43 @@ def test_a_clone_still_creating_is_400(env, vol):
         env.user.ok("DELETE", f"/volumes/{clone_id}")
 
 
-@pytest.mark.parametrize("first, second", [("rw", "rw"), ("rw", "ro"), ("ro", "rw")])
-def test_a_read_write_attachment_is_exclusive(env, vol, first, second):
-    attach(env.user, vol["id"], first)
+@pytest.mark.parametrize("first, second", [("rw", "rw"), ("rw", "ro"), ("ro", "rw"), ("ro", "ro")])
+@pytest.mark.parametrize("complete", [False, True])
+def test_another_instance_cannot_attach_a_volume_that_is_not_multiattach(env, vol, first, second, complete):
+    (attached if complete else lambda e, v, m: attach(e.user, v, m))(env, vol["id"], first)
     with changes_nothing(env.server):
         assert_fault(env.user.request("POST", "/attachments", json=create_body(vol["id"], mode=second), headers=MV),
-                     400, "attached")
+                     400, f"must be available to reserve, but the current status is "
+                          f"{'in-use' if complete else 'attaching'}")
+
+
+@pytest.mark.parametrize("first, second", [("rw", "ro"), ("ro", "rw")])
+def test_the_attachments_of_a_multiattach_volume_do_not_mix_modes(env, multi_vol, first, second):
+    attached(env, multi_vol["id"], first)
+    with changes_nothing(env.server):
+        assert_fault(env.user.request("POST", "/attachments", json=create_body(multi_vol["id"], mode=second),
+                                      headers=MV), 400, "mix modes")
+
+
+def test_a_multiattach_volume_serves_several_instances_read_write(env, multi_vol):
+    one = attached(env, multi_vol["id"], "rw", "vm-a")
+    two = attached(env, multi_vol["id"], "rw", "vm-b")
+    assert uri_of(one) == uri_of(two) and status_of(env, multi_vol["id"]) == "in-use"
+    servers = {a["server_id"] for a in env.user.ok("GET", f"/volumes/{multi_vol['id']}")["volume"]["attachments"]}
+    assert servers == {"vm-a", "vm-b"}
+    detach(env.user, one["id"])
+    assert not unreachable(uri_of(two)) and status_of(env, multi_vol["id"]) == "in-use"
+
+
+def test_the_same_instance_gets_a_second_attachment_for_its_live_migration(env, vol):
+    server = str(uuid.uuid4())
+    source = attached(env, vol["id"], "rw", server)
+    dest = env.user.ok("POST", "/attachments", json=create_body(vol["id"], instance_uuid=server,
+                                                                connector={"host": "dest"}), headers=MV)["attachment"]
+    assert dest["attach_mode"] == "rw" and uri_of(dest) == uri_of(source)
+    assert status_of(env, vol["id"]) == "in-use"
+    detach(env.user, source["id"])  # the migration is done
+    assert not unreachable(uri_of(dest)) and status_of(env, vol["id"]) == "attaching"
 
 
 @pytest.mark.parametrize("fields, needle", [
@@ -367,8 +422,9 @@ def test_a_bad_action_is_400(env, vol, body, needle):
         assert_fault(action(env, vol["id"], body), 400, needle)
 
 
-def test_legacy_detach_needs_an_id_when_there_are_several(env, vol):
-    attach(env.user, vol["id"], "ro")
+def test_legacy_detach_needs_an_id_when_there_are_several(env, multi_vol):
+    vol = multi_vol
+    attached(env, vol["id"], "ro")
     attach(env.user, vol["id"], "ro")
     with changes_nothing(env.server):
         assert_fault(action(env, vol["id"], {"os-detach": {}}), 400, "attachment_id")

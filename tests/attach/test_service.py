@@ -62,9 +62,10 @@ class Parts:
         self.volumes = VolumeService(repos.Volumes(db), repos.Groups(db), self.types, backends, self.rows)
         self.attachments = AttachmentService(self.rows, repos.Volumes(db), backends)
 
-    def volume(self, backend: str = "serving") -> str:
-        vtype = self.types.repo.by_name(backend) or self.types.create(
-            Principal("admin", True), backend, extra_specs={"volume_backend_name": backend})
+    def volume(self, backend: str = "serving", multiattach: bool = False) -> str:
+        name = f"{backend}-multi" if multiattach else backend
+        specs = {"volume_backend_name": backend, **({"multiattach": "<is> True"} if multiattach else {})}
+        vtype = self.types.repo.by_name(name) or self.types.create(Principal("admin", True), name, extra_specs=specs)
         return self.volumes.create(WHO, "p1", 1, volume_type=vtype.id).id
 
     def status(self, volume_id: str) -> VolumeStatus:
@@ -95,14 +96,14 @@ def test_a_failing_backend_leaves_no_attachment(parts):
 
 
 def test_statuses_follow_the_attachments(parts):
-    vid = parts.volume()
+    vid = parts.volume(multiattach=True)  # two instances: a multiattach volume (Cinder's rule)
     one = parts.attachments.create(WHO, "p1", vid, "i1", mode=AttachMode.RO)
     assert (one.status, parts.status(vid)) == (AttachStatus.RESERVED, VolumeStatus.RESERVED)
     assert parts.serving.served == {}
+    parts.attachments.complete(WHO, "p1", one.id, {"host": "h1"})
+    assert parts.status(vid) is VolumeStatus.IN_USE and parts.serving.served == {vid: False}
     two = parts.attachments.create(WHO, "p1", vid, "i2", {"host": "h2"}, AttachMode.RO)
-    assert parts.status(vid) is VolumeStatus.ATTACHING and parts.serving.served == {vid: False}
-    parts.attachments.complete(WHO, "p1", one.id)
-    assert parts.status(vid) is VolumeStatus.IN_USE
+    assert (two.status, parts.status(vid)) == (AttachStatus.ATTACHING, VolumeStatus.IN_USE)
     assert [a.id for a in parts.attachments.delete(WHO, "p1", one.id)] == [two.id]
     assert parts.status(vid) is VolumeStatus.ATTACHING and parts.serving.served == {vid: False}
     parts.attachments.delete(WHO, "p1", two.id)

@@ -8,7 +8,7 @@ import subprocess
 import uuid
 from typing import Any
 
-from .conftest import POOL, RbdEnv, pattern
+from .conftest import BACKEND, POOL, RbdEnv, pattern
 
 #: The attachments API is 3.27; os-complete is 3.44 and the body's mode 3.54.
 MV = {"OpenStack-API-Version": "volume 3.54"}
@@ -68,10 +68,18 @@ def test_an_rbd_attachment_gives_cinder_rbd_connection_info(rbd_env: RbdEnv) -> 
     clone = p["details"]["results"][vid]
     assert e.read(clone, 1024 * 1024, 64 * 1024) == pattern(0x7E, 64 * 1024)
 
-    # Read-only attachments (any number of them) say so; QEMU opens the image read-only.
+    # Read-only attachments say so; QEMU opens the image read-only. Two servers share the clone
+    # once it is multiattach (retyped to a ceph type with multiattach="<is> True"; Cinder's rule),
+    # the second after the first is completed (in-use).
     e.user.ok("DELETE", f"/attachments/{a['id']}", headers=MV)
     assert e.volume(vid)["status"] == "available"
-    ro = [attach(e, clone, "ro") for _ in range(2)]
+    multi = e.admin.ok("POST", "/types", json={"volume_type": {"name": f"ceph-multi-{uuid.uuid4().hex[:6]}",
+                       "extra_specs": {"volume_backend_name": BACKEND, "multiattach": "<is> True"}}})["volume_type"]
+    e.user.ok("POST", f"/volumes/{clone}/action", json={"os-retype": {"new_type": multi["id"]}})
+    assert e.volume(clone)["multiattach"] is True
+    ro = [attach(e, clone, "ro")]
+    e.user.ok("POST", f"/attachments/{ro[0]['id']}/action", json={"os-complete": None}, headers=MV)
+    ro.append(attach(e, clone, "ro"))
     assert [r["connection_info"]["data"]["access_mode"] for r in ro] == ["ro", "ro"]
     assert ro[0]["connection_info"]["data"]["name"] == f"{POOL}/volume-{clone}"
     qemu_io(ro[0]["connection_info"], "read -P 0x7e 1M 64k")
@@ -79,3 +87,4 @@ def test_an_rbd_attachment_gives_cinder_rbd_connection_info(rbd_env: RbdEnv) -> 
     for r in ro:
         e.user.ok("DELETE", f"/attachments/{r['id']}", headers=MV)
     e.delete(vid, clone)
+    e.admin.ok("DELETE", f"/types/{multi['id']}")

@@ -71,6 +71,9 @@ SERVICES_OFF = ("nova", "glance", "neutron", "swift", "horizon")
 FEATURES_ON = ("snapshot", "clone", "extend_volume_with_snapshot", "enable_volume_image_dep_tests")
 FEATURES_OFF = ("backup", "multi_backend", "manage_volume", "manage_snapshot",
                 "replication", "extend_attached_volume", "extend_attached_encrypted_volume")
+#: Tempest reads volume_multiattach from [compute-feature-enabled] (also in the volume tests:
+#: VolumeRetypeMultiattachTest); with nova off, no compute test runs, so only the volume ones see it.
+COMPUTE_FEATURES_ON = ("volume_multiattach",)
 
 
 def tempest_bin(name: str) -> str:
@@ -86,6 +89,7 @@ def tempest_conf(keystone: Keystone, min_version: str, max_version: str, log_fil
     # The aliases volclone's GET /extensions lists (the default, "all", expects Cinder's every one).
     extensions = ", ".join(alias for _, alias, _ in EXTENSIONS)
     features = "\n".join([*(f"{name} = True" for name in FEATURES_ON), *(f"{name} = False" for name in FEATURES_OFF)])
+    compute_features = "\n".join(f"{name} = True" for name in COMPUTE_FEATURES_ON)
     return f"""\
 [DEFAULT]
 log_file = {log_file}
@@ -118,6 +122,8 @@ storage_protocol = {PROTOCOLS["local"]}
 [volume-feature-enabled]
 api_extensions = {extensions}
 {features}
+[compute-feature-enabled]
+{compute_features}
 """
 
 

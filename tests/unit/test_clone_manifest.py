@@ -17,7 +17,9 @@ def attach(fast: Fast, volume_id: str, instance: str, mode: AttachMode = AttachM
 
 
 def test_the_manifest_lists_the_set_in_request_order(fast: Fast) -> None:
-    data = fast.volume(2, "data", metadata={"app": "db", "tier": "gold"})
+    # attached to two servers: a multiattach volume (Cinder's rule)
+    fast.svc.types.create(fast.admin, "multi", extra_specs={"multiattach": "<is> True"})
+    data = fast.volume(2, "data", metadata={"app": "db", "tier": "gold"}, volume_type="multi")
     logs = fast.volume(1, "logs")
     boot = fast.volume(1, "boot")
     fast.svc.volumes.set_bootable(fast.who, "p1", boot.id, True)

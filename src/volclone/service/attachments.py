@@ -10,8 +10,13 @@ The rules:
 
 * the volume must exist in the project (404) and be ``available``, ``reserved``,
   ``attaching`` or ``in-use``; ``creating``, ``error``, ``deleting``... are 400s;
-* a volume is served through ONE export, writable or not: it is attached once
-  read-write, or any number of times read-only, never both (400 otherwise);
+* who may share the volume is Cinder's multiattach rule (:mod:`volclone.service.multiattach`):
+  ``POST /attachments`` reserves a volume that is ``available`` (or ``in-use`` when it is
+  multiattach), or one the same instance has an attachment of already (live migration); an
+  attachment of another instance never joins a volume that is not multiattach (400);
+* a volume is served through ONE export, writable or not: its attachments never mix modes,
+  and a read-write one is its only one unless they share it (a multiattach volume, or one
+  instance's attachments) (400 otherwise);
 * an attachment made with a connector is served at once (``attaching``); one made
   without is only ``reserved`` until a connector comes with its completion;
 * the volume's status follows its attachments: ``in-use`` once one is completed
@@ -47,11 +52,11 @@ from volclone.domain import (
     mode_conflict,
 )
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
+from volclone.service.multiattach import RESERVABLE, other_instance_refusal, reserve_refusal, shares_export
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
 
-_AVAILABLE = frozenset({VolumeStatus.AVAILABLE})
 _IN_USE = frozenset({VolumeStatus.IN_USE})
 _DETACHING = frozenset({VolumeStatus.DETACHING})
 #: What ``os-reset_status`` may set: every status volclone has (Cinder's list, and its own).
@@ -125,10 +130,11 @@ class AttachmentService:
         connector = dict(connector or {})
         with self._lock:
             return self._attach(project_id, volume_id, instance_uuid, connector, self._mode(mode, connector),
-                                serve=bool(connector))
+                                serve=bool(connector), reserving=True)
 
     def _attach(self, project_id: str, volume_id: str, instance_uuid: str | None, connector: dict[str, Any],
-                asked: AttachMode | None, serve: bool) -> Attachment:
+                asked: AttachMode | None, serve: bool, reserving: bool = False) -> Attachment:
+        """``reserving``: Cinder's reservation rule of ``POST /attachments`` applies too."""
         vol = self._volume(project_id, volume_id)
         driver = self.driver_for(vol.backend)
         # A read-only volume (os-update_readonly_flag) is attached read-only; asking for
@@ -136,7 +142,11 @@ class AttachmentService:
         if vol.readonly and asked is AttachMode.RW:
             raise InvalidVolume(f"Invalid attaching mode 'rw' for volume {volume_id}: it is read-only.")
         mode = asked or (AttachMode.RO if vol.readonly else AttachMode.RW)
-        self._check_attachable(vol, mode)
+        why = (reserve_refusal(vol, instance_uuid) if reserving and vol.status in ATTACHABLE else None) \
+            or other_instance_refusal(vol, instance_uuid)
+        if why:
+            raise InvalidVolume(why)
+        self._check_attachable(vol, mode, shares_export(vol, instance_uuid))
         a = Attachment(id=str(uuid.uuid4()), volume_id=volume_id, project_id=project_id,
                        instance_uuid=instance_uuid, mode=mode,
                        status=AttachStatus.ATTACHING if serve else AttachStatus.RESERVED,
@@ -223,6 +233,9 @@ class AttachmentService:
                 a = self._attach(project_id, volume_id, instance_uuid, connector, mode, serve=True)
             else:
                 a = pending[0]
+                why = other_instance_refusal(vol, instance_uuid, ignore=a.id)
+                if why:
+                    raise InvalidVolume(why)
                 if mode is not None and mode is not a.mode:
                     raise BadRequest(f"volume {volume_id} was connected {a.mode.value}; os-attach can't "
                                      f"make it {mode.value}")
@@ -260,11 +273,13 @@ class AttachmentService:
 
     # -- Nova's status steps around the older actions (Cinder's rules) ----------------
     def reserve(self, who: Principal, project_id: str, volume_id: str) -> None:
-        """``os-reserve``: ``available`` -> ``attaching``, before Nova connects it."""
+        """``os-reserve``: ``available`` (or ``in-use``, multiattach) -> ``attaching``, before Nova
+        connects it."""
         vol = self._volume(project_id, volume_id)
-        if not self.volumes.set_status([volume_id], VolumeStatus.ATTACHING, only_from=_AVAILABLE):
-            raise InvalidVolume(f"Volume status must be available to reserve, but the status is "
-                                f"{vol.status.value}.")
+        allowed = RESERVABLE[vol.multiattach]
+        if not self.volumes.set_status([volume_id], VolumeStatus.ATTACHING, only_from=frozenset(allowed)):
+            raise InvalidVolume(f"Volume status must be {' or '.join(s.value for s in allowed)} to reserve, "
+                                f"but the status is {vol.status.value}.")
 
     def unreserve(self, who: Principal, project_id: str, volume_id: str) -> None:
         """``os-unreserve``: out of ``attaching``, to what the attachments say (``available``
@@ -379,11 +394,11 @@ class AttachmentService:
             return from_connector
         return mode
 
-    def _check_attachable(self, vol: Volume, mode: AttachMode) -> None:
+    def _check_attachable(self, vol: Volume, mode: AttachMode, shared: bool) -> None:
         if vol.status not in ATTACHABLE:
             raise InvalidVolume(f"volume {vol.id} is {vol.status.value}; only available or in-use "
                                 "volumes can be attached")
-        why = mode_conflict(vol.attachments, mode)
+        why = mode_conflict(vol.attachments, mode, shared)
         if why:
             raise InvalidVolume(f"volume {vol.id} can't be attached {mode.value}: {why}")
 

@@ -7,7 +7,9 @@ that is another one (Cinder's retype with ``migration_policy=on-demand``)::
 
 Checks, in Cinder's order, and nothing changes unless all pass: the policy (the API checked
 ``volume:retype``), ``migration_policy`` (400), the new type (404), the status (``available`` or
-``in-use``, 400), a migration already running (400), the same type (400). A type on another
+``in-use``, 400), a migration already running (400), the same type (400), a change of the
+volume's multiattach flag while it is not ``available`` (400, Cinder's; the flag follows the
+new type's ``multiattach`` extra spec, :mod:`volclone.service.multiattach`). A type on another
 backend needs ``migration_policy=on-demand`` (else 400, as Cinder's scheduler refuses), an
 ``available`` volume without snapshots (an attached one would have to be copied while it is
 written, which volclone does not do: 400), and backends that can copy (400 ``CapabilityMissing``).
@@ -45,7 +47,8 @@ from volclone.db.repos import Volumes
 from volclone.domain import Principal, Volume, VolumeStatus, VolumeType
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
 from volclone.service.locks import volume_lock
-from volclone.service.volumes import Backends, VolumeService
+from volclone.service.multiattach import retype_refusal
+from volclone.service.volumes import Backends, VolumeService, is_multiattach
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,9 @@ class Retyper:
         if vtype.id == vol.volume_type_id:
             raise InvalidVolume(f"Retype requires a different type; volume {volume_id} is already of type "
                                 f"{vtype.name}.")
+        why = retype_refusal(vol, is_multiattach(vtype))
+        if why:
+            raise BadRequest(why)
         if self.volumes.groups.grouped(volume_id):
             raise InvalidVolume(f"volume {volume_id} is being cloned or reverted; retype it when that ends")
         target = self.backends.name_for(vtype)
@@ -119,8 +125,11 @@ class Retyper:
             return self._migrate(vol, vtype, source, dest, target)
 
     def _change_type(self, vol: Volume, vtype: VolumeType) -> Volume:
-        # Conditional: a volume that changed status since it was read is not retyped behind its back.
-        changed = self.volumes.repo.update_if(vol.id, RETYPABLE, volume_type_id=vtype.id)
+        # Conditional: a volume that changed status since it was read is not retyped behind its back
+        # (one whose multiattach flag changes only while it is still available).
+        multiattach = is_multiattach(vtype)
+        only_from = RETYPABLE if multiattach == vol.multiattach else frozenset({VolumeStatus.AVAILABLE})
+        changed = self.volumes.repo.update_if(vol.id, only_from, volume_type_id=vtype.id, multiattach=multiattach)
         if changed is None:
             raise InvalidVolume(f"volume {vol.id} changed state; try again")
         log.info("volume %s retyped to %s (backend %s)", vol.id, vtype.name, vol.backend)
@@ -138,7 +147,7 @@ class Retyper:
             snap = source.create_group_snapshot(snap_id, [vol.id])
             copy_from_group_snapshot(source, snap, dest, {vol.id: vol.id})
             if repo.update_if(vol.id, _RETYPING, backend=target, volume_type_id=vtype.id,
-                              migration_status=COMPLETING) is None:
+                              multiattach=is_multiattach(vtype), migration_status=COMPLETING) is None:
                 raise InvalidVolume(f"volume {vol.id} changed state during its migration")
         except Exception:
             log.exception("migrating volume %s from backend %s to %s failed", vol.id, vol.backend, target)
