@@ -40,6 +40,7 @@ from volclone.db.reserve import SpaceReserve
 from volclone.db.services import ServiceRecords
 from volclone.db.snapshots import Snapshots
 from volclone.db.transfers import Transfers
+from volclone.db.type_encryption import TypeEncryptions
 from volclone.domain import BackendConfig
 from volclone.errors import BadRequest, Conflict, VolcloneError
 from volclone.flows.engine import FlowRunner, SharedConnectionBackend
@@ -60,6 +61,7 @@ from volclone.service.reaper import Reaper
 from volclone.service.services import ServiceDirectory
 from volclone.service.snapshots import SnapshotService
 from volclone.service.transfers import TransferService
+from volclone.service.type_encryption import TypeEncryptionService
 from volclone.service.volumes import Backends
 
 if TYPE_CHECKING:
@@ -196,6 +198,8 @@ def build(settings: Settings, with_backends: bool = True,
         configured = add_configured(backends, configs)
     volumes, groups = repos.Volumes(db), repos.Groups(db)
     types = VolumeTypeService(repos.VolumeTypes(db), repos.ConfigValues(db))
+    type_encryption = TypeEncryptionService(TypeEncryptions(db), types)
+    types.encryption_of = type_encryption.repo.get  # no volumes of an encrypted type (no key manager)
     quotas = QuotaService(Quotas(db), settings.quota_defaults, settings.quota_reservation_expire_s)
     runner: FlowRunner = (BoardRunner(db.engine, settings.jobboard_url) if api
                           else FlowRunner(db.engine, settings.flow_workers))
@@ -283,7 +287,7 @@ def build(settings: Settings, with_backends: bool = True,
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types, volume_service,
                    clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy,
                    snapshots=snapshots, transfers=transfers, messages=messages, qos=qos, group_types=group_types,
-                   groups=group_service, group_snapshots=group_snapshots)
+                   groups=group_service, group_snapshots=group_snapshots, type_encryption=type_encryption)
 
 
 def _remote_drivers(settings: Settings, configs: list[BackendConfig],

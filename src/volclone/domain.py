@@ -461,6 +461,30 @@ class QosSpecs:
         return {k: int(v) for k, v in self.specs.items() if k in QOS_LIMIT_KEYS and int(v) > 0}
 
 
+class ControlLocation(str, enum.Enum):
+    """Where a volume type's encryption is done (Cinder's ``control_location``): by the hypervisor
+    host that attaches the volume (``front-end``, os-brick's encryptors) or by the storage (``back-end``)."""
+
+    FRONT_END = "front-end"
+    BACK_END = "back-end"
+
+
+@dataclass(frozen=True)
+class TypeEncryption:
+    """A volume type's encryption (Cinder's ``encryption`` row): what every volume of the type is
+    to be encrypted with. ``provider`` is ``luks``, ``plain`` or an encryptor's class path (Cinder
+    takes any string here and checks it when a volume is made); ``key_size`` is in bits."""
+
+    encryption_id: str
+    volume_type_id: str
+    provider: str
+    control_location: ControlLocation
+    cipher: str | None = None
+    key_size: int | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
 class GroupStatus(str, enum.Enum):
     """A generic volume group's status (Cinder's ``fields.GroupStatus``)."""
 

@@ -32,9 +32,10 @@ METHODS = {"get", "put", "post", "delete", "patch"}
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,"
           "response_schema_conformance,unsupported_method,allow_header_conformance,missing_required_header,"
           "ignored_auth")
-#: Bounds of one run: test cases per operation and phase, and seconds for the whole run.
+#: Bounds of one run: test cases per operation and phase, and seconds for the whole run (a bound,
+#: not a measure: at 30 s a loaded two-core machine left 1 to 3 of the 128 operations untested).
 MAX_EXAMPLES = 15
-MAX_SECONDS = 30
+MAX_SECONDS = 45
 PROGRESS = "/v3/{project_id}/clone-volumes/get_progress"
 
 
@@ -71,7 +72,7 @@ def test_every_path_parameter_is_declared(doc):
 
 def test_the_types_operations_take_the_project_id(doc):
     types = [o for o in operations(doc) if o[1].startswith("/v3/{project_id}/types")]
-    assert len(types) == 13
+    assert len(types) == 18  # 5 of them a type's encryption
     for method, path, op in types:
         assert "project_id" in params(op, "path"), f"{method} {path}"
 

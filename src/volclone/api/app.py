@@ -33,6 +33,7 @@ from volclone.api import (
     services,
     snapshots,
     transfers,
+    type_encryption,
     types,
     versions,
     volume_actions,
@@ -131,7 +132,7 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
                volume_actions.router, quotas.router, log_levels.router, services.router, snapshots.router,
                zones.router, extensions.router, resource_filters.router, default_types.router,
                *transfers.routers, messages.router, qos.router, pools.router,
-               group_types.router, groups.router, group_snapshots.router)
+               group_types.router, groups.router, group_snapshots.router, type_encryption.router)
     for router in routers:
         app.include_router(router)
     # The routes as the auth middleware matches them to find their policy rule (before routing).

@@ -29,6 +29,8 @@ EXTENSIONS = (
     ("TypesManage", "os-types-manage", "Create, update and delete volume types."),
     ("VolumeActions", "os-volume-actions", "Volume actions: attach, detach, connections, extend, flags."),
     ("VolumeTenantAttribute", "os-vol-tenant-attr", "A volume's project as os-vol-tenant-attr:tenant_id."),
+    ("VolumeTypeEncryption", "encryption", "A volume type's encryption (no volume is made of an encrypted type: "
+     "volclone has no key manager)."),
     ("VolumeTypeAccess", "os-volume-type-access", "Private volume types and the projects granted them."),
     ("VolumeTransfer", "os-volume-transfer", "Volume transfers between projects: offer, accept with the auth key."),
 )

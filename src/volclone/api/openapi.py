@@ -557,6 +557,16 @@ _Q = "/v3/{project_id}/os-quota-sets/{target_project_id}"
 _S = "/v3/{project_id}/snapshots/{snapshot_id}"
 _SNAPSHOT = _obj(snapshot=_ref(Snapshot))
 _QS = "/v3/{project_id}/qos-specs"
+_ENC = "/v3/{project_id}/types/{type_id}/encryption"
+_NULLABLE_STRING: Schema = {"type": ["string", "null"]}
+#: A type's encryption, as Cinder shows it (Tempest's schema): ``{}`` for a type without one.
+_ENCRYPTION_FIELDS: dict[str, Schema] = {
+    "volume_type_id": {"type": "string"}, "encryption_id": {"type": "string"}, "provider": {"type": "string"},
+    "cipher": _NULLABLE_STRING, "key_size": {"type": ["integer", "null"]},
+    "control_location": {"enum": ["front-end", "back-end"]}, "created_at": {"type": "string"},
+    "updated_at": _NULLABLE_STRING, "deleted": {"type": "boolean"}, "deleted_at": {"type": "null"}}
+_ENCRYPTION: Schema = {"type": "object", "properties": _ENCRYPTION_FIELDS, "additionalProperties": False}
+_ENCRYPTION_GIVEN = _obj(encryption={**_ENCRYPTION, "required": []})
 _QOS = _obj(qos_specs=_ref(QosSpecs), links={"type": "array", "items": _ref(Link)})
 _DEFAULT_TYPE_ITEM = _obj(project_id={"type": "string"}, volume_type_id={"type": "string"})
 _DEFAULT_TYPE_OK: dict[int, Schema | None] = {200: _obj(default_type=_DEFAULT_TYPE_ITEM)}
@@ -633,6 +643,11 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
     ("PUT", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {200: _ONE_STRING},
     ("DELETE", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {202: None},
+    ("GET", _ENC): {200: _ENCRYPTION},
+    ("POST", _ENC): {200: _obj(encryption={**_ENCRYPTION, "required": ["volume_type_id", "encryption_id"]})},
+    ("GET", _ENC + "/{key}"): {200: {**_ENCRYPTION, "minProperties": 1, "maxProperties": 1}},
+    ("PUT", _ENC + "/{encryption_id}"): {200: _ENCRYPTION_GIVEN},
+    ("DELETE", _ENC + "/{encryption_id}"): {202: None},
     ("GET", _QS): {200: _obj(qos_specs=_list_of(QosSpecs))},
     ("POST", _QS): {200: _QOS},
     ("GET", _QS + "/{qos_id}"): {200: _QOS},

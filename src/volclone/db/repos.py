@@ -31,6 +31,7 @@ from volclone.db.schema import (
     QosTypeRow,
     SettingRow,
     TokenRow,
+    TypeEncryptionRow,
     VolumeRow,
     VolumeTypeAccessRow,
     VolumeTypeRow,
@@ -154,6 +155,7 @@ class VolumeTypes:
         with _transaction(self.db) as s:
             s.execute(delete(VolumeTypeAccessRow).where(VolumeTypeAccessRow.volume_type_id == type_id))
             s.execute(delete(QosTypeRow).where(QosTypeRow.volume_type_id == type_id))
+            s.execute(delete(TypeEncryptionRow).where(TypeEncryptionRow.volume_type_id == type_id))
             s.execute(delete(VolumeTypeRow).where(VolumeTypeRow.id == type_id))
 
     # -- type access: the projects granted a private type -----------------------------------

@@ -370,3 +370,18 @@ class QosTypeRow(Base):
     volume_type_id: Mapped[str] = mapped_column(ForeignKey("volume_types.id"), primary_key=True)
     qos_specs_id: Mapped[str] = mapped_column(ForeignKey("qos_specs.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TypeEncryptionRow(Base):
+    """A volume type's encryption (Cinder's ``encryption``): at most one per type. Deleted outright
+    (Cinder soft-deletes it; its ``deleted`` is always false here)."""
+
+    __tablename__ = "volume_type_encryption"
+    encryption_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    volume_type_id: Mapped[str] = mapped_column(ForeignKey("volume_types.id"), unique=True)
+    provider: Mapped[str] = mapped_column(String(255))
+    cipher: Mapped[str | None] = mapped_column(String(255))
+    key_size: Mapped[int | None] = mapped_column(Integer)
+    control_location: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -15,6 +15,7 @@
     svc.messages.page(who, project, PageQuery())            # failures told after the fact
     svc.qos.associate(admin, qos_id, type_id)       # QoS specs, enforced by the backends
     group = svc.groups.create(who, project, group_type="gt", volume_types=["__DEFAULT__"])
+    svc.type_encryption.create(admin, type_id, {"provider": "luks", "control_location": "front-end"})
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ from volclone.service.quotas import QuotaService
 from volclone.service.services import ServiceDirectory
 from volclone.service.snapshots import SnapshotService
 from volclone.service.transfers import TransferService
+from volclone.service.type_encryption import TypeEncryptionService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
 __all__ = ["AttachmentService", "AuthService", "CloneService", "GroupService", "GroupSnapshotService",
            "GroupTypeService", "MessageService", "Policy", "QosService", "QuotaService", "Service",
-           "ServiceDirectory", "SnapshotService", "TransferService", "VolumeService", "VolumeTypeService"]
+           "ServiceDirectory", "SnapshotService", "TransferService", "TypeEncryptionService", "VolumeService",
+           "VolumeTypeService"]
 
 
 class Service:
@@ -49,8 +52,10 @@ class Service:
                  snapshots: SnapshotService | None = None, transfers: TransferService | None = None,
                  messages: MessageService | None = None, qos: QosService | None = None,
                  group_types: GroupTypeService | None = None, groups: GroupService | None = None,
-                 group_snapshots: GroupSnapshotService | None = None) -> None:
+                 group_snapshots: GroupSnapshotService | None = None,
+                 type_encryption: TypeEncryptionService | None = None) -> None:
         self.auth = auth
+        self.type_encryption = type_encryption
         self.transfers = transfers
         self.messages = messages
         self.qos = qos

@@ -298,6 +298,8 @@ class CloneService:
             raise BadRequest(f"with the prefix {self.prefix()!r}, {given} makes a clone name longer than "
                              f"{MAX_NAME} characters")
         clone_types = {vid: target or self.types.get(found[vid].volume_type_id) for vid in ids}
+        for vtype in clone_types.values():
+            self.types.refuse_if_encrypted(vtype)
         # Onto another backend the copy is the clone: no full copy at the snapshot.
         cross = target_backend != backend
         clones = [

@@ -228,6 +228,16 @@ API_RULES = [
           "PUT /types/{type_id}/extra_specs/{key}"),
     _rule("volume_extension:types_extra_specs:delete", ADMIN_API, "Delete one extra spec of a volume type.",
           "DELETE /types/{type_id}/extra_specs/{key}"),
+    # a volume type's encryption (admin-only, as in Cinder)
+    _rule("volume_extension:volume_type_encryption:get", ADMIN_API,
+          "Show a volume type's encryption, or one of its fields.",
+          "GET /types/{type_id}/encryption", "GET /types/{type_id}/encryption/{key}"),
+    _rule("volume_extension:volume_type_encryption:create", ADMIN_API, "Give a volume type its encryption.",
+          "POST /types/{type_id}/encryption"),
+    _rule("volume_extension:volume_type_encryption:update", ADMIN_API, "Change a volume type's encryption.",
+          "PUT /types/{type_id}/encryption/{encryption_id}"),
+    _rule("volume_extension:volume_type_encryption:delete", ADMIN_API, "Remove a volume type's encryption.",
+          "DELETE /types/{type_id}/encryption/{encryption_id}"),
     # group types and their specs (microversion 3.11)
     _rule("group:group_types:get", ADMIN_OR_READER,
           "List and show group types (volclone's own name: Cinder checks no rule; a private type is an admin's).",

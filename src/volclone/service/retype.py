@@ -86,6 +86,7 @@ class Retyper:
             vtype = self.volumes.types.find(new_type, who)
         except NotFound:
             raise NotFound(f"Volume type {new_type} could not be found.") from None
+        self.volumes.types.refuse_if_encrypted(vtype)
         if vol.status not in RETYPABLE:
             raise InvalidVolume(f"Volume status must be available or in-use, but current status is: "
                                 f"{vol.status.value}.")

@@ -18,6 +18,7 @@ from volclone.domain import (
     Group,
     GroupStatus,
     Principal,
+    TypeEncryption,
     Volume,
     VolumeQuery,
     VolumeStatus,
@@ -134,6 +135,19 @@ class VolumeTypeService:
         self.repo = types
         #: Where each project's own default type is kept (3.62's default-types), if anywhere.
         self.settings = settings
+        #: A type's encryption, if it has one (bootstrap sets it: service/type_encryption.py).
+        self.encryption_of: Callable[[str], TypeEncryption | None] = lambda type_id: None
+
+    def refuse_if_encrypted(self, vtype: VolumeType) -> None:
+        """400 if ``vtype`` has an encryption: a volume of it would need a key from a key manager
+        (Cinder asks Barbican for one as it creates the volume), and volclone has none. Never a
+        volume that its type says is encrypted and that is not."""
+        enc = self.encryption_of(vtype.id)
+        if enc is not None:
+            raise BadRequest(f"volume type {vtype.name} is encrypted (provider {enc.provider[:64]}, "
+                             f"{enc.control_location.value}): volclone has no key manager to make the volumes' "
+                             "encryption keys, so it makes no volumes of an encrypted type; use a type "
+                             "without encryption")
 
     def ensure_default(self, backend: str) -> VolumeType:
         """The default type, made at the first start. Processes that start at once on a new
@@ -430,6 +444,7 @@ class VolumeService:
             vtype = self.types.get(source.volume_type_id) if source is not None else self.types.find(DEFAULT_TYPE)
         else:
             vtype = self.types.find(volume_type, who) if volume_type else self.types.default_for(project_id)
+        self.types.refuse_if_encrypted(vtype)
         if group is not None:
             _check_group_takes(group, vtype)
         backend_name = self.backends.name_for(vtype)
