@@ -350,6 +350,8 @@ class SnapshotQuery:
     #: field -> value each snapshot must equal (``name``, ``status``, ``volume_id``, ...).
     equal: tuple[tuple[str, object], ...] = ()
     metadata: tuple[tuple[str, str], ...] = ()
+    #: field -> text each snapshot's field must contain, in any case (an admin's 3.34 ``name~``).
+    contains: tuple[tuple[str, str], ...] = ()
     nothing: bool = False
     sort: tuple[tuple[str, bool], ...] = ()
     marker: str | None = None
@@ -387,10 +389,14 @@ class Transfer:
 
 @dataclass(frozen=True)
 class PageQuery:
-    """A list's equality filters, order and page, all done by the database (Cinder's transfer
-    lists, and 3.5's message lists)."""
+    """A list's filters, order and page, all done by the database (Cinder's transfer lists,
+    3.5's message lists, and 3.29's group snapshot lists)."""
 
     equal: tuple[tuple[str, object], ...] = ()
+    #: field -> text each row's field must contain, in any case (3.34's ``name~``).
+    contains: tuple[tuple[str, str], ...] = ()
+    #: A filter no row can match (an admin's filter on a field the list has not).
+    nothing: bool = False
     sort: tuple[tuple[str, bool], ...] = ()
     marker: str | None = None
     limit: int | None = None

@@ -1,7 +1,7 @@
 """/v3/{project_id}/group_snapshots (microversion 3.14): Cinder's group snapshots.
 
     POST   /group_snapshots                 create (202): group_id, name, description
-    GET    /group_snapshots, /detail        lists (limit, marker, offset, all_tenants for admins)
+    GET    /group_snapshots, /detail        lists (3.29: filters, sort, limit, marker, offset, all_tenants)
     GET    /group_snapshots/{id}            show
     DELETE /group_snapshots/{id}            delete (202)
     POST   /group_snapshots/{id}/action     {"reset_status": {"status": S}} (3.19, admins; 202)
@@ -14,11 +14,10 @@ From 3.58 a detailed body carries its ``project_id``.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from volclone.api import group_views, listing
+from volclone.api import group_snapshot_listing, group_views, listing
 from volclone.api.deps import api_version, principal, rule, service
 from volclone.api.group_schemas import GroupSnapshotActionBody, GroupSnapshotCreateBody
 from volclone.api.group_types import check_version
@@ -48,20 +47,15 @@ def _svc(request: Request) -> GroupSnapshotService:
 
 
 def _list(request: Request, who: Principal, project_id: str, collection: str, detailed: bool) -> dict[str, Any]:
-    q = request.query_params
-    all_projects = listing.boolean("all_tenants", q["all_tenants"]) if "all_tenants" in q else False
-    limit = listing.bounded_param("limit", q.get("limit"), listing.MAX_LIMIT, listing.MAX_LIMIT)
-    offset = listing.bounded_param("offset", q.get("offset"), 0, listing.MAX_OFFSET) or 0
-    found = _svc(request).list(who, project_id, all_projects, limit=limit, marker=q.get("marker"), offset=offset)
     version = api_version(request)
+    parsed = group_snapshot_listing.group_snapshot_list(request.query_params.multi_items(), version, who.is_admin)
+    found = _svc(request).page(who, project_id, parsed.query, parsed.all_projects)
     body: dict[str, Any] = {"group_snapshots": [
         group_views.group_snapshot(gs, version) if detailed else group_views.group_snapshot_summary(gs)
         for gs in found]}
-    if found and limit is not None and len(found) >= limit:
-        params = [(k, v) for k, v in q.multi_items() if k != "marker"] + [("marker", found[-1].id)]
-        base = str(request.base_url).rstrip("/")
-        body["group_snapshots_links"] = [{"rel": "next",
-                                          "href": f"{base}/v3/{project_id}/{collection}?{urlencode(params)}"}]
+    if version >= group_snapshot_listing.PAGINATION_VERSION:
+        body.update(listing.paging_links(request, "group_snapshots", f"/v3/{project_id}/{collection}", found,
+                                         parsed.limit))
     return body
 
 

@@ -14,7 +14,6 @@ Policy, as in Cinder: each route names its rule; the actions need ``group:get`` 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -68,10 +67,7 @@ def _list(request: Request, who: Principal, project_id: str, collection: str, de
     groups = _svc(request).list(who, project_id, all_projects, limit=limit, marker=q.get("marker"), offset=offset)
     body: dict[str, Any] = {"groups": _detail(request, groups) if detailed
                             else [group_views.group_summary(g) for g in groups]}
-    if groups and limit is not None and len(groups) >= limit:
-        params = [(k, v) for k, v in q.multi_items() if k != "marker"] + [("marker", groups[-1].id)]
-        base = str(request.base_url).rstrip("/")
-        body["groups_links"] = [{"rel": "next", "href": f"{base}/v3/{project_id}/{collection}?{urlencode(params)}"}]
+    body.update(listing.paging_links(request, "groups", f"/v3/{project_id}/{collection}", groups, limit))
     return body
 
 

@@ -27,8 +27,12 @@ from __future__ import annotations
 import ast
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from starlette.requests import Request
 
 from volclone.domain import VolumeQuery
 from volclone.errors import BadRequest
@@ -119,6 +123,27 @@ def bounded_param(name: str, value: str | None, default: int | None, top: int) -
     if n < 0 or n > top:
         raise BadRequest(f"{name} param must be from 0 to {top}")
     return n
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def paging_links(request: Request, collection: str, path: str, page: Sequence[_Identified],
+                 limit: int | None) -> dict[str, Any]:
+    """A list's ``<collection>_links`` when ``page`` is full (``limit`` items; None: never): one
+    ``next`` link, Cinder's, to ``path`` under the service's base URL with this request's query
+    and ``marker`` set to the page's last item (moved to the end, as webob's MultiDict puts a
+    key it sets again). ``{}`` otherwise, so ``body.update(paging_links(...))``.
+
+        body.update(paging_links(request, "groups", f"/v3/{project_id}/groups", groups, limit))
+    """
+    if not page or limit is None or len(page) < limit:
+        return {}
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"] + [("marker", page[-1].id)]
+    href = f"{str(request.base_url).rstrip('/')}{path}?{urlencode(params)}"
+    return {f"{collection}_links": [{"rel": "next", "href": href}]}
 
 
 def _integer(name: str, value: str, message: str | None = None) -> int:

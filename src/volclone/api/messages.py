@@ -1,6 +1,7 @@
 """Cinder's user messages (microversion 3.3): ``/v3/{project_id}/messages``::
 
-    GET    /messages         the project's messages, newest first (3.5: filters, sort, paging)
+    GET    /messages         the project's messages, newest first (3.5: filters, sort, paging; 3.34: an
+                             admin's key~ filters)
     GET    /messages/{id}    show
     DELETE /messages/{id}    delete (204)
 
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api import small_lists
 from volclone.api.deps import api_version, principal, rule, service
+from volclone.api.listing import LIKE_FILTER_VERSION
 from volclone.api.versions import fmt
 from volclone.domain import PageQuery, Principal, UserMessage
 from volclone.errors import CapabilityMissing, NotFound
@@ -28,6 +30,8 @@ MESSAGES_VERSION = (3, 3)
 MESSAGES_PAGING = (3, 5)
 #: Cinder's ``resource_filters.json`` for messages, and the fields a list sorts on.
 FILTERS = {k: k for k in ("resource_uuid", "resource_type", "event_id", "request_id", "message_level")}
+#: From 3.34 an admin's ``key~`` (Cinder's resource filters, which bind users, name none for messages).
+LIKE_FILTERS = {f"{k}~": k for k in FILTERS}
 SORT_KEYS = {k: k for k in ("id", "event_id", "message_level", "resource_type", "resource_uuid", "request_id",
                             "created_at", "guaranteed_until")}
 
@@ -66,10 +70,11 @@ def view(request: Request, project_id: str, m: UserMessage) -> dict[str, Any]:
 @rule("message:get_all")
 def list_messages(project_id: str, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     paged = api_version(request) >= MESSAGES_PAGING
+    like = LIKE_FILTERS if who.is_admin and api_version(request) >= LIKE_FILTER_VERSION else None
     parsed = small_lists.parse(request.query_params.multi_items(), FILTERS if paged else {},
-                               SORT_KEYS if paged else None, paged=paged)
-    query = PageQuery(equal=parsed.equal, sort=parsed.sort, marker=parsed.marker,
-                         limit=parsed.limit, offset=parsed.offset)
+                               SORT_KEYS if paged else None, paged=paged, like=like)
+    query = PageQuery(equal=parsed.equal, contains=parsed.contains, sort=parsed.sort, marker=parsed.marker,
+                      limit=parsed.limit, offset=parsed.offset)
     found = _svc(request).page(who, project_id, query)
     # No messages_links, even for a full page: Cinder's view has none (Tempest's schema allows none);
     # the next page is asked with marker=<the last id>.

@@ -819,6 +819,8 @@ _SNAPSHOT_FILTERS = [
     _query("status", "only snapshots in this status"),
     _query("volume_id", "only snapshots of this volume"),
     _query("metadata", "only snapshots with these metadata items, as a dict: {\"k\": \"v\"}"),
+    _query("name~", "admins, from 3.34: only snapshots whose name contains this, in any case (a user's: 400)"),
+    _query("description~", "admins, from 3.34: only snapshots whose description contains this, in any case"),
     _query("sort", "key[:asc|desc],...: id, name, description, status, size, volume_id, project_id, created_at, "
                    "updated_at (default created_at:desc; created_at and id end every order)"),
     _query("sort_key", "the older form of sort: one key (not with sort)"),
@@ -833,6 +835,19 @@ _PAGE = [
     _query("marker", "the id after which the page starts (404 if there is none the caller sees)"),
     _query("limit", "at most this many (at most and by default 1000)", {"type": "integer", "minimum": 0}),
     _query("offset", "skip this many first", {"type": "integer", "minimum": 0, "maximum": 2147483647}),
+]
+_GROUP_SNAPSHOT_FILTERS = [
+    _query("status", "from 3.29: only group snapshots in this status"),
+    _query("group_id", "from 3.29: only group snapshots of this group"),
+    _query("name~", "admins, from 3.34: only group snapshots whose name contains this, in any case (a user's: "
+                    "400)"),
+    _query("sort", "from 3.29: key[:asc|desc],...: id, name, description, status, group_id, group_type_id, "
+                   "project_id, created_at, updated_at (default created_at:desc; created_at and id end every "
+                   "order)"),
+    _query("sort_key", "from 3.29: the older form of sort: one key (not with sort)"),
+    _query("sort_dir", "from 3.29: the older form of sort: asc or desc (not with sort)"),
+    *_PAGE,
+    _ALL_TENANTS,
 ]
 _TRANSFER_FILTERS = [
     _query("name", "only transfers of this name"), _query("volume_id", "only transfers of this volume"),
@@ -867,6 +882,8 @@ QUERY: dict[tuple[str, str], list[Schema]] = {
     **{("GET", f"/v3/{{project_id}}/{c}{d}"): _TRANSFER_FILTERS
        for c in ("os-volume-transfer", "volume-transfers") for d in ("", "/detail")},
     ("GET", _M): _MESSAGE_FILTERS,
+    ("GET", "/v3/{project_id}/group_snapshots"): _GROUP_SNAPSHOT_FILTERS,
+    ("GET", "/v3/{project_id}/group_snapshots/detail"): _GROUP_SNAPSHOT_FILTERS,
 }
 
 

@@ -5,7 +5,9 @@
   always ends with ``created_at`` then ``id``;
 - a user's filters: ``name``, ``status``, ``volume_id``, ``metadata`` (and ``availability_zone``,
   which every volclone snapshot has as ``nova``); below 3.33 others are ignored, from 3.33 they
-  are a 400; an admin's may name any field (an unknown one matches nothing);
+  are a 400; an admin's may name any field (an unknown one matches nothing), and from 3.34 an
+  admin's ``key~`` (``name~``, ``description~``, ``status~``, ...) matches a part of the field,
+  in any case (users may not: Cinder's default resource filters name no ``key~`` for snapshots);
 - ``all_tenants`` (admins), ``with_count`` (3.45), ``consumes_quota`` (3.65: every volclone
   snapshot consumes quota, so ``false`` lists none).
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from volclone.api.listing import (
     COUNT_VERSION,
+    LIKE_FILTER_VERSION,
     MAX_LIMIT,
     MAX_OFFSET,
     RESOURCE_FILTER_VERSION,
@@ -37,6 +40,8 @@ PAGING = frozenset({"marker", "limit", "offset", "sort", "sort_key", "sort_dir"}
 EQUAL_FILTERS = {"name": "name", "display_name": "name", "description": "description",
                  "display_description": "description", "status": "status", "volume_id": "volume_id",
                  "id": "id", "project_id": "project_id"}
+#: From 3.34, an admin's ``key~``: the parameter -> the snapshot's field it holds a part of.
+LIKE_FILTERS = {f"{key}~": name for key, name in EQUAL_FILTERS.items()}
 SORT_KEYS = {"id": "id", "name": "name", "display_name": "name", "description": "description",
              "display_description": "description", "status": "status", "size": "size", "volume_size": "size",
              "volume_id": "volume_id", "project_id": "project_id", "created_at": "created_at",
@@ -76,6 +81,7 @@ def snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_admin: 
             del filters[k]
     equal: list[tuple[str, object]] = []
     metadata: list[tuple[str, str]] = []
+    contains: list[tuple[str, str]] = []
     for key, raw in filters.items():
         if key == "metadata":
             try:
@@ -90,8 +96,11 @@ def snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_admin: 
             nothing |= raw != "nova"
         elif key in EQUAL_FILTERS:
             equal.append((EQUAL_FILTERS[key], raw))
+        elif key in LIKE_FILTERS and version >= LIKE_FILTER_VERSION:
+            contains.append((LIKE_FILTERS[key], raw))
         else:
             nothing = True
-    query = SnapshotQuery(equal=tuple(equal), metadata=tuple(metadata), nothing=nothing, sort=sort,
+    query = SnapshotQuery(equal=tuple(equal), metadata=tuple(metadata), contains=tuple(contains),
+                          nothing=nothing, sort=sort,
                           marker=params.get("marker"), limit=limit, offset=offset)
     return SnapshotList(query, all_projects, with_count, limit)

@@ -16,11 +16,10 @@ then the action's own rule (:data:`ACTION_RULES`).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from volclone.api import snapshot_listing, snapshot_views
+from volclone.api import listing, snapshot_listing, snapshot_views
 from volclone.api.deps import allows, api_version, enforce, principal, rule, service
 from volclone.api.schemas import MetadataBody, MetaItemBody
 from volclone.api.snapshot_schemas import SnapshotActionBody, SnapshotCreateBody, SnapshotUpdateBody
@@ -61,10 +60,7 @@ def _list(request: Request, who: Principal, project_id: str, collection: str, ex
     svc = _svc(request)
     snaps = svc.page(who, project_id, parsed.query, parsed.all_projects)
     body: dict[str, Any] = {"snapshots": _show(request, snaps, extended)}
-    if snaps and len(snaps) >= parsed.limit:
-        params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"] + [("marker", snaps[-1].id)]
-        body["snapshots_links"] = [{"rel": "next",
-                                    "href": f"{_base(request)}/v3/{project_id}/{collection}?{urlencode(params)}"}]
+    body.update(listing.paging_links(request, "snapshots", f"/v3/{project_id}/{collection}", snaps, parsed.limit))
     if parsed.with_count:
         body["count"] = svc.count(who, project_id, parsed.query, parsed.all_projects)
     return body

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, StrictStr
 
-from volclone.api import small_lists
+from volclone.api import listing, small_lists
 from volclone.api.deps import api_version, path_of, principal, rule, service
 from volclone.api.schemas import CinderBool, Name, Strict
 from volclone.api.versions import fmt
@@ -116,11 +115,7 @@ def _list(request: Request, who: Principal, project_id: str, detail: bool) -> di
                           offset=parsed.offset)
     found = _svc(request).page(who, project_id, query, parsed.all_projects)
     body: dict[str, Any] = {"transfers": [view(request, project_id, t, detail) for t in found]}
-    if found and len(found) >= parsed.limit:
-        params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"] + [("marker", found[-1].id)]
-        path = request.url.path
-        body["transfers_links"] = [{"rel": "next", "href": f"{str(request.base_url).rstrip('/')}{path}?"
-                                                           f"{urlencode(params)}"}]
+    body.update(listing.paging_links(request, "transfers", request.url.path, found, parsed.limit))
     return body
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -41,13 +40,6 @@ def _detail(request: Request, who: Principal, vols: list[Volume], extended: bool
     return [views.volume(_base(request), v, names.get(v.volume_type_id), shape) for v in vols]
 
 
-def _next_link(request: Request, project_id: str, collection: str, last: Volume) -> dict[str, str]:
-    """Cinder's ``next`` link: this request's URL with ``marker`` set to the page's last volume
-    (moved to the end, as webob's MultiDict puts a key it sets again)."""
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"] + [("marker", last.id)]
-    return {"rel": "next", "href": f"{_base(request)}/v3/{project_id}/{collection}?{urlencode(params)}"}
-
-
 def _list(request: Request, who: Principal, project_id: str, collection: str,
           show: Callable[[list[Volume]], list[dict[str, Any]]]) -> dict[str, Any]:
     """One page of volumes, with ``volumes_links`` (a ``next`` link) when the page is full and,
@@ -56,8 +48,7 @@ def _list(request: Request, who: Principal, project_id: str, collection: str,
     svc = service(request).volumes
     vols = svc.page(who, project_id, parsed.query, parsed.all_projects)
     body: dict[str, Any] = {"volumes": show(vols)}
-    if vols and len(vols) >= parsed.limit:
-        body["volumes_links"] = [_next_link(request, project_id, collection, vols[-1])]
+    body.update(listing.paging_links(request, "volumes", f"/v3/{project_id}/{collection}", vols, parsed.limit))
     if parsed.with_count:
         body["count"] = svc.count(who, project_id, parsed.query, parsed.all_projects)
     return body

@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 
 from volclone.db.database import Database
+from volclone.db.paging import contains, page_query
 from volclone.db.repos import _transaction, _unstorable
 from volclone.db.schema import GenericGroupSnapshotRow, utcnow
-from volclone.domain import GroupSnapshotStatus, VolumeGroupSnapshot
+from volclone.domain import GroupSnapshotStatus, PageQuery, VolumeGroupSnapshot
+
+#: The fields a list filters and sorts on.
+_COLUMNS: dict[str, ColumnElement[Any]] = {
+    name: getattr(GenericGroupSnapshotRow, name).expression
+    for name in ("id", "name", "description", "status", "group_id", "group_type_id", "project_id", "created_at",
+                 "updated_at")
+}
+#: NULL names and descriptions sort as "" (the same order on SQLite and PostgreSQL, a total keyset).
+_SORTED = {**_COLUMNS, "name": func.coalesce(GenericGroupSnapshotRow.name, ""),
+           "description": func.coalesce(GenericGroupSnapshotRow.description, "")}
+_TIEBREAKERS = ("created_at", "id")
 
 
 def _group_snapshot(row: GenericGroupSnapshotRow) -> VolumeGroupSnapshot:
@@ -37,24 +50,22 @@ class GroupSnapshots:
             row = s.get(GenericGroupSnapshotRow, group_snapshot_id)
             return _group_snapshot(row) if row else None
 
-    def list(self, project_id: str | None, limit: int | None = None, marker: str | None = None,
-             offset: int = 0) -> builtins.list[VolumeGroupSnapshot]:
-        """The project's group snapshots (None: every project's), newest first."""
+    def page(self, project_id: str | None, query: PageQuery) -> builtins.list[VolumeGroupSnapshot]:
+        """The group snapshots of ``project_id`` (None: every project's) ``query`` selects, one
+        page (the caller has found the marker)."""
+        values = [v for _, v in query.equal] + [v for _, v in query.contains] + [project_id, query.marker]
+        if query.nothing or _unstorable(*values):
+            return []
         q = select(GenericGroupSnapshotRow)
         if project_id is not None:
             q = q.where(GenericGroupSnapshotRow.project_id == project_id)
+        for key, value in query.equal:
+            q = q.where(_COLUMNS[key] == value)
+        for key, text in query.contains:
+            q = q.where(contains(_COLUMNS[key], text))
+        q = page_query(q, GenericGroupSnapshotRow.id, _SORTED, _TIEBREAKERS, query.sort, query.marker,
+                       query.offset, query.limit)
         with _transaction(self.db) as s:
-            if marker is not None:
-                at = s.get(GenericGroupSnapshotRow, marker) if not _unstorable(marker) else None
-                if at is None:
-                    return []
-                q = q.where((GenericGroupSnapshotRow.created_at < at.created_at)
-                            | ((GenericGroupSnapshotRow.created_at == at.created_at)
-                               & (GenericGroupSnapshotRow.id < at.id)))
-            q = q.order_by(GenericGroupSnapshotRow.created_at.desc(), GenericGroupSnapshotRow.id.desc())
-            q = q.offset(offset)
-            if limit is not None:
-                q = q.limit(limit)
             return [_group_snapshot(r) for r in s.scalars(q)]
 
     def of_group(self, group_id: str) -> builtins.list[str]:

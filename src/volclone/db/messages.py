@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, select
 
 from volclone.db.database import Database
-from volclone.db.paging import page_query
+from volclone.db.paging import contains, page_query
 from volclone.db.repos import _transaction, _unstorable
 from volclone.db.schema import UserMessageRow
 from volclone.domain import PageQuery, UserMessage
@@ -73,10 +73,12 @@ class Messages:
 
     @staticmethod
     def _where(q: Select[Any], project_id: str | None, query: PageQuery) -> Select[Any] | None:
-        if _unstorable(project_id, *(v for _, v in query.equal)):
+        if _unstorable(project_id, *(v for _, v in query.equal), *(v for _, v in query.contains)):
             return None
         if project_id is not None:
             q = q.where(UserMessageRow.project_id == project_id)
         for key, value in query.equal:
             q = q.where(COLUMNS[key] == value)
+        for key, text in query.contains:
+            q = q.where(contains(COLUMNS[key], text))
         return q

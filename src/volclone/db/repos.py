@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
+from volclone.db.paging import contains
 from volclone.db.schema import (
     AttachmentRow,
     BackendRow,
@@ -392,10 +393,6 @@ _COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
 _TIEBREAKERS = ("created_at", "id")
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _has_item(dialect: str, key: str, value: str) -> ColumnElement[bool]:
     """The volume's metadata has ``key`` set to ``value``. The items are read as a table (SQLite's
     ``json_each``, PostgreSQL's ``json_each_text``) rather than by a JSON path, which would need
@@ -424,7 +421,7 @@ def _where(q: Select[Any], project_id: str | None, query: VolumeQuery, dialect: 
     for key, value in query.metadata:
         q = q.where(_has_item(dialect, key, value))
     for key, text in query.contains:
-        q = q.where(_COLUMNS[key].ilike(f"%{_escape_like(text)}%", escape="\\"))
+        q = q.where(contains(_COLUMNS[key], text))
     for key, op, when in query.compare:
         q = q.where(_COMPARE[op](_COLUMNS[key], when))
     return q

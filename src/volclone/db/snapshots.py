@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select, update
 
 from volclone.db.database import Database
+from volclone.db.paging import contains
 from volclone.db.repos import _has_item_of, _transaction, _unstorable
 from volclone.db.schema import SnapshotRow, utcnow
 from volclone.domain import Snapshot, SnapshotQuery, SnapshotStatus
@@ -149,7 +150,8 @@ class Snapshots:
             return int(s.scalar(q) or 0)
 
     def _where(self, q: Select[Any], project_id: str | None, query: SnapshotQuery) -> Select[Any] | None:
-        values = [v for _, v in query.equal] + [v for kv in query.metadata for v in kv] + [project_id]
+        values = [v for _, v in query.equal] + [v for kv in query.metadata for v in kv] + \
+            [v for _, v in query.contains] + [project_id]
         if query.nothing or _unstorable(*values):
             return None
         if project_id is not None:
@@ -158,6 +160,8 @@ class Snapshots:
             q = q.where(_COLUMNS[key] == value)
         for key, value in query.metadata:
             q = q.where(_has_item_of(SnapshotRow.metadata_, self.db.engine.dialect.name, key, value))
+        for key, text in query.contains:
+            q = q.where(contains(_COLUMNS[key], text))
         return q
 
 

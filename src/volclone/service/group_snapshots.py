@@ -30,6 +30,7 @@ from volclone.db.snapshots import Snapshots
 from volclone.domain import (
     GroupSnapshotStatus,
     GroupStatus,
+    PageQuery,
     Principal,
     Snapshot,
     SnapshotStatus,
@@ -77,12 +78,15 @@ class GroupSnapshotService:
             raise NotFound(f"GroupSnapshot {group_snapshot_id} could not be found.")
         return gs
 
-    def list(self, who: Principal, project_id: str, all_projects: bool = False, limit: int | None = None,
-             marker: str | None = None, offset: int = 0) -> builtins.list[VolumeGroupSnapshot]:
+    def page(self, who: Principal, project_id: str, query: PageQuery | None = None,
+             all_projects: bool = False) -> builtins.list[VolumeGroupSnapshot]:
+        """The project's group snapshots ``query`` selects (``all_projects``, an admin's: every
+        project's), one page; a marker ``who`` can't see is a 404, as Cinder's."""
+        query = query or PageQuery()
         scope = None if (all_projects and who.is_admin) else project_id
-        if marker is not None:
-            self.get(who, project_id, marker)
-        return self.repo.list(scope, limit=limit, marker=marker, offset=offset)
+        if query.marker is not None:
+            self.get(who, project_id, query.marker)
+        return self.repo.page(scope, query)
 
     def members(self, group_snapshot_id: str) -> builtins.list[Snapshot]:
         return self.snapshots.of_group_snapshot(group_snapshot_id)
