@@ -203,3 +203,23 @@ def test_a_failing_step_reverts_leaving_nothing(make_fast: Any, source: str, fai
         # The failed group can be deleted, and the quota is all back.
         assert api.call("POST", f"/groups/{shown['id']}/action", {"delete": {}}).status_code == 202
         assert fast.db_rows("SELECT * FROM reservations") == []
+
+
+def test_migration_0022_matches_the_schema_and_downgrades(tmp_path: Any) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from volclone.db.database import alembic_config, make_engine, schema_drift
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        cfg = alembic_config(engine)
+        command.upgrade(cfg, "0022")
+        assert schema_drift(engine) == []
+        command.downgrade(cfg, "0019")
+        columns = {c["name"] for c in inspect(engine).get_columns("generic_groups")}
+        assert not columns & {"group_snapshot_id", "source_group_id"} and "group_type_id" in columns
+        command.upgrade(cfg, "0022")
+        assert schema_drift(engine) == []
+    finally:
+        engine.dispose()

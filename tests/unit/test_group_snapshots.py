@@ -177,6 +177,11 @@ def test_a_backend_without_it_is_a_400_and_nothing_is_made(make_fast: Any) -> No
         assert fast.footprint() == before
 
 
+def _before_0022(drift: list[Any]) -> list[Any]:
+    """The drift, less 0022's columns (not there yet at 0019)."""
+    return [d for d in drift if not (d[0] == "add_column" and d[2] == "generic_groups")]
+
+
 def test_migration_0019_matches_the_schema_and_downgrades(tmp_path: Any) -> None:
     from alembic import command
     from sqlalchemy import inspect
@@ -187,11 +192,11 @@ def test_migration_0019_matches_the_schema_and_downgrades(tmp_path: Any) -> None
     try:
         cfg = alembic_config(engine)
         command.upgrade(cfg, "0019")
-        assert schema_drift(engine) == []
+        assert _before_0022(schema_drift(engine)) == []
         command.downgrade(cfg, "0018")
         assert "group_snapshots" not in inspect(engine).get_table_names()
         assert "group_snapshot_id" not in {c["name"] for c in inspect(engine).get_columns("snapshots")}
         command.upgrade(cfg, "0019")
-        assert schema_drift(engine) == []
+        assert _before_0022(schema_drift(engine)) == []
     finally:
         engine.dispose()
