@@ -49,6 +49,7 @@ from volclone.service import AttachmentService, AuthService, CloneService, Servi
 from volclone.service.auth import Authenticator
 from volclone.service.backends import BackendAdmin, add_configured, start_tolerantly
 from volclone.service.group_snapshots import GroupSnapshotService
+from volclone.service.group_sources import GroupSourceService
 from volclone.service.group_types import GroupTypeService
 from volclone.service.groups import GroupService
 from volclone.service.locks import LocalLocks
@@ -209,7 +210,8 @@ def build(settings: Settings, with_backends: bool = True,
                           groups, settings.max_clone_volumes, settings.failpoints,
                           retry_interval=settings.leftover_retry_s, quotas=quotas,
                           served=frozenset(backends.drivers) if worker is not None else None,
-                          keys=IdempotencyKeys(db), messages=messages)
+                          keys=IdempotencyKeys(db), messages=messages, generic_groups=GenericGroups(db),
+                          snapshots=Snapshots(db))
     attachment_rows = repos.Attachments(db)
     attachments = AttachmentService(attachment_rows, volumes, backends)
     qos = QosService(QosSpecsRepo(db), types, backends)
@@ -280,14 +282,16 @@ def build(settings: Settings, with_backends: bool = True,
                                    lock=volume_locks, snapshots=snapshots, messages=messages)
     group_types = GroupTypeService(GroupTypes(db))
     group_snapshot_rows = GroupSnapshots(db)
-    group_service = GroupService(GenericGroups(db), group_types, types, volume_service, quotas,
+    generic_groups = GenericGroups(db)
+    group_service = GroupService(generic_groups, group_types, types, volume_service, quotas,
                                  group_snapshots=group_snapshot_rows)
     group_snapshots = GroupSnapshotService(group_snapshot_rows, snapshot_rows, volumes, group_service, backends,
                                            quotas, lock=volume_locks)
     return Service(AuthService(repos.Tokens(db), authenticator(settings)), types, volume_service,
                    clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy,
                    snapshots=snapshots, transfers=transfers, messages=messages, qos=qos, group_types=group_types,
-                   groups=group_service, group_snapshots=group_snapshots, type_encryption=type_encryption)
+                   groups=group_service, group_snapshots=group_snapshots, type_encryption=type_encryption,
+                   group_sources=GroupSourceService(generic_groups, group_snapshots, clones, volumes, quotas))
 
 
 def _remote_drivers(settings: Settings, configs: list[BackendConfig],

@@ -44,6 +44,8 @@ class TaskKind(str, enum.Enum):
 
     CLONE = "clone"
     REVERT = "revert"
+    #: create-from-src with a group snapshot: a group's volumes made from its member snapshots.
+    GROUP_FROM_SNAPSHOT = "group_from_snapshot"
 
     @classmethod
     def of_store(cls, store: Mapping[str, Any]) -> TaskKind:
@@ -527,6 +529,9 @@ class Group:
     status: GroupStatus
     availability_zone: str
     created_at: dt.datetime | None = None
+    #: What ``create-from-src`` (3.14) made it from: a group snapshot or a group (else None).
+    group_snapshot_id: str | None = None
+    source_group_id: str | None = None
 
 
 class GroupSnapshotStatus(str, enum.Enum):

@@ -55,6 +55,7 @@ WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volu
           "volume:create_transfer", "volume:accept_transfer", "volume:delete_transfer", "message:delete",
           "group:create", "group:update", "group:delete", "group:create_group_snapshot", "group:delete_group_snapshot",
           "snapshot_extension:snapshot_actions:update_snapshot_status",
+          "group:create_group_from_src",
           *sorted(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
 ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",

@@ -195,6 +195,12 @@ def test_a_backend_without_it_is_a_400_and_nothing_is_made(make_fast: Any) -> No
         assert fast.footprint() == before
 
 
+def _of_0019(drift: list[Any]) -> list[Any]:
+    """The drift in what 0019 makes (the group_snapshots table, snapshots.group_snapshot_id); later
+    migrations' tables and columns are not there yet at 0019 (0022's generic_groups.group_snapshot_id)."""
+    return [d for d in drift if "group_snapshot" in repr(d) and "generic_groups" not in repr(d)]
+
+
 def test_migration_0019_matches_the_schema_and_downgrades(tmp_path: Any) -> None:
     from alembic import command
     from sqlalchemy import inspect
@@ -205,11 +211,11 @@ def test_migration_0019_matches_the_schema_and_downgrades(tmp_path: Any) -> None
     try:
         cfg = alembic_config(engine)
         command.upgrade(cfg, "0019")
-        assert [d for d in schema_drift(engine) if "group_snapshot" in repr(d)] == []  # only 0019's
+        assert _of_0019(schema_drift(engine)) == []
         command.downgrade(cfg, "0018")
         assert "group_snapshots" not in inspect(engine).get_table_names()
         assert "group_snapshot_id" not in {c["name"] for c in inspect(engine).get_columns("snapshots")}
         command.upgrade(cfg, "0019")
-        assert [d for d in schema_drift(engine) if "group_snapshot" in repr(d)] == []
+        assert _of_0019(schema_drift(engine)) == []
     finally:
         engine.dispose()

@@ -85,6 +85,22 @@ class GroupActionBody(OneAction):
     reset_status: GroupResetStatus | None = Field(None, alias="reset_status")
 
 
+class GroupFromSource(Strict):
+    """Cinder's ``create-from-src`` body (3.14): a group snapshot or a source group (exactly one;
+    the service says which is missing or doubled), a name and a description."""
+
+    group_snapshot_id: StrictStr | None = Field(None, min_length=1, max_length=255)
+    source_group_id: StrictStr | None = Field(None, min_length=1, max_length=255)
+    name: Name | None = None
+    description: Text | None = None
+
+
+class GroupsActionBody(OneAction):
+    """``POST /groups/action``: Cinder's one collection action, ``create-from-src`` (3.14)."""
+
+    create_from_src: GroupFromSource = Field(alias="create-from-src")
+
+
 class GroupSnapshotCreate(Strict):
     """Cinder's ``group_snapshots.create`` body: the group, a name and a description."""
 

@@ -37,7 +37,7 @@ def group(g: Group, version: tuple[int, int], members: list[str] | None = None) 
         "volume_types": list(g.volume_type_ids),
     }
     if version >= GROUP_SOURCES:
-        body |= {"group_snapshot_id": None, "source_group_id": None}
+        body |= {"group_snapshot_id": g.group_snapshot_id, "source_group_id": g.source_group_id}
     if version >= GROUP_PROJECT:
         body["project_id"] = g.project_id
     if members is not None and version >= GROUP_VOLUMES:

@@ -4,6 +4,8 @@
     GET  /groups, /groups/detail      lists (limit, marker, offset, all_tenants; 3.25 list_volume)
     GET  /groups/{id}                 show (3.25: ?list_volume=true adds the members' ids)
     PUT  /groups/{id}                 name, description, add_volumes, remove_volumes (202)
+    POST /groups/action               {"create-from-src": {group_snapshot_id | source_group_id, name,
+                                      description}} (3.14; 202, the new group's id and name)
     POST /groups/{id}/action          {"delete": {"delete-volumes": bool}} (202);
                                       {"reset_status": {"status": S}} (3.20, admins; 202)
 
@@ -19,7 +21,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from volclone.api import group_views, listing, views
 from volclone.api.deps import api_version, enforce, principal, rule, service
-from volclone.api.group_schemas import GroupActionBody, GroupCreateBody, GroupUpdateBody, id_list
+from volclone.api.group_schemas import GroupActionBody, GroupCreateBody, GroupsActionBody, GroupUpdateBody, id_list
 from volclone.api.group_types import check_version
 from volclone.api.versions import fmt
 from volclone.domain import Group, Principal
@@ -33,6 +35,8 @@ DELETE_RULE = "group:delete"
 #: The reset_status action: its microversion (Cinder's ``GROUP_STATUS``) and rule.
 RESET_STATUS_VERSION = (3, 20)
 RESET_STATUS_RULE = "group:reset_status"
+#: create-from-src: its microversion (Cinder's ``GROUP_SNAPSHOTS``).
+FROM_SRC_VERSION = (3, 14)
 
 
 def _require(request: Request) -> None:
@@ -92,6 +96,20 @@ def create_group(project_id: str, body: GroupCreateBody, request: Request,
         raise BadRequest(f"Invalid input received: Availability zone '{b.availability_zone}' is invalid.")
     group = _svc(request).create(who, project_id, b.group_type, list(b.volume_types), name=b.name,
                                  description=b.description, availability_zone=views.AVAILABILITY_ZONE)
+    return {"group": group_views.group_summary(group)}
+
+
+@router.post("/action", status_code=202)
+@rule("group:create_group_from_src")
+def create_group_from_src(project_id: str, body: GroupsActionBody, request: Request,
+                          who: Principal = Depends(principal)) -> dict[str, Any]:
+    check_version(request, FROM_SRC_VERSION, "groups from a source")
+    src = service(request).group_sources
+    if src is None:
+        raise CapabilityMissing("this service cannot make groups from a source")
+    b = body.create_from_src
+    group = src.create(who, project_id, group_snapshot_id=b.group_snapshot_id, source_group_id=b.source_group_id,
+                       name=b.name, description=b.description)
     return {"group": group_views.group_summary(group)}
 
 

@@ -730,6 +730,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", "/v3/{project_id}/groups"): {200: _group_list(GroupSummary)},
     ("GET", "/v3/{project_id}/groups/detail"): {200: _group_list(Group)},
     ("POST", "/v3/{project_id}/groups"): {202: _obj(group=_ref(GroupSummary))},
+    ("POST", "/v3/{project_id}/groups/action"): {202: _obj(group=_ref(GroupSummary))},
     ("GET", _G): {200: _obj(group=_ref(Group))},
     ("PUT", _G): {202: None},
     ("POST", _G + "/action"): {202: None},

@@ -27,14 +27,16 @@ def _group(row: GenericGroupRow) -> Group:
     return Group(id=row.id, project_id=row.project_id, name=row.name, description=row.description,
                  group_type_id=row.group_type_id, volume_type_ids=list(row.volume_type_ids or []),
                  status=GroupStatus(row.status), availability_zone=row.availability_zone,
-                 created_at=row.created_at)
+                 created_at=row.created_at, group_snapshot_id=row.group_snapshot_id,
+                 source_group_id=row.source_group_id)
 
 
 def group_row(group: Group) -> GenericGroupRow:
     return GenericGroupRow(id=group.id, project_id=group.project_id, name=group.name,
                            description=group.description, group_type_id=group.group_type_id,
                            volume_type_ids=list(group.volume_type_ids), status=group.status.value,
-                           availability_zone=group.availability_zone)
+                           availability_zone=group.availability_zone,
+                           group_snapshot_id=group.group_snapshot_id, source_group_id=group.source_group_id)
 
 
 class GroupTypes:

@@ -170,6 +170,10 @@ class GenericGroupRow(Base):
     volume_type_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(32))
     availability_zone: Mapped[str] = mapped_column(String(255))
+    #: What a group made by ``create-from-src`` (3.14) was made from (Cinder's columns; no foreign
+    #: keys: the source may be deleted once the group is made).
+    group_snapshot_id: Mapped[str | None] = mapped_column(String(36))
+    source_group_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

@@ -55,11 +55,14 @@ from taskflow.patterns import linear_flow
 
 from volclone.backends.base import DataSwappable, Extendable, GroupSnapshotCapable, VolumeDriver
 from volclone.backends.copy import copy_from_group_snapshot
+from volclone.db.generic_groups import Groups as GenericGroups
 from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import Groups, Volumes
+from volclone.db.snapshots import Snapshots
 from volclone.domain import CLONEABLE, AttachStatus, Volume, VolumeStatus
 from volclone.errors import Cancelled, CapabilityMissing, InjectedFailure, InvalidVolume, RevertIncomplete
 from volclone.flows.cancels import CancelWatch
+from volclone.flows.group_targets import group_available, group_back_to_creating, group_failed
 from volclone.flows.messages import public_error
 from volclone.flows.model import DEFERRED, CloneSpec, Step, Undo, backend_id, kept_source, staged_of_kept
 
@@ -147,6 +150,10 @@ class CloneContext:
     release_quota: Callable[[str], None] | None = None
     #: Sees the cancel marks of the tasks that run here (None: tasks are never cancelled).
     cancels: CancelWatch | None = None
+    #: The generic groups a ``create-from-src`` flow fills (None: no flow here fills one).
+    generic_groups: GenericGroups | None = None
+    #: The snapshot records a group made from a group snapshot is made from.
+    snapshots: Snapshots | None = None
     points: Failpoints = field(init=False)
     records: Leftovers = field(init=False)
     #: Revert failures that could not even be recorded, by task id (reported, not retried).
@@ -361,11 +368,12 @@ class CreateSourceGroup(CloneTask):
         self.failpoint()
 
     def revert(self, task_id: str, backend: str, clones: list[dict[str, Any]], volume_create: bool = False,
-               **_: Any) -> None:
+               target_group_id: str | None = None, **_: Any) -> None:
         if volume_create:  # a failure before the clone step too leaves the new volume error
             for c in CloneSpec.load_all(clones, backend):
                 self.ctx.undo(task_id, self.name, Undo.FAIL_CLONE, c.id, c.backend)
         self.ctx.undo(task_id, self.name, Undo.DELETE_GROUP, src_group_id(task_id))
+        group_failed(self.ctx.generic_groups, target_group_id, task_id)  # create-from-src: its clones are gone
         self.ctx.release_quotas(task_id)  # roll back what is still reserved; removed clones count no more
         self.ctx.report_revert(task_id)
 
@@ -419,15 +427,23 @@ class CreateGroupClone(CloneTask):
     """
 
     def execute(self, task_id: str, project_id: str, backend: str, clones: list[dict[str, Any]],
-                user_id: str | None = None) -> None:
+                user_id: str | None = None, target_group_id: str | None = None) -> None:
         # ``user_id``: the caller's, recorded as the clones' maker (a flow stored before it had one: None).
+        # ``target_group_id``: create-from-src's new group; the clones are its members, and say
+        # their task from the start (its get_progress).
         specs = CloneSpec.load_all(clones, backend)
         sources = self.ctx.volumes.get_many([c.source for c in specs])
         existing = self.ctx.volumes.get_many([c.id for c in specs])
+
+        def origin(c: CloneSpec) -> dict[str, str]:
+            return {META_SOURCE: c.source, META_TASK: task_id} if target_group_id else {}
+
         self.ctx.volumes.add([
             Volume(id=c.id, project_id=project_id, name=c.name, description=c.description,
                    size=sources[c.source].size, status=VolumeStatus.CREATING,
-                   volume_type_id=c.volume_type_id, backend=c.backend, user_id=user_id)
+                   volume_type_id=c.volume_type_id, backend=c.backend, user_id=user_id,
+                   group_id=target_group_id, metadata=origin(c),
+                   bootable=bool(target_group_id) and sources[c.source].bootable)
             for c in specs if c.id not in existing
         ])
         self.ctx.release_quotas(task_id)  # commit: the clones' rows count themselves now
@@ -512,11 +528,14 @@ class SetClonesAvailable(CloneTask):
     Revert: back to ``creating``, clone by clone (CreateGroupClone's revert then deletes them).
     """
 
-    def execute(self, backend: str, clones: list[dict[str, Any]]) -> None:
+    def execute(self, backend: str, clones: list[dict[str, Any]], target_group_id: str | None = None) -> None:
         self.ctx.volumes.set_status([c.id for c in CloneSpec.load_all(clones, backend)], VolumeStatus.AVAILABLE)
+        group_available(self.ctx.generic_groups, target_group_id)
         self.failpoint()
 
-    def revert(self, task_id: str, backend: str, clones: list[dict[str, Any]], **_: Any) -> None:
+    def revert(self, task_id: str, backend: str, clones: list[dict[str, Any]], target_group_id: str | None = None,
+               **_: Any) -> None:
+        group_back_to_creating(self.ctx.generic_groups, target_group_id)
         for c in CloneSpec.load_all(clones, backend):
             self.ctx.undo(task_id, self.name, Undo.RESET_CLONE_STATUS, c.id)
 

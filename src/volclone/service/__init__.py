@@ -26,6 +26,7 @@ from volclone.service.attachments import AttachmentService
 from volclone.service.auth import AuthService
 from volclone.service.clones import CloneService
 from volclone.service.group_snapshots import GroupSnapshotService
+from volclone.service.group_sources import GroupSourceService
 from volclone.service.group_types import GroupTypeService
 from volclone.service.groups import GroupService
 from volclone.service.messages import MessageService
@@ -39,9 +40,9 @@ from volclone.service.type_encryption import TypeEncryptionService
 from volclone.service.volumes import VolumeService, VolumeTypeService
 
 __all__ = ["AttachmentService", "AuthService", "CloneService", "GroupService", "GroupSnapshotService",
-           "GroupTypeService", "MessageService", "Policy", "QosService", "QuotaService", "Service",
-           "ServiceDirectory", "SnapshotService", "TransferService", "TypeEncryptionService", "VolumeService",
-           "VolumeTypeService"]
+           "GroupSourceService", "GroupTypeService", "MessageService", "Policy", "QosService", "QuotaService",
+           "Service", "ServiceDirectory", "SnapshotService", "TransferService", "TypeEncryptionService",
+           "VolumeService", "VolumeTypeService"]
 
 
 class Service:
@@ -53,7 +54,8 @@ class Service:
                  messages: MessageService | None = None, qos: QosService | None = None,
                  group_types: GroupTypeService | None = None, groups: GroupService | None = None,
                  group_snapshots: GroupSnapshotService | None = None,
-                 type_encryption: TypeEncryptionService | None = None) -> None:
+                 type_encryption: TypeEncryptionService | None = None,
+                 group_sources: GroupSourceService | None = None) -> None:
         self.auth = auth
         self.type_encryption = type_encryption
         self.transfers = transfers
@@ -62,6 +64,8 @@ class Service:
         self.group_types = group_types
         self.groups = groups
         self.group_snapshots = group_snapshots
+        #: create-from-src (3.14).
+        self.group_sources = group_sources
         self.snapshots = snapshots
         self.services = services
         self.quotas = quotas

@@ -26,10 +26,12 @@ from volclone.backends.base import (
 )
 from volclone.config import DEFAULT_PREFIX
 from volclone.db.cancels import CancelMarks
+from volclone.db.generic_groups import Groups as GenericGroups
 from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.leftovers import Leftover, Leftovers
 from volclone.db.repos import CloneTasks, ConfigValues, Groups, Volumes
 from volclone.db.schema import CloneTaskRow
+from volclone.db.snapshots import Snapshots
 from volclone.domain import (
     CLONEABLE,
     FINISHED,
@@ -89,6 +91,13 @@ class _Checked:
         return {v: vol.size for v, vol in self.sources.items()}
 
 
+def _family(row: CloneTaskRow) -> TaskKind:
+    """The get_progress ``action`` a task answers to: a group made from a group snapshot is a
+    create-from-src task, read as the clones' (``clone-volumes``)."""
+    kind = TaskKind.of_store(row.request)
+    return TaskKind.CLONE if kind is TaskKind.GROUP_FROM_SNAPSHOT else kind
+
+
 def request_digest(req: CloneRequest) -> str:
     """What makes two clone requests the same request (the project scopes the key apart)."""
     body = {"volumes": list(req.volume_ids), "display_name": req.display_name, "description": req.description,
@@ -105,7 +114,8 @@ class CloneService:
                  failpoints: tuple[str, ...] = (), leftovers: Leftovers | None = None,
                  retry_interval: float = 60.0, quotas: QuotaService | None = None,
                  served: frozenset[str] | None = None, keys: IdempotencyKeys | None = None,
-                 messages: MessageService | None = None) -> None:
+                 messages: MessageService | None = None, generic_groups: GenericGroups | None = None,
+                 snapshots: Snapshots | None = None) -> None:
         self.volumes = volumes
         #: Where a clone flow that failed is told to its project (user messages).
         self.messages = messages
@@ -125,7 +135,8 @@ class CloneService:
         self.ctx = CloneContext(volumes, groups, self.driver_for, failpoints, backend_for=backends.get,
                                 leftovers=self.leftovers,
                                 release_quota=quotas.release if quotas is not None else None,
-                                cancels=CancelWatch(self.cancels.requested))
+                                cancels=CancelWatch(self.cancels.requested), generic_groups=generic_groups,
+                                snapshots=snapshots)
         self.max_volumes = max_volumes
         runner.on_finished = self.flow_ended
         low, high = self.RETRY_INTERVAL_BOUNDS
@@ -245,6 +256,16 @@ class CloneService:
             raise
         log.info("clone task %s started: volume %s from source %s", task_id, clone.id, source_id)
         return self.volumes.get(clone.id) or clone
+
+    def check_unnamed(self, who: Principal, req: CloneRequest) -> _Checked:
+        """Every check of :meth:`start` on ``req``; the clones are left for the caller to name
+        (``create-from-src`` names them after their sources). Reads only."""
+        return self._validate(who, req, named=False)
+
+    def launch(self, task_id: str, project_id: str, store: dict[str, Any]) -> None:
+        """Persist, record and start a flow of the store's kind (its caller holds the quota)."""
+        self._launch(task_id, project_id, store)
+        log.info("task %s (%s) started", task_id, TaskKind.of_store(store).value)
 
     def _check_extendable(self, backend: str, size: int) -> None:
         driver = self.backends.get(backend)
@@ -428,7 +449,7 @@ class CloneService:
                  kind: TaskKind | None = None) -> CloneProgress:
         """get_progress of a task; with ``kind``, only of a task of that kind (else 404)."""
         row = self.tasks.get(task_id)
-        if row is None or row.project_id != project_id or kind not in (None, TaskKind.of_store(row.request)):
+        if row is None or row.project_id != project_id or kind not in (None, _family(row)):
             what = "revert" if kind is TaskKind.REVERT else "clone"
             raise NotFound(f"{what} task {task_id} could not be found")
         detail = self.runner.flow_detail(row.flow_id)
@@ -436,7 +457,7 @@ class CloneService:
             raise NotFound(f"clone task {task_id} has no flow")
         failed = frozenset(i.step for i in self.leftovers.for_task(task_id) if i.kind not in DEFERRED)
         task_kind = TaskKind.of_store(row.request)
-        if task_kind is TaskKind.REVERT:
+        if task_kind is not TaskKind.CLONE:
             pairs = dict(zip(row.request["source_ids"], row.request["clone_ids"], strict=True))
             return read_progress(task_id, detail, pairs, failed, flow_name=FLOW_NAMES[task_kind])
         specs = CloneSpec.load_all(row.request["clones"], row.request["backend"])
@@ -506,6 +527,11 @@ class CloneService:
             return
         if self.cancels.requested([row.id]):
             return  # its project asked for the revert: nothing to tell
+        group = row.request.get("target_group_id")
+        if group:  # create-from-src: the group is what failed
+            self.messages.record(row.project_id, Resource.GROUP, str(group), Action.CREATE_GROUP_FROM_SRC,
+                                 Detail.UNKNOWN_ERROR)
+            return
         action = Action.REVERT_VOLUMES if TaskKind.of_store(row.request) is TaskKind.REVERT else Action.CLONE_VOLUMES
         self.messages.record(row.project_id, Resource.CLONE_TASK, row.id, action, Detail.UNKNOWN_ERROR)
 

@@ -48,6 +48,7 @@ class Resource:
     VOLUME = "VOLUME"
     VOLUME_SNAPSHOT = "VOLUME_SNAPSHOT"
     CLONE_TASK = "CLONE_TASK"
+    GROUP = "GROUP"
 
 
 Code = tuple[str, str]
@@ -62,8 +63,10 @@ class Action:
     SNAPSHOT_CREATE: Code = ("009", "create snapshot")
     CLONE_VOLUMES: Code = ("901", "clone volumes")
     REVERT_VOLUMES: Code = ("902", "revert volumes")
+    #: volclone's own, as 901 (Cinder records no message for a failed group create).
+    CREATE_GROUP_FROM_SRC: Code = ("903", "create group from source")
     ALL = (SCHEDULE_ALLOCATE_VOLUME, EXTEND_VOLUME, CREATE_VOLUME_FROM_BACKEND, SNAPSHOT_CREATE, CLONE_VOLUMES,
-           REVERT_VOLUMES)
+           REVERT_VOLUMES, CREATE_GROUP_FROM_SRC)
 
 
 class Detail:

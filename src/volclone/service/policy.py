@@ -268,6 +268,8 @@ API_RULES = [
           "POST /groups/{group_id}/action (delete)"),
     _rule("group:reset_status", ADMIN_API, "Reset a group's status (3.20).",
           "POST /groups/{group_id}/action (reset_status)"),
+    _rule("group:create_group_from_src", ADMIN_OR_MEMBER, "Create a group from a group snapshot or a source "
+          "group (3.14).", "POST /groups/action (create-from-src)"),
     # group snapshots (microversion 3.14)
     _rule("group:create_group_snapshot", ADMIN_OR_MEMBER, "Create a group snapshot: every volume of a group at "
           "one instant.", "POST /group_snapshots"),
