@@ -27,9 +27,11 @@ from volclone.service.clones import CloneService
 from volclone.service.group_snapshots import GroupSnapshotService
 from volclone.service.group_types import GroupTypeService
 from volclone.service.groups import GroupService
+from volclone.service.hosts import HostService
 from volclone.service.messages import MessageService
 from volclone.service.policy import Policy
 from volclone.service.qos import QosService
+from volclone.service.quota_classes import QuotaClassService
 from volclone.service.quotas import QuotaService
 from volclone.service.services import ServiceDirectory
 from volclone.service.snapshots import SnapshotService
@@ -49,8 +51,11 @@ class Service:
                  snapshots: SnapshotService | None = None, transfers: TransferService | None = None,
                  messages: MessageService | None = None, qos: QosService | None = None,
                  group_types: GroupTypeService | None = None, groups: GroupService | None = None,
-                 group_snapshots: GroupSnapshotService | None = None) -> None:
+                 group_snapshots: GroupSnapshotService | None = None,
+                 quota_classes: QuotaClassService | None = None, hosts: HostService | None = None) -> None:
         self.auth = auth
+        self.quota_classes = quota_classes
+        self.hosts = hosts
         self.transfers = transfers
         self.messages = messages
         self.qos = qos
