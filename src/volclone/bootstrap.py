@@ -287,7 +287,7 @@ def build(settings: Settings, with_backends: bool = True,
     volume_service = VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
                                    lock=volume_locks, snapshots=snapshots, messages=messages)
     states = ServiceStates(service_records, policy)  # os-services' disable, freeze: placement and refusals
-    volume_service.states = snapshots.states = states
+    volume_service.states = snapshots.states = clones.states = states
     group_types = GroupTypeService(GroupTypes(db))
     group_snapshot_rows = GroupSnapshots(db)
     group_service = GroupService(GenericGroups(db), group_types, types, volume_service, quotas,

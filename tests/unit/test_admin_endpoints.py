@@ -133,6 +133,8 @@ def test_a_disabled_backend_gets_no_new_volume_until_enabled(http, fast):
     before = fast.volume_ids()
     with pytest.raises(BackendUnavailable, match="No valid backend was found"):
         fast.volume(1)
+    with pytest.raises(BackendUnavailable, match="No valid backend was found"):  # nor a clone
+        fast.clone([vol.id])
     assert fast.volume_ids() == before
     fast.svc.volumes.delete(Principal("p1"), "p1", vol.id)  # what is there is still managed
     assert http.ok("PUT", "/os-services/enable", {"host": ME, "service": "volclone-volume"}) == {
@@ -162,6 +164,9 @@ def test_service_action_faults(http):
     fault(http.put("/os-services/failover_host", {"host": ME}), 400, "badRequest", "Unknown action")
     fault(http.put("/os-services/freeze", {"host": "invalid_host"}), 400, "badRequest")
     fault(http.put("/os-services/thaw", {"host": "invalid_host"}), 400, "badRequest")
+    fault(http.put("/os-services/freeze", {"host": ME, "cluster": "c1"}), 400, "badRequest", "no clusters")
+    fault(http.put("/os-services/disable", {"host": ME, "binary": "cinder-volume", "cluster": "c1"}), 400,
+          "badRequest", "no clusters")
     fault(http.put("/os-services/freeze", {"host": ME}, http.member), 403, "forbidden", "volume:freeze_host")
     fault(http.put("/os-services/disable", {"host": ME, "binary": "cinder-volume"}, http.member), 403,
           "forbidden", "volume_extension:services:update")
@@ -190,6 +195,8 @@ def test_a_frozen_backends_volumes_take_no_management_operation_until_thawed(htt
     for refused in refusals:
         with pytest.raises(BadRequest, match="which is frozen"):
             refused()
+    with pytest.raises(BadRequest, match="which is frozen"):  # a clone snapshots its sources
+        fast.clone([vol.id])
     with pytest.raises(BackendUnavailable):  # frozen is disabled too: no new volume
         fast.volume(1)
     assert fast.footprint() == before

@@ -29,6 +29,11 @@ from volclone.service.service_states import ServiceStates
 router = APIRouter(prefix="/v3/{project_id}/os-services")
 
 
+def _no_cluster(cluster: str | None) -> None:
+    if cluster is not None:  # Cinder's 3.26 clusters: volclone has none (its workers are listed as hosts)
+        raise BadRequest("Invalid input received: volclone has no clusters; name a host")
+
+
 class ServiceBody(Strict):
     host: str = Field(min_length=1, max_length=255)
     binary: str | None = Field(None, min_length=1, max_length=255)
@@ -36,6 +41,7 @@ class ServiceBody(Strict):
     cluster: str | None = None
 
     def binary_name(self) -> str:
+        _no_cluster(self.cluster)
         name = self.binary or self.service
         if not name:
             raise BadRequest("Invalid input received: binary is required")
@@ -87,6 +93,7 @@ def disable_log_reason(project_id: str, body: DisableLogReasonBody, request: Req
 @router.put("/freeze")
 @rule("volume:freeze_host")
 def freeze(project_id: str, body: HostBody, request: Request, who: Principal = Depends(principal)) -> Response:
+    _no_cluster(body.cluster)
     _states(request).freeze(who, body.host)
     return Response(status_code=200)
 
@@ -94,6 +101,7 @@ def freeze(project_id: str, body: HostBody, request: Request, who: Principal = D
 @router.put("/thaw")
 @rule("volume:thaw_host")
 def thaw(project_id: str, body: HostBody, request: Request, who: Principal = Depends(principal)) -> Response:
+    _no_cluster(body.cluster)
     _states(request).thaw(who, body.host)
     return Response(status_code=200)
 
