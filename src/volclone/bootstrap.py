@@ -31,17 +31,19 @@ from volclone.db.database import (
 from volclone.db.generic_groups import Groups as GenericGroups
 from volclone.db.generic_groups import GroupTypes
 from volclone.db.group_snapshots import GroupSnapshots
+from volclone.db.host_usage import backend_usage
 from volclone.db.idempotency import IdempotencyKeys
 from volclone.db.layers import SqlLayerStore
 from volclone.db.messages import Messages
 from volclone.db.qos import QosSpecsRepo
+from volclone.db.quota_classes import QuotaClasses
 from volclone.db.quotas import Quotas
 from volclone.db.reserve import SpaceReserve
 from volclone.db.services import ServiceRecords
 from volclone.db.snapshots import Snapshots
 from volclone.db.transfers import Transfers
 from volclone.db.type_encryption import TypeEncryptions
-from volclone.domain import BackendConfig
+from volclone.domain import SCHEDULER_BINARY, BackendConfig
 from volclone.errors import BadRequest, Conflict, VolcloneError
 from volclone.flows.engine import FlowRunner, SharedConnectionBackend
 from volclone.flows.jobboard import BoardRunner, Conductors, JobBoards, conductor_name, install_context
@@ -52,13 +54,16 @@ from volclone.service.group_snapshots import GroupSnapshotService
 from volclone.service.group_sources import GroupSourceService
 from volclone.service.group_types import GroupTypeService
 from volclone.service.groups import GroupService
+from volclone.service.hosts import HostService
 from volclone.service.locks import LocalLocks
 from volclone.service.messages import MessageService
 from volclone.service.periodic import Periodic
 from volclone.service.policy import Policy
 from volclone.service.qos import QosService
+from volclone.service.quota_classes import QuotaClassService
 from volclone.service.quotas import QuotaService
 from volclone.service.reaper import Reaper
+from volclone.service.service_states import ServiceStates
 from volclone.service.services import ServiceDirectory
 from volclone.service.snapshots import SnapshotService
 from volclone.service.transfers import TransferService
@@ -201,7 +206,8 @@ def build(settings: Settings, with_backends: bool = True,
     types = VolumeTypeService(repos.VolumeTypes(db), repos.ConfigValues(db))
     type_encryption = TypeEncryptionService(TypeEncryptions(db), types)
     types.encryption_of = type_encryption.repo.get  # no volumes of an encrypted type (no key manager)
-    quotas = QuotaService(Quotas(db), settings.quota_defaults, settings.quota_reservation_expire_s)
+    quotas = QuotaService(Quotas(db), settings.quota_defaults, settings.quota_reservation_expire_s,
+                          type_names=lambda: [t.name for t in types.repo.list()])
     runner: FlowRunner = (BoardRunner(db.engine, settings.jobboard_url) if api
                           else FlowRunner(db.engine, settings.flow_workers))
     runner.setup()
@@ -223,13 +229,16 @@ def build(settings: Settings, with_backends: bool = True,
     if api and coordination is not None:
         backends.down = LiveBackends(coordination).why_down
     members = functools.partial(_live_workers, coordination) if coordination is not None else None
-    services = ServiceDirectory(ServiceRecords(db), settings.service_down_time_s, members, policy=policy)
+    service_records = ServiceRecords(db)
+    services = ServiceDirectory(service_records, settings.service_down_time_s, members, policy=policy)
     # Each worker lists itself with the backends that started, and beats until it stops;
     # `volclone serve` is one worker too, named after its machine (as Cinder's default host is).
     # An API process is not listed (Cinder lists no cinder-api).
     me = socket.gethostname()
     heartbeat = services.heartbeater(worker.name if worker else me, me,
                                      lambda: [b for b in backends.drivers if b not in backends.unavailable])
+    # A process that places new volumes (serve, an API process) is listed as Cinder's scheduler.
+    scheduler_beat = services.heartbeater(me, me, [""], binary=SCHEDULER_BINARY) if worker is None else None
     if coordination is not None:
         on_start.append(coordination.start)
     # The reaper of volumes a killed process left creating, deleting, ... In one process (serve)
@@ -261,6 +270,9 @@ def build(settings: Settings, with_backends: bool = True,
         worker_stop.append(stop_worker)
     if not api:
         on_start.append(heartbeat.start)
+    if scheduler_beat is not None:
+        on_start.append(scheduler_beat.start)
+        on_stop.append(scheduler_beat.stop)
     # The local daemon outlives the service while it serves attached volumes (their NBD
     # clients stay connected); the next start takes it over.
     # A flatten or a full copy in progress is given up first, so that waiting for the flows
@@ -280,6 +292,8 @@ def build(settings: Settings, with_backends: bool = True,
     transfers = TransferService(Transfers(db), volumes, snapshot_rows, quotas, groups, lock=volume_locks)
     volume_service = VolumeService(volumes, groups, types, backends, attachment_rows, quotas,
                                    lock=volume_locks, snapshots=snapshots, messages=messages)
+    states = ServiceStates(service_records, policy)  # os-services' disable, freeze: placement and refusals
+    volume_service.states = snapshots.states = clones.states = states
     group_types = GroupTypeService(GroupTypes(db))
     group_snapshot_rows = GroupSnapshots(db)
     generic_groups = GenericGroups(db)
@@ -291,7 +305,9 @@ def build(settings: Settings, with_backends: bool = True,
                    clones, attachments, on_start, on_stop, quotas=quotas, services=services, policy=policy,
                    snapshots=snapshots, transfers=transfers, messages=messages, qos=qos, group_types=group_types,
                    groups=group_service, group_snapshots=group_snapshots, type_encryption=type_encryption,
-                   group_sources=GroupSourceService(generic_groups, group_snapshots, clones, volumes, quotas))
+                   group_sources=GroupSourceService(generic_groups, group_snapshots, clones, volumes, quotas),
+                   quota_classes=QuotaClassService(QuotaClasses(db), quotas),
+                   hosts=HostService(services, functools.partial(backend_usage, db), policy))
 
 
 def _remote_drivers(settings: Settings, configs: list[BackendConfig],

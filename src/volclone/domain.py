@@ -293,8 +293,13 @@ class BackendConfig:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-#: The binary of a worker's backends in the services list (Cinder's ``cinder-volume``).
-VOLUME_BINARY = "volclone-volume"
+#: The binary of a worker's backends in the services list: Cinder's name, which operators' tools
+#: and Tempest filter on (volclone's own, ``volclone-volume``, until migration 0020).
+VOLUME_BINARY = "cinder-volume"
+#: The binary of a process that places new volumes on backends (the API role), as Cinder's scheduler.
+SCHEDULER_BINARY = "cinder-scheduler"
+#: Older names a ``binary`` filter still takes.
+BINARY_ALIASES = {"volclone-volume": VOLUME_BINARY, "volclone-scheduler": SCHEDULER_BINARY}
 
 
 @dataclass(frozen=True)
@@ -308,11 +313,25 @@ class ServiceRecord:
     hostname: str
     started_at: dt.datetime
     heartbeat_at: dt.datetime
+    disabled: bool = False
+    disabled_reason: str | None = None
+    frozen: bool = False
 
     @property
     def host(self) -> str:
-        """Cinder's ``host`` of a volume service: ``worker@backend``."""
-        return f"{self.name}@{self.backend}"
+        """Cinder's ``host`` of a volume service: ``worker@backend``; of a scheduler, ``worker``."""
+        return f"{self.name}@{self.backend}" if self.backend else self.name
+
+
+@dataclass(frozen=True)
+class HostUsage:
+    """What one project has on a backend (``os-hosts/{host}``): volumes and snapshots, and their GiB."""
+
+    project_id: str
+    volumes: int = 0
+    volume_gb: int = 0
+    snapshots: int = 0
+    snapshot_gb: int = 0
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ def project(env):
 def test_show_defaults_update_delete(env, project):
     name, _ = project
     assert env.admin.ok("GET", f"/os-quota-sets/{name}") == {"quota_set": {"id": name, **DEFAULTS}}
-    assert env.admin.ok("GET", f"/os-quota-sets/{name}/defaults") == {"quota_set": {"id": name, **DEFAULTS}}
+    defaults = env.admin.ok("GET", f"/os-quota-sets/{name}/defaults")["quota_set"]
+    assert {k: defaults[k] for k in ("id", *DEFAULTS)} == {"id": name, **DEFAULTS}  # and the per-type keys
     r = env.admin.request("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"volumes": 4, "gigabytes": 0}})
     assert r.status_code == 200, r.text
     assert r.json() == {"quota_set": {**DEFAULTS, "volumes": 4, "gigabytes": 0}}
@@ -112,7 +113,8 @@ def test_a_servers_quota_settings_are_its_defaults(make_env):
                    VOLCLONE_QUOTA_BACKUPS="0", VOLCLONE_QUOTA_GROUPS="3", VOLCLONE_QUOTA_PER_VOLUME_GIGABYTES="50")
     assert own.user.ok("GET", "/os-quota-sets/p1/defaults") == {"quota_set": {
         "id": "p1", "volumes": 10, "gigabytes": 1000, "snapshots": 0, "backups": 0, "backup_gigabytes": 1000,
-        "groups": 3, "per_volume_gigabytes": 50}}
+        "groups": 3, "per_volume_gigabytes": 50,
+        "volumes___DEFAULT__": -1, "gigabytes___DEFAULT__": -1, "snapshots___DEFAULT__": -1}}
 
 
 def test_per_volume_gigabytes_caps_each_create_and_extend_not_the_total(env, project):

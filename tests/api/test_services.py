@@ -13,7 +13,7 @@ ME = socket.gethostname()
 
 def test_the_server_lists_itself_as_cinder_lists_a_volume_service(env):
     [me] = [s for s in env.admin.ok("GET", "/os-services")["services"] if s["host"] == f"{ME}@local"]
-    assert me == {"binary": "volclone-volume", "host": f"{ME}@local", "zone": "nova", "status": "enabled",
+    assert me == {"binary": "cinder-volume", "host": f"{ME}@local", "zone": "nova", "status": "enabled",
                   "state": "up", "updated_at": me["updated_at"], "disabled_reason": None,
                   "replication_status": "not-capable", "active_backend_id": None, "frozen": False}
     beat = dt.datetime.fromisoformat(me["updated_at"])
@@ -24,11 +24,13 @@ def test_filters_and_the_cluster_field_of_microversion_3_7(env):
     def hosts(**params: str) -> list[str]:
         return [s["host"] for s in env.admin.ok("GET", "/os-services", params=params)["services"]]
 
-    assert f"{ME}@local" in hosts(host=ME) and hosts(host=ME) == hosts(host=f"{ME}@local")
+    # ME: the worker's backends and the scheduler (a server places volumes too)
+    assert sorted(hosts(host=ME)) == sorted([*hosts(host=f"{ME}@local"), ME])
     assert hosts(host=f"{ME}@nothing") == hosts(host="no-such-worker") == []
-    assert f"{ME}@local" in hosts(binary="volclone-volume")
-    assert hosts(binary="cinder-scheduler") == hosts(service="cinder-scheduler") == []
-    assert hosts(binary="volclone-volume", service="cinder-scheduler")  # binary wins over the older name
+    assert f"{ME}@local" in hosts(binary="cinder-volume") == hosts(binary="volclone-volume")  # the older name
+    assert ME in hosts(binary="cinder-scheduler") == hosts(service="cinder-scheduler")
+    assert hosts(binary="cinder-backup") == []
+    assert f"{ME}@local" in hosts(binary="cinder-volume", service="cinder-scheduler")  # binary wins
     newer = env.admin.ok("GET", "/os-services", headers={"OpenStack-API-Version": "volume 3.7"})["services"]
     assert all(s["cluster"] is None for s in newer)
     assert all("backend_state" not in s for s in newer)

@@ -19,7 +19,7 @@ def rows(out: str) -> list[list[str]]:
 def test_cinder_service_list(env):
     header, *services = rows(cinder(env, env.admin_token, "service-list").stdout)
     listed = {(r[header.index("Binary")], r[header.index("Host")]): r for r in services}
-    me = listed[("volclone-volume", f"{ME}@local")]
+    me = listed[("cinder-volume", f"{ME}@local")]
     assert (me[header.index("Status")], me[header.index("State")]) == ("enabled", "up")
     assert rows(cinder(env, env.admin_token, "service-list", "--host", "no-such-worker").stdout)[1:] == []
 
@@ -29,4 +29,4 @@ def test_openstack_volume_service_list(env):
                 "--os-token", env.admin_token, "--os-volume-api-version", "3", "volume", "service", "list"], True)
     header, *services = rows(done.stdout)
     me = next(r for r in services if r[header.index("Host")] == f"{ME}@local")
-    assert (me[header.index("Binary")], me[header.index("State")]) == ("volclone-volume", "up")
+    assert (me[header.index("Binary")], me[header.index("State")]) == ("cinder-volume", "up")

@@ -51,8 +51,10 @@ def test_defaults_are_cinders_and_configurable(make_fast):
     fast = make_fast(**CINDER)
     assert fast.svc.quotas.show(fast.who, "p1", "p1") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS}
     other = with_quotas(make_fast, quota_volumes=3, quota_gigabytes=-1, quota_snapshots=0, quota_groups=2)
+    # ... and, as Cinder's, each volume type's per-type keys, unlimited unless the default class sets them
     assert other.svc.quotas.defaults(other.who, "p1", "p1") == \
-        {"volumes": 3, "gigabytes": -1, "snapshots": 0, **OTHERS, "groups": 2}
+        {"volumes": 3, "gigabytes": -1, "snapshots": 0, **OTHERS, "groups": 2,
+         "volumes___DEFAULT__": -1, "gigabytes___DEFAULT__": -1, "snapshots___DEFAULT__": -1}
 
 
 def test_settings_read_the_quota_environment():

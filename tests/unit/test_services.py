@@ -42,11 +42,16 @@ def age(fast: Fast, worker: str, seconds: float) -> None:
     assert fast.db_execute("UPDATE services SET heartbeat_at = ? WHERE name = ?", then, worker) >= 1
 
 
-def test_the_service_lists_itself_with_its_backends(fast):
-    [me] = fast.svc.services.list(fast.admin)
+def test_the_service_lists_itself_with_its_backends_and_as_the_scheduler(fast):
+    [me] = fast.svc.services.list(fast.admin, binary="cinder-volume")
     assert (me.record.name, me.record.hostname, me.record.backend, me.up) == (ME, ME, "local", True)
+    [scheduler] = fast.svc.services.list(fast.admin, binary="cinder-scheduler")
+    assert views.service(scheduler, with_cluster=True) == {
+        "binary": "cinder-scheduler", "host": ME, "zone": "nova", "status": "enabled", "state": "up",
+        "updated_at": views.service(scheduler, with_cluster=True)["updated_at"], "disabled_reason": None,
+        "cluster": None}
     body = views.service(me, with_cluster=True)
-    assert body == {"binary": "volclone-volume", "host": f"{ME}@local", "zone": "nova", "status": "enabled",
+    assert body == {"binary": "cinder-volume", "host": f"{ME}@local", "zone": "nova", "status": "enabled",
                     "state": "up", "updated_at": body["updated_at"], "disabled_reason": None, "cluster": None,
                     "replication_status": "not-capable", "active_backend_id": None, "frozen": False}
     assert dt.datetime.fromisoformat(body["updated_at"]) <= utcnow()
@@ -62,13 +67,15 @@ def test_workers_are_listed_per_backend_and_filtered_by_host_and_binary(fast):
     services.heartbeat("w1", "node1", ["ceph", "local"])
     services.heartbeat("w2", "node2", ["local"])
     everyone = {f"{ME}@local": "up", "w1@ceph": "up", "w1@local": "up", "w2@local": "up"}
-    assert listed(fast) == everyone
+    assert listed(fast) == {**everyone, ME: "up"}  # and this process, the scheduler
     assert listed(fast, host="w1") == {"w1@ceph": "up", "w1@local": "up"}  # a worker: all its backends
     assert listed(fast, host="w1@ceph") == {"w1@ceph": "up"}
     assert listed(fast, host="w1@nothing") == listed(fast, host="node1") == listed(fast, host="w") == {}
-    assert listed(fast, binary="volclone-volume") == everyone
-    assert listed(fast, binary="cinder-volume") == {}
-    assert listed(fast, host="w2", binary="volclone-volume") == {"w2@local": "up"}
+    assert listed(fast, binary="cinder-volume") == everyone
+    assert listed(fast, binary="volclone-volume") == everyone  # the older name, an alias
+    assert listed(fast, binary="cinder-backup") == {}
+    assert listed(fast, host="w2", binary="volclone-volume") == listed(fast, host="w2", binary="cinder-volume") \
+        == {"w2@local": "up"}
     [row] = services.list(fast.admin, host="w2")
     assert row.record.hostname == "node2"
 
@@ -198,7 +205,8 @@ def test_the_services_migration_upgrades_and_downgrades_on_sqlite(tmp_path: Path
         assert columns == {"name": False, "binary": False, "backend": False, "host": False,
                            "started_at": False, "heartbeat_at": False}
         assert inspect(engine).get_pk_constraint("services")["constrained_columns"] == ["name", "binary", "backend"]
-        assert not [d for d in schema_drift(engine) if "services" in repr(d)]
+        assert not [d for d in schema_drift(engine) if "services" in repr(d) and "'disabled'" not in repr(d)
+                    and "'frozen'" not in repr(d) and "disabled_reason" not in repr(d)]  # (0020's columns)
         command.downgrade(cfg, "0006")
         assert "services" not in inspect(engine).get_table_names()
     finally:

@@ -21,6 +21,7 @@ from volclone.api import (
     group_snapshots,
     group_types,
     groups,
+    hosts,
     limits,
     log_levels,
     messages,
@@ -28,8 +29,10 @@ from volclone.api import (
     pools,
     project_paths,
     qos,
+    quota_classes,
     quotas,
     resource_filters,
+    service_actions,
     services,
     snapshots,
     transfers,
@@ -129,7 +132,8 @@ def create_app(svc: Service, manage_lifecycle: bool = True, max_request_bytes: i
         return response
 
     routers = (versions.router, types.router, volumes.router, clones.router, attachments.router,
-               volume_actions.router, quotas.router, log_levels.router, services.router, snapshots.router,
+               volume_actions.router, quotas.router, quota_classes.router, log_levels.router, service_actions.router,
+               services.router, hosts.router, snapshots.router,
                zones.router, extensions.router, resource_filters.router, default_types.router,
                *transfers.routers, messages.router, qos.router, pools.router,
                group_types.router, groups.router, group_snapshots.router, type_encryption.router)

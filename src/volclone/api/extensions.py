@@ -21,7 +21,10 @@ _SINCE = "2026-12-02T00:00:00+00:00"
 EXTENSIONS = (
     ("AdminActions", "os-admin-actions", "Volume actions for admins: os-reset_status, os-force_delete."),
     ("AvailabilityZones", "os-availability-zone", "The availability zones (os-availability-zone)."),
+    ("ExtendedServices", "os-extended-services", "Services' disabled_reason; os-services/disable-log-reason."),
+    ("Hosts", "os-hosts", "The hosts (the services) and a volume host's usage by project."),
     ("Qos_specs_manage", "qos-specs", "QoS specs and the volume types they limit (enforced by the backends)."),
+    ("Quota_classes", "os-quota-class-sets", "Quota classes; the default class is every project's defaults."),
     ("Quotas", "os-quota-sets", "Each project's quotas: show, update, back to the defaults."),
     ("Services", "os-services", "The volume services, each worker's backends (os-services)."),
     ("SnapshotActions", "os-snapshot-actions", "Snapshot actions: os-update_snapshot_status."),

@@ -376,10 +376,11 @@ class Limits(Out):
 
 class CinderService(Out):
     """One worker's backend. ``cluster`` is given from microversion 3.7; ``replication_status``,
-    ``active_backend_id`` and ``frozen`` on volclone-volume services only (as Cinder gives them)."""
+    ``active_backend_id`` and ``frozen`` on cinder-volume services only (as Cinder gives them)."""
 
-    binary: str = Field(description="volclone-volume: a worker's backend")
-    host: str = Field(description="worker@backend")
+    binary: str = Field(description="cinder-volume: a worker's backend; cinder-scheduler: a process that "
+                                    "places volumes")
+    host: str = Field(description="worker@backend (a scheduler: worker)")
     zone: str
     status: Literal["enabled", "disabled"]
     state: Literal["up", "down"] = Field(description="up: the worker beat within VOLCLONE_SERVICE_DOWN_TIME "
@@ -387,10 +388,10 @@ class CinderService(Out):
     updated_at: str | None = Field(description="the last heartbeat (UTC)")
     disabled_reason: str | None
     cluster: str | None = Field(None, description="from microversion 3.7; always null")
-    replication_status: str = Field("not-capable", description="volclone-volume only")
-    active_backend_id: str | None = Field(None, description="volclone-volume only")
-    frozen: bool = Field(False, description="volclone-volume only")
-    backend_state: Literal["up", "down"] = Field("up", description="from microversion 3.49, volclone-volume only: "
+    replication_status: str = Field("not-capable", description="cinder-volume only")
+    active_backend_id: str | None = Field(None, description="cinder-volume only")
+    frozen: bool = Field(False, description="cinder-volume only")
+    backend_state: Literal["up", "down"] = Field("up", description="from microversion 3.49, cinder-volume only: "
                                                                "the backend's worker is up")
 
 
@@ -623,6 +624,32 @@ def _transfers(prefix: str) -> dict[tuple[str, str], dict[int, Schema | None]]:
             ("DELETE", prefix + "/{transfer_id}"): {202: None}}
 
 
+def _quota_class_set(with_id: bool) -> Schema:
+    """The seven resources, then ``volumes_<type>``, ``gigabytes_<type>`` and ``snapshots_<type>``
+    of each volume type (kept and shown, not enforced)."""
+    names = ["volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes", "groups", "per_volume_gigabytes"]
+    properties: dict[str, Schema] = {n: {"type": "integer", "description": "-1: unlimited"} for n in names}
+    if with_id:
+        properties = {"id": {"type": "string", "description": "the class (or project) name"}, **properties}
+    return {"type": "object", "required": list(properties), "properties": properties,
+            "additionalProperties": {"type": "integer", "description": "a per-type limit (RESOURCE_TYPENAME)"}}
+
+
+_HOST_FIELDS: dict[str, Schema] = {
+    "host_name": {"type": "string", "description": "worker@backend (a scheduler: worker)"},
+    "service": {"type": "string", "description": "cinder-volume or cinder-scheduler"},
+    "zone": {"type": "string"}, "service-status": {"enum": ["available", "unavailable"]},
+    "service-state": {"enum": ["enabled", "disabled"]},
+    "last-update": {"type": "string", "description": "the last heartbeat (UTC)"}}
+_HOST = _obj(**_HOST_FIELDS)
+_HOST_RESOURCE = _obj(resource=_obj(**{n: {"type": "string"} for n in (
+    "host", "project", "volume_count", "total_volume_gb", "snapshot_count", "total_snapshot_gb")}))
+_SERVICE_ACTION = {"type": "object", "required": ["host", "binary", "service", "disabled", "status"],
+                   "additionalProperties": False, "properties": {
+                       "host": {"type": "string"}, "binary": {"type": "string"}, "service": {"type": "string"},
+                       "disabled": {"type": "boolean"}, "status": {"enum": ["enabled", "disabled"]},
+                       "disabled_reason": {"type": ["string", "null"],
+                                           "description": "enable (null) and disable-log-reason only"}}}
 _M = "/v3/{project_id}/messages"
 #: ``{(METHOD, path): {status: body schema, or None for an empty body}}``: every operation's success.
 SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
@@ -690,7 +717,18 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", _Q): {200: _obj(quota_set={"oneOf": [_ref(QuotaSet), _ref(QuotaSetUsage)]})},
     ("PUT", _Q): {200: _obj(quota_set=_ref(QuotaLimits))},
     ("DELETE", _Q): {200: None},
-    ("GET", _Q + "/defaults"): {200: _obj(quota_set=_ref(QuotaSet))},
+    ("GET", _Q + "/defaults"): {200: _obj(quota_set=_quota_class_set(with_id=True))},
+    ("GET", "/v3/{project_id}/os-quota-class-sets/{class_name}"): {
+        200: _obj(quota_class_set=_quota_class_set(with_id=True))},
+    ("PUT", "/v3/{project_id}/os-quota-class-sets/{class_name}"): {
+        200: _obj(quota_class_set=_quota_class_set(with_id=False))},
+    ("GET", "/v3/{project_id}/os-hosts"): {200: _obj(hosts={"type": "array", "items": _HOST})},
+    ("GET", "/v3/{project_id}/os-hosts/{host_name}"): {200: _obj(host={"type": "array", "items": _HOST_RESOURCE})},
+    **{("PUT", f"/v3/{{project_id}}/os-services/{a}"): {200: _SERVICE_ACTION}
+       for a in ("enable", "disable", "disable-log-reason")},
+    ("PUT", "/v3/{project_id}/os-services/freeze"): {200: None},
+    ("PUT", "/v3/{project_id}/os-services/thaw"): {200: None},
+    ("PUT", "/v3/{project_id}/os-services/{action}"): {200: None},
     ("GET", "/v3/{project_id}/limits"): {200: _obj(limits=_ref(Limits))},
     ("GET", "/v3/{project_id}/os-services"): {200: _obj(services=_list_of(CinderService))},
     ("PUT", "/v3/{project_id}/os-services/set-log"): {202: None},

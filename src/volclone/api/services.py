@@ -1,11 +1,13 @@
 """/v3/{project_id}/os-services: the services, as Cinder lists them (admins, by default).
 
-    GET /os-services[?host=worker[@backend]][&binary=volclone-volume]
+    GET /os-services[?host=worker[@backend]][&binary=cinder-volume]
 
-One row per worker and backend it serves (binary ``volclone-volume``, Cinder's ``cinder-volume``;
-the API processes are not listed, as Cinder lists no ``cinder-api``). ``state`` is ``up`` while
-the worker beats and is in the coordination group. ``service`` is the older name of ``binary``
-(Cinder's, deprecated; ``binary`` wins).
+One row per worker and backend it serves (binary ``cinder-volume``, Cinder's name), and one per
+process that places volumes (``cinder-scheduler``: ``volclone serve``, each API process; Cinder
+lists no ``cinder-api``). ``binary=volclone-volume``, volclone's older name, is taken too.
+``state`` is ``up`` while the worker beats and is in the coordination group; ``status`` is
+``disabled`` after os-services/disable or a freeze (:mod:`volclone.api.service_actions`).
+``service`` is the older name of ``binary`` (Cinder's, deprecated; ``binary`` wins).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ BACKEND_STATE_VERSION = (3, 49)
 @rule("volume_extension:services:index")
 def list_services(project_id: str, request: Request,
                   host: str | None = Query(None, description="a worker (all its backends) or worker@backend"),
-                  binary: str | None = Query(None, description="only services of this binary, e.g. volclone-volume"),
+                  binary: str | None = Query(None, description="only services of this binary, e.g. cinder-volume"),
                   service_name: str | None = Query(None, alias="service", deprecated=True,
                                                    description="the older name of binary"),
                   who: Principal = Depends(principal)) -> dict[str, Any]:

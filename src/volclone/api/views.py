@@ -210,17 +210,19 @@ def clone_plan(plan: ClonePlan) -> dict[str, Any]:
 
 
 def service(s: ListedService, with_cluster: bool, with_backend_state: bool = False) -> dict[str, Any]:
-    """One row of os-services: a worker's backend (``host`` is ``worker@backend``). Nothing is
-    disabled or replicated yet; ``cluster`` is there from microversion 3.7, and on a volume
-    service ``backend_state`` from 3.49 (``up`` while its worker is), as in Cinder."""
+    """One row of os-services: a worker's backend (``host`` is ``worker@backend``) or a
+    scheduler (``host`` is the worker). Nothing is replicated; ``cluster`` is there from
+    microversion 3.7, and on a volume service ``backend_state`` from 3.49 (``up`` while its
+    worker is), as in Cinder."""
     r = s.record
-    body: dict[str, Any] = {"binary": r.binary, "host": r.host, "zone": AVAILABILITY_ZONE, "status": "enabled",
+    body: dict[str, Any] = {"binary": r.binary, "host": r.host, "zone": AVAILABILITY_ZONE,
+                            "status": "disabled" if r.disabled else "enabled",
                             "state": "up" if s.up else "down", "updated_at": _time(r.heartbeat_at),
-                            "disabled_reason": None}
+                            "disabled_reason": r.disabled_reason}
     if with_cluster:
         body["cluster"] = None
     if r.binary == VOLUME_BINARY:
-        body |= {"replication_status": "not-capable", "active_backend_id": None, "frozen": False}
+        body |= {"replication_status": "not-capable", "active_backend_id": None, "frozen": r.frozen}
         if with_backend_state:
             body["backend_state"] = "up" if s.up else "down"
     return body

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from volclone.db.database import Database
 from volclone.db.generic_groups import group_row
+from volclone.db.quota_classes import class_limits
 from volclone.db.schema import (
     GenericGroupRow,
     QuotaLockRow,
@@ -47,6 +48,9 @@ from volclone.db.schema import (
 from volclone.db.snapshots import snapshot_row
 from volclone.domain import Group, Snapshot, VolumeStatus
 from volclone.errors import Conflict
+
+#: The quota class whose limits are every project's defaults (Cinder's ``default``).
+DEFAULT_CLASS = "default"
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,10 @@ class LockedQuotas:
 
     def usage(self) -> dict[str, Usage]:
         return _usage(self._s, self.project_id, self.now)
+
+    def class_defaults(self) -> dict[str, int]:
+        """The ``default`` quota class's limits, read in the lock's transaction."""
+        return class_limits(self._s, DEFAULT_CLASS)
 
     def set_overrides(self, limits: dict[str, int]) -> None:
         for resource, limit in limits.items():
@@ -175,6 +183,11 @@ class Quotas:
     def usage(self, project_id: str, now: dt.datetime) -> dict[str, Usage]:
         with self.db.session() as s:
             return _usage(s, project_id, now)
+
+    def class_defaults(self) -> dict[str, int]:
+        """The ``default`` quota class's limits (only those set)."""
+        with self.db.session() as s:
+            return class_limits(s, DEFAULT_CLASS)
 
     def delete_overrides(self, project_id: str) -> None:
         with self.db.session() as s:

@@ -266,6 +266,16 @@ class QuotaRow(Base):
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 
+class QuotaClassRow(Base):
+    """One limit of a quota class (Cinder's ``quota_classes``); the ``default`` class's rows are
+    the defaults of every project that has no limit of its own, over the configured ones."""
+
+    __tablename__ = "quota_classes"
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
 class QuotaLockRow(Base):
     """One row per project that ever reserved: the quota transactions of a project take its
     row lock first (an UPDATE), so they check and reserve one at a time, on SQLite and on
@@ -305,6 +315,11 @@ class ServiceRow(Base):
     host: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    #: Cinder's ``disabled``: placement picks no backend whose services are all disabled.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: Cinder's ``frozen`` (``os-services/freeze``): no management operation on its volumes.
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class IdempotencyKeyRow(Base):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from volclone.db.database import Database, upsert
 from volclone.db.schema import ServiceRow, utcnow
@@ -48,4 +48,12 @@ class ServiceRecords:
         with self.db.session() as s:
             rows = s.scalars(select(ServiceRow).order_by(ServiceRow.binary, ServiceRow.name, ServiceRow.backend))
             return [ServiceRecord(name=r.name, binary=r.binary, backend=r.backend, hostname=r.host,
-                                  started_at=r.started_at, heartbeat_at=r.heartbeat_at) for r in rows]
+                                  started_at=r.started_at, heartbeat_at=r.heartbeat_at, disabled=r.disabled,
+                                  disabled_reason=r.disabled_reason, frozen=r.frozen) for r in rows]
+
+    def set_state(self, records: Sequence[ServiceRecord], **values: bool | str | None) -> None:
+        """Set ``disabled``, ``disabled_reason`` and/or ``frozen`` of these rows, in one transaction."""
+        with self.db.session() as s:
+            for r in records:
+                s.execute(update(ServiceRow).where(ServiceRow.name == r.name, ServiceRow.binary == r.binary,
+                                                   ServiceRow.backend == r.backend).values(**values))

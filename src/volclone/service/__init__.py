@@ -29,9 +29,11 @@ from volclone.service.group_snapshots import GroupSnapshotService
 from volclone.service.group_sources import GroupSourceService
 from volclone.service.group_types import GroupTypeService
 from volclone.service.groups import GroupService
+from volclone.service.hosts import HostService
 from volclone.service.messages import MessageService
 from volclone.service.policy import Policy
 from volclone.service.qos import QosService
+from volclone.service.quota_classes import QuotaClassService
 from volclone.service.quotas import QuotaService
 from volclone.service.services import ServiceDirectory
 from volclone.service.snapshots import SnapshotService
@@ -55,9 +57,12 @@ class Service:
                  group_types: GroupTypeService | None = None, groups: GroupService | None = None,
                  group_snapshots: GroupSnapshotService | None = None,
                  type_encryption: TypeEncryptionService | None = None,
-                 group_sources: GroupSourceService | None = None) -> None:
+                 group_sources: GroupSourceService | None = None,
+                 quota_classes: QuotaClassService | None = None, hosts: HostService | None = None) -> None:
         self.auth = auth
         self.type_encryption = type_encryption
+        self.quota_classes = quota_classes
+        self.hosts = hosts
         self.transfers = transfers
         self.messages = messages
         self.qos = qos

@@ -58,6 +58,7 @@ from volclone.service.messages import Action, Detail, MessageService, Resource
 from volclone.service.periodic import Periodic
 from volclone.service.quotas import QuotaService
 from volclone.service.reverts import revert_store
+from volclone.service.service_states import ServiceStates
 from volclone.service.volumes import Backends, VolumeTypeService, clone_mode, is_multiattach
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,8 @@ class CloneService:
         self.backends = backends
         self.runner = runner
         self.groups = groups
+        #: The services' disabled and frozen states (os-services), where they are kept.
+        self.states: ServiceStates | None = None
         self.leftovers = leftovers or Leftovers(volumes.db)
         self.cancels = CancelMarks(volumes.db)
         self.ctx = CloneContext(volumes, groups, self.driver_for, failpoints, backend_for=backends.get,
@@ -307,6 +310,9 @@ class CloneService:
         backend = backends.pop()
         target = self.types.get(req.target_type_id, who) if req.target_type_id else None
         target_backend = self.backends.name_for(target) if target is not None else backend
+        if self.states is not None:  # the sources are snapshotted, the clones placed (os-services)
+            self.states.check_not_frozen(backend, f"volume {ids[0]}")
+            self.states.check_placeable(target_backend)
         self.driver_for(backend)
         if target_backend != backend:
             self._check_cross_backend(backend, target_backend, [found[v] for v in ids])

@@ -318,7 +318,17 @@ API_RULES = [
     _rule("volume_extension:capabilities", ADMIN_API, "Show a volume service's capabilities.",
           "GET /capabilities/{hostname}"),
     _rule("volume_extension:services:update", ADMIN_API,
-          "Read and set the service's log levels (3.32).", "PUT /os-services/set-log", "PUT /os-services/get-log"),
+          "Enable or disable a service; read and set the service's log levels (3.32).",
+          "PUT /os-services/enable", "PUT /os-services/disable", "PUT /os-services/disable-log-reason",
+          "PUT /os-services/set-log", "PUT /os-services/get-log"),
+    _rule("volume:freeze_host", ADMIN_API, "Freeze a backend: no management operation on its volumes.",
+          "PUT /os-services/freeze"),
+    _rule("volume:thaw_host", ADMIN_API, "Thaw a frozen backend.", "PUT /os-services/thaw"),
+    _rule("volume_extension:hosts", ADMIN_API, "List the hosts and show one's volume usage (os-hosts).",
+          "GET /os-hosts", "GET /os-hosts/{host_name}"),
+    _rule("volume_extension:quota_classes", ADMIN_API, "Show and update quota classes (the default class: "
+          "every project's defaults).", "GET /os-quota-class-sets/{class_name}",
+          "PUT /os-quota-class-sets/{class_name}"),
     # what clients ask before they start (Cinder lets any caller; here, any reader of the project)
     _rule("volume_extension:resource_filters", ADMIN_OR_READER,
           "List the filters each list takes (3.33; Cinder checks no rule here).", "GET /resource_filters"),

@@ -33,6 +33,9 @@ UNLIMITED = -1
 PER_VOLUME = "per_volume_gigabytes"
 #: The largest limit (Cinder's ``db.MAX_INT``).
 MAX_LIMIT = 0x7FFFFFFF
+#: The resources a quota class also has once per volume type (``volumes_<type>``, ...). Kept and
+#: shown, not enforced: volclone enforces the project-wide limits only (docs/quota-classes.md).
+PER_TYPE = ("volumes", "gigabytes", "snapshots")
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,13 @@ def _check_per_volume(limits: Mapping[str, int], size: int) -> None:
 class QuotaService:
     def __init__(self, repo: Quotas, defaults: Mapping[str, int] | None = None,
                  reservation_expire_s: float = DEFAULT_RESERVATION_EXPIRE_S,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = utcnow,
+                 type_names: Callable[[], Sequence[str]] | None = None) -> None:
         self.repo = repo
+        #: The configured defaults (``VOLCLONE_QUOTA_<NAME>``); the ``default`` class's limits win.
         self._defaults = {**DEFAULT_QUOTAS, **(defaults or {})}
+        #: The volume types' names, for the per-type keys of the defaults (``volumes_<type>``, ...).
+        self.type_names = type_names
         self.reservation_expire = dt.timedelta(seconds=reservation_expire_s)
         self.clock = clock
 
@@ -73,8 +80,20 @@ class QuotaService:
         if not who.is_admin and target != who.project_id:
             raise Forbidden(f"the token may only show the quotas of its own project, not of {target}")
 
-    def _limits(self, overrides: Mapping[str, int]) -> dict[str, int]:
-        return {r: overrides.get(r, self._defaults[r]) for r in RESOURCES}
+    def _limits(self, overrides: Mapping[str, int], class_defaults: Mapping[str, int]) -> dict[str, int]:
+        return {r: overrides.get(r, class_defaults.get(r, self._defaults[r])) for r in RESOURCES}
+
+    def keys(self) -> list[str]:
+        """Every resource of a quota class: Cinder's seven, then ``volumes_<type>``,
+        ``gigabytes_<type>`` and ``snapshots_<type>`` of each volume type."""
+        names = self.type_names() if self.type_names is not None else ()
+        return [*RESOURCES, *(f"{r}_{name}" for name in sorted(names) for r in PER_TYPE)]
+
+    def default_limits(self, class_defaults: Mapping[str, int] | None = None) -> dict[str, int]:
+        """What a project without limits of its own has: the ``default`` class's limits over the
+        configured ones; a per-type key the class does not set is -1 (unlimited), as in Cinder."""
+        set_ = self.repo.class_defaults() if class_defaults is None else class_defaults
+        return {k: set_.get(k, self._defaults.get(k, UNLIMITED)) for k in self.keys()}
 
     @staticmethod
     def _with_usage(limits: Mapping[str, int], usage: Mapping[str, Usage]) -> dict[str, QuotaUsage]:
@@ -84,15 +103,16 @@ class QuotaService:
     # -- os-quota-sets -------------------------------------------------------------
     def defaults(self, who: Principal, project_id: str, target: str) -> dict[str, int]:
         self._may_show(who, project_id, target)
-        return dict(self._defaults)
+        return self.default_limits()
 
     def show(self, who: Principal, project_id: str, target: str) -> dict[str, int]:
         self._may_show(who, project_id, target)
-        return self._limits(self.repo.overrides(target))
+        return self._limits(self.repo.overrides(target), self.repo.class_defaults())
 
     def show_usage(self, who: Principal, project_id: str, target: str) -> dict[str, QuotaUsage]:
         self._may_show(who, project_id, target)
-        return self._with_usage(self._limits(self.repo.overrides(target)), self.repo.usage(target, self.clock()))
+        limits = self._limits(self.repo.overrides(target), self.repo.class_defaults())
+        return self._with_usage(limits, self.repo.usage(target, self.clock()))
 
     def update(self, who: Principal, project_id: str, target: str, values: Mapping[str, int]) -> dict[str, int]:
         """Set the target's limits (admins only). A limit below what the project uses and holds
@@ -114,7 +134,7 @@ class QuotaService:
                                      f"Current usage is {used.in_use + used.reserved} and the requested limit is "
                                      f"{value}.")
             q.set_overrides(dict(values))
-            return self._limits(q.overrides())
+            return self._limits(q.overrides(), q.class_defaults())
 
     def delete(self, who: Principal, project_id: str, target: str) -> None:
         """Back to the defaults (admins only)."""
@@ -127,7 +147,7 @@ class QuotaService:
         if target is not None:
             self._may_show(who, project_id, target)
             project_id = target
-        quotas = self._with_usage(self._limits(self.repo.overrides(project_id)),
+        quotas = self._with_usage(self._limits(self.repo.overrides(project_id), self.repo.class_defaults()),
                                   self.repo.usage(project_id, self.clock()))
         return {"maxTotalVolumes": quotas["volumes"].limit, "maxTotalSnapshots": quotas["snapshots"].limit,
                 "maxTotalVolumeGigabytes": quotas["gigabytes"].limit,
@@ -143,14 +163,14 @@ class QuotaService:
         :class:`OverLimit` (413) naming the resource, holding nothing."""
         now = self.clock()
         with self.repo.locked(project_id, now) as q:
-            self._fits(self._limits(q.overrides()), q.usage(), volumes)
+            self._fits(self._limits(q.overrides(), q.class_defaults()), q.usage(), volumes)
             q.reserve(holder, volumes, now + self.reservation_expire)
 
     def check(self, project_id: str, volumes: Sequence[tuple[str, int]]) -> None:
         """What :meth:`reserve` checks, holding nothing (a dry run): the same :class:`OverLimit`
         for the same usage. Without the lock: a request made meanwhile may change the answer."""
-        self._fits(self._limits(self.repo.overrides(project_id)), self.repo.usage(project_id, self.clock()),
-                   volumes)
+        self._fits(self._limits(self.repo.overrides(project_id), self.repo.class_defaults()),
+                   self.repo.usage(project_id, self.clock()), volumes)
 
     @staticmethod
     def _fits(limits: Mapping[str, int], usage: Mapping[str, Usage], volumes: Sequence[tuple[str, int]]) -> None:
@@ -172,7 +192,7 @@ class QuotaService:
         under the quota lock: it counts from then on."""
         now = self.clock()
         with self.repo.locked(snapshot.project_id, now) as q:
-            limits, usage = self._limits(q.overrides()), q.usage()
+            limits, usage = self._limits(q.overrides(), q.class_defaults()), q.usage()
             gigabytes, used = limits["gigabytes"], usage["gigabytes"]
             if _over(gigabytes, used, snapshot.volume_size):
                 raise OverLimit(f"VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
@@ -192,7 +212,7 @@ class QuotaService:
         drops in the same commit (usage is read from the rows)."""
         now = self.clock()
         with self.repo.locked(project_id, now) as q:
-            limits, usage = self._limits(q.overrides()), q.usage()
+            limits, usage = self._limits(q.overrides(), q.class_defaults()), q.usage()
             self._fits(limits, usage, [(volume.id, volume.size + sum(s.volume_size for s in snapshots))])
             if snapshots and _over(limits["snapshots"], usage["snapshots"], len(snapshots)):
                 raise OverLimit(f"SnapshotLimitExceeded: Maximum number of snapshots allowed "
@@ -204,7 +224,7 @@ class QuotaService:
         413, nothing recorded) and record it, under the quota lock. The limit is the admin's
         override, else the default; without either, groups are unlimited."""
         with self.repo.locked(group.project_id, self.clock()) as q:
-            limit = q.overrides().get("groups", self._defaults.get("groups", UNLIMITED))
+            limit = q.overrides().get("groups", {**self._defaults, **q.class_defaults()}.get("groups", UNLIMITED))
             if _over(limit, Usage(q.count_groups()), 1):
                 raise OverLimit(f"GroupLimitExceeded: Maximum number of groups allowed ({limit}) exceeded for "
                                 "quota 'groups'.")
@@ -218,7 +238,7 @@ class QuotaService:
         once, as Cinder's reservation would, and the lock keeps creates from slipping in between."""
         now = self.clock()
         with self.repo.locked(project_id, now) as q:
-            limits = self._limits(q.overrides())
+            limits = self._limits(q.overrides(), q.class_defaults())
             _check_per_volume(limits, size)
             gigabytes, used = limits["gigabytes"], q.usage()["gigabytes"]
             if _over(gigabytes, used, by):

@@ -101,6 +101,8 @@ class Retyper:
             raise BadRequest(why)
         if self.volumes.groups.grouped(volume_id):
             raise InvalidVolume(f"volume {volume_id} is being cloned or reverted; retype it when that ends")
+        if self.volumes.states is not None:
+            self.volumes.states.check_not_frozen(vol.backend, f"volume {vol.id}")
         target = self.backends.name_for(vtype)
         if target == vol.backend:
             return self._change_type(vol, vtype)

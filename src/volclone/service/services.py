@@ -4,7 +4,7 @@
     beat = directory.heartbeater("worker-1", socket.gethostname(), ["local", "ceph"])
     beat.start()                     # a beat now, then every ``interval`` seconds
     directory.list(admin)            # one ListedService per worker and backend
-    directory.list(admin, host="worker-1", binary="volclone-volume")
+    directory.list(admin, host="worker-1", binary="cinder-volume")
     beat.stop()
 
 A service is ``up`` while its last heartbeat is at most ``down_after_s`` old (Cinder's
@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from volclone.db.schema import utcnow
 from volclone.db.services import ServiceRecords
-from volclone.domain import Principal, ServiceRecord
+from volclone.domain import VOLUME_BINARY, Principal, ServiceRecord
 from volclone.service.periodic import Periodic
 from volclone.service.policy import Policy
+from volclone.service.service_states import matches
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,9 @@ class Heartbeat:
     ``backends`` may be a callable, asked at each beat (the backends that started)."""
 
     def __init__(self, directory: ServiceDirectory, worker: str, host: str, backends: Served,
-                 interval: float) -> None:
+                 interval: float, binary: str = VOLUME_BINARY) -> None:
         self.directory = directory
+        self.binary = binary
         self.worker = worker
         self.host = host
         self.backends = backends
@@ -61,12 +63,13 @@ class Heartbeat:
         return list(self.backends() if callable(self.backends) else self.backends)
 
     def beat(self) -> None:
-        self.directory.heartbeat(self.worker, self.host, self.served())
+        self.directory.heartbeat(self.worker, self.host, self.served(), binary=self.binary)
 
     def start(self) -> None:
         """Beat now (a database that can't be written stops the start), then periodically."""
         self.started_at = self.directory.clock()
-        self.directory.heartbeat(self.worker, self.host, self.served(), started_at=self.started_at)
+        self.directory.heartbeat(self.worker, self.host, self.served(), started_at=self.started_at,
+                                 binary=self.binary)
         self._periodic.start()
 
     def stop(self) -> None:
@@ -84,26 +87,29 @@ class ServiceDirectory:
         self.clock = clock
 
     def heartbeat(self, worker: str, host: str, backends: Sequence[str],
-                  started_at: dt.datetime | None = None) -> None:
-        """Record that ``worker`` on machine ``host`` serves ``backends`` now."""
-        self.records.beat(worker, host, backends, started_at=started_at, now=self.clock())
+                  started_at: dt.datetime | None = None, binary: str = VOLUME_BINARY) -> None:
+        """Record that ``worker`` on machine ``host`` serves ``backends`` now (a scheduler: ``[""]``)."""
+        self.records.beat(worker, host, backends, binary=binary, started_at=started_at, now=self.clock())
 
-    def heartbeater(self, worker: str, host: str, backends: Served, interval: float | None = None) -> Heartbeat:
+    def heartbeater(self, worker: str, host: str, backends: Served, interval: float | None = None,
+                    binary: str = VOLUME_BINARY) -> Heartbeat:
         """The heartbeat a worker starts; by default it beats every 10 s (Cinder's report
-        interval), or a third of ``down_after_s`` if that is shorter."""
+        interval), or a third of ``down_after_s`` if that is shorter. A process that places
+        volumes (the API role) beats as ``cinder-scheduler`` with backends ``[""]``."""
         every = interval if interval is not None else min(REPORT_INTERVAL_S, self.down_after.total_seconds() / 3)
-        return Heartbeat(self, worker, host, backends, every)
+        return Heartbeat(self, worker, host, backends, every, binary)
 
     def list(self, who: Principal, host: str | None = None, binary: str | None = None) -> list[ListedService]:
         """Every worker's backends, with their state. ``host`` is a worker (all its backends)
-        or ``worker@backend`` (that one), as Cinder matches hosts; ``binary`` e.g. ``volclone-volume``."""
+        or ``worker@backend`` (that one), as Cinder matches hosts; ``binary`` e.g. ``cinder-volume``
+        (``volclone-volume``, the older name, is taken too)."""
         self.policy.authorize(LIST_RULE, who)
-        records = [r for r in self.records.list()
-                   if (not host or host in (r.host, r.name)) and (not binary or r.binary == binary)]
+        records = [r for r in self.records.list() if matches(r, host, binary)]
         live = self._live_members() if records else None
         now = self.clock()
+        # Only workers join the coordination group: a scheduler (an API process) is up by its beats.
         return [ListedService(r, abs(now - r.heartbeat_at) <= self.down_after
-                              and (live is None or r.name in live)) for r in records]
+                              and (live is None or r.binary != VOLUME_BINARY or r.name in live)) for r in records]
 
     def _live_members(self) -> set[str] | None:
         """The workers in the coordination group (None: no membership to check). A group that

@@ -36,6 +36,7 @@ from volclone.errors import BadRequest, CapabilityMissing, Conflict, InvalidVolu
 from volclone.service.locks import Lock, volume_lock
 from volclone.service.messages import Action, Detail, MessageService, Resource, detail_for
 from volclone.service.quotas import QuotaService
+from volclone.service.service_states import ServiceStates
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class SnapshotService:
         self.backends = backends
         self.quotas = quotas
         self.lock: Lock = lock or (lambda name: contextlib.nullcontext())
+        #: The services' frozen states (os-services/freeze), where they are kept.
+        self.states: ServiceStates | None = None
 
     # -- lookups -------------------------------------------------------------------
     def get(self, who: Principal, project_id: str, snapshot_id: str) -> Snapshot:
@@ -127,6 +130,8 @@ class SnapshotService:
         _check_metadata_count({}, metadata or {})
         vol = self._volume(who, project_id, volume_id)
         self._check_snapshottable(vol, force)
+        if self.states is not None:
+            self.states.check_not_frozen(vol.backend, f"volume {vol.id}")
         driver = self.driver_for(vol.backend)
         snap = Snapshot(id=str(uuid.uuid4()), project_id=vol.project_id, volume_id=vol.id, name=name,
                         description=description, volume_size=vol.size, status=SnapshotStatus.CREATING,
@@ -206,6 +211,8 @@ class SnapshotService:
         if snap.status not in allowed:
             raise BadRequest(f"Invalid snapshot: Volume Snapshot status must be "
                              f"{' or '.join(sorted(s.value for s in allowed))}, not {snap.status.value}.")
+        if self.states is not None:
+            self.states.check_not_frozen(snap.backend, f"snapshot {snap.id}")
         driver = self.driver_for(snap.backend)
         with self.lock(volume_lock(snap.volume_id)):
             self._delete(driver, snap, allowed)

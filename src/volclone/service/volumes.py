@@ -41,6 +41,7 @@ from volclone.service.messages import Action, Code, Detail, MessageService, Reso
 from volclone.service.quotas import QuotaService
 
 if TYPE_CHECKING:
+    from volclone.service.service_states import ServiceStates
     from volclone.service.snapshots import SnapshotService
 
 log = logging.getLogger(__name__)
@@ -367,6 +368,8 @@ class VolumeService:
         self.types = types
         self.backends = backends
         self.attachments = attachments
+        #: The services' disabled and frozen states (os-services), where they are kept.
+        self.states: ServiceStates | None = None
 
     def get(self, who: Principal, project_id: str, volume_id: str) -> Volume:
         """The project's volume; an admin's token finds any project's (Cinder's admin context
@@ -451,6 +454,8 @@ class VolumeService:
         if snap is not None and backend_name != snap.backend:
             raise BadRequest(f"Invalid input received: a volume from snapshot {snap.id} is made on its backend "
                              f"{snap.backend}; volume type {vtype.name} is of backend {backend_name}")
+        if self.states is not None:  # as Cinder's scheduler: no disabled service
+            self.states.check_placeable(backend_name)
         driver = self.backends.get(backend_name)
         if driver.max_size_gib is not None and size > driver.max_size_gib:
             raise BadRequest(f"size {size} GiB is more than backend {backend_name} can hold "
@@ -576,6 +581,8 @@ class VolumeService:
         if new_size <= vol.size:
             raise BadRequest(f"New size for extend must be greater than current size. (current: {vol.size}, "
                              f"extended: {new_size}).")
+        if self.states is not None:
+            self.states.check_not_frozen(vol.backend, f"volume {vol.id}")
         expected = _IN_USE if attached else _AVAILABLE
         if vol.status not in expected:
             raise InvalidVolume(f"Volume {volume_id} status must be '{next(iter(expected)).value}' to extend, "
@@ -651,6 +658,8 @@ class VolumeService:
         if vol.status not in allowed:
             raise InvalidVolume(f"volume {volume_id} is {vol.status.value}; it must be "
                                 f"{', '.join(sorted(s.value for s in allowed))}")
+        if self.states is not None:
+            self.states.check_not_frozen(vol.backend, f"volume {vol.id}")
         driver = self.backends.get(vol.backend)  # an unavailable backend: 503 and nothing changes
         with self.lock(volume_lock(volume_id)):
             self._delete(driver, vol, allowed, cascade)
