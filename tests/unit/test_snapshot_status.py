@@ -112,7 +112,7 @@ def test_migration_0023_adds_progress_and_downgrades(tmp_path: Path) -> None:
         cfg = alembic_config(engine)
         command.upgrade(cfg, "0023")
         assert not [d for d in schema_drift(engine) if "snapshots" in repr(d)]
-        command.downgrade(cfg, "0019")
+        command.downgrade(cfg, "0022")
         assert "progress" not in {c["name"] for c in inspect(engine).get_columns("snapshots")}
         command.upgrade(cfg, "0023")
         assert "progress" in {c["name"] for c in inspect(engine).get_columns("snapshots")}

@@ -1,7 +1,7 @@
 """generic_groups.group_snapshot_id and source_group_id (Cinder's create-from-src, 3.14)
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-02 15:20:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0022'
-down_revision: str | Sequence[str] | None = '0019'
+down_revision: str | Sequence[str] | None = '0021'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

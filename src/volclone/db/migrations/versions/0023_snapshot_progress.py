@@ -1,7 +1,7 @@
 """snapshots.progress: what os-update_snapshot_status last reported (Cinder's snapshots.progress)
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0022
 Create Date: 2026-12-02 15:30:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0023'
-down_revision: str | Sequence[str] | None = '0019'
+down_revision: str | Sequence[str] | None = '0022'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
