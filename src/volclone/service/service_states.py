@@ -2,7 +2,8 @@
 
     states = ServiceStates(ServiceRecords(db), policy)
     states.disable(admin, "worker-1@ceph", "cinder-volume", reason="maintenance")
-    states.check_placeable("ceph")     # 503: every service of the backend is disabled
+    states.placeable("ceph")           # False: every service of the backend is disabled
+    states.check_placeable("ceph")     # the same as a 503 (clone-volumes)
     states.freeze(admin, "worker-1")   # its backends: frozen and disabled (reason "frozen")
     states.check_not_frozen("ceph", "volume v1")  # 400: a management operation on a frozen backend's volume
     states.thaw(admin, "worker-1")
@@ -96,10 +97,15 @@ class ServiceStates:
         self.records.set_state(found, frozen=False, disabled=False, disabled_reason=None)
 
     # -- what placement and the volume operations ask ------------------------------------
-    def check_placeable(self, backend: str) -> None:
-        """A new volume may go to ``backend`` (503 if every one of its volume services is disabled)."""
+    def placeable(self, backend: str) -> bool:
+        """Whether a new volume may go to ``backend``: not when every one of its volume services is
+        disabled (a backend no worker reported yet is)."""
         services = [r for r in self.records.list() if r.binary == VOLUME_BINARY and r.backend == backend]
-        if services and all(r.disabled for r in services):
+        return not services or not all(r.disabled for r in services)
+
+    def check_placeable(self, backend: str) -> None:
+        """A clone may go to ``backend`` (503 if every one of its volume services is disabled)."""
+        if not self.placeable(backend):
             raise BackendUnavailable(f"No valid backend was found: every service of backend {backend} is "
                                      "disabled (os-services/enable)")
 

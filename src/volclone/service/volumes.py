@@ -454,8 +454,6 @@ class VolumeService:
         if snap is not None and backend_name != snap.backend:
             raise BadRequest(f"Invalid input received: a volume from snapshot {snap.id} is made on its backend "
                              f"{snap.backend}; volume type {vtype.name} is of backend {backend_name}")
-        if self.states is not None:  # as Cinder's scheduler: no disabled service
-            self.states.check_placeable(backend_name)
         driver = self.backends.get(backend_name)
         if driver.max_size_gib is not None and size > driver.max_size_gib:
             raise BadRequest(f"size {size} GiB is more than backend {backend_name} can hold "
@@ -468,8 +466,12 @@ class VolumeService:
                      group_id=group.id if group is not None else None)
         if self.quotas is not None:  # 413 overLimit, and nothing made
             self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
+        # As Cinder's scheduler: no disabled service, and the capabilities the type asks for.
+        if self.states is not None and not self.states.placeable(backend_name):
+            return self._unplaceable(vol, f"every service of backend {backend_name} is disabled")
         if not satisfies(backend_capabilities(backend_name, driver), vtype.extra_specs):
-            return self._unplaceable(vol, backend_name, vtype)
+            return self._unplaceable(vol, f"backend {backend_name} does not have the capabilities volume type "
+                                          f"{vtype.name} asks for")
         with self.lock(volume_lock(vol.id)):
             return self._create(driver, vol)
 
@@ -501,13 +503,13 @@ class VolumeService:
             self._undo_late_create(driver, vol.id)
         return self.repo.get(vol.id) or dataclasses.replace(vol, status=VolumeStatus.AVAILABLE)
 
-    def _unplaceable(self, vol: Volume, backend_name: str, vtype: VolumeType) -> Volume:
-        """Cinder's "no valid backend": the type asks for capabilities its backend lacks. As in
-        Cinder the create is accepted and the volume is ``error`` (it counts against the quota
-        until deleted, as Cinder's does) with a user message, ``schedule allocate volume``; the
-        backend is never asked, so its delete has nothing to remove."""
-        log.warning("volume %s: backend %s does not have the capabilities volume type %s asks for",
-                    vol.id, backend_name, vtype.name)
+    def _unplaceable(self, vol: Volume, why: str) -> Volume:
+        """Cinder's "no valid backend": the type asks for capabilities its backend lacks, or every
+        service of the backend is disabled. As in Cinder the create is accepted and the volume is
+        ``error`` (it counts against the quota until deleted, as Cinder's does) with a user
+        message, ``schedule allocate volume``; the backend is never asked, so its delete has
+        nothing to remove."""
+        log.warning("volume %s: no valid backend: %s", vol.id, why)
         failed = dataclasses.replace(vol, status=VolumeStatus.ERROR)
         try:
             self.repo.add([failed])
