@@ -57,7 +57,7 @@ class RbdEnv:
         return pool_listing(self.io)
 
     def volume(self, volume_id: str) -> dict[str, Any]:
-        """As an admin sees it (with ``os-vol-host-attr:host``: volclone@BACKEND#BACKEND)."""
+        """As an admin sees it (with ``os-vol-host-attr:host``: WORKER@BACKEND#BACKEND)."""
         return self.admin.ok("GET", f"/volumes/{volume_id}")["volume"]  # type: ignore[no-any-return]
 
     def delete(self, *volume_ids: str) -> None:

@@ -153,4 +153,5 @@ def volume_shape(request: Request, extended: bool = True) -> views.VolumeShape:
     """What the caller's volume records hold at the request's microversion. ``extended``: a show or
     a detailed list, where Cinder adds the attribute fields its policy allows (not a create or an update)."""
     return views.VolumeShape.for_caller(api_version(request), principal(request),
-                                        lambda name: allows(request, name), extended)
+                                        lambda name: allows(request, name), extended,
+                                        service(request).services.volume_hosts)

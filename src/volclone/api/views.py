@@ -94,17 +94,22 @@ class VolumeShape:
     tenant_attribute: bool = False
     host_attribute: bool = False
     mig_status_attribute: bool = False
+    #: Each backend's worker for ``os-vol-host-attr:host`` (a backend no worker reported: ``volclone``).
+    volume_hosts: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def for_caller(cls, version: tuple[int, int], who: Principal, allows: Callable[[str], bool],
-                   extended: bool = True) -> VolumeShape:
+                   extended: bool = True, volume_hosts: Callable[[], Mapping[str, str]] = dict) -> VolumeShape:
         """The shape for ``who`` at ``version``; ``allows(rule)`` asks the policy about ``who``.
-        ``extended``: a show or a detailed list (the attribute fields are for those only)."""
+        ``extended``: a show or a detailed list (the attribute fields are for those only).
+        ``volume_hosts()`` is asked only when the host attribute is shown."""
+        host_attribute = extended and allows(HOST_ATTRIBUTE_RULE)
         return cls(version=version, admin=who.is_admin,
                    attachment_hosts=who.is_admin or SERVICE_ROLE in who.roles,
                    tenant_attribute=extended and allows(TENANT_ATTRIBUTE_RULE),
-                   host_attribute=extended and allows(HOST_ATTRIBUTE_RULE),
-                   mig_status_attribute=extended and allows(MIG_STATUS_ATTRIBUTE_RULE))
+                   host_attribute=host_attribute,
+                   mig_status_attribute=extended and allows(MIG_STATUS_ATTRIBUTE_RULE),
+                   volume_hosts=volume_hosts() if host_attribute else {})
 
 
 def volume_link(base: str, v: Volume) -> list[dict[str, str]]:
@@ -150,7 +155,7 @@ def volume(base: str, v: Volume, type_name: str | None, shape: VolumeShape) -> d
     if shape.tenant_attribute:
         body["os-vol-tenant-attr:tenant_id"] = v.project_id
     if shape.host_attribute:
-        body["os-vol-host-attr:host"] = f"volclone@{v.backend}#{v.backend}"
+        body["os-vol-host-attr:host"] = f"{shape.volume_hosts.get(v.backend, 'volclone')}@{v.backend}#{v.backend}"
     if shape.mig_status_attribute:
         body |= {"os-vol-mig-status-attr:migstat": None, "os-vol-mig-status-attr:name_id": None}
     return body

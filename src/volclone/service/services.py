@@ -111,6 +111,17 @@ class ServiceDirectory:
         return [ListedService(r, abs(now - r.heartbeat_at) <= self.down_after
                               and (live is None or r.binary != VOLUME_BINARY or r.name in live)) for r in records]
 
+    def volume_hosts(self) -> dict[str, str]:
+        """Each backend's worker as a volume's ``os-vol-host-attr:host`` names it
+        (``worker@backend#pool``): the earliest started of its volume services, so that a listed
+        service's host matches the volumes' (Cinder's volume host is its service's)."""
+        hosts: dict[str, str] = {}
+        records = sorted((r for r in self.records.list() if r.binary == VOLUME_BINARY),
+                         key=lambda r: (r.started_at, r.name))
+        for r in records:
+            hosts.setdefault(r.backend, r.name)
+        return hosts
+
     def _live_members(self) -> set[str] | None:
         """The workers in the coordination group (None: no membership to check). A group that
         can't be read (Redis down) has no one in it: no worker can lock without it."""
