@@ -96,6 +96,7 @@ def test_a_volume_of_a_public_type_still_goes_to_its_backend(env, public):
     """Hiding the specs from users changes nothing about what they select."""
     v = env.user.create_volume(1, unique(), volume_type=public["name"])
     try:
-        assert env.admin.ok("GET", f"/volumes/{v['id']}")["volume"]["os-vol-host-attr:host"] == f"{socket.gethostname()}@local#local"
+        host = env.admin.ok("GET", f"/volumes/{v['id']}")["volume"]["os-vol-host-attr:host"]
+        assert host == f"{socket.gethostname()}@local#local"
     finally:
         env.user.ok("DELETE", f"/volumes/{v['id']}")

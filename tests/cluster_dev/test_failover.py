@@ -233,7 +233,8 @@ def test_local_clones_run_on_the_local_pools_worker(cluster: Cluster, apis: list
     made = check_clones(cluster, apis, task, sources)
     assert [w for w, _ in runs(cluster, task)] == ["w3"]
     for clone_id in made.values():
-        assert ok(api2.get(f"/volumes/{clone_id}"))["volume"]["os-vol-host-attr:host"].split("@", 1)[1].startswith("local#")
+        host = ok(api2.get(f"/volumes/{clone_id}"))["volume"]["os-vol-host-attr:host"]
+        assert host.split("@", 1)[1].startswith("local#")
     delete(api1, api2, [*made.values(), *sources])
 
 
