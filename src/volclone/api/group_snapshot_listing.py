@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from volclone.api.field_filters import field_filters, reject_user_filters
 from volclone.api.listing import (
-    LIKE_FILTER_VERSION,
     MAX_LIMIT,
     MAX_OFFSET,
     RESOURCE_FILTER_VERSION,
@@ -42,8 +42,6 @@ USER_FILTERS = frozenset({"status", "group_id"})
 #: that volclone keeps).
 EQUAL_FILTERS = {"id": "id", "name": "name", "description": "description", "status": "status",
                  "group_id": "group_id", "group_type_id": "group_type_id", "project_id": "project_id"}
-#: From 3.34: ``key~`` -> the field it holds a part of.
-LIKE_FILTERS = {f"{key}~": name for key, name in EQUAL_FILTERS.items()}
 SORT_KEYS = {**EQUAL_FILTERS, "created_at": "created_at", "updated_at": "updated_at"}
 _NOT_FILTERS = frozenset({"marker", "limit", "offset", "sort", "sort_key", "sort_dir", "all_tenants"})
 
@@ -70,19 +68,8 @@ def group_snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_a
     all_projects = boolean("all_tenants", params["all_tenants"]) if "all_tenants" in params else False
     filters = {k: v for k, v in params.items() if k not in _NOT_FILTERS}
     if not is_admin and version >= RESOURCE_FILTER_VERSION:
-        invalid = [k for k in filters if k not in USER_FILTERS]
-        if invalid:
-            raise BadRequest(f"Invalid filters {','.join(invalid)} are found in query options.")
-    equal: list[tuple[str, object]] = []
-    contains: list[tuple[str, str]] = []
-    nothing = False
-    for key, value in filters.items():
-        if key in EQUAL_FILTERS:
-            equal.append((EQUAL_FILTERS[key], value))
-        elif key in LIKE_FILTERS and version >= LIKE_FILTER_VERSION:
-            contains.append((LIKE_FILTERS[key], value))
-        else:
-            nothing = True
-    query = PageQuery(equal=tuple(equal), contains=tuple(contains), nothing=nothing, sort=sort,
+        reject_user_filters(filters, USER_FILTERS)
+    found = field_filters(filters, EQUAL_FILTERS, version)
+    query = PageQuery(equal=found.equal, contains=found.contains, nothing=found.nothing, sort=sort,
                       marker=params.get("marker"), limit=limit, offset=offset)
     return GroupSnapshotList(query, all_projects, limit)

@@ -1,7 +1,8 @@
 """/v3/{project_id}/groups (microversion 3.13): Cinder's generic volume groups.
 
     POST /groups                      create (202): group_type, volume_types, name, description, AZ
-    GET  /groups, /groups/detail      lists (limit, marker, offset, all_tenants; 3.25 list_volume)
+    GET  /groups, /groups/detail      lists (limit, marker, offset, sort, all_tenants, filters; 3.25
+                                      list_volume): ``group_listing``
     GET  /groups/{id}                 show (3.25: ?list_volume=true adds the members' ids)
     PUT  /groups/{id}                 name, description, add_volumes, remove_volumes (202)
     POST /groups/action               {"create-from-src": {group_snapshot_id | source_group_id, name,
@@ -19,7 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from volclone.api import group_views, listing, views
+from volclone.api import group_listing, group_views, listing, views
 from volclone.api.deps import api_version, enforce, principal, rule, service
 from volclone.api.group_schemas import GroupActionBody, GroupCreateBody, GroupsActionBody, GroupUpdateBody, id_list
 from volclone.api.group_types import check_version
@@ -64,14 +65,11 @@ def _detail(request: Request, groups: list[Group]) -> list[dict[str, Any]]:
 
 
 def _list(request: Request, who: Principal, project_id: str, collection: str, detailed: bool) -> dict[str, Any]:
-    q = request.query_params
-    all_projects = listing.boolean("all_tenants", q["all_tenants"]) if "all_tenants" in q else False
-    limit = listing.bounded_param("limit", q.get("limit"), listing.MAX_LIMIT, listing.MAX_LIMIT)
-    offset = listing.bounded_param("offset", q.get("offset"), 0, listing.MAX_OFFSET) or 0
-    groups = _svc(request).list(who, project_id, all_projects, limit=limit, marker=q.get("marker"), offset=offset)
+    parsed = group_listing.group_list(request.query_params.multi_items(), api_version(request), who.is_admin)
+    groups = _svc(request).page(who, project_id, parsed.query, parsed.all_projects)
     body: dict[str, Any] = {"groups": _detail(request, groups) if detailed
                             else [group_views.group_summary(g) for g in groups]}
-    body.update(listing.paging_links(request, "groups", f"/v3/{project_id}/{collection}", groups, limit))
+    body.update(listing.paging_links(request, "groups", f"/v3/{project_id}/{collection}", groups, parsed.limit))
     return body
 
 

@@ -10,12 +10,23 @@ import builtins
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 
 from volclone.db.database import Database
+from volclone.db.paging import contains, page_query
 from volclone.db.repos import _transaction, _unstorable
 from volclone.db.schema import GenericGroupRow, GroupTypeRow, VolumeRow, utcnow
-from volclone.domain import Group, GroupStatus, GroupType, VolumeStatus
+from volclone.domain import Group, GroupStatus, GroupType, PageQuery, VolumeStatus
+
+#: The fields a group list filters and sorts on.
+_COLUMNS: dict[str, ColumnElement[Any]] = {
+    name: getattr(GenericGroupRow, name).expression
+    for name in ("id", "name", "description", "status", "group_type_id", "project_id", "availability_zone",
+                 "group_snapshot_id", "source_group_id", "created_at", "updated_at")
+}
+#: NULL fields sort as "" (the same order on SQLite and PostgreSQL, a total keyset).
+_SORTED = {**_COLUMNS, **{name: func.coalesce(_COLUMNS[name], "")
+                          for name in ("name", "description", "group_snapshot_id", "source_group_id")}}
 
 
 def _group_type(row: GroupTypeRow) -> GroupType:
@@ -104,22 +115,22 @@ class Groups:
             row = s.get(GenericGroupRow, group_id)
             return _group(row) if row else None
 
-    def list(self, project_id: str | None, limit: int | None = None, marker: str | None = None,
-             offset: int = 0) -> builtins.list[Group]:
-        """The project's groups (None: every project's), newest first (Cinder's default order)."""
+    def page(self, project_id: str | None, query: PageQuery) -> builtins.list[Group]:
+        """The groups of ``project_id`` (None: every project's) ``query`` selects, one page (the
+        caller has found the marker), newest first unless it sorts otherwise."""
+        values = [v for _, v in query.equal] + [v for _, v in query.contains] + [project_id, query.marker]
+        if query.nothing or _unstorable(*values):
+            return []
         q = select(GenericGroupRow)
         if project_id is not None:
             q = q.where(GenericGroupRow.project_id == project_id)
+        for key, value in query.equal:
+            q = q.where(_COLUMNS[key] == value)
+        for key, text in query.contains:
+            q = q.where(contains(_COLUMNS[key], text))
+        q = page_query(q, GenericGroupRow.id, _SORTED, ("created_at", "id"), query.sort, query.marker,
+                       query.offset, query.limit)
         with _transaction(self.db) as s:
-            if marker is not None:
-                at = s.get(GenericGroupRow, marker) if not _unstorable(marker) else None
-                if at is None:
-                    return []
-                q = q.where((GenericGroupRow.created_at < at.created_at)
-                            | ((GenericGroupRow.created_at == at.created_at) & (GenericGroupRow.id < at.id)))
-            q = q.order_by(GenericGroupRow.created_at.desc(), GenericGroupRow.id.desc()).offset(offset)
-            if limit is not None:
-                q = q.limit(limit)
             return [_group(r) for r in s.scalars(q)]
 
     def count(self, project_id: str) -> int:

@@ -20,7 +20,7 @@ import uuid
 
 from volclone.db.generic_groups import Groups
 from volclone.db.group_snapshots import GroupSnapshots
-from volclone.domain import Group, GroupStatus, Principal, VolumeStatus
+from volclone.domain import Group, GroupStatus, PageQuery, Principal, VolumeStatus
 from volclone.errors import BadRequest, InvalidVolume, NotFound
 from volclone.service.group_types import GroupTypeService
 from volclone.service.quotas import QuotaService
@@ -56,12 +56,15 @@ class GroupService:
             raise NotFound(f"Group {group_id} could not be found.")
         return group
 
-    def list(self, who: Principal, project_id: str, all_projects: bool = False, limit: int | None = None,
-             marker: str | None = None, offset: int = 0) -> builtins.list[Group]:
+    def page(self, who: Principal, project_id: str, query: PageQuery | None = None,
+             all_projects: bool = False) -> builtins.list[Group]:
+        """The project's groups ``query`` selects (``all_projects``, an admin's: every project's),
+        one page; a marker ``who`` can't see is a 404, as Cinder's."""
+        query = query or PageQuery()
         scope = None if (all_projects and who.is_admin) else project_id
-        if marker is not None:
-            self.get(who, project_id, marker)  # 404 for a marker the caller can't see
-        return self.repo.list(scope, limit=limit, marker=marker, offset=offset)
+        if query.marker is not None:
+            self.get(who, project_id, query.marker)
+        return self.repo.page(scope, query)
 
     def member_ids(self, group_id: str) -> builtins.list[str]:
         return self.repo.member_ids(group_id)
