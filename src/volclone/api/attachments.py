@@ -2,7 +2,8 @@
 
     POST   /attachments          {"attachment": {"volume_uuid", "instance_uuid", "connector", "mode"}}
                                  (``mode`` from 3.54; below, the connector's ``mode`` counts)
-    GET    /attachments[/detail] ?volume_id=&instance_id=&status=&all_tenants=
+    GET    /attachments[/detail] ?volume_id=&instance_id=&status=&all_tenants= (an admin's: any
+                                 field, 3.34 ``key~``): ``attachment_listing``
     GET    /attachments/{id}
     PUT    /attachments/{id}     {"attachment": {"connector": {...}}}  completes it: volume in-use
     DELETE /attachments/{id}     answers the volume's attachments that are left
@@ -18,18 +19,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from volclone.api import views
+from volclone.api import attachment_listing, views
 from volclone.api.deps import api_version, principal, rule, service
 from volclone.api.schemas import AttachmentActionBody, AttachmentCreateBody, AttachmentUpdateBody
 from volclone.api.versions import fmt
 from volclone.domain import AttachMode, Principal
-from volclone.errors import BadRequest, NotFound
+from volclone.errors import NotFound
 
 #: The microversion that brought the attachments API (Cinder's ``NEW_ATTACH``).
 ATTACHMENTS_VERSION = (3, 27)
-#: The filters a user may give a list (Cinder's default ``resource_filters.json``), checked from 3.33.
-USER_FILTERS = frozenset({"volume_id", "status", "instance_id", "attach_status"})
-RESOURCE_FILTER_VERSION = (3, 33)
 #: ``os-complete`` (Cinder's ``NEW_ATTACH_COMPLETION``).
 COMPLETE_VERSION = (3, 44)
 #: ``mode`` in a create's body (Cinder's ``ATTACHMENT_CREATE_MODE_ARG``).
@@ -50,30 +48,22 @@ router = APIRouter(prefix="/v3/{project_id}/attachments", dependencies=[Depends(
 
 
 class Filters:
-    """The list filters (query parameters) of GET /attachments[/detail]."""
+    """The list filters (query parameters) of GET /attachments[/detail] that the API's schema
+    names; :func:`~volclone.api.attachment_listing.attachment_filters` reads them all, and an
+    admin's on any other field."""
 
     def __init__(self, volume_id: str | None = Query(None, description="only this volume's"),
                  instance_id: str | None = Query(None, description="only this instance's"),
                  status: str | None = Query(None, description="only in this status (reserved, attaching, attached)"),
                  attach_status: str | None = Query(None, description="the same as status"),
                  all_tenants: str = Query("0", description="admins: 1 or true lists every project's")) -> None:
-        self.volume_id, self.instance_id = volume_id, instance_id
-        self.status = status or attach_status
         self.all_projects = all_tenants.lower() in ("1", "true")
 
 
-#: The query parameters of an attachment list that are not filters.
-_NOT_FILTERS = frozenset({"all_tenants", "marker", "limit", "offset", "sort", "sort_key", "sort_dir"})
-
-
 def _list(request: Request, who: Principal, project_id: str, f: Filters) -> list[Any]:
-    if api_version(request) >= RESOURCE_FILTER_VERSION and not who.is_admin:
-        # From 3.33 a user's filter outside the attachments' resource filters is a 400, as in Cinder.
-        invalid = [k for k in request.query_params if k not in _NOT_FILTERS | USER_FILTERS]
-        if invalid:
-            raise BadRequest(f"Invalid filters {','.join(invalid)} are found in query options.")
-    return service(request).attachments.list(who, project_id, all_projects=f.all_projects, volume_id=f.volume_id,
-                                             instance_uuid=f.instance_id, status=f.status)
+    query = attachment_listing.attachment_filters(request.query_params.multi_items(), api_version(request),
+                                                  who.is_admin)
+    return service(request).attachments.page(who, project_id, query, all_projects=f.all_projects)
 
 
 @router.post("")

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from volclone.api import attachments, group_snapshot_listing, listing, snapshot_listing
+from volclone.api import attachment_listing, group_listing, group_snapshot_listing, listing, snapshot_listing
 from volclone.api.deps import api_version, principal, rule
 from volclone.api.versions import fmt
 from volclone.domain import Principal
@@ -28,7 +28,8 @@ RESOURCE_FILTERS_VERSION = (3, 33)
 RESOURCE_FILTERS: dict[str, frozenset[str]] = {
     "volume": listing.USER_FILTERS | listing.LIKE_FILTERS.keys() | {"description", *listing.TIME_FILTERS},
     "snapshot": snapshot_listing.USER_FILTERS,
-    "attachment": attachments.USER_FILTERS,
+    "attachment": attachment_listing.USER_FILTERS,
+    "group": group_listing.USER_FILTERS,
     "group_snapshot": group_snapshot_listing.USER_FILTERS,
     "volume_type": frozenset({"is_public", "extra_specs"}),
 }

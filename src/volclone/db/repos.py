@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, exists, 
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from volclone.db.attachment_lists import attachment_select
 from volclone.db.database import Database
 from volclone.db.paging import contains
 from volclone.db.schema import (
@@ -43,6 +44,7 @@ from volclone.domain import (
     AttachMode,
     AttachStatus,
     BackendConfig,
+    PageQuery,
     Principal,
     Volume,
     VolumeQuery,
@@ -506,8 +508,7 @@ class Attachments:
             row = s.get(AttachmentRow, attachment_id)
             return _attachment(row) if row else None
 
-    def list(self, project_id: str | None = None, volume_id: str | None = None,
-             where: Callable[[Attachment], bool] | None = None) -> list[Attachment]:
+    def list(self, project_id: str | None = None, volume_id: str | None = None) -> list[Attachment]:
         if _unstorable(project_id, volume_id):
             return []
         q = select(AttachmentRow).order_by(AttachmentRow.created_at, AttachmentRow.id)
@@ -516,8 +517,15 @@ class Attachments:
         if volume_id is not None:
             q = q.where(AttachmentRow.volume_id == volume_id)
         with _transaction(self.db) as s:
-            found = [_attachment(r) for r in s.scalars(q)]
-        return [a for a in found if where is None or where(a)]
+            return [_attachment(r) for r in s.scalars(q)]
+
+    def page(self, project_id: str | None, query: PageQuery) -> builtins.list[Attachment]:
+        """The attachments of ``project_id`` (None: every project's) ``query`` filters, oldest first."""
+        values = [v for _, v in query.equal] + [v for _, v in query.contains] + [project_id]
+        if query.nothing or _unstorable(*values):
+            return []
+        with _transaction(self.db) as s:
+            return [_attachment(r) for r in s.scalars(attachment_select(project_id, query))]
 
     def update(self, attachment_id: str, **fields: Any) -> Attachment | None:
         """Set fields (``status``/``mode`` take their enums); the volume's status follows."""

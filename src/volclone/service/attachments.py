@@ -45,6 +45,7 @@ from volclone.domain import (
     Attachment,
     AttachMode,
     AttachStatus,
+    PageQuery,
     Principal,
     QosSpecs,
     Volume,
@@ -114,10 +115,14 @@ class AttachmentService:
 
     def list(self, who: Principal, project_id: str, all_projects: bool = False, volume_id: str | None = None,
              instance_uuid: str | None = None, status: str | None = None) -> list[Attachment]:
-        scope = None if (all_projects and who.is_admin) else project_id
-        return self.repo.list(scope, volume_id, where=lambda a: (
-            (instance_uuid is None or a.instance_uuid == instance_uuid)
-            and (status is None or a.status.value == status)))
+        named = (("volume_id", volume_id), ("instance_uuid", instance_uuid), ("status", status))
+        return self.page(who, project_id, PageQuery(equal=tuple((k, v) for k, v in named if v is not None)),
+                         all_projects)
+
+    def page(self, who: Principal, project_id: str, query: PageQuery,
+             all_projects: bool = False) -> builtins.list[Attachment]:
+        """The project's attachments ``query`` filters (``all_projects``, an admin's: every project's)."""
+        return self.repo.page(None if (all_projects and who.is_admin) else project_id, query)
 
     # -- the attachments API -------------------------------------------------------
     def create(self, who: Principal, project_id: str, volume_id: str, instance_uuid: str | None = None,
