@@ -10,7 +10,8 @@ import pytest
 from conftest import PgDatabases
 from volclone.db import repos
 from volclone.db.database import Database, make_engine
-from volclone.domain import Principal
+from volclone.db.generic_groups import Groups
+from volclone.domain import PageQuery, Principal
 from volclone.errors import BadRequest
 
 
@@ -39,3 +40,13 @@ def test_ids_with_a_nul_are_not_found(db):
     assert repos.Attachments(db).list(volume_id="a\x00b") == []
     assert repos.CloneTasks(db).get("a\x00b") is None
     assert repos.BackendConfigs(db).get("a\x00b") is None
+
+
+def test_list_filters_with_a_nul_match_nothing(db):
+    """An admin's group or attachment list filter holding a NUL (``name~=a%00b``) finds nothing,
+    where PostgreSQL would refuse the comparison (a 500)."""
+    for query in (PageQuery(equal=(("name", "a\x00b"),)), PageQuery(contains=(("name", "a\x00b"),)),
+                  PageQuery(marker="a\x00b")):
+        assert Groups(db).page(None, query) == []
+    for query in (PageQuery(equal=(("instance_uuid", "a\x00b"),)), PageQuery(contains=(("status", "\x00"),))):
+        assert repos.Attachments(db).page(None, query) == []
