@@ -104,7 +104,14 @@ class VolumeType:
 
     @property
     def backend_name(self) -> str | None:
-        return self.extra_specs.get("volume_backend_name")
+        """The backend its volumes go to: ``volume_backend_name``, or the same capability scoped
+        (``capabilities:volume_backend_name``, as Cinder's scheduler matches it) when its value is
+        a plain name (one with an operator, ``<in> a b``, is left to the capability check)."""
+        plain = self.extra_specs.get("volume_backend_name")
+        if plain:
+            return plain
+        scoped = self.extra_specs.get("capabilities:volume_backend_name", "").strip()
+        return scoped if scoped and not scoped.startswith("<") and " " not in scoped else None
 
 
 @dataclass

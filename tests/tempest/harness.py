@@ -6,13 +6,15 @@
     .venv/bin/python tests/tempest/harness.py [--summary FILE] [--concurrency N] [REGEX]
 
 It brings up Keystone (``tests/keystone/cloud.py``), a service user for volclone, and volclone's
-catalog entries; starts ``volclone serve`` with ``VOLCLONE_AUTH=keystone`` on a temporary data
-directory (local pool); writes a ``tempest.conf`` whose ``[service_available]`` and
-``[volume-feature-enabled]`` flags say what volclone serves, with the microversion bounds that
-volclone's ``GET /v3/`` announces; runs ``tempest run --regex REGEX`` (default
-``^tempest\\.api\\.volume``); counts passed, failed and skipped tests from the subunit stream
-(``tempest run`` exits 0 even when tests fail); writes a JSON summary and exits 1 if any test failed
-or none ran. Everything it started is stopped at exit, also on SIGTERM or Ctrl-C.
+catalog entries; brings up a one-node Ceph (``scripts/ceph-dev``, :mod:`ceph_backend`) and adds
+it as backend ``ceph``; starts ``volclone serve`` with ``VOLCLONE_AUTH=keystone`` on a temporary
+data directory (backends ``local`` and ``ceph``: Tempest's ``multi_backend`` tests run; without
+Ceph, a loud warning and ``local`` only, ``multi_backend = False``); writes a ``tempest.conf``
+whose ``[service_available]`` and ``[volume-feature-enabled]`` flags say what volclone serves,
+with the microversion bounds that volclone's ``GET /v3/`` announces; runs ``tempest run --regex
+REGEX`` (default ``^tempest\\.api\\.volume``); counts passed, failed and skipped tests from the
+subunit stream (``tempest run`` exits 0 even when tests fail); writes a JSON summary and exits 1 if
+any test failed or none ran. Everything it started is stopped at exit, also on SIGTERM or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from keystone.cloud import (  # noqa: E402
     register_volclone,
     roles,
 )
+from tempest.ceph_backend import CephBackend, add_to, ceph_backend  # noqa: E402
 from volclone.api.extensions import EXTENSIONS  # noqa: E402
 from volclone.service.capabilities import PROTOCOLS, VENDOR  # noqa: E402
 
@@ -69,8 +72,11 @@ SERVICES_OFF = ("nova", "glance", "neutron", "swift", "horizon")
 #: enable_volume_image_dep_tests: of tempest.api.volume, only the cascade delete of a volume whose
 #: snapshot has a volume made from it (the image half is skipped with glance).
 FEATURES_ON = ("snapshot", "clone", "extend_volume_with_snapshot", "enable_volume_image_dep_tests")
-FEATURES_OFF = ("backup", "multi_backend", "manage_volume", "manage_snapshot",
+FEATURES_OFF = ("backup", "manage_volume", "manage_snapshot",
                 "replication", "extend_attached_volume", "extend_attached_encrypted_volume")
+#: True when the second backend (Ceph) is up, with ``[volume] backend_names`` naming both.
+MULTI_BACKEND = "multi_backend"
+LOCAL_BACKEND = "local"
 #: Tempest reads volume_multiattach from [compute-feature-enabled] (also in the volume tests:
 #: VolumeRetypeMultiattachTest); with nova off, no compute test runs, so only the volume ones see it.
 COMPUTE_FEATURES_ON = ("volume_multiattach",)
@@ -83,12 +89,15 @@ def tempest_bin(name: str) -> str:
     return str(path)
 
 
-def tempest_conf(keystone: Keystone, min_version: str, max_version: str, log_file: Path) -> str:
-    """The ``tempest.conf`` for one run."""
+def tempest_conf(keystone: Keystone, min_version: str, max_version: str, log_file: Path,
+                 backend_names: tuple[str, ...] = (LOCAL_BACKEND,)) -> str:
+    """The ``tempest.conf`` for one run; ``backend_names``: volclone's backends, the local one first
+    (Tempest's retype-with-migration moves from the first to the second)."""
     services = "\n".join(f"{name} = False" for name in SERVICES_OFF)
     # The aliases volclone's GET /extensions lists (the default, "all", expects Cinder's every one).
     extensions = ", ".join(alias for _, alias, _ in EXTENSIONS)
-    features = "\n".join([*(f"{name} = True" for name in FEATURES_ON), *(f"{name} = False" for name in FEATURES_OFF)])
+    features = "\n".join([*(f"{name} = True" for name in FEATURES_ON), *(f"{name} = False" for name in FEATURES_OFF),
+                          f"{MULTI_BACKEND} = {len(backend_names) > 1}"])
     compute_features = "\n".join(f"{name} = True" for name in COMPUTE_FEATURES_ON)
     return f"""\
 [DEFAULT]
@@ -119,6 +128,7 @@ max_microversion = {max_version}
 build_timeout = 60
 vendor_name = {VENDOR}
 storage_protocol = {PROTOCOLS["local"]}
+backend_names = {",".join(backend_names)}
 [volume-feature-enabled]
 api_extensions = {extensions}
 {features}
@@ -139,6 +149,8 @@ class Summary:
     tests: dict[str, dict[str, str]]
     #: Tempest's test ids that the regex selects (``tempest run --list-tests``).
     listed: list[str]
+    #: volclone's backends in the run (``[volume] backend_names``; one: multi_backend was False).
+    backends: tuple[str, ...] = (LOCAL_BACKEND,)
 
     @property
     def ok(self) -> bool:
@@ -159,7 +171,7 @@ class Summary:
     def as_json(self) -> dict[str, Any]:
         by_status = {s: sorted(t for t, r in self.tests.items() if r["status"] == s) for s in ("fail", "skip")}
         return {"regex": self.regex, "passed": self.passed, "failed": self.failed, "skipped": self.skipped,
-                "seconds": round(self.seconds, 1), "listed": len(self.listed),
+                "seconds": round(self.seconds, 1), "listed": len(self.listed), "backends": list(self.backends),
                 "per_listed_test": dict(sorted(self.per_listed_test().items())),
                 "failed_tests": {t: self.tests[t]["reason"] for t in by_status["fail"]},
                 "skipped_tests": {t: self.tests[t]["reason"] for t in by_status["skip"]}}
@@ -183,8 +195,9 @@ def read_subunit(stream: Path) -> list[dict[str, str]]:
 
 
 @contextmanager
-def keystone_with_volclone(base: Path) -> Iterator[tuple[Keystone, Server]]:
-    """Keystone with volclone's service user and catalog entries, and the keystone-mode server."""
+def keystone_with_volclone(base: Path, ceph: CephBackend | None = None) -> Iterator[tuple[Keystone, Server]]:
+    """Keystone with volclone's service user and catalog entries, and the keystone-mode server
+    (with backend ``ceph`` too, if given)."""
     (base / "keystone").mkdir()
     keystone = bring_up(base / "keystone", threads=1)
     try:
@@ -199,6 +212,8 @@ def keystone_with_volclone(base: Path) -> Iterator[tuple[Keystone, Server]]:
             "VOLCLONE_AUTH": "keystone", "VOLCLONE_KEYSTONE_URL": keystone.url,
             "VOLCLONE_KEYSTONE_USER": SERVICE_USER, "VOLCLONE_KEYSTONE_PASSWORD": SERVICE_PASSWORD,
             "VOLCLONE_KEYSTONE_PROJECT": SERVICE_PROJECT, **QUOTAS})
+        if ceph is not None:
+            add_to(data_dir, ceph)
         server.start()
         try:
             yield keystone, server
@@ -237,23 +252,30 @@ def run_tempest(workspace: Path, regex: str, concurrency: int) -> Path:
     return stream
 
 
-def run(regex: str = DEFAULT_REGEX, concurrency: int = 2, workdir: Path | None = None) -> Summary:
-    """One Tempest run with everything around it; stopped again before it returns."""
+def run(regex: str = DEFAULT_REGEX, concurrency: int = 2, workdir: Path | None = None,
+        with_ceph: bool = True) -> Summary:
+    """One Tempest run with everything around it; stopped again before it returns.
+    ``with_ceph=False``: the local backend only, no Ceph brought up (``multi_backend = False``)."""
     with ExitStack() as stack:
         if workdir is None:
             workdir = Path(tempfile.mkdtemp(prefix="volclone-tempest-"))
             stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         workdir.mkdir(parents=True, exist_ok=True)
-        keystone, server = stack.enter_context(keystone_with_volclone(workdir))
+        ceph = stack.enter_context(ceph_backend(workdir)) if with_ceph else None
+        backends = (LOCAL_BACKEND,) if ceph is None else (LOCAL_BACKEND, ceph.name)
+        keystone, server = stack.enter_context(keystone_with_volclone(workdir, ceph))
         workspace = workdir / "workspace"
         subprocess.run([tempest_bin("tempest"), "init", "--workspace-path", str(workdir / "workspace.yaml"),
                         str(workspace)], check=True, capture_output=True, timeout=120)
         low, high = microversions(server)
-        (workspace / "etc" / "tempest.conf").write_text(tempest_conf(keystone, low, high, workspace / "tempest.log"))
+        (workspace / "etc" / "tempest.conf").write_text(
+            tempest_conf(keystone, low, high, workspace / "tempest.log", backends))
         listed = list_tests(workspace, regex)
         started = time.monotonic()
         stream = run_tempest(workspace, regex, concurrency)
-        return count(read_subunit(stream), regex, time.monotonic() - started, listed)
+        summary = count(read_subunit(stream), regex, time.monotonic() - started, listed)
+        summary.backends = backends
+        return summary
 
 
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
@@ -272,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     args.summary.write_text(json.dumps(summary.as_json(), indent=2) + "\n")
     for test_id, reason in summary.as_json()["failed_tests"].items():
         print(f"FAILED {test_id}: {reason}")
+    if len(summary.backends) < 2:
+        print("tempest: WARNING: one backend only (no Ceph): multi_backend was False", file=sys.stderr)
+    print(f"tempest: backends {', '.join(summary.backends)}")
     print(f"tempest: {summary.passed} passed, {summary.failed} failed, {summary.skipped} skipped "
           f"in {summary.seconds:.0f} s (summary: {args.summary})")
     per_test = ", ".join(f"{n} {status}" for status, n in sorted(summary.per_listed_test().items()))

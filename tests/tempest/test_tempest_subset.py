@@ -30,7 +30,9 @@ EXPECTED_TESTS = 87
 
 
 def test_a_bounded_subset_of_tempests_volume_api_tests_passes(tmp_path: Path) -> None:
-    summary = run(SUBSET, concurrency=2, workdir=tmp_path)
+    # The local backend only: no module of the subset needs a second one, and it keeps Ceph's
+    # bring-up out of the test command (scripts/tempest runs with Ceph).
+    summary = run(SUBSET, concurrency=2, workdir=tmp_path, with_ceph=False)
     failed = summary.as_json()["failed_tests"]
     assert not failed, "\n".join(f"{test}: {reason}" for test, reason in failed.items())
     assert summary.skipped == 0, summary.as_json()["skipped_tests"]

@@ -96,6 +96,43 @@ def test_cross_backend_retype_moves_the_data_and_keeps_the_id(two: Two) -> None:
     assert two.other.state() == ([], [], [])
 
 
+MIGSTAT = "os-vol-mig-status-attr:migstat"
+
+
+def test_migration_status_through_a_move_is_cinders_and_migstat_shows_it(two: Two) -> None:
+    vol = two.fast.volume(1, fill=b"w")
+    seen: dict[str, dict[str, Any]] = {}
+    # what an admin sees while the copy runs, and once the row names the new backend
+    two.other.inject("import_volume", lambda: seen.setdefault("copying", two.show(vol.id)))
+    two.local.inject("delete_volume", lambda: seen.setdefault("completing", two.show(vol.id)))
+    before = two.show(vol.id)
+    assert (before["migration_status"], before[MIGSTAT], before["os-vol-mig-status-attr:name_id"]) == (
+        None, None, None)
+    assert two.retype(vol.id, "far", "on-demand").status_code == 202
+    copying, completing = seen["copying"], seen["completing"]
+    assert (copying["status"], copying["migration_status"], copying[MIGSTAT]) == ("retyping", "migrating", "migrating")
+    assert copying["os-vol-host-attr:host"].endswith("@local#local")
+    assert (completing["migration_status"], completing[MIGSTAT]) == ("completing", "completing")
+    assert completing["os-vol-host-attr:host"].endswith("@mem2#mem2")
+    after = two.show(vol.id)
+    assert (after["status"], after["migration_status"], after[MIGSTAT]) == ("available", "success", "success")
+    assert after["os-vol-mig-status-attr:name_id"] is None  # the volume keeps its own id
+    assert after["os-vol-host-attr:host"] != before["os-vol-host-attr:host"]
+    assert MIGSTAT not in two.show(vol.id, two.member)  # the attribute rule is admins'
+
+
+def test_a_failed_move_shows_error_in_migstat(two: Two) -> None:
+    vol = two.fast.volume(1)
+    two.other.inject("import_volume")
+    assert two.retype(vol.id, "far", "on-demand").status_code == 500
+    shown = two.show(vol.id)
+    assert (shown["status"], shown["migration_status"], shown[MIGSTAT]) == ("available", "error", "error")
+    assert shown["os-vol-host-attr:host"].endswith("@local#local")
+    # a finished migration (error) lets the next retype start
+    assert two.retype(vol.id, "far", "on-demand").status_code == 202
+    assert two.show(vol.id)[MIGSTAT] == "success"
+
+
 @pytest.mark.parametrize("policy", [None, "never"])
 def test_cross_backend_retype_without_on_demand_is_refused(two: Two, policy: str | None) -> None:
     vol = two.fast.volume(1)

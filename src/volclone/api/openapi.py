@@ -155,7 +155,8 @@ class Volume(Out):
     updated_at: str | None
     links: list[Link]
     migration_status: Literal["migrating", "error", "success", "completing", "starting"] | None = Field(
-        None, description="admins only; set only by os-reset_status (null is Cinder's none)")
+        None, description="admins only; a retype onto another backend sets it (migrating, completing, then "
+                          "success or error), and so does os-reset_status (null is Cinder's none)")
     group_id: str | None = Field(None, description="from microversion 3.13: the generic group it is in")
     provider_id: None = Field(None, description="from microversion 3.21, admins only")
     shared_targets: bool = Field(False, description="from microversion 3.48")
@@ -167,8 +168,9 @@ class Volume(Out):
                            description="rule volume_extension:volume_tenant_attribute (admins, project readers)")
     host: str = Field("", alias="os-vol-host-attr:host",
                       description="rule volume_extension:volume_host_attribute (admins)")
-    migstat: None = Field(None, alias="os-vol-mig-status-attr:migstat",
-                          description="rule volume_extension:volume_mig_status_attribute (admins)")
+    migstat: str | None = Field(None, alias="os-vol-mig-status-attr:migstat",
+                                description="rule volume_extension:volume_mig_status_attribute (admins): "
+                                            "the volume's migration_status")
     name_id: None = Field(None, alias="os-vol-mig-status-attr:name_id",
                           description="rule volume_extension:volume_mig_status_attribute (admins)")
 

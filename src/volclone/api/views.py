@@ -157,7 +157,9 @@ def volume(base: str, v: Volume, type_name: str | None, shape: VolumeShape) -> d
     if shape.host_attribute:
         body["os-vol-host-attr:host"] = f"{shape.volume_hosts.get(v.backend, 'volclone')}@{v.backend}#{v.backend}"
     if shape.mig_status_attribute:
-        body |= {"os-vol-mig-status-attr:migstat": None, "os-vol-mig-status-attr:name_id": None}
+        # Cinder's migstat is the volume's migration_status; name_id stays None: a migrated volume
+        # keeps its own id on the new backend (volclone makes no second volume row).
+        body |= {"os-vol-mig-status-attr:migstat": v.migration_status, "os-vol-mig-status-attr:name_id": None}
     return body
 
 

@@ -323,10 +323,9 @@ class VolumeTypeService:
     def set_extra_specs(self, who: Principal, type_id: str, specs: dict[str, str]) -> dict[str, str]:
         vtype = self.get(type_id)
         _check_specs(specs)
-        if BACKEND_KEY in specs and specs[BACKEND_KEY] != vtype.extra_specs.get(BACKEND_KEY) \
-                and self.repo.in_use(type_id):
-            raise BadRequest(f"{BACKEND_KEY} of a type in use cannot change")
         merged = {**vtype.extra_specs, **specs}
+        if _backend_changes(vtype, merged) and self.repo.in_use(type_id):
+            raise BadRequest(f"{BACKEND_KEY} of a type in use cannot change")
         if len(merged) > MAX_METADATA_ITEMS and len(merged) > len(vtype.extra_specs):
             raise OverLimit(f"a volume type has at most {MAX_METADATA_ITEMS} extra specs; this would make "
                             f"{len(merged)}")
@@ -337,9 +336,15 @@ class VolumeTypeService:
         vtype = self.get(type_id)
         if key not in vtype.extra_specs:
             raise NotFound(f"volume type {type_id} has no extra spec {key}")
-        if key == BACKEND_KEY and self.repo.in_use(type_id):
+        kept = {k: v for k, v in vtype.extra_specs.items() if k != key}
+        if _backend_changes(vtype, kept) and self.repo.in_use(type_id):
             raise BadRequest(f"{BACKEND_KEY} of a type in use cannot change")
-        self.repo.set_extra_specs(type_id, {k: v for k, v in vtype.extra_specs.items() if k != key})
+        self.repo.set_extra_specs(type_id, kept)
+
+
+def _backend_changes(vtype: VolumeType, specs: dict[str, str]) -> bool:
+    """Whether ``specs`` would send the type's volumes to another backend (either spelling of the key)."""
+    return dataclasses.replace(vtype, extra_specs=specs).backend_name != vtype.backend_name
 
 
 def _check_group_takes(group: Group, vtype: VolumeType) -> None:
