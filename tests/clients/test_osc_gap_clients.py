@@ -6,7 +6,7 @@
 - ``openstack volume snapshot set --state`` (the admins' ``os-reset_status``);
 - ``openstack --os-volume-api-version 3.44 volume attachment list/show/set/complete/delete`` of a
   multiattach volume's two attachments (``volume attachment create`` looks the server up in Nova,
-  which these servers have not, so the attachments are made over HTTP).
+  which these servers have not, so openstacksdk's ``create_attachment`` makes them).
 
 What each command did is read back over HTTP."""
 
@@ -106,6 +106,9 @@ def test_openstack_volume_snapshot_set_state(env):
 
 
 def test_openstack_volume_attachments_of_a_multiattach_volume(env):
+    from api.test_openstacksdk import connect
+
+    bs = connect(env.server, env.user_token).block_storage
     vtype = env.admin.ok("POST", "/types", json={"volume_type": {
         "name": unique("osc-multi"), "extra_specs": {"multiattach": "<is> True"}}})["volume_type"]
     vid = env.user.ok("POST", "/volumes", json={"volume": {"size": 1, "volume_type": vtype["id"]}})["volume"]["id"]
@@ -114,8 +117,7 @@ def test_openstack_volume_attachments_of_a_multiattach_volume(env):
     for server in servers:
         # Reserved (no connector) until ``set`` gives the connector and ``complete`` marks it attached;
         # the next server's reservation needs the volume in-use (Cinder refuses one while reserved).
-        aid = env.user.ok("POST", "/attachments", json={"attachment": {"volume_uuid": vid, "instance_uuid": server}},
-                          headers=H)["attachment"]["id"]
+        aid = bs.create_attachment(vid, instance=server).id
         [row] = _json(_osc(env, env.user_token, "3.44", "volume", "attachment", "list", "--volume-id", vid,
                            "--server-id", server, "-f", "json"))
         assert (row["ID"], row["Server ID"], row["Status"]) == (aid, server, "reserved")

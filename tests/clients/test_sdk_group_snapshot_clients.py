@@ -1,7 +1,8 @@
 """openstacksdk's group snapshot and group admin calls against a real server (the local pool):
 ``create_group_snapshot``, ``get_group_snapshot``, ``delete_group_snapshot``,
 ``reset_group_snapshot_status`` (3.19), ``create_group_from_source`` (a group snapshot, then a
-source group) and ``reset_group_status`` (3.20). Each call is read back over HTTP.
+source group) and ``reset_group_status`` (3.20); and ``group_types`` sorted, paged and by
+``is_public``, ``update_group_type``. Each call is read back over HTTP.
 
 The sdk's ``create_group_from_source`` sends every field, the unused source as null
 (``{"create-from-src": {"name": ..., "description": null, "group_snapshot_id": G,
@@ -84,3 +85,32 @@ def test_openstacksdk_group_snapshots_create_from_src_and_reset_status(env, sdk)
         bs.delete_group(g.id, delete_volumes=True)
     assert not [v for v in vols if env.user.request("GET", f"/volumes/{v}").status_code != 404]
     admin.delete_group_type(gt)
+
+
+def test_openstacksdk_group_type_lists_sort_page_and_is_public(env, sdk):
+    bs, admin = sdk
+    tag = unique("sdk-gtl")
+    public = admin.create_group_type(name=f"{tag}-b")
+    private = admin.create_group_type(name=f"{tag}-a", is_public=False)
+    third = admin.create_group_type(name=f"{tag}-c")
+    mine = {public.id, private.id, third.id}
+    try:
+        # One a page: Cinder's group type list has no next links, so the sdk pages on with the
+        # last id as the marker until a page comes back short.
+        paged = [t.name for t in admin.group_types(sort="name:asc", limit=1, is_public="none") if t.id in mine]
+        assert paged == [f"{tag}-a", f"{tag}-b", f"{tag}-c"]
+        one = env.admin.ok("GET", "/group_types", params={"limit": "1", "is_public": "none"}, headers=H)
+        assert len(one["group_types"]) == 1  # so those were three pages at least
+        down = [t.name for t in admin.group_types(sort_key="name", sort_dir="desc", is_public="none")
+                if t.id in mine]
+        assert down == [f"{tag}-c", f"{tag}-b", f"{tag}-a"]
+        assert {t.id for t in admin.group_types(is_public=False)} & mine == {private.id}
+        assert {t.id for t in bs.group_types()} & mine == {public.id, third.id}  # a user sees the public ones
+        admin.update_group_type(third, name=f"{tag}-0", description="renamed")
+        shown = env.admin.ok("GET", f"/group_types/{third.id}", headers=H)["group_type"]
+        assert (shown["name"], shown["description"], shown["is_public"]) == (f"{tag}-0", "renamed", True)
+        assert [t.id for t in admin.group_types(sort="name:asc", is_public="none") if t.id in mine][0] == third.id
+    finally:
+        for t in (public, private, third):
+            admin.delete_group_type(t)
+    assert not {t.id for t in admin.group_types(is_public="none")} & mine
