@@ -5,7 +5,8 @@ frozen service change what every project sees):
   body, which the server ignores), ``service-disable --reason``, ``service-enable``,
   ``freeze-host``, ``thaw-host``;
 - python-openstackclient: ``volume service set --disable --disable-reason`` / ``--enable``,
-  ``volume host set --disable`` / ``--enable`` (freeze and thaw).
+  ``volume host set --disable`` / ``--enable`` (freeze and thaw), ``quota set --default`` (the
+  default quota class).
 
 (``openstack quota show --class`` is gone from python-openstackclient, and its ``quota show``
 looks the project up in Keystone, which these servers have not.)
@@ -71,3 +72,8 @@ def test_openstack_volume_service_and_host_set(make_env):
     assert _service(env, f"{ME}@local")["frozen"] is True
     admin_openstack(env, "volume", "host", "set", "--enable", ME)  # thaw
     assert _service(env, f"{ME}@local")["frozen"] is False
+    # quota set --default: the default quota class (no Keystone look-up, unlike a project's)
+    admin_openstack(env, "quota", "set", "--default", "--volumes", "9", "--snapshots", "4")
+    stored = env.admin.ok("GET", "/os-quota-class-sets/default")["quota_class_set"]
+    assert (stored["volumes"], stored["snapshots"], stored["gigabytes"]) == (9, 4, -1)
+    assert env.admin.ok("GET", "/os-quota-sets/p1/defaults")["quota_set"]["volumes"] == 9

@@ -6,7 +6,8 @@
 - python-cinderclient's ``volume_snapshots.update_snapshot_status`` (``os-update_snapshot_status``)
   after ``cinder snapshot-reset-state --state creating``, read back by ``cinder snapshot-show``;
 - ``cinder group-type-list`` (admins: ``is_public=None``, every type; 3.52 ``--filters
-  is_public=False``) and cinderclient's ``group_types.list`` with ``sort``."""
+  is_public=False``) and cinderclient's ``group_types.list`` with ``sort``;
+- ``cinder --os-volume-api-version 3.34 snapshot-list --filters name~=`` (an admin's, a user's 400)."""
 
 from __future__ import annotations
 
@@ -91,3 +92,24 @@ def test_cinder_group_type_list_is_public_and_sort(env):
     finally:
         for gt in (public, private):
             cinder(env, env.admin_token, *v, "group-type-delete", gt)
+
+
+def test_cinder_snapshot_list_like_filters(env):
+    """3.34's ``key~`` on snapshot lists: an admin's matches a part of the name in any case; a
+    user's is Cinder's 400 (``name~`` is not one of a user's snapshot filters)."""
+    v = ("--os-volume-api-version", "3.34")
+    tag = unique("like")
+    vid = env.user.create_volume(1, unique("like-src"))["id"]
+    sids = {env.user.ok("POST", "/snapshots", json={"snapshot": {"volume_id": vid, "name": n}})["snapshot"]["id"]: n
+            for n in (f"{tag}-Night", f"{tag}-day")}
+    try:
+        night = listed_ids(cinder(env, env.admin_token, *v, "snapshot-list", "--all-tenants", "--filters",
+                                  f"name~={tag}-NIGHT").stdout)
+        assert [sids[s] for s in night] == [f"{tag}-Night"]
+        both = listed_ids(cinder(env, env.admin_token, *v, "snapshot-list", "--all-tenants", "--filters",
+                                 f"name~={tag}").stdout)
+        assert sorted(both) == sorted(sids)
+        refused = cinder(env, env.user_token, *v, "snapshot-list", "--filters", f"name~={tag}", check=False)
+        assert refused.returncode != 0 and "Invalid filters name~" in refused.stderr, refused.stderr
+    finally:
+        cinder(env, env.user_token, "delete", "--cascade", vid)
