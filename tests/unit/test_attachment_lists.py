@@ -28,7 +28,9 @@ def made(http: Http) -> dict[str, Any]:
 
 
 def _ids(http: Http, query: str, version: str = "3.34", **kw: Any) -> list[str]:
-    return [a["id"] for a in http.ok("GET", f"/attachments?{query}", version=version, **kw)["attachments"]]
+    """The ids listed, oldest first (the lists' default is Cinder's, newest first)."""
+    path = f"/attachments?sort=created_at:asc&{query}"
+    return [a["id"] for a in http.ok("GET", path, version=version, **kw)["attachments"]]
 
 
 def _admin(http: Http, query: str, version: str = "3.34") -> list[str]:
@@ -62,3 +64,27 @@ def test_a_users_filters(http: Http, made: dict[str, Any]) -> None:
     # Below 3.33 a user's other filters are dropped (Cinder's remove_invalid_filter_options).
     assert _ids(http, "instance_id~=4d2e&colour=red", version="3.32") == [a, b, reserved]
     assert _ids(http, "all_tenants=1", version="3.33") == [a, b, reserved]  # the user's own, and no 400
+
+
+def test_the_page_limit_marker_offset_sort_and_next_link(http: Http, made: dict[str, Any]) -> None:
+    """Cinder's pagination and sort params on attachment lists: newest first by default, a full
+    page links to the next one from its last attachment."""
+    a, b, reserved = made["ids"]
+    listed = http.ok("GET", "/attachments", version="3.27")
+    assert [x["id"] for x in listed["attachments"]] == [reserved, b, a] and "attachments_links" not in listed
+    first = http.ok("GET", "/attachments/detail?limit=2", version="3.27")
+    assert [x["id"] for x in first["attachments"]] == [reserved, b]
+    [link] = first["attachments_links"]
+    assert link["rel"] == "next" and f"marker={b}" in link["href"] and "/attachments/detail?" in link["href"]
+    rest = http.ok("GET", f"/attachments/detail?limit=2&marker={b}", version="3.27")
+    assert [x["id"] for x in rest["attachments"]] == [a] and "attachments_links" not in rest
+    assert [x["id"] for x in http.ok("GET", "/attachments?offset=1&limit=1", version="3.27")["attachments"]] == [b]
+    assert _ids(http, "", version="3.27") == [a, b, reserved]
+    by_status = http.ok("GET", "/attachments?sort=status:asc,created_at:asc", version="3.27")["attachments"]
+    assert [x["id"] for x in by_status] == [a, b, reserved]  # attaching < reserved
+    fault(http.call("GET", "/attachments?sort=colour", version="3.27"), 400, "badRequest")
+    fault(http.call("GET", "/attachments?limit=-1", version="3.27"), 400, "badRequest")
+    fault(http.call("GET", "/attachments?marker=00000000-0000-4000-8000-000000000000", version="3.27"), 404,
+          "itemNotFound")
+    other = http.call("GET", f"/attachments?marker={a}", version="3.27", token=http.other, project="p2")
+    fault(other, 404, "itemNotFound")  # another project's marker is not found either

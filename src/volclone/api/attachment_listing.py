@@ -6,7 +6,12 @@
   database finds nothing for it), and from 3.34 ``key~`` (``instance_id~``, ``volume_id~``, ...)
   matches a part of the field, in any case;
 - ``instance_id`` is the attachment's ``instance_uuid``, ``status`` and ``attach_status`` its
-  status; ``all_tenants`` (admins), ``marker``, ``limit``, ``offset`` and ``sort`` are not filters.
+  status; ``all_tenants`` (admins), ``marker``, ``limit``, ``offset`` and ``sort`` are not filters;
+- the page, as Cinder's ``get_pagination_params`` and ``get_sort_params``: ``marker`` (an unknown
+  one is a 404), ``limit`` and ``offset`` (0 to :data:`~volclone.api.listing.MAX_LIMIT` /
+  :data:`~volclone.api.listing.MAX_OFFSET`, else a 400), ``sort=key[:dir],...`` or
+  ``sort_key``/``sort_dir`` on :data:`SORT_KEYS`; the order ends with ``created_at`` then ``id``,
+  newest first by default, as Cinder's.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from volclone.api.field_filters import field_filters, reject_user_filters
-from volclone.api.listing import RESOURCE_FILTER_VERSION, Version
+from volclone.api.listing import MAX_LIMIT, MAX_OFFSET, RESOURCE_FILTER_VERSION, Version, bounded_param, sort_params
 from volclone.domain import PageQuery
 
 #: Cinder's default ``resource_filters.json`` for attachments.
@@ -23,15 +28,21 @@ USER_FILTERS = frozenset({"volume_id", "status", "instance_id", "attach_status"}
 EQUAL_FILTERS = {"id": "id", "volume_id": "volume_id", "project_id": "project_id", "instance_id": "instance_uuid",
                  "instance_uuid": "instance_uuid", "status": "status", "attach_status": "status",
                  "attach_mode": "mode", "mountpoint": "mountpoint"}
+SORT_KEYS = {**EQUAL_FILTERS, "created_at": "created_at"}
 _NOT_FILTERS = frozenset({"all_tenants", "marker", "limit", "offset", "sort", "sort_key", "sort_dir"})
 
 
 def attachment_filters(items: Iterable[tuple[str, str]], version: Version, is_admin: bool) -> PageQuery:
-    """The filters of a list request's query parameters, as Cinder reads them at ``version``."""
-    filters = {k: v for k, v in dict(items).items() if k not in _NOT_FILTERS}  # a repeated one: the last
+    """The filters and page of a list request's query parameters, as Cinder reads them at ``version``."""
+    params = dict(items)  # a repeated parameter: its last value counts
+    limit = bounded_param("limit", params.get("limit"), MAX_LIMIT, MAX_LIMIT) or 0
+    offset = bounded_param("offset", params.get("offset"), 0, MAX_OFFSET) or 0
+    sort = sort_params(params, SORT_KEYS, frozenset())
+    filters = {k: v for k, v in params.items() if k not in _NOT_FILTERS}
     if not is_admin:
         if version >= RESOURCE_FILTER_VERSION:
             reject_user_filters(filters, USER_FILTERS)
         filters = {k: v for k, v in filters.items() if k in USER_FILTERS}
     found = field_filters(filters, EQUAL_FILTERS, version)
-    return PageQuery(equal=found.equal, contains=found.contains, nothing=found.nothing)
+    return PageQuery(equal=found.equal, contains=found.contains, nothing=found.nothing, sort=sort,
+                     marker=params.get("marker"), limit=limit, offset=offset)

@@ -15,11 +15,12 @@ The older attach actions on /volumes/{id}/action are in ``volume_actions``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from volclone.api import attachment_listing, views
+from volclone.api import attachment_listing, listing, views
 from volclone.api.deps import api_version, principal, rule, service
 from volclone.api.schemas import AttachmentActionBody, AttachmentCreateBody, AttachmentUpdateBody
 from volclone.api.versions import fmt
@@ -60,10 +61,14 @@ class Filters:
         self.all_projects = all_tenants.lower() in ("1", "true")
 
 
-def _list(request: Request, who: Principal, project_id: str, f: Filters) -> list[Any]:
+def _list(request: Request, who: Principal, project_id: str, f: Filters, collection: str,
+          view: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     query = attachment_listing.attachment_filters(request.query_params.multi_items(), api_version(request),
                                                   who.is_admin)
-    return service(request).attachments.page(who, project_id, query, all_projects=f.all_projects)
+    page = service(request).attachments.page(who, project_id, query, all_projects=f.all_projects)
+    body: dict[str, Any] = {"attachments": [view(a) for a in page]}
+    body.update(listing.paging_links(request, "attachments", f"/v3/{project_id}/{collection}", page, query.limit))
+    return body
 
 
 @router.post("")
@@ -81,14 +86,14 @@ def create_attachment(project_id: str, body: AttachmentCreateBody, request: Requ
 @rule("volume:attachment_get_all")
 def list_attachments(project_id: str, request: Request, filters: Filters = Depends(),
                      who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"attachments": [views.attachment_summary(a) for a in _list(request, who, project_id, filters)]}
+    return _list(request, who, project_id, filters, "attachments", views.attachment_summary)
 
 
 @router.get("/detail")
 @rule("volume:attachment_get_all")
 def list_attachments_detail(project_id: str, request: Request, filters: Filters = Depends(),
                             who: Principal = Depends(principal)) -> dict[str, Any]:
-    return {"attachments": [views.attachment(a) for a in _list(request, who, project_id, filters)]}
+    return _list(request, who, project_id, filters, "attachments/detail", views.attachment)
 
 
 @router.get("/{attachment_id}")

@@ -1,5 +1,5 @@
 """The query of an attachment list (``GET /attachments[/detail]``): its filters, done by the
-database, in the order the attachments were made.
+database, and its page (Cinder's: newest first unless it sorts otherwise).
 
     q = attachment_select("p1", PageQuery(contains=(("instance_uuid", "4d"),)))
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
 
-from volclone.db.paging import contains
+from volclone.db.paging import contains, page_query
 from volclone.db.schema import AttachmentRow
 from volclone.domain import PageQuery
 
@@ -18,13 +18,13 @@ from volclone.domain import PageQuery
 #: volclone's ``status`` and ``mode``).
 COLUMNS: dict[str, ColumnElement[Any]] = {
     name: getattr(AttachmentRow, name).expression
-    for name in ("id", "volume_id", "project_id", "instance_uuid", "mode", "status", "mountpoint")
+    for name in ("id", "volume_id", "project_id", "instance_uuid", "mode", "status", "mountpoint", "created_at")
 }
 
 
 def attachment_select(project_id: str | None, query: PageQuery) -> Select[Any]:
-    """The attachments of ``project_id`` (None: every project's) ``query``'s filters select, oldest
-    first (the caller has dropped a query that matches nothing)."""
+    """The attachments of ``project_id`` (None: every project's) ``query`` selects, one page (the
+    caller has found the marker and dropped a query that matches nothing)."""
     q = select(AttachmentRow)
     if project_id is not None:
         q = q.where(AttachmentRow.project_id == project_id)
@@ -32,4 +32,5 @@ def attachment_select(project_id: str | None, query: PageQuery) -> Select[Any]:
         q = q.where(COLUMNS[key] == value)
     for key, text in query.contains:
         q = q.where(contains(COLUMNS[key], text))
-    return q.order_by(AttachmentRow.created_at, AttachmentRow.id)
+    return page_query(q, AttachmentRow.id, COLUMNS, ("created_at", "id"), query.sort, query.marker, query.offset,
+                      query.limit)

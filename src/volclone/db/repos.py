@@ -520,8 +520,8 @@ class Attachments:
             return [_attachment(r) for r in s.scalars(q)]
 
     def page(self, project_id: str | None, query: PageQuery) -> builtins.list[Attachment]:
-        """The attachments of ``project_id`` (None: every project's) ``query`` filters, oldest first."""
-        values = [v for _, v in query.equal] + [v for _, v in query.contains] + [project_id]
+        """The attachments of ``project_id`` (None: every project's) ``query`` selects, one page."""
+        values = [v for _, v in query.equal] + [v for _, v in query.contains] + [project_id, query.marker]
         if query.nothing or _unstorable(*values):
             return []
         with _transaction(self.db) as s:

@@ -121,8 +121,14 @@ class AttachmentService:
 
     def page(self, who: Principal, project_id: str, query: PageQuery,
              all_projects: bool = False) -> builtins.list[Attachment]:
-        """The project's attachments ``query`` filters (``all_projects``, an admin's: every project's)."""
-        return self.repo.page(None if (all_projects and who.is_admin) else project_id, query)
+        """The project's attachments ``query`` selects, one page (``all_projects``, an admin's: every
+        project's); a marker ``who`` can't see is a 404, as Cinder's."""
+        scope = None if (all_projects and who.is_admin) else project_id
+        if query.marker is not None:
+            found = self.repo.get(query.marker)
+            if found is None or (scope is not None and found.project_id != scope):
+                raise NotFound(f"Attachment {query.marker} could not be found.")
+        return self.repo.page(scope, query)
 
     # -- the attachments API -------------------------------------------------------
     def create(self, who: Principal, project_id: str, volume_id: str, instance_uuid: str | None = None,
