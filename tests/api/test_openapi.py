@@ -101,8 +101,9 @@ def test_the_list_filters_are_documented(doc):
             "migration_status", "name~", "description~", "sort", "sort_key", "sort_dir", "marker", "limit", "offset",
             "with_count", "all_tenants"}
     for path in ("/v3/{project_id}/attachments", "/v3/{project_id}/attachments/detail"):
-        assert set(params(doc["paths"][path]["get"], "query")) == {"volume_id", "instance_id", "status",
-                                                                    "attach_status", "all_tenants"}
+        assert set(params(doc["paths"][path]["get"], "query")) == {
+            "volume_id", "instance_id", "status", "attach_status", "all_tenants", "limit", "marker", "offset", "sort",
+            "sort_key", "sort_dir"}
 
 
 def test_the_token_and_the_microversion_headers_are_documented(doc):

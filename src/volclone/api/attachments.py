@@ -3,7 +3,7 @@
     POST   /attachments          {"attachment": {"volume_uuid", "instance_uuid", "connector", "mode"}}
                                  (``mode`` from 3.54; below, the connector's ``mode`` counts)
     GET    /attachments[/detail] ?volume_id=&instance_id=&status=&all_tenants= (an admin's: any
-                                 field, 3.34 ``key~``): ``attachment_listing``
+                                 field, 3.34 ``key~``), limit, marker, offset, sort: ``attachment_listing``
     GET    /attachments/{id}
     PUT    /attachments/{id}     {"attachment": {"connector": {...}}}  completes it: volume in-use
     DELETE /attachments/{id}     answers the volume's attachments that are left
@@ -57,7 +57,13 @@ class Filters:
                  instance_id: str | None = Query(None, description="only this instance's"),
                  status: str | None = Query(None, description="only in this status (reserved, attaching, attached)"),
                  attach_status: str | None = Query(None, description="the same as status"),
-                 all_tenants: str = Query("0", description="admins: 1 or true lists every project's")) -> None:
+                 all_tenants: str = Query("0", description="admins: 1 or true lists every project's"),
+                 limit: str | None = Query(None, description="at most this many (0 to 1000)"),
+                 marker: str | None = Query(None, description="after this attachment (the last of a page)"),
+                 offset: str | None = Query(None, description="skip this many"),
+                 sort: str | None = Query(None, description="key[:asc|desc],... (default created_at:desc)"),
+                 sort_key: str | None = Query(None, description="the older spelling of sort's key"),
+                 sort_dir: str | None = Query(None, description="the older spelling of sort's direction")) -> None:
         self.all_projects = all_tenants.lower() in ("1", "true")
 
 

@@ -582,20 +582,12 @@ _GROUP_SPECS = _obj(group_specs=_STRINGS)
 _G = "/v3/{project_id}/groups/{group_id}"
 
 
-def _group_list(model: type[BaseModel]) -> Schema:
-    """A page of groups: ``groups_links`` when the page is full."""
-    return {"type": "object", "required": ["groups"], "additionalProperties": False, "properties": {
-        "groups": _list_of(model),
-        "groups_links": {"type": "array", "items": _ref(Link), "minItems": 1,
-                         "description": "given when the page is full: rel next (marker: the page's last)"}}}
-
-
-def _group_snapshot_list(model: type[BaseModel]) -> Schema:
-    """A page of group snapshots: ``group_snapshots_links`` when the page is full."""
-    return {"type": "object", "required": ["group_snapshots"], "additionalProperties": False, "properties": {
-        "group_snapshots": _list_of(model),
-        "group_snapshots_links": {"type": "array", "items": _ref(Link), "minItems": 1,
-                                  "description": "given when the page is full: rel next (marker: the page's last)"}}}
+def _page_of(collection: str, model: type[BaseModel]) -> Schema:
+    """A page of a list: ``<collection>_links`` when the page is full."""
+    return {"type": "object", "required": [collection], "additionalProperties": False, "properties": {
+        collection: _list_of(model),
+        f"{collection}_links": {"type": "array", "items": _ref(Link), "minItems": 1,
+                                "description": "given when the page is full: rel next (marker: the page's last)"}}}
 
 
 def _snapshot_list() -> Schema:
@@ -710,8 +702,8 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("POST", "/v3/{project_id}/clone-volumes/{task_id}/action"): {202: None},
     ("POST", "/v3/{project_id}/clone-volumes/revert"): {202: _ref(RevertStarted)},
     ("POST", "/v3/{project_id}/attachments"): {200: _ATTACHMENT},
-    ("GET", "/v3/{project_id}/attachments"): {200: _ATTACHMENTS},
-    ("GET", "/v3/{project_id}/attachments/detail"): {200: _obj(attachments=_list_of(Attachment))},
+    ("GET", "/v3/{project_id}/attachments"): {200: _page_of("attachments", AttachmentSummary)},
+    ("GET", "/v3/{project_id}/attachments/detail"): {200: _page_of("attachments", Attachment)},
     ("GET", "/v3/{project_id}/attachments/{attachment_id}"): {200: _ATTACHMENT},
     ("PUT", "/v3/{project_id}/attachments/{attachment_id}"): {200: _ATTACHMENT},
     ("DELETE", "/v3/{project_id}/attachments/{attachment_id}"): {200: _ATTACHMENTS},
@@ -767,15 +759,15 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("GET", _GT + "/group_specs/{key}"): {200: _ONE_STRING},
     ("PUT", _GT + "/group_specs/{key}"): {200: _ONE_STRING},
     ("DELETE", _GT + "/group_specs/{key}"): {202: None},
-    ("GET", "/v3/{project_id}/groups"): {200: _group_list(GroupSummary)},
-    ("GET", "/v3/{project_id}/groups/detail"): {200: _group_list(Group)},
+    ("GET", "/v3/{project_id}/groups"): {200: _page_of("groups", GroupSummary)},
+    ("GET", "/v3/{project_id}/groups/detail"): {200: _page_of("groups", Group)},
     ("POST", "/v3/{project_id}/groups"): {202: _obj(group=_ref(GroupSummary))},
     ("POST", "/v3/{project_id}/groups/action"): {202: _obj(group=_ref(GroupSummary))},
     ("GET", _G): {200: _obj(group=_ref(Group))},
     ("PUT", _G): {202: None},
     ("POST", _G + "/action"): {202: None},
-    ("GET", "/v3/{project_id}/group_snapshots"): {200: _group_snapshot_list(GroupSnapshotSummary)},
-    ("GET", "/v3/{project_id}/group_snapshots/detail"): {200: _group_snapshot_list(GroupSnapshot)},
+    ("GET", "/v3/{project_id}/group_snapshots"): {200: _page_of("group_snapshots", GroupSnapshotSummary)},
+    ("GET", "/v3/{project_id}/group_snapshots/detail"): {200: _page_of("group_snapshots", GroupSnapshot)},
     ("POST", "/v3/{project_id}/group_snapshots"): {202: _obj(group_snapshot=_ref(GroupSnapshotCreated))},
     ("GET", "/v3/{project_id}/group_snapshots/{group_snapshot_id}"): {200: _obj(group_snapshot=_ref(GroupSnapshot))},
     ("DELETE", "/v3/{project_id}/group_snapshots/{group_snapshot_id}"): {202: None},
