@@ -666,7 +666,7 @@ SUCCESS: dict[tuple[str, str], dict[int, Schema | None]] = {
     ("DELETE", "/v3/{project_id}/types/{type_id}/extra_specs/{key}"): {202: None},
     ("GET", _ENC): {200: _ENCRYPTION},
     ("POST", _ENC): {200: _obj(encryption={**_ENCRYPTION, "required": ["volume_type_id", "encryption_id"]})},
-    ("GET", _ENC + "/{key}"): {200: {**_ENCRYPTION, "minProperties": 1, "maxProperties": 1}},
+    ("GET", _ENC + "/{encryption_id}"): {200: {**_ENCRYPTION, "minProperties": 1, "maxProperties": 1}},
     ("PUT", _ENC + "/{encryption_id}"): {200: _ENCRYPTION_GIVEN},
     ("DELETE", _ENC + "/{encryption_id}"): {202: None},
     ("GET", _QS): {200: _obj(qos_specs=_list_of(QosSpecs))},

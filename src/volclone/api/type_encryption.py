@@ -69,10 +69,14 @@ def create_encryption(type_id: str, body: EncryptionBody, request: Request,
                            "volume_type_id": enc.volume_type_id, "encryption_id": enc.encryption_id}}
 
 
-@router.get("/{key}")
+@router.get("/{encryption_id}")
 @rule(f"{RULE}:get")
-def show_encryption_key(type_id: str, key: str, request: Request,
+def show_encryption_key(type_id: str, encryption_id: str, request: Request,
                         who: Principal = Depends(principal)) -> dict[str, Any]:
+    """One field of the encryption; the path names the field (Cinder's ``show``, whose ``id`` is
+    a key), in the one path template the update and the delete share, so that the resource has
+    one ``Allow`` (GET, PUT, DELETE)."""
+    key = encryption_id
     enc = _svc(request).get(who, type_id)
     view = _view(enc) if enc is not None else {}
     if key not in view:

@@ -231,7 +231,7 @@ API_RULES = [
     # a volume type's encryption (admin-only, as in Cinder)
     _rule("volume_extension:volume_type_encryption:get", ADMIN_API,
           "Show a volume type's encryption, or one of its fields.",
-          "GET /types/{type_id}/encryption", "GET /types/{type_id}/encryption/{key}"),
+          "GET /types/{type_id}/encryption", "GET /types/{type_id}/encryption/{encryption_id}"),
     _rule("volume_extension:volume_type_encryption:create", ADMIN_API, "Give a volume type its encryption.",
           "POST /types/{type_id}/encryption"),
     _rule("volume_extension:volume_type_encryption:update", ADMIN_API, "Change a volume type's encryption.",
