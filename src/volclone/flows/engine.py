@@ -99,9 +99,13 @@ class FlowRunner:
                 # The full error for the operator; tenants read a cleaned one in get_progress.
                 log.warning("clone flow %s did not succeed", flow_id, exc_info=True)
             finally:
-                with self._lock:
-                    self._running.pop(flow_id, None)
-                self._finished(flow_id)
+                # The follow-up runs before the flow leaves ``_running``, so that ``wait`` returns
+                # only once it is done, however late the wait starts.
+                try:
+                    self._finished(flow_id)
+                finally:
+                    with self._lock:
+                        self._running.pop(flow_id, None)
 
         with self._lock:
             fut = self._pool.submit(run)
