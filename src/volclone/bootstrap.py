@@ -294,6 +294,7 @@ def build(settings: Settings, with_backends: bool = True,
                                    lock=volume_locks, snapshots=snapshots, messages=messages)
     states = ServiceStates(service_records, policy)  # os-services' disable, freeze: placement and refusals
     volume_service.states = snapshots.states = clones.states = states
+    volume_service.authorize = attachments.authorize = clones.authorize = policy.authorize
     group_types = GroupTypeService(GroupTypes(db))
     group_snapshot_rows = GroupSnapshots(db)
     generic_groups = GenericGroups(db)

@@ -25,6 +25,8 @@ from volclone.api.volume_actions import ACTION_RULES, EXTEND_ATTACHED_RULE
 from volclone.domain import Principal
 from volclone.errors import Forbidden
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
+from volclone.service.multiattach import BOOTABLE_RULE as MULTIATTACH_BOOTABLE_RULE
+from volclone.service.multiattach import CREATE_RULE as MULTIATTACH_CREATE_RULE
 from volclone.service.policy import API_RULES, RULES, Policy, PolicyFileError, defaults_yaml
 
 ADMIN = Principal("admin", True, ADMIN_ROLES)
@@ -55,7 +57,7 @@ WRITES = ["volume:create", "volume:update", "volume:delete", "volume:create_volu
           "volume:create_transfer", "volume:accept_transfer", "volume:delete_transfer", "message:delete",
           "group:create", "group:update", "group:delete", "group:create_group_snapshot", "group:delete_group_snapshot",
           "snapshot_extension:snapshot_actions:update_snapshot_status",
-          "group:create_group_from_src",
+          "group:create_group_from_src", MULTIATTACH_CREATE_RULE, MULTIATTACH_BOOTABLE_RULE,
           *sorted(r for r in set(ACTION_RULES.values()) - {"volume:update"} if "admin_actions" not in r)]
 ADMIN_ONLY = ["volume_extension:volume_admin_actions:reset_status",
               "volume_extension:volume_admin_actions:force_delete", "volume_extension:types_manage",
@@ -207,6 +209,7 @@ def test_every_api_rule_guards_something() -> None:
     used = {deps.rule_of(r) for r in _api_routes()} | set(ACTION_RULES.values()) | set(TYPE_ACTION_RULES.values())
     used |= set(SNAPSHOT_ACTION_RULES.values()) | {GROUP_DELETE_RULE, GROUP_RESET_STATUS_RULE, GROUP_SPECS_RULE}
     used |= set(FIELD_RULES) | {EXTEND_ATTACHED_RULE, EXTENDED_ATTRIBUTES_RULE}  # fields of a body; 3.42's
+    used |= {MULTIATTACH_CREATE_RULE, MULTIATTACH_BOOTABLE_RULE}  # the service checks them (a type's, a volume's)
     assert {r.name for r in API_RULES} <= used
 
 

@@ -220,7 +220,8 @@ def test_the_table_covers_every_api_rule() -> None:
     assert {r[3] for r in ENDPOINTS} == {r.name for r in API_RULES} - set(FIELD_RULES) - {
         "volume:extend_attached_volume", "volume:revert_to_snapshot", EXTENDED_ATTRIBUTES_RULE,
         "volume_extension:volume_admin_actions:extend_volume_completion",
-        "group:access_group_types_specs"}  # a field rule too: group_specs in group type bodies
+        "group:access_group_types_specs",  # a field rule too: group_specs in group type bodies
+        "volume:multiattach", "volume:multiattach_bootable_volume"}  # by type and volume: test_multiattach.py
 
 
 #: persona -> the fields of a volume's show and of a type's show that its field rules add, by default.

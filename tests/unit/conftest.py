@@ -71,7 +71,7 @@ class Fast:
                project: str | None = None, **kw: Any) -> Volume:
         """A new volume; with ``fill``, its first 64 KiB and the 64 KiB at 1 MiB hold it."""
         project = project or self.project
-        vol = self.svc.volumes.create(Principal(project), project, size, name=name, **kw)
+        vol = self.svc.volumes.create(Principal(project, roles=MEMBER_ROLES), project, size, name=name, **kw)
         if fill is not None:
             driver = self.drivers[vol.backend]
             assert isinstance(driver, MemoryDriver)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from volclone.domain import AttachMode, AttachStatus, VolumeStatus
-from volclone.errors import BadRequest, InvalidVolume
+from volclone.errors import BadRequest, Forbidden, InvalidVolume
 from volclone.service.multiattach import other_instance_refusal, reserve_refusal, shares_export
 from volclone.service.retype import Retyper
 
@@ -211,3 +211,60 @@ def test_os_attach_names_the_instance_of_a_pending_connection_and_is_checked_the
         fast.svc.attachments.attach(fast.who, "p1", vid, "vm-2", "/dev/vdb", None)
     fast.svc.attachments.attach(fast.who, "p1", vid, "vm-1", "/dev/vdc", None)  # its own: fine
     assert sorted(r[1] for r in _rows(fast, vid)) == ["vm-1", "vm-1"] and _status(fast, vid) == "in-use"
+
+
+# -- the two policy rules ------------------------------------------------------------------
+@pytest.fixture
+def strict(make_fast: Any, tmp_path: Any) -> Fast:
+    """Both multiattach rules narrowed to admins, as an operator may write them."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"volume:multiattach": "rule:admin_api"\n'
+                      '"volume:multiattach_bootable_volume": "rule:admin_api"\n')
+    fast: Fast = make_fast(policy_file=policy)
+    fast.svc.types.create(fast.admin, "multi", extra_specs=MULTI)
+    fast.svc.types.create(fast.admin, "single")
+    return fast
+
+
+def test_making_a_multiattach_volume_needs_its_rule(strict: Fast) -> None:
+    fast = strict
+    before = fast.volume_ids()
+    with pytest.raises(Forbidden, match="volume:multiattach"):
+        fast.svc.volumes.create(fast.who, "p1", 1, volume_type="multi")
+    assert fast.volume_ids() == before, "nothing is made"
+    single = fast.svc.volumes.create(fast.who, "p1", 1, volume_type="single")  # another type: no rule
+    multi = fast.svc.volumes.create(fast.admin, "p1", 1, volume_type="multi")
+    assert multi.multiattach and not single.multiattach
+    # A clone of a multiattach volume is one too: source_volid and clone-volumes need the rule.
+    made = fast.volume_ids()
+    with pytest.raises(Forbidden, match="volume:multiattach"):
+        fast.svc.clones.create_volume(fast.who, "p1", multi.id, None)
+    with pytest.raises(Forbidden, match="volume:multiattach"):
+        fast.clone([multi.id])
+    with pytest.raises(Forbidden, match="volume:multiattach"):
+        fast.svc.clones.create_volume(fast.who, "p1", single.id, None, volume_type="multi")
+    assert fast.volume_ids() == made, "no clone is made"
+    assert fast.wait(fast.clone([single.id])).flow_state.value == "SUCCESS"
+
+
+def test_a_retype_to_a_multiattach_type_needs_the_rule(strict: Fast) -> None:
+    fast = strict
+    vid = fast.svc.volumes.create(fast.who, "p1", 1, volume_type="single").id
+    with pytest.raises(Forbidden, match="volume:multiattach"):
+        Retyper(fast.svc.volumes).retype(fast.who, "p1", vid, "multi", "never")
+    assert not fast.get(vid).multiattach and fast.get(vid).volume_type_id == fast.svc.types.find("single").id
+    assert Retyper(fast.svc.volumes).retype(fast.admin, "p1", vid, "multi", "never").multiattach
+
+
+def test_one_more_attachment_of_a_bootable_multiattach_volume_in_use_needs_its_rule(strict: Fast) -> None:
+    fast = strict
+    vid = fast.svc.volumes.create(fast.admin, "p1", 1, volume_type="multi", bootable=True).id
+    _attach(fast, vid, "vm-1")  # not in-use yet: the first attachment needs no more than its own rule
+    before = _rows(fast, vid)
+    with pytest.raises(Forbidden, match="volume:multiattach_bootable_volume"):
+        _attach(fast, vid, "vm-2")
+    assert _rows(fast, vid) == before and _status(fast, vid) == "in-use"
+    fast.svc.attachments.create(fast.admin, "p1", vid, instance_uuid="vm-2", connector={"host": "h2"})
+    fast.svc.volumes.set_bootable(fast.admin, "p1", vid, False)
+    _attach(fast, vid, "vm-3")  # not bootable: the member may
+    assert len(_rows(fast, vid)) == 3

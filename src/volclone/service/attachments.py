@@ -53,7 +53,14 @@ from volclone.domain import (
     mode_conflict,
 )
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
-from volclone.service.multiattach import RESERVABLE, other_instance_refusal, reserve_refusal, shares_export
+from volclone.service.multiattach import (
+    RESERVABLE,
+    Authorize,
+    attach_rule,
+    other_instance_refusal,
+    reserve_refusal,
+    shares_export,
+)
 from volclone.service.volumes import Backends
 
 log = logging.getLogger(__name__)
@@ -93,6 +100,8 @@ class AttachmentService:
         self._lock = threading.RLock()
         #: The QoS spec of a volume type (bootstrap sets it): applied before a volume is served.
         self.qos_of_type: Callable[[str], QosSpecs | None] | None = None
+        #: The policy's check of the rules only the volume can tell apply (a bootable multiattach one's).
+        self.authorize: Authorize | None = None
 
     # -- lookups ---------------------------------------------------------------
     def _volume(self, project_id: str, volume_id: str) -> Volume:
@@ -140,6 +149,9 @@ class AttachmentService:
         """
         connector = dict(connector or {})
         with self._lock:
+            rule = attach_rule(self._volume(project_id, volume_id))
+            if rule is not None and self.authorize is not None:
+                self.authorize(rule, who, project_id)
             return self._attach(project_id, volume_id, instance_uuid, connector, self._mode(mode, connector),
                                 serve=bool(connector), reserving=True)
 

@@ -55,6 +55,7 @@ from volclone.naming import clone_names
 from volclone.service import clone_plans
 from volclone.service.clone_plans import ClonePlan
 from volclone.service.messages import Action, Detail, MessageService, Resource
+from volclone.service.multiattach import CREATE_RULE, Authorize
 from volclone.service.periodic import Periodic
 from volclone.service.quotas import QuotaService
 from volclone.service.reverts import revert_store
@@ -133,6 +134,8 @@ class CloneService:
         self.groups = groups
         #: The services' disabled and frozen states (os-services), where they are kept.
         self.states: ServiceStates | None = None
+        #: The policy's check of the rules only the service can tell apply (a multiattach type's).
+        self.authorize: Authorize | None = None
         self.leftovers = leftovers or Leftovers(volumes.db)
         self.cancels = CancelMarks(volumes.db)
         self.ctx = CloneContext(volumes, groups, self.driver_for, failpoints, backend_for=backends.get,
@@ -327,6 +330,8 @@ class CloneService:
         clone_types = {vid: target or self.types.get(found[vid].volume_type_id) for vid in ids}
         for vtype in clone_types.values():
             self.types.refuse_if_encrypted(vtype)
+        if self.authorize is not None and any(is_multiattach(t) for t in clone_types.values()):
+            self.authorize(CREATE_RULE, who, req.project_id)  # a clone of a multiattach type is one too
         # Onto another backend the copy is the clone: no full copy at the snapshot.
         cross = target_backend != backend
         clones = [

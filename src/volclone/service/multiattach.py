@@ -9,7 +9,18 @@ and follows the type on retype). The rules, as Cinder applies them:
   ``in-use`` or ``reserved`` (``attaching`` too here: volclone's status for a reservation that
   came with a connector), which is how Nova live-migrates a server (LP #1694530)::
 
-      >>> from volclone.domain import Volume, VolumeStatus
+      >>> from collections.abc import Callable
+
+from volclone.domain import Principal, Volume, VolumeStatus
+
+#: How a service checks one more policy rule that only its own lookups can tell (the rule, the
+#: caller, the project acted on): :meth:`volclone.service.policy.Policy.authorize`, 403 if refused.
+Authorize = Callable[[str, Principal, str], None]
+
+#: Cinder's rule for making a multiattach volume: a create of a multiattach type, or a retype to one.
+CREATE_RULE = "volume:multiattach"
+#: Cinder's rule for another attachment of a bootable multiattach volume that is ``in-use``.
+BOOTABLE_RULE = "volume:multiattach_bootable_volume"
       >>> vol = Volume("v1", "p", None, None, 1, VolumeStatus.AVAILABLE, "t", "b")
       >>> reserve_refusal(vol, "server-1") is None
       True
@@ -17,7 +28,11 @@ and follows the type on retype). The rules, as Cinder applies them:
 * an attachment of another instance never joins those of a volume that is not multiattach, on
   the older volume actions' path as well (``os-initialize_connection``/``os-attach`` learn the
   instance late, so only two known instances that differ are a conflict there);
-* a retype that changes whether the volume is multiattach needs it ``available`` (400).
+* a retype that changes whether the volume is multiattach needs it ``available`` (400);
+* two policy rules of Cinder's: making a multiattach volume (a create of a multiattach type, or a
+  retype to one) needs :data:`CREATE_RULE`, and one more attachment of a bootable multiattach
+  volume that is ``in-use`` needs :data:`BOOTABLE_RULE` (both admin or project member by
+  default; an operator narrows them in ``policy.yaml``, 403 then).
 
 The attachments of one instance, or of a multiattach volume, share the volume's one export; how
 they may mix modes is :func:`volclone.domain.mode_conflict`'s rule.
@@ -25,7 +40,17 @@ they may mix modes is :func:`volclone.domain.mode_conflict`'s rule.
 
 from __future__ import annotations
 
-from volclone.domain import Volume, VolumeStatus
+from collections.abc import Callable
+
+from volclone.domain import Principal, Volume, VolumeStatus
+
+#: How a service checks one more policy rule that only its own lookups can tell (the rule, the
+#: caller, the project acted on): :meth:`volclone.service.policy.Policy.authorize`, 403 if refused.
+Authorize = Callable[[str, Principal, str], None]
+#: Cinder's rule for making a multiattach volume: a create of a multiattach type, or a retype to one.
+CREATE_RULE = "volume:multiattach"
+#: Cinder's rule for another attachment of a bootable multiattach volume that is ``in-use``.
+BOOTABLE_RULE = "volume:multiattach_bootable_volume"
 
 #: Where ``POST /attachments`` may reserve a volume, by its ``multiattach`` flag (Cinder's).
 RESERVABLE = {False: (VolumeStatus.AVAILABLE,), True: (VolumeStatus.AVAILABLE, VolumeStatus.IN_USE)}
@@ -72,3 +97,12 @@ def retype_refusal(vol: Volume, to_multiattach: bool) -> str | None:
         return None
     return ("Invalid volume_type passed, retypes affecting multiattach are only allowed on available "
             f"volumes; volume {vol.id} is {vol.status.value}.")
+
+
+def attach_rule(vol: Volume) -> str | None:
+    """The policy rule a new attachment of ``vol`` needs besides ``volume:attachment_create``, or
+    None: :data:`BOOTABLE_RULE` once a bootable multiattach volume is ``in-use`` (Cinder's
+    ``_attachment_reserve`` checks it first of all)."""
+    if vol.multiattach and vol.bootable and vol.status is VolumeStatus.IN_USE:
+        return BOOTABLE_RULE
+    return None

@@ -66,6 +66,9 @@ def _rule(name: str, check: str, description: str, *operations: str) -> oslo.Doc
 API_RULES = [
     # volumes
     _rule("volume:create", ADMIN_OR_MEMBER, "Create a volume.", "POST /volumes"),
+    _rule("volume:multiattach", ADMIN_OR_MEMBER,
+          "Make a multiattach volume: create one of a type with multiattach=\"<is> True\", or retype to one.",
+          "POST /volumes", "POST /volumes/{volume_id}/action (os-retype)"),
     _rule("volume:get_all", ADMIN_OR_READER, "List volumes, and sum them up.", "GET /volumes",
           "GET /volumes/detail", "GET /volumes/summary"),
     _rule("volume:get", ADMIN_OR_READER,
@@ -179,6 +182,9 @@ API_RULES = [
     _rule("message:delete", ADMIN_OR_MEMBER, "Delete a user message.", "DELETE /messages/{message_id}"),
     # attachments (microversion 3.27)
     _rule("volume:attachment_create", ADMIN_OR_MEMBER, "Create an attachment.", "POST /attachments"),
+    _rule("volume:multiattach_bootable_volume", ADMIN_OR_MEMBER,
+          "Attach a bootable multiattach volume that is in-use already (one more attachment).",
+          "POST /attachments"),
     _rule("volume:attachment_get_all", ADMIN_OR_READER, "List attachments.",
           "GET /attachments", "GET /attachments/detail"),
     _rule("volume:attachment_get", ADMIN_OR_READER, "Show an attachment.", "GET /attachments/{attachment_id}"),

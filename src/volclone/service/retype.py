@@ -47,7 +47,7 @@ from volclone.db.repos import Volumes
 from volclone.domain import Principal, Volume, VolumeStatus, VolumeType
 from volclone.errors import BadRequest, CapabilityMissing, InvalidVolume, NotFound
 from volclone.service.locks import volume_lock
-from volclone.service.multiattach import retype_refusal
+from volclone.service.multiattach import CREATE_RULE, retype_refusal
 from volclone.service.volumes import Backends, VolumeService, is_multiattach
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ class Retyper:
         why = retype_refusal(vol, is_multiattach(vtype))
         if why:
             raise BadRequest(why)
+        if is_multiattach(vtype) and self.volumes.authorize is not None:
+            self.volumes.authorize(CREATE_RULE, who, project_id)
         if self.volumes.groups.grouped(volume_id):
             raise InvalidVolume(f"volume {volume_id} is being cloned or reverted; retype it when that ends")
         if self.volumes.states is not None:

@@ -38,6 +38,7 @@ from volclone.errors import (
 from volclone.service.capabilities import backend_capabilities, satisfies
 from volclone.service.locks import Lock, volume_lock
 from volclone.service.messages import Action, Code, Detail, MessageService, Resource, detail_for
+from volclone.service.multiattach import CREATE_RULE, Authorize
 from volclone.service.quotas import QuotaService
 
 if TYPE_CHECKING:
@@ -375,6 +376,8 @@ class VolumeService:
         self.attachments = attachments
         #: The services' disabled and frozen states (os-services), where they are kept.
         self.states: ServiceStates | None = None
+        #: The policy's check of the rules only the service can tell apply (a multiattach type's).
+        self.authorize: Authorize | None = None
 
     def get(self, who: Principal, project_id: str, volume_id: str) -> Volume:
         """The project's volume; an admin's token finds any project's (Cinder's admin context
@@ -453,6 +456,8 @@ class VolumeService:
         else:
             vtype = self.types.find(volume_type, who) if volume_type else self.types.default_for(project_id)
         self.types.refuse_if_encrypted(vtype)
+        if is_multiattach(vtype) and self.authorize is not None:
+            self.authorize(CREATE_RULE, who, project_id)
         if group is not None:
             _check_group_takes(group, vtype)
         backend_name = self.backends.name_for(vtype)
