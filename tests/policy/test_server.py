@@ -358,7 +358,8 @@ def test_an_operators_policy_file_overrides_the_defaults(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("override")
     policy = tmp / "policy.yaml"
     policy.write_text('"volume:create": "rule:admin_or_project_reader"\n'
-                      '"clone_volumes:create": "rule:context_is_admin"\n')
+                      '"clone_volumes:create": "rule:context_is_admin"\n'
+                      '"volume:multiattach": "rule:context_is_admin"\n')
     s = start_with_personas(tmp / "data", VOLCLONE_POLICY_FILE=str(policy))
     try:
         reader = s.env.server.client(s.tokens.reader, "p1")
@@ -369,6 +370,14 @@ def test_an_operators_policy_file_overrides_the_defaults(tmp_path_factory):
             r = member.request("POST", "/clone-volumes", json={"clone-volumes": {"volumes": [vol["id"]]}})
             assert assert_fault(r, 403) == refused("clone_volumes:create")
         assert s.env.admin.wait(s.env.admin.clone([vol["id"]]))["flow_details"]["cloneFlow"] == "SUCCESS"
+        # A rule the service checks once it knows the type: a multiattach type's volumes are the admin's to make.
+        multi = unique()
+        created = s.env.admin.request("POST", "/types", json={"volume_type": {
+            "name": multi, "extra_specs": {"multiattach": "<is> True"}}})
+        assert created.status_code == 200, created.text
+        with creates_nothing(s.env.server):
+            r = member.request("POST", "/volumes", json={"volume": {"size": 1, "volume_type": multi}})
+            assert assert_fault(r, 403) == refused("volume:multiattach")
         # Other projects stay out of reach under the override.
         assert assert_fault(call(s, s.tokens.reader2, "POST", "/volumes", {"volume": {"size": 1}}), 403) == \
             refused("volume:create")
