@@ -106,6 +106,15 @@ def test_the_list_filters_are_documented(doc):
             "sort_key", "sort_dir"}
 
 
+def test_every_list_documents_a_limit_that_is_cut_not_refused(doc):
+    lists = [f"/v3/{{project_id}}/{c}{d}" for c in ("volumes", "snapshots", "groups", "attachments")
+             for d in ("", "/detail")] + ["/v3/{project_id}/group_types", "/v3/{project_id}/group_snapshots"]
+    for path in lists:
+        query = params(doc["paths"][path]["get"], "query")
+        assert {"limit", "marker", "offset"} <= set(query), path
+        assert "maximum" not in query["limit"]["schema"], path  # above 1000 is 1000 (page_params)
+
+
 def test_the_token_and_the_microversion_headers_are_documented(doc):
     scheme = doc["components"]["securitySchemes"]["keystoneToken"]
     assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "X-Auth-Token"}

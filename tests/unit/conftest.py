@@ -5,7 +5,8 @@ TaskFlow flows on real persistence.
 
 ``fast`` is one service for project ``p1``; ``make_fast(**settings)`` makes one with other
 settings (``failpoints=...``, ``max_clone_volumes=...``) or more backends. ``Fast.restart``
-builds a new service on the same database and drivers, as a restarted server would be.
+builds a new service on the same database and drivers, as a restarted server would be. ``http``
+is ``fast``'s REST API in process (:class:`tests.unit.http.Http`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from volclone.domain import CloneProgress, CloneRequest, Principal, Volume
 from volclone.flows.model import Step
 from volclone.service import Service
 from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES
+
+from .http import Http
 
 MIB = 1024**2
 #: Generous: a flow on the memory driver takes milliseconds; this only bounds a hang.
@@ -196,3 +199,10 @@ def make_fast(data_root: Path, new_database: Callable[[Path], str]) -> Iterator[
 @pytest.fixture
 def fast(make_fast: Any) -> Fast:
     return make_fast()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def http(fast: Fast) -> Iterator[Http]:
+    """``fast``'s REST API in process (see tests/unit/http.py)."""
+    with Http.serving(fast) as client:
+        yield client

@@ -4,54 +4,34 @@ refusals on a frozen backend), os-hosts, and migration 0020."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
 from sqlalchemy import inspect
-from starlette.testclient import TestClient
 
-from volclone.api import create_app
 from volclone.db.database import alembic_config, make_engine, schema_drift
 from volclone.domain import Principal
 from volclone.errors import BackendUnavailable, BadRequest, OverLimit
-from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES
 from volclone.service.retype import Retyper
 
 from .conftest import Fast
+from .http import Http
 from .test_volume_actions import fault
 
 ME = socket.gethostname()
 SEVEN = ("volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes", "groups", "per_volume_gigabytes")
 
 
-@dataclass
-class Http:
-    client: TestClient
-    member: str
-    admin: str
-
-    def put(self, path: str, body: Any, token: str | None = None) -> Any:
-        return self.client.put(f"/v3/p1{path}", json=body, headers={"X-Auth-Token": token or self.admin})
-
-    def get(self, path: str, token: str | None = None) -> Any:
-        return self.client.get(f"/v3/p1{path}", headers={"X-Auth-Token": token or self.admin})
-
-    def ok(self, method: str, path: str, body: Any = None) -> Any:
-        r = self.put(path, body) if method == "PUT" else self.get(path)
-        assert r.status_code == 200, r.text
-        return r.json() if r.content else None
-
-
 @pytest.fixture
 def http(fast: Fast) -> Iterator[Http]:
-    auth = fast.svc.auth
-    with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
-        yield Http(client, auth.create_token("p1", MEMBER_ROLES), auth.create_token("admin", ADMIN_ROLES))
+    """Every call here is an admin's unless it names another token."""
+    with Http.serving(fast) as client:
+        yield dataclasses.replace(client, token=client.admin)
 
 
 def _services(http: Http) -> dict[str, dict[str, Any]]:
@@ -102,7 +82,7 @@ def test_a_new_types_keys_are_in_the_class_and_the_defaults(fast):
 ])
 def test_a_bad_class_update_is_a_400_and_changes_nothing(http, fast, body, words):
     before = http.ok("GET", "/os-quota-class-sets/default")
-    fault(http.put("/os-quota-class-sets/default", {"quota_class_set": body}), 400, "badRequest", words)
+    fault(http.call("PUT", "/os-quota-class-sets/default", {"quota_class_set": body}), 400, "badRequest", words)
     assert http.ok("GET", "/os-quota-class-sets/default") == before
 
 
@@ -114,11 +94,11 @@ def test_quota_classes_over_http_are_admins_only_and_in_cinders_shape(http):
                       {"quota_class_set": {"class_name": "default", "snapshots": "4"}})["quota_class_set"]
     assert "id" not in updated and updated["snapshots"] == 4
     assert http.ok("GET", "/os-quota-sets/p9/defaults")["quota_set"]["snapshots"] == 4
-    for r in (http.get("/os-quota-class-sets/default", http.member),
-              http.put("/os-quota-class-sets/default", {"quota_class_set": {"volumes": 1}}, http.member)):
+    for r in (http.call("GET", "/os-quota-class-sets/default", token=http.member),
+              http.call("PUT", "/os-quota-class-sets/default", {"quota_class_set": {"volumes": 1}}, http.member)):
         fault(r, 403, "forbidden", "volume_extension:quota_classes")
-    fault(http.put("/os-quota-class-sets/default", {"nothing": {}}), 400, "badRequest")
-    fault(http.get("/os-quota-class-sets/" + "x" * 256), 400, "badRequest", "1 to 255")
+    fault(http.call("PUT", "/os-quota-class-sets/default", {"nothing": {}}), 400, "badRequest")
+    fault(http.call("GET", "/os-quota-class-sets/" + "x" * 256), 400, "badRequest", "1 to 255")
 
 
 # -- services: disable, enable --------------------------------------------------------------
@@ -154,24 +134,24 @@ def test_a_disabled_backend_gets_no_new_volume_until_enabled(http, fast):
 
 
 def test_service_action_faults(http):
-    fault(http.put("/os-services/enable", {"host": "invalid_host", "binary": "cinder-volume"}), 404,
+    fault(http.call("PUT", "/os-services/enable", {"host": "invalid_host", "binary": "cinder-volume"}), 404,
           "itemNotFound")
-    fault(http.put("/os-services/disable", {"host": f"{ME}@local", "binary": "invalid_binary"}), 404,
+    fault(http.call("PUT", "/os-services/disable", {"host": f"{ME}@local", "binary": "invalid_binary"}), 404,
           "itemNotFound")
     for reason in (None, "", "   ", "x" * 256):
-        fault(http.put("/os-services/disable-log-reason",
+        fault(http.call("PUT", "/os-services/disable-log-reason",
                        {"host": f"{ME}@local", "binary": "cinder-volume", "disabled_reason": reason}), 400,
               "badRequest")
-    fault(http.put("/os-services/disable", {"binary": "cinder-volume"}), 400, "badRequest")  # no host
-    fault(http.put("/os-services/disable", {"host": ME}), 400, "badRequest", "binary is required")
-    fault(http.put("/os-services/failover_host", {"host": ME}), 400, "badRequest", "Unknown action")
-    fault(http.put("/os-services/freeze", {"host": "invalid_host"}), 400, "badRequest")
-    fault(http.put("/os-services/thaw", {"host": "invalid_host"}), 400, "badRequest")
-    fault(http.put("/os-services/freeze", {"host": ME, "cluster": "c1"}), 400, "badRequest", "no clusters")
-    fault(http.put("/os-services/disable", {"host": ME, "binary": "cinder-volume", "cluster": "c1"}), 400,
+    fault(http.call("PUT", "/os-services/disable", {"binary": "cinder-volume"}), 400, "badRequest")  # no host
+    fault(http.call("PUT", "/os-services/disable", {"host": ME}), 400, "badRequest", "binary is required")
+    fault(http.call("PUT", "/os-services/failover_host", {"host": ME}), 400, "badRequest", "Unknown action")
+    fault(http.call("PUT", "/os-services/freeze", {"host": "invalid_host"}), 400, "badRequest")
+    fault(http.call("PUT", "/os-services/thaw", {"host": "invalid_host"}), 400, "badRequest")
+    fault(http.call("PUT", "/os-services/freeze", {"host": ME, "cluster": "c1"}), 400, "badRequest", "no clusters")
+    fault(http.call("PUT", "/os-services/disable", {"host": ME, "binary": "cinder-volume", "cluster": "c1"}), 400,
           "badRequest", "no clusters")
-    fault(http.put("/os-services/freeze", {"host": ME}, http.member), 403, "forbidden", "volume:freeze_host")
-    fault(http.put("/os-services/disable", {"host": ME, "binary": "cinder-volume"}, http.member), 403,
+    fault(http.call("PUT", "/os-services/freeze", {"host": ME}, http.member), 403, "forbidden", "volume:freeze_host")
+    fault(http.call("PUT", "/os-services/disable", {"host": ME, "binary": "cinder-volume"}, http.member), 403,
           "forbidden", "volume_extension:services:update")
     assert all(s["status"] == "enabled" for s in _services(http).values())
 
@@ -182,11 +162,11 @@ def test_a_frozen_backends_volumes_take_no_management_operation_until_thawed(htt
     vol = fast.volume(2)
     snap = fast.svc.snapshots.create(fast.who, "p1", vol.id) if fast.svc.snapshots else None
     assert snap is not None
-    r = http.put("/os-services/freeze", {"host": ME})
+    r = http.call("PUT", "/os-services/freeze", {"host": ME})
     assert (r.status_code, r.content) == (200, b"")
     listed = _services(http)[f"{ME}@local"]
     assert (listed["frozen"], listed["status"], listed["disabled_reason"]) == (True, "disabled", "frozen")
-    fault(http.put("/os-services/freeze", {"host": ME}), 400, "badRequest", "Host is already Frozen")
+    fault(http.call("PUT", "/os-services/freeze", {"host": ME}), 400, "badRequest", "Host is already Frozen")
     before = fast.footprint()
     refusals = [
         lambda: fast.svc.volumes.delete(fast.who, "p1", vol.id),
@@ -204,11 +184,11 @@ def test_a_frozen_backends_volumes_take_no_management_operation_until_thawed(htt
     # frozen is disabled too: no new volume (Cinder's no valid backend: error)
     assert fast.svc.volumes.create(Principal("p1"), "p1", 1).status.value == "error"
     assert fast.get(vol.id).size == 2
-    r = http.put("/os-services/thaw", {"host": f"{ME}@local"})
+    r = http.call("PUT", "/os-services/thaw", {"host": f"{ME}@local"})
     assert (r.status_code, r.content) == (200, b"")
     listed = _services(http)[f"{ME}@local"]
     assert (listed["frozen"], listed["status"]) == (False, "enabled")
-    fault(http.put("/os-services/thaw", {"host": ME}), 400, "badRequest", "Host is NOT Frozen")
+    fault(http.call("PUT", "/os-services/thaw", {"host": ME}), 400, "badRequest", "Host is NOT Frozen")
     fast.svc.volumes.extend(fast.who, "p1", vol.id, 3)
     fast.svc.snapshots.delete(fast.who, "p1", snap.id)  # type: ignore[union-attr]
     fast.svc.volumes.delete(fast.who, "p1", vol.id)
@@ -223,20 +203,18 @@ def test_hosts_are_the_enabled_services_and_a_volume_hosts_usage_by_project(http
     assert hosts[f"{ME}@local"]["service"] == "cinder-volume" and hosts[ME]["service"] == "cinder-scheduler"
     assert {h["service-status"] for h in hosts.values()} == {"available"}
     assert {h["service-state"] for h in hosts.values()} == {"enabled"}
-    assert http.ok("GET", "/os-hosts")["hosts"] == http.client.get(
-        "/v3/p1/os-hosts?zone=nova", headers={"X-Auth-Token": http.admin}).json()["hosts"]
-    assert http.client.get("/v3/p1/os-hosts?zone=elsewhere", headers={"X-Auth-Token": http.admin}).json() == \
-        {"hosts": []}
+    assert http.ok("GET", "/os-hosts")["hosts"] == http.ok("GET", "/os-hosts?zone=nova")["hosts"]
+    assert http.ok("GET", "/os-hosts?zone=elsewhere") == {"hosts": []}
     shown = http.ok("GET", f"/os-hosts/{ME}@local")["host"]
     assert [r["resource"] for r in shown] == [
         {"host": f"{ME}@local", "project": p, "volume_count": n, "total_volume_gb": gb, "snapshot_count": "0",
          "total_snapshot_gb": "0"} for p, n, gb in (("(total)", "2", "5"), ("p1", "1", "2"), ("p2", "1", "3"))]
-    fault(http.get(f"/os-hosts/{ME}"), 404, "itemNotFound")  # a scheduler has no volumes
-    fault(http.get("/os-hosts/nowhere@local"), 404, "itemNotFound")
-    fault(http.get("/os-hosts", http.member), 403, "forbidden", "volume_extension:hosts")
+    fault(http.call("GET", f"/os-hosts/{ME}"), 404, "itemNotFound")  # a scheduler has no volumes
+    fault(http.call("GET", "/os-hosts/nowhere@local"), 404, "itemNotFound")
+    fault(http.call("GET", "/os-hosts", token=http.member), 403, "forbidden", "volume_extension:hosts")
     http.ok("PUT", "/os-services/disable", {"host": f"{ME}@local", "binary": "cinder-volume"})
     assert [h["host_name"] for h in http.ok("GET", "/os-hosts")["hosts"]] == [ME]  # as Cinder: enabled only
-    fault(http.get(f"/os-hosts/{ME}@local"), 404, "itemNotFound")
+    fault(http.call("GET", f"/os-hosts/{ME}@local"), 404, "itemNotFound")
 
 
 # -- migration 0020 ---------------------------------------------------------------------------
@@ -277,7 +255,7 @@ def test_a_volumes_host_is_its_backends_listed_volume_service(http, fast):
     """Tempest's test_get_service_by_volume_host_name: ``os-vol-host-attr:host`` is
     ``worker@backend#pool`` of a listed cinder-volume service, as Cinder's."""
     vol = fast.volume(1)
-    r = http.get(f"/volumes/{vol.id}")
+    r = http.call("GET", f"/volumes/{vol.id}")
     assert r.status_code == 200, r.text
     host, pool = r.json()["volume"]["os-vol-host-attr:host"].split("#")
     assert (host, pool) == (f"{ME}@local", "local")

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (the ``http`` fixture, imported from test_messages, is the tests' parameter)
 """Cinder's capability filter in volclone's placement: each extra-spec operator, which specs are
 capabilities (unscoped, ``capabilities:``) and which are not (other scopes, unscoped names no
 backend reports), and a create whose type no backend can meet: accepted, ``error``, and a user
@@ -15,8 +14,8 @@ from volclone.service.capabilities import REPORTED, asked, backend_capabilities,
 from volclone.service.spec_ops import bool_from, match
 
 from .conftest import Fast
-from .test_messages import http, messages  # noqa: F401  (the fixture)
-from .test_snapshots import Http
+from .http import Http
+from .test_messages import messages
 
 
 @pytest.mark.parametrize(("capability", "requirement", "expected"), [

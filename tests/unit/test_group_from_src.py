@@ -6,31 +6,21 @@ checks (nothing made on a refusal), the revert at each failing step (nothing lef
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from volclone.api import create_app
 from volclone.flows.clone_volumes import META_TASK
 from volclone.flows.group_from_snapshot import SnapshotGroupStep
 from volclone.flows.model import Step
-from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
+from volclone.service.auth import MEMBER_ROLES
 
 from .conftest import WAIT, Fast
-from .test_groups import GROUP_KEYS, Http, http  # noqa: F401 (the fixture)
+from .test_groups import GROUP_KEYS, GroupHttp, http  # noqa: F401 (the fixture)
 from .test_volume_actions import fault
 
 
-def _http(fast: Fast) -> Iterator[Http]:
-    auth = fast.svc.auth
-    with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
-        yield Http(fast, client, auth.create_token("p1", MEMBER_ROLES), auth.create_token("p1", READER_ROLES),
-                   auth.create_token("admin", ADMIN_ROLES), auth.create_token("p2", MEMBER_ROLES))
-
-
-def _source(http: Http, n: int = 2) -> tuple[dict[str, Any], list[str]]:
+def _source(http: GroupHttp, n: int = 2) -> tuple[dict[str, Any], list[str]]:
     gt = http.group_type()
     group = http.group(gt["id"], name="src")
     vols = [http.fast.volume(1, name=f"v{i}", fill=bytes([65 + i])).id for i in range(n)]
@@ -38,7 +28,7 @@ def _source(http: Http, n: int = 2) -> tuple[dict[str, Any], list[str]]:
     return http.show(group["id"]), vols
 
 
-def _from_src(http: Http, version: str = "3.14", token: str | None = None, **ids: Any) -> Any:
+def _from_src(http: GroupHttp, version: str = "3.14", token: str | None = None, **ids: Any) -> Any:
     return http.call("POST", "/groups/action", {"create-from-src": {"name": "copy", **ids}}, version=version,
                      token=token)
 
@@ -48,7 +38,7 @@ def _task_of(fast: Fast, group_id: str) -> str:
     return row.id
 
 
-def _made(http: Http, r: Any) -> tuple[dict[str, Any], str]:
+def _made(http: GroupHttp, r: Any) -> tuple[dict[str, Any], str]:
     """The new group's show once its flow ended, and its flow's task id."""
     assert r.status_code == 202, r.text
     made = r.json()["group"]
@@ -58,20 +48,20 @@ def _made(http: Http, r: Any) -> tuple[dict[str, Any], str]:
     return http.show(made["id"]), task
 
 
-def _progress(http: Http, task: str) -> tuple[str, dict[str, Any]]:
+def _progress(http: GroupHttp, task: str) -> tuple[str, dict[str, Any]]:
     """get_progress of the task, as a client reads it: (the flow's state, the details)."""
     body = http.ok("GET", f"/clone-volumes/get_progress?action=clone-volumes&task_id={task}")
     [state] = body["flow_details"].values()
     return state, body["details"]
 
 
-def _snapshot(http: Http, group_id: str) -> str:
+def _snapshot(http: GroupHttp, group_id: str) -> str:
     r = http.call("POST", "/group_snapshots", {"group_snapshot": {"group_id": group_id, "name": "gs"}})
     assert r.status_code == 202, r.text
     return str(r.json()["group_snapshot"]["id"])
 
 
-def test_a_group_from_a_group_is_one_clone_flow(http: Http, fast: Fast) -> None:
+def test_a_group_from_a_group_is_one_clone_flow(http: GroupHttp, fast: Fast) -> None:
     src, vols = _source(http)
     digests = {v: fast.digest(v) for v in vols}
     alice = fast.svc.auth.create_token("p1", MEMBER_ROLES, user_id="alice-id")
@@ -95,7 +85,7 @@ def test_a_group_from_a_group_is_one_clone_flow(http: Http, fast: Fast) -> None:
     assert {fast.get(v).status.value for v in vols} == {"available"}
 
 
-def test_a_group_from_a_group_snapshot_holds_the_snapshot_point(http: Http, fast: Fast) -> None:
+def test_a_group_from_a_group_snapshot_holds_the_snapshot_point(http: GroupHttp, fast: Fast) -> None:
     src, vols = _source(http)
     at_point = {v: fast.digest(v) for v in vols}
     gs = _snapshot(http, src["id"])
@@ -115,7 +105,7 @@ def test_a_group_from_a_group_snapshot_holds_the_snapshot_point(http: Http, fast
     assert sorted(http.members(shown["id"])) == sorted(progress["results"].values())
 
 
-def test_the_view_fields_and_the_action_need_3_14(http: Http) -> None:
+def test_the_view_fields_and_the_action_need_3_14(http: GroupHttp) -> None:
     src, _ = _source(http, 1)
     fault(_from_src(http, version="3.13", source_group_id=src["id"]), 404, "itemNotFound")
     assert "source_group_id" not in http.show(src["id"], version="3.13")
@@ -132,7 +122,7 @@ def _rows(fast: Fast) -> dict[str, Any]:
     (lambda src, gs: {"group_snapshot_id": "3f0e1c1e-0000-4000-8000-00000000fffe"}, 404, "could not be found"),
     (lambda src, gs: {"source_group_id": src, "volumes": "x"}, 400, "volumes"),
 ], ids=["both", "neither", "unknown-group", "unknown-group-snapshot", "unknown-field"])
-def test_refusals_make_nothing(http: Http, fast: Fast, make_body: Any, status: int, words: str) -> None:
+def test_refusals_make_nothing(http: GroupHttp, fast: Fast, make_body: Any, status: int, words: str) -> None:
     src, _ = _source(http, 1)
     gs = _snapshot(http, src["id"])
     before = _rows(fast)
@@ -141,7 +131,7 @@ def test_refusals_make_nothing(http: Http, fast: Fast, make_body: Any, status: i
     assert _rows(fast) == before
 
 
-def test_another_projects_source_is_404_and_a_busy_source_400(http: Http, fast: Fast) -> None:
+def test_another_projects_source_is_404_and_a_busy_source_400(http: GroupHttp, fast: Fast) -> None:
     src, vols = _source(http, 1)
     gs = _snapshot(http, src["id"])
     before = _rows(fast)
@@ -164,7 +154,7 @@ def test_another_projects_source_is_404_and_a_busy_source_400(http: Http, fast: 
     assert _rows(fast) == {**before, "volumes": fast.footprint()["volumes"]}
 
 
-def test_quotas_are_checked_up_front(http: Http, fast: Fast) -> None:
+def test_quotas_are_checked_up_front(http: GroupHttp, fast: Fast) -> None:
     src, _ = _source(http, 2)
     gs = _snapshot(http, src["id"])
     before = _rows(fast)
@@ -184,7 +174,7 @@ STEPS = [("group", s.prefix) for s in Step] + [("snapshot", f"{s.value}-") for s
 @pytest.mark.parametrize("source, failpoint", STEPS, ids=[f"{s}-{p.rstrip('-')}" for s, p in STEPS])
 def test_a_failing_step_reverts_leaving_nothing(make_fast: Any, source: str, failpoint: str) -> None:
     fast = make_fast(failpoints=(failpoint,))
-    for api in _http(fast):
+    with GroupHttp.serving(fast) as api:
         src, vols = _source(api)
         ids = ({"source_group_id": src["id"]} if source == "group"
                else {"group_snapshot_id": _snapshot(api, src["id"])})

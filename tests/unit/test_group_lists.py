@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from .test_groups import Http, http  # noqa: F401 (the fixture)
+from .test_groups import GroupHttp, http  # noqa: F401 (the fixture)
 from .test_volume_actions import fault
 
 NAMES = ("Nightly-b", "weekly", "nightly-a", "100%_full")
 
 
 @pytest.fixture
-def made(http: Http) -> dict[str, Any]:
+def made(http: GroupHttp) -> dict[str, Any]:
     """Four groups of p1 (made in NAMES' order), one of them in error, and one of p2."""
     gt = http.group_type()["id"]
     ids = [http.group(gt, name=name, description=f"about {name}")["id"] for name in NAMES]
@@ -28,15 +28,15 @@ def made(http: Http) -> dict[str, Any]:
     return {"ids": ids, "lone": lone}
 
 
-def _names(http: Http, query: str, version: str = "3.14", **kw: Any) -> list[str]:
+def _names(http: GroupHttp, query: str, version: str = "3.14", **kw: Any) -> list[str]:
     return [g["name"] for g in http.ok("GET", f"/groups/detail?{query}", version=version, **kw)["groups"]]
 
 
-def _admin(http: Http, query: str, version: str = "3.34") -> list[str]:
+def _admin(http: GroupHttp, query: str, version: str = "3.34") -> list[str]:
     return _names(http, f"all_tenants=1&sort=name:asc&{query}", version=version, token=http.admin, project="admin")
 
 
-def test_a_users_filters_below_3_33(http: Http, made: dict[str, Any]) -> None:
+def test_a_users_filters_below_3_33(http: GroupHttp, made: dict[str, Any]) -> None:
     assert _names(http, "name=weekly") == ["weekly"]
     assert _names(http, "status=error", version="3.32") == ["weekly"]
     assert _names(http, f"id={made['ids'][2]}") == ["nightly-a"]
@@ -44,7 +44,7 @@ def test_a_users_filters_below_3_33(http: Http, made: dict[str, Any]) -> None:
     assert _names(http, f"id={made['lone']}") == []  # another project's is not the user's
 
 
-def test_a_users_filters_are_a_400_from_3_33(http: Http, made: dict[str, Any]) -> None:
+def test_a_users_filters_are_a_400_from_3_33(http: GroupHttp, made: dict[str, Any]) -> None:
     fault(http.call("GET", "/groups?name=weekly", version="3.33"), 400, "badRequest", "name")
     fault(http.call("GET", "/groups/detail?name~=week&status=error", version="3.34"), 400, "badRequest",
           "name~", "status")
@@ -54,7 +54,7 @@ def test_a_users_filters_are_a_400_from_3_33(http: Http, made: dict[str, Any]) -
         {"resource": "group", "filters": []}]
 
 
-def test_an_admins_filters_and_like_filters(http: Http, made: dict[str, Any]) -> None:
+def test_an_admins_filters_and_like_filters(http: GroupHttp, made: dict[str, Any]) -> None:
     assert _admin(http, "name~=NIGHTLY") == ["Nightly-b", "nightly-a"]  # a part, in any case
     assert _admin(http, "name~=0%_") == ["100%_full"]  # % and _ are themselves
     assert _admin(http, "name~=_") == ["100%_full"]
@@ -68,7 +68,7 @@ def test_an_admins_filters_and_like_filters(http: Http, made: dict[str, Any]) ->
     assert _admin(http, "size=1") == [] and _admin(http, "size~=1") == []  # a field groups have not
 
 
-def test_sort_and_paging_with_filters(http: Http, made: dict[str, Any]) -> None:
+def test_sort_and_paging_with_filters(http: GroupHttp, made: dict[str, Any]) -> None:
     assert _names(http, "sort=name:asc") == sorted(NAMES)
     assert _names(http, "sort_key=name&sort_dir=desc") == sorted(NAMES, reverse=True)
     assert _names(http, "") == list(NAMES[::-1])  # newest first

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from .test_group_snapshots import _create
-from .test_groups import Http, http  # noqa: F401 (the fixture)
+from .test_groups import GroupHttp, http  # noqa: F401 (the fixture)
 from .test_volume_actions import fault
 
 NAMES = ("Nightly-b", "weekly", "nightly-a", "100%_full")
 
 
 @pytest.fixture
-def made(http: Http) -> dict[str, Any]:
+def made(http: GroupHttp) -> dict[str, Any]:
     """Four group snapshots of one group (made in NAMES' order) and one of another group."""
     gt = http.group_type()["id"]
     group, other = http.group(gt), http.group(gt, name="other")
@@ -36,16 +36,16 @@ def made(http: Http) -> dict[str, Any]:
     return {"group": group["id"], "other": other["id"], "ids": ids, "lone": lone}
 
 
-def _ids(http: Http, query: str, version: str = "3.29", **kw: Any) -> list[str]:
+def _ids(http: GroupHttp, query: str, version: str = "3.29", **kw: Any) -> list[str]:
     return [g["id"] for g in http.ok("GET", f"/group_snapshots?{query}", version=version, **kw)["group_snapshots"]]
 
 
-def _names(http: Http, query: str, version: str = "3.29", **kw: Any) -> list[str]:
+def _names(http: GroupHttp, query: str, version: str = "3.29", **kw: Any) -> list[str]:
     body = http.ok("GET", f"/group_snapshots/detail?{query}", version=version, **kw)
     return [g["name"] for g in body["group_snapshots"]]
 
 
-def test_below_3_29_every_parameter_is_ignored(http: Http, made: dict[str, Any]) -> None:
+def test_below_3_29_every_parameter_is_ignored(http: GroupHttp, made: dict[str, Any]) -> None:
     newest_first = [made["lone"], *made["ids"][::-1]]
     assert _ids(http, "limit=1&sort=name:asc&status=error", version="3.28") == newest_first
     assert _ids(http, "limit=x&marker=nope&sort=bogus", version="3.14") == newest_first
@@ -55,7 +55,7 @@ def test_below_3_29_every_parameter_is_ignored(http: Http, made: dict[str, Any])
     assert "group_snapshots_links" not in http.ok("GET", "/group_snapshots?limit=1", version="3.28")
 
 
-def test_sort(http: Http, made: dict[str, Any]) -> None:
+def test_sort(http: GroupHttp, made: dict[str, Any]) -> None:
     assert _names(http, "sort=name:asc") == sorted([*NAMES, "lone"], key=str)
     assert _names(http, "sort=name") == sorted([*NAMES, "lone"], key=str, reverse=True)  # desc by default
     assert _names(http, "sort_key=name&sort_dir=asc") == sorted([*NAMES, "lone"], key=str)
@@ -75,11 +75,11 @@ def test_sort(http: Http, made: dict[str, Any]) -> None:
     ("limit=x", ("limit",)), ("limit=-1", ("limit",)), ("offset=-1", ("offset",)), ("offset=y", ("offset",)),
     ("all_tenants=maybe", ("all_tenants",)),
 ])
-def test_bad_parameters_are_a_400(http: Http, made: dict[str, Any], query: str, words: tuple[str, ...]) -> None:
+def test_bad_parameters_are_a_400(http: GroupHttp, made: dict[str, Any], query: str, words: tuple[str, ...]) -> None:
     fault(http.call("GET", f"/group_snapshots/detail?{query}", version="3.29"), 400, "badRequest", *words)
 
 
-def test_paging_with_next_links(http: Http, made: dict[str, Any]) -> None:
+def test_paging_with_next_links(http: GroupHttp, made: dict[str, Any]) -> None:
     every = _ids(http, "sort=name:asc")
     first = http.ok("GET", "/group_snapshots?limit=2&sort=name:asc", version="3.29")
     assert [g["id"] for g in first["group_snapshots"]] == every[:2]
@@ -100,14 +100,14 @@ def test_paging_with_next_links(http: Http, made: dict[str, Any]) -> None:
     assert _ids(http, "limit=0") == []
 
 
-def test_a_bad_marker_is_a_404(http: Http, made: dict[str, Any]) -> None:
+def test_a_bad_marker_is_a_404(http: GroupHttp, made: dict[str, Any]) -> None:
     fault(http.call("GET", "/group_snapshots?marker=nope", version="3.29"), 404, "itemNotFound", "nope")
     # Another project's group snapshot is no marker of a member's.
     fault(http.call("GET", f"/group_snapshots?marker={made['lone']}", version="3.29", token=http.other,
                     project="p2"), 404, "itemNotFound")
 
 
-def test_a_users_filters(http: Http, made: dict[str, Any]) -> None:
+def test_a_users_filters(http: GroupHttp, made: dict[str, Any]) -> None:
     assert _ids(http, "status=error") == [made["ids"][1]]
     assert _ids(http, f"group_id={made['other']}&status=available") == [made["lone"]]
     # From 3.33 only status and group_id (Cinder's default resource filters); before, any field.
@@ -121,7 +121,7 @@ def test_a_users_filters(http: Http, made: dict[str, Any]) -> None:
         {"resource": "group_snapshot", "filters": ["group_id", "status"]}]
 
 
-def test_an_admins_filters_and_like_filters(http: Http, made: dict[str, Any]) -> None:
+def test_an_admins_filters_and_like_filters(http: GroupHttp, made: dict[str, Any]) -> None:
     def admin(query: str, version: str = "3.34") -> list[str]:
         return _names(http, f"all_tenants=1&sort=name:asc&{query}", version=version, token=http.admin,
                       project="admin")

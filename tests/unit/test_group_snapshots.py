@@ -7,15 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.testclient import TestClient
-
 from plain import PlainDriver
-from volclone.api import create_app
 from volclone.backends.memory import MemoryDriver
-from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES
 
 from .conftest import Fast
-from .test_groups import Http, http  # noqa: F401 (the fixture)
+from .test_groups import GroupHttp, http  # noqa: F401 (the fixture)
 from .test_volume_actions import fault
 
 #: Tempest's schemas (tempest/lib/api_schema/response/volume/group_snapshots.py).
@@ -23,7 +19,7 @@ CREATED_KEYS = {"id", "name", "group_type_id"}
 SHOW_KEYS = {"created_at", "group_id", "id", "name", "status", "description", "group_type_id"}
 
 
-def _group_with(http: Http, n: int = 2, **kw: Any) -> tuple[dict[str, Any], list[str]]:
+def _group_with(http: GroupHttp, n: int = 2, **kw: Any) -> tuple[dict[str, Any], list[str]]:
     gt = http.group_type()
     group = http.group(gt["id"], **kw)
     vols = [http.fast.volume(1, fill=bytes([65 + i])).id for i in range(n)]
@@ -32,11 +28,11 @@ def _group_with(http: Http, n: int = 2, **kw: Any) -> tuple[dict[str, Any], list
     return group, vols
 
 
-def _create(http: Http, group_id: str, **kw: Any) -> Any:
+def _create(http: GroupHttp, group_id: str, **kw: Any) -> Any:
     return http.call("POST", "/group_snapshots", {"group_snapshot": {"group_id": group_id, "name": "gs", **kw}})
 
 
-def test_create_list_show_delete_with_members_in_snapshots(http: Http, fast: Fast) -> None:
+def test_create_list_show_delete_with_members_in_snapshots(http: GroupHttp, fast: Fast) -> None:
     group, vols = _group_with(http)
     before = {v: fast.digest(v) for v in vols}
     r = _create(http, group["id"], description="nightly")
@@ -68,7 +64,7 @@ def test_create_list_show_delete_with_members_in_snapshots(http: Http, fast: Fas
     assert not fast.db_rows("SELECT id FROM group_snapshots")
 
 
-def test_reset_status_from_3_19_and_project_id_from_3_58(http: Http) -> None:
+def test_reset_status_from_3_19_and_project_id_from_3_58(http: GroupHttp) -> None:
     group, _ = _group_with(http, 1)
     gs = _create(http, group["id"]).json()["group_snapshot"]["id"]
     path = f"/group_snapshots/{gs}/action"
@@ -88,7 +84,7 @@ def test_reset_status_from_3_19_and_project_id_from_3_58(http: Http) -> None:
     assert http.call("DELETE", f"/group_snapshots/{gs}").status_code == 202  # an error one can be deleted
 
 
-def test_below_3_14_is_a_404(http: Http) -> None:
+def test_below_3_14_is_a_404(http: GroupHttp) -> None:
     group, _ = _group_with(http, 1)
     fault(http.call("POST", "/group_snapshots", {"group_snapshot": {"group_id": group["id"]}}, version="3.13"),
           404, "itemNotFound", "3.14")
@@ -96,7 +92,7 @@ def test_below_3_14_is_a_404(http: Http) -> None:
     assert not http.fast.db_rows("SELECT id FROM group_snapshots")
 
 
-def test_rules(http: Http) -> None:
+def test_rules(http: GroupHttp) -> None:
     group, _ = _group_with(http, 1)
     fault(http.call("POST", "/group_snapshots", {"group_snapshot": {"group_id": group["id"]}}, token=http.reader),
           403, "forbidden", "group:create_group_snapshot")
@@ -113,7 +109,7 @@ def test_rules(http: Http) -> None:
                        version="3.29")["group_snapshots"]) == 1
 
 
-def test_refusals(http: Http, fast: Fast) -> None:
+def test_refusals(http: GroupHttp, fast: Fast) -> None:
     group, vols = _group_with(http)
     fault(http.call("POST", "/group_snapshots", {"group_snapshot": {"group_id": group["id"], "bogus": 1}}),
           400, "badRequest")
@@ -133,7 +129,7 @@ def test_refusals(http: Http, fast: Fast) -> None:
     http.ok("POST", f"/groups/{group['id']}/action", {"delete": {"delete-volumes": True}}, status=202)
 
 
-def test_backend_failure_leaves_nothing(http: Http, fast: Fast) -> None:
+def test_backend_failure_leaves_nothing(http: GroupHttp, fast: Fast) -> None:
     group, _ = _group_with(http, 3)
     before = fast.footprint()
     # The first member's freeze acted, then failed: the backend undoes it, the service its records.
@@ -148,7 +144,7 @@ def test_backend_failure_leaves_nothing(http: Http, fast: Fast) -> None:
     http.ok("POST", "/group_snapshots", {"group_snapshot": {"group_id": group["id"]}}, status=202)
 
 
-def test_a_failed_create_whose_cleanup_fails_is_a_leftover(http: Http, fast: Fast) -> None:
+def test_a_failed_create_whose_cleanup_fails_is_a_leftover(http: GroupHttp, fast: Fast) -> None:
     """The service drops what the backend kept for the instant (``delete_group_snapshot`` of the
     group snapshot's id: RBD's group); when that fails too, the leftover retry does it later."""
     group, _ = _group_with(http, 2)
@@ -166,7 +162,7 @@ def test_a_failed_create_whose_cleanup_fails_is_a_leftover(http: Http, fast: Fas
     assert fast.svc.clones.leftovers.pending() == []
 
 
-def test_quota_counts_each_member(http: Http, fast: Fast) -> None:
+def test_quota_counts_each_member(http: GroupHttp, fast: Fast) -> None:
     group, _ = _group_with(http, 2)
     with fast.svc.quotas.repo.locked("p1", fast.svc.quotas.clock()) as q:
         q.set_overrides({"snapshots": 1})
@@ -182,10 +178,7 @@ def test_quota_counts_each_member(http: Http, fast: Fast) -> None:
 def test_a_backend_without_it_is_a_400_and_nothing_is_made(make_fast: Any) -> None:
     fast = make_fast(drivers={"local": MemoryDriver("local"), "plain": PlainDriver("plain")})
     fast.svc.types.create(fast.admin, "plain", extra_specs={"volume_backend_name": "plain"})
-    auth = fast.svc.auth
-    with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
-        http = Http(fast, client, auth.create_token("p1", MEMBER_ROLES), "", auth.create_token("admin", ADMIN_ROLES),
-                    "")
+    with GroupHttp.serving(fast) as http:
         gt = http.group_type()
         group = http.group(gt["id"], volume_types=["plain"])
         vol = fast.volume(1, volume_type="plain")

@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import pytest
 
-from .test_groups import Http, http  # noqa: F401 (the fixture)
+from .test_groups import GroupHttp, http  # noqa: F401 (the fixture)
 from .test_volume_actions import fault
 
 
-def names(http: Http, query: str = "", token: str | None = None) -> list[str]:
+def names(http: GroupHttp, query: str = "", token: str | None = None) -> list[str]:
     listed = http.ok("GET", f"/group_types{query}", token=token or http.admin)["group_types"]
     return [t["name"] for t in listed]
 
 
 @pytest.fixture
-def made(http: Http) -> dict[str, str]:
+def made(http: GroupHttp) -> dict[str, str]:
     """b (public), a (private), c (public, described), made in that order."""
     return {t["name"]: t["id"] for t in (http.group_type("b"), http.group_type("a", is_public=False),
                                           http.group_type("c", description="zz"))}
 
 
-def test_is_public_as_tempest_sends_it(http: Http, made: dict[str, str]) -> None:
+def test_is_public_as_tempest_sends_it(http: GroupHttp, made: dict[str, str]) -> None:
     assert names(http, "?is_public=None&sort=name:asc") == ["a", "b", "c"]  # "None": every type
     assert names(http, "?is_public=None&sort=name:desc") == ["c", "b", "a"]
     assert names(http, "?is_public=False") == ["a"]
@@ -34,7 +34,7 @@ def test_is_public_as_tempest_sends_it(http: Http, made: dict[str, str]) -> None
     fault(http.call("GET", "/group_types?is_public=maybe", token=http.admin), 400, "badRequest", "is_public")
 
 
-def test_sort_keys_and_directions(http: Http, made: dict[str, str]) -> None:
+def test_sort_keys_and_directions(http: GroupHttp, made: dict[str, str]) -> None:
     every = "?is_public=none"
     assert names(http, every) == ["b", "a", "c"]  # the order they were made
     assert names(http, every + "&sort=created_at:desc") == ["c", "a", "b"]
@@ -49,7 +49,7 @@ def test_sort_keys_and_directions(http: Http, made: dict[str, str]) -> None:
         fault(http.call("GET", f"/group_types?{bad}", token=http.admin), 400, "badRequest")
 
 
-def test_paging(http: Http, made: dict[str, str]) -> None:
+def test_paging(http: GroupHttp, made: dict[str, str]) -> None:
     every = "?is_public=none&sort=name:asc"
     assert names(http, every + "&limit=2") == ["a", "b"]
     assert names(http, every + f"&marker={made['a']}") == ["b", "c"]
@@ -64,5 +64,5 @@ def test_paging(http: Http, made: dict[str, str]) -> None:
         fault(http.call("GET", f"/group_types?{bad}", token=http.admin), 400, "badRequest")
 
 
-def test_other_parameters_are_ignored_as_cinder_ignores_them(http: Http, made: dict[str, str]) -> None:
+def test_other_parameters_are_ignored_as_cinder_ignores_them(http: GroupHttp, made: dict[str, str]) -> None:
     assert names(http, "?name=b&is_public=none") == ["b", "a", "c"]

@@ -7,37 +7,25 @@ expires (the reaper deletes it past guaranteed_until)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from volclone.api import create_app
 from volclone.domain import PageQuery
 from volclone.errors import BackendError, OverLimit
 from volclone.flows.model import Step
-from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
 from volclone.service.messages import Action, Detail, MessageService, Resource, detail_for
 
 from .conftest import Fast
+from .http import Http
 from .test_clone_cancel import hold
 from .test_clone_revert import cloned
 from .test_reaper import reaper
-from .test_snapshots import Http
 from .test_volume_actions import fault
 
 #: Tempest's message schema (tempest/lib/api_schema/response/volume/messages.py): exactly these keys.
 KEYS = {"id", "message_level", "event_id", "user_message", "resource_type", "resource_uuid", "request_id",
         "guaranteed_until", "created_at", "links"}
-
-
-@pytest.fixture
-def http(fast: Fast) -> Iterator[Http]:
-    auth = fast.svc.auth
-    with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
-        yield Http(fast, client, auth.create_token("p1", MEMBER_ROLES), auth.create_token("p1", READER_ROLES),
-                   auth.create_token("admin", ADMIN_ROLES), auth.create_token("p2", MEMBER_ROLES))
 
 
 def messages(http: Http, query: str = "", version: str = "3.3", **kw: Any) -> list[dict[str, Any]]:

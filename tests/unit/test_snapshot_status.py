@@ -15,30 +15,30 @@ import pytest
 from volclone.domain import SnapshotStatus
 from volclone.service.snapshots import UPDATABLE
 
-from .test_snapshots import Http, http  # noqa: F401  (the fixture)
+from .test_snapshots import SnapshotHttp, http  # noqa: F401  (the fixture)
 from .test_volume_actions import fault
 
 ALL = [s.value for s in SnapshotStatus]
 
 
-def _snapshot_in(http: Http, status: str) -> str:
+def _snapshot_in(http: SnapshotHttp, status: str) -> str:
     sid: str = http.snap(http.fast.volume(1).id)["id"]
     http.ok("POST", f"/snapshots/{sid}/action", {"os-reset_status": {"status": status}}, status=202, token=http.admin)
     return sid
 
 
-def _update(http: Http, sid: str, token: str | None = None, **fields: Any) -> Any:
+def _update(http: SnapshotHttp, sid: str, token: str | None = None, **fields: Any) -> Any:
     return http.call("POST", f"/snapshots/{sid}/action", {"os-update_snapshot_status": fields}, token=token)
 
 
-def _shown(http: Http, sid: str) -> tuple[str, str]:
+def _shown(http: SnapshotHttp, sid: str) -> tuple[str, str]:
     s = http.ok("GET", f"/snapshots/{sid}", token=http.admin)["snapshot"]
     return s["status"], s["os-extended-snapshot-attributes:progress"]
 
 
 @pytest.mark.parametrize("current", ALL)
 @pytest.mark.parametrize("wanted", ALL)
-def test_only_cinders_transitions_are_allowed(http: Http, current: str, wanted: str) -> None:
+def test_only_cinders_transitions_are_allowed(http: SnapshotHttp, current: str, wanted: str) -> None:
     sid = _snapshot_in(http, current)
     before = _shown(http, sid)
     r = _update(http, sid, status=wanted)
@@ -56,7 +56,7 @@ def test_the_tables_are_cinders() -> None:
         "creating": ["available", "creating", "error"], "deleting": ["deleting", "error_deleting"]}
 
 
-def test_progress_is_stored_and_shown(http: Http) -> None:
+def test_progress_is_stored_and_shown(http: SnapshotHttp) -> None:
     sid = _snapshot_in(http, "creating")
     assert _shown(http, sid) == ("creating", "0%")  # none reported yet: derived from the status
     assert _update(http, sid, status="creating", progress="40%").status_code == 202
@@ -67,7 +67,7 @@ def test_progress_is_stored_and_shown(http: Http) -> None:
     assert [s["os-extended-snapshot-attributes:progress"] for s in listed if s["id"] == sid] == ["80%"]
 
 
-def test_no_progress_keeps_the_last_one_and_an_empty_one_is_none(http: Http) -> None:
+def test_no_progress_keeps_the_last_one_and_an_empty_one_is_none(http: SnapshotHttp) -> None:
     sid = _snapshot_in(http, "creating")
     assert _update(http, sid, status="creating", progress="30%").status_code == 202
     assert _update(http, sid, status="creating").status_code == 202
@@ -76,7 +76,7 @@ def test_no_progress_keeps_the_last_one_and_an_empty_one_is_none(http: Http) -> 
 
 
 @pytest.mark.parametrize("progress", ["80", "101%", "-1%", "x%", "%", "8 0%", "80%%", "1e2%"])
-def test_a_bad_progress_is_a_400_and_changes_nothing(http: Http, progress: str) -> None:
+def test_a_bad_progress_is_a_400_and_changes_nothing(http: SnapshotHttp, progress: str) -> None:
     sid = _snapshot_in(http, "creating")
     fault(_update(http, sid, status="available", progress=progress), 400, "badRequest", "integer percentage")
     assert _shown(http, sid) == ("creating", "0%")
@@ -84,13 +84,13 @@ def test_a_bad_progress_is_a_400_and_changes_nothing(http: Http, progress: str) 
 
 @pytest.mark.parametrize("body", [{}, {"progress": "10%"}, {"status": 1}, {"status": "error", "extra": 1},
                                   {"status": "error", "progress": 80}])
-def test_a_bad_body_is_a_400(http: Http, body: dict[str, Any]) -> None:
+def test_a_bad_body_is_a_400(http: SnapshotHttp, body: dict[str, Any]) -> None:
     sid = _snapshot_in(http, "creating")
     fault(_update(http, sid, **body), 400, "badRequest")
     assert _shown(http, sid) == ("creating", "0%")
 
 
-def test_a_member_may_a_reader_and_another_project_may_not(http: Http) -> None:
+def test_a_member_may_a_reader_and_another_project_may_not(http: SnapshotHttp) -> None:
     sid = _snapshot_in(http, "creating")
     fault(_update(http, sid, token=http.reader, status="error"), 403, "forbidden",
           "snapshot_extension:snapshot_actions:update_snapshot_status")

@@ -7,19 +7,18 @@ os-force_delete, quotas, a volume's delete refused or cascading, volumes made fr
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from plain import PlainDriver
-from volclone.api import create_app, versions
+from volclone.api import versions
 from volclone.backends.memory import MemoryDriver
 from volclone.domain import Principal
-from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
 
 from .conftest import Fast
+from .http import Http
 from .test_volume_actions import attach, fault
 
 GIB = 1024**3
@@ -30,42 +29,21 @@ EXTENDED_KEYS = SUMMARY_KEYS | {"os-extended-snapshot-attributes:progress",
                                 "os-extended-snapshot-attributes:project_id"}
 
 
-@dataclass
-class Http:
-    fast: Fast
-    client: TestClient
-    member: str
-    reader: str
-    admin: str
-    other: str
-
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
-             version: str | None = None, project: str = "p1") -> Any:
-        headers = {"X-Auth-Token": token or self.member}
-        if version:
-            headers[versions.HEADER] = f"volume {version}"
-        return self.client.request(method, f"/v3/{project}{path}", json=body, headers=headers)
-
-    def ok(self, method: str, path: str, body: Any = None, status: int = 200, **kw: Any) -> Any:
-        r = self.call(method, path, body, **kw)
-        assert r.status_code == status, r.text
-        return r.json() if r.content else None
-
+class SnapshotHttp(Http):
     def snap(self, volume_id: str, **fields: Any) -> dict[str, Any]:
         return self.ok("POST", "/snapshots", {"snapshot": {"volume_id": volume_id, **fields}},  # type: ignore[no-any-return]
                        status=202)["snapshot"]
 
-    def revert(self, volume_id: str, snapshot_id: str, version: str = "3.40", token: str | None = None) -> Any:
+    def revert(self, volume_id: str, snapshot_id: str, version: str = "3.40", token: str | None = None
+               ) -> httpx.Response:
         return self.call("POST", f"/volumes/{volume_id}/action", {"revert": {"snapshot_id": snapshot_id}},
                          token=token, version=version)
 
 
 @pytest.fixture
-def http(fast: Fast) -> Iterator[Http]:
-    auth = fast.svc.auth
-    with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
-        yield Http(fast, client, auth.create_token("p1", MEMBER_ROLES), auth.create_token("p1", READER_ROLES),
-                   auth.create_token("admin", ADMIN_ROLES), auth.create_token("p2", MEMBER_ROLES))
+def http(fast: Fast) -> Iterator[SnapshotHttp]:
+    with SnapshotHttp.serving(fast) as client:
+        yield client
 
 
 @pytest.fixture
@@ -79,7 +57,7 @@ def snapshot_rows(fast: Fast) -> list[tuple[Any, ...]]:
 
 
 # -- create -----------------------------------------------------------------------------------
-def test_a_snapshot_of_an_available_volume_in_cinders_shape(http: Http) -> None:
+def test_a_snapshot_of_an_available_volume_in_cinders_shape(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(2, fill=b"s")
     snap = http.snap(vol.id, name="before", description="a point in time", metadata={"k": "v"})
@@ -96,14 +74,14 @@ def test_a_snapshot_of_an_available_volume_in_cinders_shape(http: Http) -> None:
     assert set(shown) == EXTENDED_KEYS | {"group_snapshot_id"} and shown["group_snapshot_id"] is None
 
 
-def test_display_names_are_taken_too(http: Http) -> None:
+def test_display_names_are_taken_too(http: SnapshotHttp) -> None:
     vol = http.fast.volume(1)
     snap = http.snap(vol.id, display_name="old-name", display_description="old-desc")
     assert (snap["name"], snap["description"]) == ("old-name", "old-desc")
 
 
 @pytest.mark.parametrize("force", [None, False, "false", "0"])
-def test_an_in_use_volume_needs_force(http: Http, force: Any) -> None:
+def test_an_in_use_volume_needs_force(http: SnapshotHttp, force: Any) -> None:
     fast = http.fast
     vol = fast.volume(1)
     attach(fast, vol.id)
@@ -114,7 +92,7 @@ def test_an_in_use_volume_needs_force(http: Http, force: Any) -> None:
 
 
 @pytest.mark.parametrize("force", [True, "true", "True", "1", "yes"])
-def test_force_snapshots_an_in_use_volume(http: Http, force: Any) -> None:
+def test_force_snapshots_an_in_use_volume(http: SnapshotHttp, force: Any) -> None:
     fast = http.fast
     vol = fast.volume(1)
     attach(fast, vol.id)
@@ -123,7 +101,7 @@ def test_force_snapshots_an_in_use_volume(http: Http, force: Any) -> None:
 
 
 @pytest.mark.parametrize("status", ["error", "creating", "deleting", "extending", "reserved", "maintenance"])
-def test_other_volume_statuses_take_no_snapshot_even_with_force(http: Http, status: str) -> None:
+def test_other_volume_statuses_take_no_snapshot_even_with_force(http: SnapshotHttp, status: str) -> None:
     fast = http.fast
     vol = fast.volume(1)
     fast.set_status(vol.id, status)
@@ -139,27 +117,27 @@ def test_other_volume_statuses_take_no_snapshot_even_with_force(http: Http, stat
     {"volume_id": "V", "metadata": {"k": "v" * 256}}, {"volume_id": "V", "metadata": "k=v"},
     {"name": "no volume"}, {"volume_id": 7},
 ])
-def test_bodies_that_are_not_valid_are_400s_and_make_nothing(http: Http, body: dict[str, Any]) -> None:
+def test_bodies_that_are_not_valid_are_400s_and_make_nothing(http: SnapshotHttp, body: dict[str, Any]) -> None:
     vol = http.fast.volume(1)
     body = {k: (vol.id if v == "V" else v) for k, v in body.items()}
     fault(http.call("POST", "/snapshots", {"snapshot": body}), 400, "badRequest")
     assert snapshot_rows(http.fast) == []
 
 
-def test_names_and_descriptions_of_255_characters_are_kept(http: Http) -> None:
+def test_names_and_descriptions_of_255_characters_are_kept(http: SnapshotHttp) -> None:
     vol = http.fast.volume(1)
     snap = http.snap(vol.id, name="n" * 255, description="d" * 255)
     assert (len(snap["name"]), len(snap["description"])) == (255, 255)
 
 
-def test_a_volume_of_another_project_or_none_is_a_404(http: Http) -> None:
+def test_a_volume_of_another_project_or_none_is_a_404(http: SnapshotHttp) -> None:
     vol = http.fast.volume(1, project="p2")
     fault(http.call("POST", "/snapshots", {"snapshot": {"volume_id": vol.id}}), 404, "itemNotFound")
     fault(http.call("POST", "/snapshots", {"snapshot": {"volume_id": "nope"}}), 404, "itemNotFound")
     assert snapshot_rows(http.fast) == []
 
 
-def test_a_failed_backend_snapshot_leaves_nothing(http: Http) -> None:
+def test_a_failed_backend_snapshot_leaves_nothing(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     before = fast.mem.state()
@@ -200,7 +178,7 @@ def test_snapshots_count_in_the_snapshots_and_gigabytes_quotas(make_fast: Any) -
 
 # -- lists, show, update ---------------------------------------------------------------------------
 @pytest.mark.usefixtures("at_3_40")
-def test_lists_filter_sort_and_page_as_cinder(http: Http) -> None:
+def test_lists_filter_sort_and_page_as_cinder(http: SnapshotHttp) -> None:
     fast = http.fast
     a, b = fast.volume(1), fast.volume(1)
     made = [http.snap(a.id, name="alpha", metadata={"tier": "gold"}), http.snap(a.id, name="beta"),
@@ -242,7 +220,7 @@ def test_lists_filter_sort_and_page_as_cinder(http: Http) -> None:
     fault(http.call("GET", "/snapshots?marker=nope"), 404, "itemNotFound")
 
 
-def test_an_admins_like_filters_match_a_part_from_3_34(http: Http) -> None:
+def test_an_admins_like_filters_match_a_part_from_3_34(http: SnapshotHttp) -> None:
     """Regression: an admin's ``name~`` on snapshot lists matched nothing (Cinder's matches a part)."""
     fast = http.fast
     vol = fast.volume(1)
@@ -265,7 +243,7 @@ def test_an_admins_like_filters_match_a_part_from_3_34(http: Http) -> None:
     assert len(http.ok("GET", "/snapshots?name~=nightly", version="3.32")["snapshots"]) == 4  # ignored
 
 
-def test_show_update_and_other_projects(http: Http) -> None:
+def test_show_update_and_other_projects(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     snap = http.snap(vol.id, name="one")
@@ -289,7 +267,7 @@ def test_show_update_and_other_projects(http: Http) -> None:
     assert fast.svc.snapshots.get(fast.who, "p1", snap["id"]).name == "three"
 
 
-def test_metadata_endpoints(http: Http) -> None:
+def test_metadata_endpoints(http: SnapshotHttp) -> None:
     vol = http.fast.volume(1)
     sid = http.snap(vol.id, metadata={"a": "1"})["id"]
     path = f"/snapshots/{sid}/metadata"
@@ -308,7 +286,7 @@ def test_metadata_endpoints(http: Http) -> None:
 
 
 # -- delete, force delete, reset status ---------------------------------------------------------------
-def test_delete_from_available_or_error_only(http: Http) -> None:
+def test_delete_from_available_or_error_only(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     sid = http.snap(vol.id)["id"]
@@ -322,7 +300,7 @@ def test_delete_from_available_or_error_only(http: Http) -> None:
     fault(http.call("DELETE", f"/snapshots/{sid}"), 404, "itemNotFound")
 
 
-def test_a_failed_backend_delete_leaves_error_deleting(http: Http) -> None:
+def test_a_failed_backend_delete_leaves_error_deleting(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     sid = http.snap(vol.id)["id"]
@@ -337,7 +315,7 @@ def test_a_failed_backend_delete_leaves_error_deleting(http: Http) -> None:
     assert snapshot_rows(fast) == [] and not fast.mem.snapshot_exists(sid, vol.id)
 
 
-def test_reset_status_is_for_admins_and_takes_cinders_statuses(http: Http) -> None:
+def test_reset_status_is_for_admins_and_takes_cinders_statuses(http: SnapshotHttp) -> None:
     fast = http.fast
     sid = http.snap(fast.volume(1).id)["id"]
     act = f"/snapshots/{sid}/action"
@@ -353,7 +331,7 @@ def test_reset_status_is_for_admins_and_takes_cinders_statuses(http: Http) -> No
 
 
 # -- a volume with snapshots: delete refused, or cascading -----------------------------------------------
-def test_a_volume_with_snapshots_is_deleted_only_with_cascade(http: Http) -> None:
+def test_a_volume_with_snapshots_is_deleted_only_with_cascade(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1, fill=b"c")
     before = fast.mem.state()
@@ -371,7 +349,7 @@ def test_a_volume_with_snapshots_is_deleted_only_with_cascade(http: Http) -> Non
     assert fast.mem.state() == ([], [], [])
 
 
-def test_cascade_refuses_a_snapshot_that_cannot_go_and_changes_nothing(http: Http) -> None:
+def test_cascade_refuses_a_snapshot_that_cannot_go_and_changes_nothing(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     sid = http.snap(vol.id)["id"]
@@ -381,7 +359,7 @@ def test_cascade_refuses_a_snapshot_that_cannot_go_and_changes_nothing(http: Htt
     assert fast.mem.volume_exists(vol.id) and fast.mem.snapshot_exists(sid, vol.id)
 
 
-def test_a_volume_without_snapshots_is_deleted_with_or_without_cascade(http: Http) -> None:
+def test_a_volume_without_snapshots_is_deleted_with_or_without_cascade(http: SnapshotHttp) -> None:
     a, b = http.fast.volume(1), http.fast.volume(1)
     assert http.call("DELETE", f"/volumes/{a.id}").status_code == 202
     assert http.call("DELETE", f"/volumes/{b.id}?cascade=true").status_code == 202
@@ -389,7 +367,7 @@ def test_a_volume_without_snapshots_is_deleted_with_or_without_cascade(http: Htt
 
 
 # -- volumes from snapshots ---------------------------------------------------------------------------------
-def test_a_volume_from_a_snapshot_holds_its_data(http: Http) -> None:
+def test_a_volume_from_a_snapshot_holds_its_data(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1, fill=b"f")
     sid = http.snap(vol.id)["id"]
@@ -409,7 +387,7 @@ def test_a_volume_from_a_snapshot_holds_its_data(http: Http) -> None:
     assert fast.mem.read(bigger["id"], 0, BLOCK) == b"f" * BLOCK
 
 
-def test_volumes_from_snapshots_follow_cinders_rules(http: Http) -> None:
+def test_volumes_from_snapshots_follow_cinders_rules(http: SnapshotHttp) -> None:
     fast = http.fast
     fast.svc.types.create(fast.admin, "other", extra_specs={"volume_backend_name": "elsewhere"})
     vol = fast.volume(2)
@@ -441,7 +419,7 @@ def test_a_volume_from_a_snapshot_counts_in_the_quotas(make_fast: Any) -> None:
 
 
 # -- revert (3.40) --------------------------------------------------------------------------------------------
-def test_revert_is_served_from_3_40_only(http: Http) -> None:
+def test_revert_is_served_from_3_40_only(http: SnapshotHttp) -> None:
     vol = http.fast.volume(1)
     sid = http.snap(vol.id)["id"]
     fault(http.revert(vol.id, sid, version="3.39"), 404, "itemNotFound", "revert", "3.40")
@@ -450,7 +428,7 @@ def test_revert_is_served_from_3_40_only(http: Http) -> None:
 
 
 @pytest.mark.usefixtures("at_3_40")
-def test_revert_puts_the_volume_back_to_its_latest_snapshot(http: Http) -> None:
+def test_revert_puts_the_volume_back_to_its_latest_snapshot(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1, fill=b"1")
     first = http.snap(vol.id)["id"]
@@ -483,7 +461,7 @@ def test_revert_puts_the_volume_back_to_its_latest_snapshot(http: Http) -> None:
 
 
 @pytest.mark.usefixtures("at_3_40")
-def test_revert_follows_cinders_checks(http: Http) -> None:
+def test_revert_follows_cinders_checks(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1, fill=b"a")
     fault(http.revert(vol.id, "nope"), 400, "badRequest", "doesn't have any snapshots")
@@ -507,7 +485,7 @@ def test_revert_follows_cinders_checks(http: Http) -> None:
 
 
 @pytest.mark.usefixtures("at_3_40")
-def test_a_failed_revert_leaves_the_volume_in_error_and_the_snapshot_available(http: Http) -> None:
+def test_a_failed_revert_leaves_the_volume_in_error_and_the_snapshot_available(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1, fill=b"a")
     sid = http.snap(vol.id)["id"]
@@ -567,7 +545,8 @@ def test_the_test_only_maximum_microversion_serves_past_the_maximum() -> None:
         versions.parse("3.x")
 
 
-def test_a_snapshot_recorded_while_its_volume_is_claimed_for_delete_is_undone(http: Http, monkeypatch: Any) -> None:
+def test_a_snapshot_recorded_while_its_volume_is_claimed_for_delete_is_undone(http: SnapshotHttp,
+                                                                              monkeypatch: Any) -> None:
     """Where no lock spans a snapshot's create and its volume's delete (the API role), the delete
     claims first and the create records first: here the claim lands between the create's check and
     its record, and the create gives up, leaving nothing."""
@@ -588,7 +567,7 @@ def test_a_snapshot_recorded_while_its_volume_is_claimed_for_delete_is_undone(ht
     assert snapshot_rows(fast) == [] and fast.mem.state()[2] == []
 
 
-def test_the_reaper_leaves_a_deleting_volume_that_still_has_snapshots(http: Http) -> None:
+def test_the_reaper_leaves_a_deleting_volume_that_still_has_snapshots(http: SnapshotHttp) -> None:
     """A cascading delete that died between its snapshots: the volume, its snapshots and their data stay."""
     from .test_reaper import age, reaper
 
@@ -604,7 +583,7 @@ def test_the_reaper_leaves_a_deleting_volume_that_still_has_snapshots(http: Http
     assert fast.mem.volume_exists(vol.id) and fast.mem.snapshot_exists(keep, vol.id)
 
 
-def test_an_admin_lists_the_volumes_made_from_a_snapshot(http: Http) -> None:
+def test_an_admin_lists_the_volumes_made_from_a_snapshot(http: SnapshotHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     sid = http.snap(vol.id)["id"]

@@ -6,32 +6,20 @@ kept), lists, show, accept by another project (volume, snapshots and quota move)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from volclone.api import create_app
 from volclone.domain import Principal
-from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
 from volclone.service.transfers import key_hash
 
 from .conftest import Fast
-from .test_snapshots import Http
+from .http import Http
 from .test_volume_actions import fault
 
 SUMMARY_KEYS = {"id", "name", "volume_id", "links"}
 DETAIL_KEYS = SUMMARY_KEYS | {"created_at"}
 KEYS_3_57 = DETAIL_KEYS | {"no_snapshots", "destination_project_id", "source_project_id", "accepted"}
-
-
-@pytest.fixture
-def http(fast: Fast) -> Iterator[Http]:
-    auth = fast.svc.auth
-    with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
-        yield Http(fast, client, auth.create_token("p1", MEMBER_ROLES), auth.create_token("p1", READER_ROLES),
-                   auth.create_token("admin", ADMIN_ROLES), auth.create_token("p2", MEMBER_ROLES))
 
 
 def offer(http: Http, volume_id: str, path: str = "/os-volume-transfer", version: str | None = None,

@@ -6,53 +6,38 @@ os-force_delete, os-reserve, os-unreserve, os-begin_detaching and os-roll_detach
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
-from starlette.testclient import TestClient
 
 from plain import PlainDriver
-from volclone.api import create_app, versions
+from volclone.api import versions
 from volclone.backends.memory import MemoryDriver
 from volclone.db.database import alembic_config, make_engine, schema_drift
 from volclone.domain import AttachMode, Principal
-from volclone.service.auth import ADMIN_ROLES, MEMBER_ROLES, READER_ROLES
 
 from .conftest import Fast
+from .http import Http
 
 GIB = 1024**3
 
 
-@dataclass
-class Http:
-    fast: Fast
-    client: TestClient
-    member: str
-    reader: str
-    admin: str
-
+class ActionHttp(Http):
     def act(self, volume_id: str, body: Any, token: str | None = None, version: str | None = None,
-            project: str = "p1") -> Any:
-        headers = {"X-Auth-Token": token or self.member}
-        if version:
-            headers[versions.HEADER] = f"volume {version}"
-        return self.client.post(f"/v3/{project}/volumes/{volume_id}/action", json=body, headers=headers)
+            project: str = "p1") -> httpx.Response:
+        return self.call("POST", f"/volumes/{volume_id}/action", body, token, version, project)
 
     def show(self, volume_id: str) -> dict[str, Any]:
-        r = self.client.get(f"/v3/p1/volumes/{volume_id}", headers={"X-Auth-Token": self.admin})
-        assert r.status_code == 200, r.text
-        return r.json()["volume"]  # type: ignore[no-any-return]
+        return self.ok("GET", f"/volumes/{volume_id}", token=self.admin)["volume"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def http(fast: Fast) -> Iterator[Http]:
-    auth = fast.svc.auth
-    with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
-        yield Http(fast, client, auth.create_token("p1", MEMBER_ROLES), auth.create_token("p1", READER_ROLES),
-                   auth.create_token("admin", ADMIN_ROLES))
+def http(fast: Fast) -> Iterator[ActionHttp]:
+    with ActionHttp.serving(fast) as client:
+        yield client
 
 
 def fault(r: Any, status: int, name: str, *words: str) -> str:
@@ -78,7 +63,7 @@ def status(fast: Fast, volume_id: str) -> str:
 
 
 # -- os-extend ------------------------------------------------------------------------------
-def test_extend_grows_an_available_volume_and_its_data_stays(http: Http) -> None:
+def test_extend_grows_an_available_volume_and_its_data_stays(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1, fill=b"a")
     before = fast.mem.read(vol.id, 0, 65536)
@@ -95,7 +80,7 @@ def test_extend_grows_an_available_volume_and_its_data_stays(http: Http) -> None
 
 
 @pytest.mark.parametrize("new_size", [1, 0])
-def test_extend_needs_a_bigger_size(http: Http, new_size: int) -> None:
+def test_extend_needs_a_bigger_size(http: ActionHttp, new_size: int) -> None:
     vol = http.fast.volume(1)
     r = http.act(vol.id, {"os-extend": {"new_size": new_size}})
     if new_size == 0:
@@ -111,13 +96,13 @@ def test_extend_needs_a_bigger_size(http: Http, new_size: int) -> None:
     {"os-extend": {"new_size": 2, "x": 1}}, {"os-extend": None}, {"os-extend": [2]},
     {"os-extend": {"new_size": "٣"}},
 ])
-def test_extend_bodies_that_are_not_valid_are_400s(http: Http, body: Any) -> None:
+def test_extend_bodies_that_are_not_valid_are_400s(http: ActionHttp, body: Any) -> None:
     vol = http.fast.volume(1)
     fault(http.act(vol.id, body), 400, "badRequest")
     assert http.fast.get(vol.id).size == 1
 
 
-def test_an_attached_volume_is_extended_only_from_microversion_3_42(http: Http) -> None:
+def test_an_attached_volume_is_extended_only_from_microversion_3_42(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     attach(fast, vol.id)
@@ -136,8 +121,7 @@ def test_extend_attached_has_its_own_rule(make_fast: Any, tmp_path: Any) -> None
     policy = tmp_path / "policy.yaml"
     policy.write_text('"volume:extend_attached_volume": "rule:admin_api"\n')
     fast = make_fast(policy_file=policy)
-    with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
-        http = Http(fast, client, fast.svc.auth.create_token("p1"), "", fast.svc.auth.create_token("a", ADMIN_ROLES))
+    with ActionHttp.serving(fast) as http:
         vol, idle = fast.volume(1), fast.volume(1)
         attach(fast, vol.id)
         fault(http.act(vol.id, {"os-extend": {"new_size": 2}}, version="3.42"), 403, "forbidden",
@@ -146,7 +130,7 @@ def test_extend_attached_has_its_own_rule(make_fast: Any, tmp_path: Any) -> None
         assert http.act(vol.id, {"os-extend": {"new_size": 2}}, token=http.admin, version="3.42").status_code == 202
 
 
-def test_extend_refuses_other_statuses_and_changes_nothing(http: Http) -> None:
+def test_extend_refuses_other_statuses_and_changes_nothing(http: ActionHttp) -> None:
     fast = http.fast
     for s in ("error", "creating", "reserved", "error_extending", "maintenance"):
         vol = fast.volume(1)
@@ -171,7 +155,7 @@ def test_extend_checks_the_gigabytes_quota(make_fast: Any) -> None:
         fast.volume(1)  # the extended size counts
 
 
-def test_a_failed_extend_leaves_error_extending_and_the_old_size(http: Http) -> None:
+def test_a_failed_extend_leaves_error_extending_and_the_old_size(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     fast.mem.inject("extend_volume")
@@ -183,7 +167,7 @@ def test_a_failed_extend_leaves_error_extending_and_the_old_size(http: Http) -> 
     assert r.status_code == 202 and not fast.mem.volume_exists(vol.id)
 
 
-def test_an_extending_volume_takes_no_attachment(http: Http) -> None:
+def test_an_extending_volume_takes_no_attachment(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     fast.set_status(vol.id, "extending")
@@ -196,13 +180,12 @@ def test_a_backend_that_cannot_extend_says_so(make_fast: Any) -> None:
     fast = make_fast(drivers={"local": MemoryDriver("local"), "plain": PlainDriver("plain")})
     fast.svc.types.create(fast.admin, "plain", extra_specs={"volume_backend_name": "plain"})
     vol = fast.volume(1, volume_type="plain")
-    with TestClient(create_app(fast.svc, manage_lifecycle=False)) as client:
-        http = Http(fast, client, fast.svc.auth.create_token("p1"), "", "")
+    with ActionHttp.serving(fast) as http:
         fault(http.act(vol.id, {"os-extend": {"new_size": 2}}), 400, "badRequest", "cannot extend")
     assert status(fast, vol.id) == "available" and fast.get(vol.id).size == 1
 
 
-def test_a_reader_may_not_extend_and_the_403_names_the_rule(http: Http) -> None:
+def test_a_reader_may_not_extend_and_the_403_names_the_rule(http: ActionHttp) -> None:
     vol = http.fast.volume(1)
     fault(http.act(vol.id, {"os-extend": {"new_size": 2}}, token=http.reader), 403, "forbidden",
           "volume:extend")
@@ -211,7 +194,7 @@ def test_a_reader_may_not_extend_and_the_403_names_the_rule(http: Http) -> None:
 
 
 # -- os-set_bootable and os-update_readonly_flag ---------------------------------------------
-def test_set_bootable_shows_as_cinders_string(http: Http) -> None:
+def test_set_bootable_shows_as_cinders_string(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     assert http.show(vol.id)["bootable"] == "false"
@@ -231,7 +214,7 @@ def test_set_bootable_shows_as_cinders_string(http: Http) -> None:
     assert http.show(vol.id)["bootable"] == "true"
 
 
-def test_readonly_flag_only_on_available_volumes_and_shown_in_metadata(http: Http) -> None:
+def test_readonly_flag_only_on_available_volumes_and_shown_in_metadata(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1, metadata={"k": "v"})
     assert http.show(vol.id)["metadata"] == {"k": "v"}  # never set: not shown, as in Cinder
@@ -250,7 +233,7 @@ def test_readonly_flag_only_on_available_volumes_and_shown_in_metadata(http: Htt
     assert fast.get(vol.id).readonly is True
 
 
-def test_a_read_only_volume_is_attached_read_only(http: Http) -> None:
+def test_a_read_only_volume_is_attached_read_only(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     assert http.act(vol.id, {"os-update_readonly_flag": {"readonly": True}}).status_code == 202
@@ -268,7 +251,7 @@ def test_a_read_only_volume_is_attached_read_only(http: Http) -> None:
 
 
 # -- os-reset_status and os-force_delete (admins) ---------------------------------------------
-def test_reset_status_is_for_admins_and_sets_what_it_is_given(http: Http) -> None:
+def test_reset_status_is_for_admins_and_sets_what_it_is_given(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     fault(http.act(vol.id, {"os-reset_status": {"status": "error"}}), 403, "forbidden",
@@ -288,7 +271,7 @@ def test_reset_status_is_for_admins_and_sets_what_it_is_given(http: Http) -> Non
     assert status(fast, vol.id) == "available"
 
 
-def test_reset_attach_status_detached_ends_every_attachment(http: Http) -> None:
+def test_reset_attach_status_detached_ends_every_attachment(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     attach(fast, vol.id)
@@ -307,7 +290,7 @@ def test_reset_attach_status_detached_ends_every_attachment(http: Http) -> None:
     assert fast.get(vol.id).attachments == [] and status(fast, vol.id) == "error"
 
 
-def test_force_delete_takes_any_status_but_not_attached_volumes(http: Http) -> None:
+def test_force_delete_takes_any_status_but_not_attached_volumes(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     fast.set_status(vol.id, "extending")
@@ -331,7 +314,7 @@ def test_force_delete_takes_any_status_but_not_attached_volumes(http: Http) -> N
 
 
 # -- os-reserve, os-unreserve, os-begin_detaching, os-roll_detaching ------------------------
-def test_reserve_and_unreserve(http: Http) -> None:
+def test_reserve_and_unreserve(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     assert http.act(vol.id, {"os-reserve": None}).status_code == 202
@@ -348,7 +331,7 @@ def test_reserve_and_unreserve(http: Http) -> None:
           "volume_extension:volume_actions:unreserve")
 
 
-def test_nova_legacy_attach_reserve_connect_attach(http: Http) -> None:
+def test_nova_legacy_attach_reserve_connect_attach(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     assert http.act(vol.id, {"os-reserve": None}).status_code == 202
@@ -360,7 +343,7 @@ def test_nova_legacy_attach_reserve_connect_attach(http: Http) -> None:
     assert http.act(vol.id, {"os-unreserve": None}).status_code == 202 and status(fast, vol.id) == "in-use"
 
 
-def test_begin_and_roll_detaching(http: Http) -> None:
+def test_begin_and_roll_detaching(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     fault(http.act(vol.id, {"os-begin_detaching": None}), 400, "badRequest",
@@ -384,7 +367,7 @@ def test_begin_and_roll_detaching(http: Http) -> None:
               f"volume_extension:volume_actions:{action[3:]}")
 
 
-def test_detaching_one_of_two_read_only_attachments_leaves_in_use(http: Http) -> None:
+def test_detaching_one_of_two_read_only_attachments_leaves_in_use(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1)
     first = attach(fast, vol.id, AttachMode.RO)
@@ -394,7 +377,7 @@ def test_detaching_one_of_two_read_only_attachments_leaves_in_use(http: Http) ->
     assert status(fast, vol.id) == "in-use"
 
 
-def test_the_actions_without_options_take_null_or_an_object(http: Http) -> None:
+def test_the_actions_without_options_take_null_or_an_object(http: ActionHttp) -> None:
     vol = http.fast.volume(1)
     for body in ({"os-reserve": "x"}, {"os-reserve": 1}, {"os-reserve": []}):
         fault(http.act(vol.id, body), 400, "badRequest")
@@ -402,7 +385,7 @@ def test_the_actions_without_options_take_null_or_an_object(http: Http) -> None:
     assert status(http.fast, vol.id) == "available"
 
 
-def test_actions_on_another_projects_volume_are_404s(http: Http) -> None:
+def test_actions_on_another_projects_volume_are_404s(http: ActionHttp) -> None:
     fast = http.fast
     vol = fast.volume(1, project="p2")
     for body in ({"os-extend": {"new_size": 2}}, {"os-reserve": None}, {"os-set_bootable": {"bootable": True}},
@@ -440,7 +423,7 @@ def test_the_flags_migration_upgrades_keeps_volumes_and_downgrades_on_sqlite(tmp
         engine.dispose()
 
 
-def test_a_reserve_nothing_followed_is_given_up_by_the_reaper_and_other_statuses_are_left(http: Http) -> None:
+def test_a_reserve_nothing_followed_is_given_up_by_the_reaper_and_other_statuses_are_left(http: ActionHttp) -> None:
     from .test_reaper import age, reaper
 
     fast = http.fast

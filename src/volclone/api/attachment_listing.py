@@ -8,8 +8,8 @@
 - ``instance_id`` is the attachment's ``instance_uuid``, ``status`` and ``attach_status`` its
   status; ``all_tenants`` (admins), ``marker``, ``limit``, ``offset`` and ``sort`` are not filters;
 - the page, as Cinder's ``get_pagination_params`` and ``get_sort_params``: ``marker`` (an unknown
-  one is a 404), ``limit`` and ``offset`` (0 to :data:`~volclone.api.listing.MAX_LIMIT` /
-  :data:`~volclone.api.listing.MAX_OFFSET`, else a 400), ``sort=key[:dir],...`` or
+  one is a 404), ``limit`` and ``offset`` as :func:`~volclone.api.listing.page_params` reads them
+  (a larger ``limit`` is cut to :data:`~volclone.api.listing.MAX_LIMIT`), ``sort=key[:dir],...`` or
   ``sort_key``/``sort_dir`` on :data:`SORT_KEYS`; the order ends with ``created_at`` then ``id``,
   newest first by default, as Cinder's.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from volclone.api.field_filters import field_filters, reject_user_filters
-from volclone.api.listing import MAX_LIMIT, MAX_OFFSET, RESOURCE_FILTER_VERSION, Version, bounded_param, sort_params
+from volclone.api.listing import RESOURCE_FILTER_VERSION, Version, page_params, sort_params
 from volclone.domain import PageQuery
 
 #: Cinder's default ``resource_filters.json`` for attachments.
@@ -35,8 +35,7 @@ _NOT_FILTERS = frozenset({"all_tenants", "marker", "limit", "offset", "sort", "s
 def attachment_filters(items: Iterable[tuple[str, str]], version: Version, is_admin: bool) -> PageQuery:
     """The filters and page of a list request's query parameters, as Cinder reads them at ``version``."""
     params = dict(items)  # a repeated parameter: its last value counts
-    limit = bounded_param("limit", params.get("limit"), MAX_LIMIT, MAX_LIMIT) or 0
-    offset = bounded_param("offset", params.get("offset"), 0, MAX_OFFSET) or 0
+    limit, offset = page_params(params)
     sort = sort_params(params, SORT_KEYS, frozenset())
     filters = {k: v for k, v in params.items() if k not in _NOT_FILTERS}
     if not is_admin:

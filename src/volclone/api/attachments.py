@@ -58,7 +58,7 @@ class Filters:
                  status: str | None = Query(None, description="only in this status (reserved, attaching, attached)"),
                  attach_status: str | None = Query(None, description="the same as status"),
                  all_tenants: str = Query("0", description="admins: 1 or true lists every project's"),
-                 limit: str | None = Query(None, description="at most this many (0 to 1000)"),
+                 limit: str | None = Query(None, description="at most this many (at most and by default 1000)"),
                  marker: str | None = Query(None, description="after this attachment (the last of a page)"),
                  offset: str | None = Query(None, description="skip this many"),
                  sort: str | None = Query(None, description="key[:asc|desc],... (default created_at:desc)"),

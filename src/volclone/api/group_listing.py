@@ -1,7 +1,8 @@
 """The query of ``GET /groups[/detail]`` as Cinder reads it (``cinder/api/v3/groups.py``):
 
-- ``marker`` (an unknown one is a 404), ``limit`` and ``offset`` (0 to
-  :data:`~volclone.api.listing.MAX_LIMIT` / :data:`~volclone.api.listing.MAX_OFFSET`, else a 400),
+- ``marker`` (an unknown one is a 404), ``limit`` and ``offset`` as
+  :func:`~volclone.api.listing.page_params` reads them (a larger ``limit`` is cut to
+  :data:`~volclone.api.listing.MAX_LIMIT`),
   ``sort=key[:dir],...`` or ``sort_key``/``sort_dir`` on :data:`SORT_KEYS`; the order ends with
   ``created_at`` then ``id`` in the first key's direction, newest first by default;
   ``all_tenants`` (admins); ``list_volume`` (3.25) is not a filter;
@@ -17,15 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from volclone.api.field_filters import field_filters, reject_user_filters
-from volclone.api.listing import (
-    MAX_LIMIT,
-    MAX_OFFSET,
-    RESOURCE_FILTER_VERSION,
-    Version,
-    boolean,
-    bounded_param,
-    sort_params,
-)
+from volclone.api.listing import MAX_LIMIT, RESOURCE_FILTER_VERSION, Version, boolean, page_params, sort_params
 from volclone.domain import PageQuery
 
 #: Cinder's default ``resource_filters.json`` for groups: none.
@@ -48,8 +41,7 @@ class GroupList:
 def group_list(items: Iterable[tuple[str, str]], version: Version, is_admin: bool) -> GroupList:
     """Parse a group list's query parameters, as Cinder does at ``version`` for an admin or not."""
     params = dict(items)  # a repeated parameter: its last value counts
-    limit = bounded_param("limit", params.get("limit"), MAX_LIMIT, MAX_LIMIT) or 0
-    offset = bounded_param("offset", params.get("offset"), 0, MAX_OFFSET) or 0
+    limit, offset = page_params(params)
     sort = sort_params(params, SORT_KEYS, frozenset())
     all_projects = boolean("all_tenants", params["all_tenants"]) if "all_tenants" in params else False
     filters = {k: v for k, v in params.items() if k not in _NOT_FILTERS}

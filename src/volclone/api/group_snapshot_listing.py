@@ -3,9 +3,9 @@
 - below 3.29 (Cinder's ``GROUP_SNAPSHOT_PAGINATION``) every query parameter is ignored: the list
   is the project's whole list, newest first (Cinder hands its database no parameter there, not
   even ``all_tenants``);
-- from 3.29: ``marker`` (an unknown one is a 404), ``limit`` (a larger one is cut to
-  :data:`~volclone.api.listing.MAX_LIMIT`, a negative one is a 400) and ``offset`` (0 to
-  :data:`~volclone.api.listing.MAX_OFFSET`),
+- from 3.29: ``marker`` (an unknown one is a 404), ``limit`` and ``offset`` as
+  :func:`~volclone.api.listing.page_params` reads them (a larger ``limit`` is cut to
+  :data:`~volclone.api.listing.MAX_LIMIT`),
   ``sort=key[:dir],...`` or ``sort_key``/``sort_dir`` on the fields in :data:`SORT_KEYS` (another
   key, or a direction other than ``asc``/``desc``, is a 400); the order ends with ``created_at``
   then ``id`` in the first key's direction, newest first by default; ``all_tenants`` (admins);
@@ -21,18 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from volclone.api.field_filters import field_filters, reject_user_filters
-from volclone.api.listing import (
-    MAX_LIMIT,
-    MAX_OFFSET,
-    RESOURCE_FILTER_VERSION,
-    Version,
-    boolean,
-    bounded_param,
-    param_integer,
-    sort_params,
-)
+from volclone.api.listing import MAX_LIMIT, RESOURCE_FILTER_VERSION, Version, boolean, page_params, sort_params
 from volclone.domain import PageQuery
-from volclone.errors import BadRequest
 
 #: Cinder's ``GROUP_SNAPSHOT_PAGINATION``: filters, sort and paging.
 PAGINATION_VERSION = (3, 29)
@@ -59,11 +49,7 @@ def group_snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_a
     if version < PAGINATION_VERSION:
         return GroupSnapshotList(PageQuery())
     params = dict(items)  # a repeated parameter: its last value counts
-    limit = param_integer("limit", params["limit"]) if "limit" in params else MAX_LIMIT
-    if limit < 0:
-        raise BadRequest("limit param must be positive")
-    limit = min(limit, MAX_LIMIT)  # Cinder's osapi_max_limit caps a larger one
-    offset = bounded_param("offset", params.get("offset"), 0, MAX_OFFSET) or 0
+    limit, offset = page_params(params)
     sort = sort_params(params, SORT_KEYS, frozenset())
     all_projects = boolean("all_tenants", params["all_tenants"]) if "all_tenants" in params else False
     filters = {k: v for k, v in params.items() if k not in _NOT_FILTERS}

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from volclone.api import group_views
 from volclone.api.deps import allows, api_version, principal, rule, service
 from volclone.api.group_schemas import GroupSpecsBody, GroupTypeCreateBody, GroupTypeUpdateBody
-from volclone.api.listing import MAX_LIMIT, MAX_OFFSET, bounded_param, sort_params
+from volclone.api.listing import page_params, sort_params
 from volclone.api.types import is_public_filter
 from volclone.api.versions import fmt
 from volclone.domain import GroupType, Principal
@@ -67,8 +67,7 @@ def list_group_types(request: Request, who: Principal = Depends(principal)) -> d
     params = dict(request.query_params)
     is_public = is_public_filter(params.get("is_public")) if who.is_admin else True
     sort = sort_params(params, {k: k for k in SORT_KEYS}, frozenset())
-    limit = bounded_param("limit", params.get("limit"), None, MAX_LIMIT)
-    offset = bounded_param("offset", params.get("offset"), 0, MAX_OFFSET) or 0
+    limit, offset = page_params(params)
     types = _svc(request).list(who, is_public, sort, params.get("marker"), limit, offset)
     return {"group_types": _shown(request, types)}
 

@@ -5,7 +5,8 @@ database does the filtering, the order and the page) without touching the servic
 can be tested on its own. What it follows (Cinder's ``cinder/api/v3/volumes.py``,
 ``cinder/api/common.py`` and ``etc/cinder/resource_filters.json``):
 
-- ``marker``, ``limit`` (at most :data:`MAX_LIMIT`, which is also the default), ``offset``, and
+- ``marker``, ``limit`` and ``offset`` as :func:`page_params` reads them for every list (a
+  ``limit`` above :data:`MAX_LIMIT`, or none, is :data:`MAX_LIMIT`), and
   ``sort=key[:dir],...`` or the older ``sort_key``/``sort_dir`` (not both): the order ends with
   ``created_at`` then ``id`` in the first key's direction, newest first by default.
 - A user's filters: below 3.33 those outside :data:`USER_FILTERS_BEFORE_3_33` are ignored; from
@@ -109,20 +110,23 @@ def boolean(name: str, value: str) -> bool:
     raise BadRequest(f"Value '{value}' for '{name}' is not a boolean value.")
 
 
-def param_integer(name: str, value: str) -> int:
-    """A query parameter that must be an integer (limit, offset): a 400 naming it otherwise."""
-    return _integer(name, value, f"{name} param must be an integer")
+def page_params(params: Mapping[str, str]) -> tuple[int, int]:
+    """A list's ``limit`` and ``offset``, as Cinder's ``get_pagination_params`` reads them for
+    every list: ``limit`` absent or above :data:`MAX_LIMIT` is :data:`MAX_LIMIT` (cut, not
+    refused: clients that ask for a big page get the biggest one), not an integer or negative a
+    400; ``offset`` absent is 0, not an integer or outside 0..:data:`MAX_OFFSET` a 400.
 
-
-def bounded_param(name: str, value: str | None, default: int | None, top: int) -> int | None:
-    """An optional integer query parameter from 0 to ``top`` (``default`` when absent): a 400 naming
-    it otherwise (the group and group snapshot lists' limit and offset)."""
-    if value is None:
-        return default
-    n = param_integer(name, value)
-    if n < 0 or n > top:
-        raise BadRequest(f"{name} param must be from 0 to {top}")
-    return n
+        limit, offset = page_params(params)
+    """
+    limit = _integer("limit", params["limit"], "limit param must be an integer") if "limit" in params else MAX_LIMIT
+    if limit < 0:
+        raise BadRequest("limit param must be positive")
+    offset = _integer("offset", params.get("offset", "0"))
+    if offset < 0:
+        raise BadRequest("offset must be >= 0")
+    if offset > MAX_OFFSET:
+        raise BadRequest(f"offset must be <= {MAX_OFFSET}")
+    return min(limit, MAX_LIMIT), offset
 
 
 class _Identified(Protocol):
@@ -210,16 +214,7 @@ def sort_params(params: dict[str, str], keys: Mapping[str, str] | None = None,
 def volume_list(items: Iterable[tuple[str, str]], version: Version, is_admin: bool) -> VolumeList:
     """Parse a list request's query parameters, as Cinder does at ``version`` for an admin or not."""
     params = dict(items)  # a repeated parameter: its last value counts
-    limit = _integer("limit", params["limit"], "limit param must be an integer") if "limit" in params \
-        else MAX_LIMIT
-    if limit < 0:
-        raise BadRequest("limit param must be positive")
-    limit = min(limit, MAX_LIMIT)
-    offset = _integer("offset", params.get("offset", "0"))
-    if offset < 0:
-        raise BadRequest("offset must be >= 0")
-    if offset > MAX_OFFSET:
-        raise BadRequest(f"offset must be <= {MAX_OFFSET}")
+    limit, offset = page_params(params)
     sort = sort_params(params)
     filters = {k: v for k, v in params.items() if k not in PAGING}
     all_projects = boolean("all_tenants", filters.pop("all_tenants")) if "all_tenants" in filters else False

@@ -882,6 +882,23 @@ _GROUP_SNAPSHOT_FILTERS = [
     *_PAGE,
     _ALL_TENANTS,
 ]
+_GROUP_FILTERS = [
+    _query("sort", "key[:asc|desc],...: id, name, description, status, group_type_id, project_id, "
+                   "availability_zone, group_snapshot_id, source_group_id, created_at, updated_at (default "
+                   "created_at:desc; created_at and id end every order)"),
+    _query("sort_key", "the older form of sort: one key (not with sort)"),
+    _query("sort_dir", "the older form of sort: asc or desc (not with sort)"),
+    *_PAGE,
+    _ALL_TENANTS,
+]
+_GROUP_TYPE_FILTERS = [
+    _query("is_public", "admins: true (the default: the public types), false (the private ones) or none (every "
+                        "type); ignored for others"),
+    _query("sort", "key[:asc|desc],...: id, name, description, is_public, created_at (default desc)"),
+    _query("sort_key", "the older form of sort: one key (not with sort)"),
+    _query("sort_dir", "the older form of sort: asc or desc (not with sort)"),
+    *_PAGE,
+]
 _TRANSFER_FILTERS = [
     _query("name", "only transfers of this name"), _query("volume_id", "only transfers of this volume"),
     *_PAGE,
@@ -915,6 +932,9 @@ QUERY: dict[tuple[str, str], list[Schema]] = {
     **{("GET", f"/v3/{{project_id}}/{c}{d}"): _TRANSFER_FILTERS
        for c in ("os-volume-transfer", "volume-transfers") for d in ("", "/detail")},
     ("GET", _M): _MESSAGE_FILTERS,
+    ("GET", "/v3/{project_id}/groups"): _GROUP_FILTERS,
+    ("GET", "/v3/{project_id}/groups/detail"): _GROUP_FILTERS,
+    ("GET", "/v3/{project_id}/group_types"): _GROUP_TYPE_FILTERS,
     ("GET", "/v3/{project_id}/group_snapshots"): _GROUP_SNAPSHOT_FILTERS,
     ("GET", "/v3/{project_id}/group_snapshots/detail"): _GROUP_SNAPSHOT_FILTERS,
 }

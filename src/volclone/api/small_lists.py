@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from volclone.api.listing import MAX_LIMIT, MAX_OFFSET, boolean, param_integer, sort_params
+from volclone.api.listing import MAX_LIMIT, boolean, page_params, sort_params
 from volclone.errors import BadRequest
 
 PAGING = frozenset({"marker", "limit", "offset"})
@@ -36,14 +36,7 @@ def parse(items: Iterable[tuple[str, str]], filters: Mapping[str, str], sort_key
     params = dict(items)
     limit, offset = MAX_LIMIT, 0
     if paged:
-        if "limit" in params:
-            limit = param_integer("limit", params["limit"])
-            if limit < 0:
-                raise BadRequest("limit param must be positive")
-            limit = min(limit, MAX_LIMIT)
-        offset = param_integer("offset", params.get("offset", "0"))
-        if not 0 <= offset <= MAX_OFFSET:
-            raise BadRequest(f"offset must be from 0 to {MAX_OFFSET}")
+        limit, offset = page_params(params)
     sort = sort_params(params, sort_keys, frozenset()) if sort_keys is not None else ()
     all_projects = boolean("all_tenants", params["all_tenants"]) if "all_tenants" in params else False
     equal: list[tuple[str, object]] = []

@@ -22,12 +22,11 @@ from volclone.api.listing import (
     COUNT_VERSION,
     LIKE_FILTER_VERSION,
     MAX_LIMIT,
-    MAX_OFFSET,
     RESOURCE_FILTER_VERSION,
     USE_QUOTA_VERSION,
     Version,
     boolean,
-    param_integer,
+    page_params,
     sort_params,
 )
 from volclone.domain import SnapshotQuery
@@ -58,13 +57,7 @@ class SnapshotList:
 
 def snapshot_list(items: Iterable[tuple[str, str]], version: Version, is_admin: bool) -> SnapshotList:
     params = dict(items)
-    limit = param_integer("limit", params["limit"]) if "limit" in params else MAX_LIMIT
-    if limit < 0:
-        raise BadRequest("limit param must be positive")
-    limit = min(limit, MAX_LIMIT)
-    offset = param_integer("offset", params.get("offset", "0"))
-    if not 0 <= offset <= MAX_OFFSET:
-        raise BadRequest(f"offset must be from 0 to {MAX_OFFSET}")
+    limit, offset = page_params(params)
     sort = sort_params(params, SORT_KEYS, frozenset())
     filters = {k: v for k, v in params.items() if k not in PAGING}
     all_projects = boolean("all_tenants", filters.pop("all_tenants")) if "all_tenants" in filters else False
