@@ -69,8 +69,8 @@ def test_a_limit_above_1000_is_cut_not_refused(http: GroupHttp, one_of_each: Non
     assert _listed(http, path, version, key, f"offset={len(every)}") == []
 
 
-@pytest.mark.parametrize(("query", "message"), BAD, ids=[q for q, _ in BAD])
 @pytest.mark.parametrize(("path", "version", "key"), LISTS, ids=LIST_IDS)
-def test_a_bad_limit_or_offset_is_cinders_400(http: GroupHttp, path: str, version: str, key: str, query: str,
-                                               message: str) -> None:
-    assert fault(http.call("GET", f"{path}?{query}", version=version), 400, "badRequest") == message
+def test_a_bad_limit_or_offset_is_cinders_400(http: GroupHttp, path: str, version: str, key: str) -> None:
+    # One service for the six queries: each is refused before anything is read.
+    for query, message in BAD:
+        assert fault(http.call("GET", f"{path}?{query}", version=version), 400, "badRequest") == message, query
