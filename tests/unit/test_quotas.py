@@ -542,3 +542,23 @@ def test_migration_0024_adds_the_reservations_type_and_downgrades(tmp_path):
         assert "volume_type_id" in {c["name"] for c in inspect(engine).get_columns("reservations")}
     finally:
         engine.dispose()
+
+
+def test_a_retype_moves_the_volumes_snapshots_too_and_checks_them_in_the_new_type(fast):
+    """volclone's snapshots count in their volume's type (Cinder's keep a type of their own)."""
+    from volclone.service.retype import Retyper
+
+    _gold(fast, snapshots_gold=1)
+    vol = fast.volume(size=2)
+    fast.svc.snapshots.create(fast.who, "p1", vol.id)
+    fast.svc.snapshots.create(fast.who, "p1", vol.id)
+    with pytest.raises(OverLimit, match=re.escape("Maximum number of snapshots allowed (1) exceeded for quota "
+                                                  "'snapshots_gold'.")):
+        Retyper(fast.svc.volumes).retype(fast.who, "p1", vol.id, "gold")
+    assert fast.get(vol.id).volume_type_id != fast.svc.types.find("gold", fast.admin).id
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"snapshots_gold": 2})
+    Retyper(fast.svc.volumes).retype(fast.who, "p1", vol.id, "gold")
+    used = usage(fast)
+    assert (used["snapshots_gold"], used["gigabytes_gold"], used["snapshots___DEFAULT__"]) == \
+        ((2, 2, 0), (-1, 6, 0), (-1, 0, 0))
+    assert reservations(fast) == []
