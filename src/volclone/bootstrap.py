@@ -207,7 +207,7 @@ def build(settings: Settings, with_backends: bool = True,
     type_encryption = TypeEncryptionService(TypeEncryptions(db), types)
     types.encryption_of = type_encryption.repo.get  # no volumes of an encrypted type (no key manager)
     quotas = QuotaService(Quotas(db), settings.quota_defaults, settings.quota_reservation_expire_s,
-                          type_names=lambda: [t.name for t in types.repo.list()])
+                          types=lambda: {t.id: t.name for t in types.repo.list()})
     runner: FlowRunner = (BoardRunner(db.engine, settings.jobboard_url) if api
                           else FlowRunner(db.engine, settings.flow_workers))
     runner.setup()

@@ -13,6 +13,18 @@ from .support import assert_fault, clone_body, creates_nothing, unique
 #: (tests/conftest.py); the servers of the 413 tests set theirs. The others are Cinder's defaults.
 DEFAULTS = {"volumes": -1, "gigabytes": -1, "snapshots": -1, "backups": 10, "backup_gigabytes": 1000, "groups": 10,
             "per_volume_gigabytes": -1}
+#: The prefixes of the per-type keys (``volumes_<type>``, ...), one set per type of the server.
+PER_TYPE = ("volumes_", "gigabytes_", "snapshots_")
+
+
+def wide(body: dict, **set_: int) -> dict:
+    """The project-wide keys of a ``quota_set`` body, after checking that it has the per-type keys
+    of the server's types (other tests add types) and that they are -1 but for ``set_``."""
+    quota_set = body["quota_set"]
+    per_type = {k: (v["limit"] if isinstance(v, dict) else v) for k, v in quota_set.items() if k.startswith(PER_TYPE)}
+    assert {"volumes___DEFAULT__", "gigabytes___DEFAULT__", "snapshots___DEFAULT__"} <= set(per_type)
+    assert per_type == {**dict.fromkeys(per_type, -1), **set_}
+    return {k: v for k, v in quota_set.items() if k not in per_type}
 
 
 @pytest.fixture
@@ -25,17 +37,17 @@ def project(env):
 
 def test_show_defaults_update_delete(env, project):
     name, _ = project
-    assert env.admin.ok("GET", f"/os-quota-sets/{name}") == {"quota_set": {"id": name, **DEFAULTS}}
+    assert wide(env.admin.ok("GET", f"/os-quota-sets/{name}")) == {"id": name, **DEFAULTS}
     defaults = env.admin.ok("GET", f"/os-quota-sets/{name}/defaults")["quota_set"]
     assert {k: defaults[k] for k in ("id", *DEFAULTS)} == {"id": name, **DEFAULTS}  # and the per-type keys
     r = env.admin.request("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"volumes": 4, "gigabytes": 0}})
     assert r.status_code == 200, r.text
-    assert r.json() == {"quota_set": {**DEFAULTS, "volumes": 4, "gigabytes": 0}}
+    assert wide(r.json()) == {**DEFAULTS, "volumes": 4, "gigabytes": 0}
     assert env.admin.ok("GET", f"/os-quota-sets/{name}")["quota_set"]["volumes"] == 4
     assert env.admin.ok("GET", f"/os-quota-sets/{name}/defaults")["quota_set"]["volumes"] == -1
     r = env.admin.request("DELETE", f"/os-quota-sets/{name}")
     assert r.status_code == 200 and r.content == b""
-    assert env.admin.ok("GET", f"/os-quota-sets/{name}") == {"quota_set": {"id": name, **DEFAULTS}}
+    assert wide(env.admin.ok("GET", f"/os-quota-sets/{name}")) == {"id": name, **DEFAULTS}
 
 
 def test_tenant_id_and_id_in_the_body_are_ignored_as_cinder_ignores_them(env, project):
@@ -44,7 +56,7 @@ def test_tenant_id_and_id_in_the_body_are_ignored_as_cinder_ignores_them(env, pr
     r = env.admin.request("PUT", f"/os-quota-sets/{name}",
                           json={"quota_set": {"tenant_id": name, "id": name, "snapshots": 0}})
     assert r.status_code == 200, r.text
-    assert r.json() == {"quota_set": {**DEFAULTS, "snapshots": 0}}
+    assert wide(r.json()) == {**DEFAULTS, "snapshots": 0}
 
 
 def test_usage_and_limits(env, project):
@@ -53,7 +65,7 @@ def test_usage_and_limits(env, project):
     user.create_volume(size=2)
     user.create_volume(size=3)
     shown = user.ok("GET", f"/os-quota-sets/{name}", params={"usage": "True"})["quota_set"]
-    assert shown == {"id": name,
+    assert wide({"quota_set": shown}) == {"id": name,
                      "volumes": {"limit": 5, "in_use": 2, "reserved": 0, "allocated": 0},
                      "gigabytes": {"limit": -1, "in_use": 5, "reserved": 0, "allocated": 0},
                      "snapshots": {"limit": -1, "in_use": 0, "reserved": 0, "allocated": 0},
@@ -89,14 +101,36 @@ def test_a_project_token_reads_its_own_and_changes_nothing(env, project):
     ({"quota_set": {"gigabytes": 2**31}}, "gigabytes"),
     ({"quota_set": {"backups": -5}}, "backups"),
     ({"quota_set": {"per_volume_gigabytes": "big"}}, "per_volume_gigabytes"),
-    ({"quota_set": {"volumes___DEFAULT__": 1}}, "volumes___DEFAULT__"),  # no per-type quotas
+    ({"quota_set": {"volumes_no-such-type": 1}}, "Bad key(s) in quota set: volumes_no-such-type"),
+    ({"quota_set": {"nonsense": 1}}, "Bad key(s) in quota set: nonsense"),
+    ({"quota_set": {"volumes___DEFAULT__": "1"}}, "volumes___DEFAULT__"),
+    ({"quota_set": {"gigabytes___DEFAULT__": -2}}, "gigabytes___DEFAULT__"),
+    ({"quota_set": {"snapshots___DEFAULT__": True}}, "snapshots___DEFAULT__"),
     ({"quota_set": {"volumes": 1}, "extra": 1}, "extra"),
     ({}, "quota_set"),
 ])
 def test_bad_bodies_are_400_and_change_nothing(env, project, body, says):
     name, _ = project
     assert_fault(env.admin.request("PUT", f"/os-quota-sets/{name}", json=body), 400, says)
-    assert env.admin.ok("GET", f"/os-quota-sets/{name}") == {"quota_set": {"id": name, **DEFAULTS}}
+    assert wide(env.admin.ok("GET", f"/os-quota-sets/{name}")) == {"id": name, **DEFAULTS}
+
+
+def test_per_type_keys_are_set_shown_and_checked_against_the_types_usage(env, project):
+    name, user = project
+    r = env.admin.request("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"volumes___DEFAULT__": 2}})
+    assert r.status_code == 200, r.text
+    assert wide(r.json(), volumes___DEFAULT__=2) == DEFAULTS
+    user.create_volume(size=2)
+    shown = user.ok("GET", f"/os-quota-sets/{name}", params={"usage": "True"})["quota_set"]
+    assert shown["volumes___DEFAULT__"] == {"limit": 2, "in_use": 1, "reserved": 0, "allocated": 0}
+    assert shown["gigabytes___DEFAULT__"] == {"limit": -1, "in_use": 2, "reserved": 0, "allocated": 0}
+    assert_fault(env.admin.request("PUT", f"/os-quota-sets/{name}", json={"quota_set": {"gigabytes___DEFAULT__": 1}}),
+                 400, "Quota gigabytes___DEFAULT__ limit must be equal or greater than existing resources")
+    user.create_volume(size=1)
+    said = assert_fault(user.request("POST", "/volumes", json={"volume": {"size": 1}}), 413,
+                        "Maximum number of volumes allowed (2) exceeded for quota 'volumes___DEFAULT__'.")
+    assert said.startswith("VolumeLimitExceeded")
+    assert len(user.ok("GET", "/volumes")["volumes"]) == 2  # nothing made
 
 
 def test_an_update_below_usage_is_400(env, project):

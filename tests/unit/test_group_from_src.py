@@ -168,6 +168,17 @@ def test_quotas_are_checked_up_front(http: GroupHttp, fast: Fast) -> None:
     assert fast.db_rows("SELECT * FROM reservations") == []
 
 
+def test_the_new_volumes_count_in_their_types_quota(http: Http, fast: Fast) -> None:
+    src, _ = _source(http, 2)  # two volumes of the default type
+    before = _rows(fast)
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes___DEFAULT__": 3})
+    fault(_from_src(http, source_group_id=src["id"]), 413, "overLimit", "quota 'volumes___DEFAULT__'")
+    assert _rows(fast) == before and fast.db_rows("SELECT * FROM reservations") == []
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes___DEFAULT__": 4})
+    made, _ = _made(http, _from_src(http, source_group_id=src["id"]))
+    assert made["status"] == "available"
+
+
 STEPS = [("group", s.prefix) for s in Step] + [("snapshot", f"{s.value}-") for s in SnapshotGroupStep]
 
 

@@ -4,6 +4,7 @@ exact usage under concurrent creates and clones, and usage freed by deletes, rev
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from typing import Any
 
@@ -22,6 +23,8 @@ from .conftest import Fast
 CINDER = {"quota_volumes": 10, "quota_gigabytes": 1000, "quota_snapshots": 10}
 #: Cinder's defaults of the resources the fast services leave as they are.
 OTHERS = {"backups": 10, "backup_gigabytes": 1000, "groups": 10, "per_volume_gigabytes": -1}
+#: The per-type keys of the one type the fast services have, unlimited unless set (Cinder's).
+TYPES = {"volumes___DEFAULT__": -1, "gigabytes___DEFAULT__": -1, "snapshots___DEFAULT__": -1}
 
 
 def with_quotas(make_fast: Any, **settings: Any) -> Fast:
@@ -49,7 +52,8 @@ def test_defaults_are_cinders_and_configurable(make_fast):
     assert Settings().quota_defaults == Settings.from_env({}).quota_defaults == \
         {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS}
     fast = make_fast(**CINDER)
-    assert fast.svc.quotas.show(fast.who, "p1", "p1") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS}
+    assert fast.svc.quotas.show(fast.who, "p1", "p1") == \
+        {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS, **TYPES}
     other = with_quotas(make_fast, quota_volumes=3, quota_gigabytes=-1, quota_snapshots=0, quota_groups=2)
     # ... and, as Cinder's, each volume type's per-type keys, unlimited unless the default class sets them
     assert other.svc.quotas.defaults(other.who, "p1", "p1") == \
@@ -74,11 +78,12 @@ def test_settings_read_the_quota_environment():
 def test_admin_updates_and_deletes_back_to_defaults(fast):
     q = fast.svc.quotas
     assert q.update(fast.admin, "admin", "p1", {"volumes": 2, "gigabytes": -1, "backups": 0}) == \
-        {"volumes": 2, "gigabytes": -1, "snapshots": 10, **OTHERS, "backups": 0}
-    assert q.show(fast.who, "p1", "p1") == {"volumes": 2, "gigabytes": -1, "snapshots": 10, **OTHERS, "backups": 0}
-    assert q.show(fast.admin, "admin", "p2") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS}
+        {"volumes": 2, "gigabytes": -1, "snapshots": 10, **OTHERS, "backups": 0, **TYPES}
+    assert q.show(fast.who, "p1", "p1") == \
+        {"volumes": 2, "gigabytes": -1, "snapshots": 10, **OTHERS, "backups": 0, **TYPES}
+    assert q.show(fast.admin, "admin", "p2") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS, **TYPES}
     q.delete(fast.admin, "admin", "p1")
-    assert q.show(fast.who, "p1", "p1") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS}
+    assert q.show(fast.who, "p1", "p1") == {"volumes": 10, "gigabytes": 1000, "snapshots": 10, **OTHERS, **TYPES}
 
 
 def test_a_project_token_reads_its_own_quotas_only_and_changes_none(fast):
@@ -300,7 +305,7 @@ def test_concurrent_clones_never_pass_the_quota(make_fast):
 # -- reservations ----------------------------------------------------------------------------
 def test_a_reservation_counts_until_its_volume_exists_then_the_volume_does(fast):
     q = fast.svc.quotas
-    q.reserve("p1", "holder-1", [("vol-x", 4)])
+    q.reserve("p1", "holder-1", [("vol-x", 4, None)])
     assert usage(fast)["volumes"] == (10, 0, 1) and usage(fast)["gigabytes"] == (1000, 0, 4)
     limits = q.absolute_limits(fast.who, "p1")
     assert limits["totalVolumesUsed"] == 0  # Cinder's totals are what is in use
@@ -313,7 +318,7 @@ def test_expired_reservations_do_not_count(make_fast):
     fast = with_quotas(make_fast, quota_volumes=2, quota_reservation_expire_s=600)
     now = [utcnow()]
     fast.svc.quotas.clock = lambda: now[0]
-    fast.svc.quotas.reserve("p1", "crashed-request", [("never-made-1", 1), ("never-made-2", 1)])
+    fast.svc.quotas.reserve("p1", "crashed-request", [("never-made-1", 1, None), ("never-made-2", 1, None)])
     with pytest.raises(OverLimit):
         fast.volume()
     now[0] += dt.timedelta(seconds=601)
@@ -334,3 +339,226 @@ def test_quotas_are_per_project(make_fast):
     p3 = fast.svc.volumes.create(Principal("p3"), "p3", 1)
     with pytest.raises(OverLimit):
         fast.svc.clones.start(Principal("p3"), CloneRequest("p3", [p3.id]))
+
+
+# -- per volume type: volumes_<type>, gigabytes_<type>, snapshots_<type> ------------------------
+def _gold(fast: Fast, **limits: int) -> str:
+    """A type ``gold`` on the default backend, with ``limits`` (``volumes_gold``, ...) set for p1."""
+    gold = fast.svc.types.create(fast.admin, "gold", extra_specs={"volume_backend_name": "local"})
+    if limits:
+        fast.svc.quotas.update(fast.admin, "admin", "p1", limits)
+    return gold.id
+
+
+def test_per_type_keys_are_shown_for_every_type_and_updated_as_cinders(fast):
+    q = fast.svc.quotas
+    _gold(fast)
+    shown = q.show(fast.who, "p1", "p1")
+    assert {k: shown[k] for k in ("volumes_gold", "gigabytes_gold", "snapshots_gold")} == \
+        {"volumes_gold": -1, "gigabytes_gold": -1, "snapshots_gold": -1}  # -1 unless set, as Cinder's
+    assert q.update(fast.admin, "admin", "p1", {"volumes_gold": 2, "gigabytes_gold": 5})["volumes_gold"] == 2
+    for bad, says in (({"volumes_silver": 1}, "Bad key(s) in quota set: volumes_silver"),
+                      ({"snapshots_gold": -2}, "snapshots_gold"), ({"gigabytes_gold": 2**31}, "gigabytes_gold")):
+        with pytest.raises(BadRequest, match=re.escape(says)):
+            q.update(fast.admin, "admin", "p1", {"volumes": 3, **bad})
+    assert q.show(fast.admin, "admin", "p1")["volumes"] == 10  # nothing of a refused update was set
+    fast.volume(size=2, volume_type="gold")
+    fast.volume(size=1, volume_type="gold")
+    fast.volume(size=4)
+    with pytest.raises(BadRequest, match="Quota volumes_gold limit must be equal or greater than existing "
+                                         "resources. Current usage is 2 and the requested limit is 1."):
+        q.update(fast.admin, "admin", "p1", {"volumes_gold": 1})
+    with pytest.raises(BadRequest, match="Current usage is 3 and the requested limit is 2"):
+        q.update(fast.admin, "admin", "p1", {"gigabytes_gold": 2})
+    assert q.show(fast.who, "p1", "p1")["volumes_gold"] == 2
+    used = usage(fast)
+    assert (used["volumes_gold"], used["gigabytes_gold"], used["snapshots_gold"]) == ((2, 2, 0), (5, 3, 0), (-1, 0, 0))
+    assert used["volumes___DEFAULT__"] == (-1, 1, 0) and used["volumes"] == (10, 3, 0)
+    assert q.show(fast.admin, "admin", "p2")["volumes_gold"] == -1  # per project
+    q.delete(fast.admin, "admin", "p1")
+    assert q.show(fast.who, "p1", "p1")["volumes_gold"] == -1
+
+
+def test_a_create_over_its_types_volumes_limit_is_413_and_other_types_are_not_limited(fast):
+    _gold(fast, volumes_gold=1)
+    fast.volume(volume_type="gold")
+    with fast.creates_nothing(), pytest.raises(OverLimit) as exc:
+        fast.volume(volume_type="gold")
+    assert str(exc.value) == "VolumeLimitExceeded: Maximum number of volumes allowed (1) exceeded for quota " \
+                             "'volumes_gold'."
+    assert reservations(fast) == []
+    fast.volume()  # the default type's volumes_<type> is -1: unlimited
+    fast.volume()
+    assert usage(fast)["volumes_gold"] == (1, 1, 0) and usage(fast)["volumes___DEFAULT__"] == (-1, 2, 0)
+
+
+def test_a_create_over_its_types_gigabytes_names_gigabytes_of_the_type(fast):
+    _gold(fast, gigabytes_gold=3)
+    fast.volume(size=2, volume_type="gold")
+    with fast.creates_nothing(), pytest.raises(OverLimit) as exc:
+        fast.volume(size=2, volume_type="gold")
+    assert str(exc.value) == "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed " \
+                             "gigabytes_gold quota. Requested 2G, quota is 3G and 2G has been consumed."
+    fast.volume(size=1, volume_type="gold")  # exactly up to the limit
+    fast.volume(size=50)
+
+
+def test_a_reservation_counts_in_its_type_until_its_volume_exists(fast):
+    gold = _gold(fast, volumes_gold=1)
+    fast.svc.quotas.reserve("p1", "holder-1", [("vol-x", 4, gold)])
+    assert usage(fast)["volumes_gold"] == (1, 0, 1) and usage(fast)["gigabytes_gold"] == (-1, 0, 4)
+    with fast.creates_nothing(), pytest.raises(OverLimit, match="'volumes_gold'"):
+        fast.volume(volume_type="gold")
+    fast.svc.quotas.release("holder-1")
+    fast.volume(volume_type="gold")
+
+
+def test_a_create_from_a_snapshot_checks_its_type(fast):
+    _gold(fast)
+    vol = fast.volume(size=2, volume_type="gold")
+    snap = fast.svc.snapshots.create(fast.who, "p1", vol.id)
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes_gold": 1})
+    with fast.creates_nothing(), pytest.raises(OverLimit, match="'volumes_gold'"):
+        fast.volume(size=2, volume_type="gold", snapshot_id=snap.id)
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes_gold": 2})
+    made = fast.volume(size=2, volume_type="gold", snapshot_id=snap.id)
+    assert made.snapshot_id == snap.id and usage(fast)["volumes_gold"] == (2, 2, 0)
+
+
+def test_a_create_from_a_source_volume_checks_its_type(fast):
+    _gold(fast, volumes_gold=1)
+    source = fast.volume(size=2, volume_type="gold")
+    with fast.creates_nothing(), pytest.raises(OverLimit) as exc:
+        fast.svc.clones.create_volume(fast.who, "p1", source.id, None)
+    assert str(exc.value).endswith("exceeded for quota 'volumes_gold'.")
+    assert reservations(fast) == []
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes_gold": 2})
+    fast.svc.clones.create_volume(fast.who, "p1", source.id, None)
+    assert usage(fast)["volumes_gold"] == (2, 2, 0)
+
+
+def test_clone_volumes_count_against_their_target_type(fast):
+    gold = _gold(fast)
+    a, b = fast.volume(size=1, volume_type="gold"), fast.volume(size=1, volume_type="gold")
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes_gold": 3})
+    with fast.creates_nothing(), pytest.raises(OverLimit, match="'volumes_gold'"):
+        fast.clone([a.id, b.id])
+    default = fast.get(fast.volume().id).volume_type_id
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes___DEFAULT__": 2})
+    with fast.creates_nothing(), pytest.raises(OverLimit, match="'volumes___DEFAULT__'"):
+        fast.clone([a.id, b.id], target_type_id=default)  # 1 + 2 of the default type
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes___DEFAULT__": 3})
+    assert fast.wait(fast.clone([a.id, b.id], target_type_id=default)).flow_state.value == "SUCCESS"
+    assert usage(fast)["volumes_gold"] == (3, 2, 0) and usage(fast)["volumes___DEFAULT__"] == (3, 3, 0)
+    assert gold != default and reservations(fast) == []
+
+
+def test_an_extend_over_its_types_gigabytes_is_413_and_changes_nothing(fast):
+    _gold(fast, gigabytes_gold=3)
+    vol, other = fast.volume(size=2, volume_type="gold"), fast.volume(size=2)
+    with pytest.raises(OverLimit) as exc:
+        fast.svc.volumes.extend(fast.who, "p1", vol.id, 4)
+    assert "allowed gigabytes_gold quota. Requested 2G, quota is 3G and 2G has been consumed." in str(exc.value)
+    assert (fast.get(vol.id).size, fast.get(vol.id).status.value) == (2, "available")
+    fast.svc.volumes.extend(fast.who, "p1", vol.id, 3)
+    fast.svc.volumes.extend(fast.who, "p1", other.id, 10)
+    assert usage(fast)["gigabytes_gold"] == (3, 3, 0)
+
+
+def test_a_retype_moves_the_volume_to_the_new_types_limits(fast):
+    from volclone.service.retype import Retyper
+
+    _gold(fast, volumes_gold=1, gigabytes_gold=5)
+    fast.volume(size=1, volume_type="gold")
+    vol = fast.volume(size=3)
+    old_type = vol.volume_type_id
+    retyper = Retyper(fast.svc.volumes)
+    with pytest.raises(OverLimit, match=re.escape("Maximum number of volumes allowed (1) exceeded for quota "
+                                                  "'volumes_gold'.")):
+        retyper.retype(fast.who, "p1", vol.id, "gold")
+    assert fast.get(vol.id).volume_type_id == old_type and reservations(fast) == []
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes_gold": 2, "gigabytes_gold": 3})
+    with pytest.raises(OverLimit, match="allowed gigabytes_gold quota. Requested 3G, quota is 3G and 1G"):
+        retyper.retype(fast.who, "p1", vol.id, "gold")
+    assert fast.get(vol.id).volume_type_id == old_type
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"gigabytes_gold": 4})
+    retyper.retype(fast.who, "p1", vol.id, "gold")
+    used = usage(fast)
+    assert (used["volumes_gold"], used["gigabytes_gold"]) == ((2, 2, 0), (4, 4, 0))
+    assert (used["volumes___DEFAULT__"], used["gigabytes___DEFAULT__"]) == ((-1, 0, 0), (-1, 0, 0))
+    assert used["volumes"] == (10, 2, 0) and reservations(fast) == []
+
+
+def test_a_snapshot_checks_its_volumes_type(fast):
+    _gold(fast, snapshots_gold=1)
+    vol, other = fast.volume(size=2, volume_type="gold"), fast.volume(size=2)
+    fast.svc.snapshots.create(fast.who, "p1", vol.id)
+    before = fast.db_rows("SELECT id FROM snapshots ORDER BY id")
+    with pytest.raises(OverLimit) as exc:
+        fast.svc.snapshots.create(fast.who, "p1", vol.id)
+    assert str(exc.value) == "SnapshotLimitExceeded: Maximum number of snapshots allowed (1) exceeded for quota " \
+                             "'snapshots_gold'."
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"snapshots_gold": -1, "gigabytes_gold": 4})
+    with pytest.raises(OverLimit, match="allowed gigabytes_gold quota. Requested 2G, quota is 4G and 4G"):
+        fast.svc.snapshots.create(fast.who, "p1", vol.id)
+    assert fast.db_rows("SELECT id FROM snapshots ORDER BY id") == before
+    fast.svc.snapshots.create(fast.who, "p1", other.id)  # another type: not limited
+    used = usage(fast)
+    assert (used["snapshots_gold"], used["gigabytes_gold"], used["snapshots___DEFAULT__"]) == \
+        ((-1, 1, 0), (4, 4, 0), (-1, 1, 0))
+
+
+def test_a_transfer_accept_checks_the_accepting_projects_type_limits(fast):
+    _gold(fast)
+    vol = fast.volume(size=2, volume_type="gold")
+    transfer, key = fast.svc.transfers.create(fast.who, "p1", vol.id)
+    taker = Principal("p2", roles=fast.who.roles)
+    fast.svc.quotas.update(fast.admin, "admin", "p2", {"volumes_gold": 0})
+    with pytest.raises(OverLimit, match="'volumes_gold'"):
+        fast.svc.transfers.accept(taker, "p2", transfer.id, key)
+    assert (fast.get(vol.id).project_id, fast.get(vol.id).status.value) == ("p1", "awaiting-transfer")
+    fast.svc.quotas.update(fast.admin, "admin", "p2", {"volumes_gold": 1, "gigabytes_gold": 1})
+    with pytest.raises(OverLimit, match="allowed gigabytes_gold quota"):
+        fast.svc.transfers.accept(taker, "p2", transfer.id, key)
+    fast.svc.quotas.update(fast.admin, "admin", "p2", {"gigabytes_gold": -1})
+    fast.svc.transfers.accept(taker, "p2", transfer.id, key)
+    assert usage(fast, "p2")["volumes_gold"] == (1, 1, 0) and usage(fast)["volumes_gold"] == (-1, 0, 0)
+
+
+def test_migration_0024_adds_the_reservations_type_and_downgrades(tmp_path):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from volclone.db.database import alembic_config, make_engine, schema_drift
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        cfg = alembic_config(engine)
+        command.upgrade(cfg, "0024")
+        assert not [d for d in schema_drift(engine) if "reservations" in repr(d)]
+        command.downgrade(cfg, "0023")
+        assert "volume_type_id" not in {c["name"] for c in inspect(engine).get_columns("reservations")}
+        command.upgrade(cfg, "0024")
+        assert "volume_type_id" in {c["name"] for c in inspect(engine).get_columns("reservations")}
+    finally:
+        engine.dispose()
+
+
+def test_a_retype_moves_the_volumes_snapshots_too_and_checks_them_in_the_new_type(fast):
+    """volclone's snapshots count in their volume's type (Cinder's keep a type of their own)."""
+    from volclone.service.retype import Retyper
+
+    _gold(fast, snapshots_gold=1)
+    vol = fast.volume(size=2)
+    fast.svc.snapshots.create(fast.who, "p1", vol.id)
+    fast.svc.snapshots.create(fast.who, "p1", vol.id)
+    with pytest.raises(OverLimit, match=re.escape("Maximum number of snapshots allowed (1) exceeded for quota "
+                                                  "'snapshots_gold'.")):
+        Retyper(fast.svc.volumes).retype(fast.who, "p1", vol.id, "gold")
+    assert fast.get(vol.id).volume_type_id != fast.svc.types.find("gold", fast.admin).id
+    fast.svc.quotas.update(fast.admin, "admin", "p1", {"snapshots_gold": 2})
+    Retyper(fast.svc.volumes).retype(fast.who, "p1", vol.id, "gold")
+    used = usage(fast)
+    assert (used["snapshots_gold"], used["gigabytes_gold"], used["snapshots___DEFAULT__"]) == \
+        ((2, 2, 0), (-1, 6, 0), (-1, 0, 0))
+    assert reservations(fast) == []

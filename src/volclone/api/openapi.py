@@ -313,8 +313,17 @@ class ProgressOut(Out):
     task_id: str
 
 
+#: A quota set's per-type keys (``volumes_<type>``, ``gigabytes_<type>``, ``snapshots_<type>`` of
+#: each volume type) are not fixed names: they are the schema's additional properties.
+_PER_TYPE = ConfigDict(extra="allow", populate_by_name=False,
+                       json_schema_extra={"description": "and volumes_TYPE, gigabytes_TYPE, snapshots_TYPE of each "
+                                                         "volume type (-1 unless set)"})
+
+
 class QuotaSet(Out):
-    """A project's limits (-1: unlimited)."""
+    """A project's limits (-1: unlimited), and its per-type limits."""
+
+    model_config = _PER_TYPE
 
     id: str = Field(description="the project the quotas are of")
     volumes: int
@@ -334,7 +343,9 @@ class QuotaUsage(Out):
 
 
 class QuotaSetUsage(Out):
-    """A project's limits with what it uses (``?usage=true``)."""
+    """A project's limits with what it uses (``?usage=true``), per-type keys too."""
+
+    model_config = _PER_TYPE
 
     id: str
     volumes: QuotaUsage
@@ -347,7 +358,9 @@ class QuotaSetUsage(Out):
 
 
 class QuotaLimits(Out):
-    """An updated project's limits."""
+    """An updated project's limits, per-type keys too."""
+
+    model_config = _PER_TYPE
 
     volumes: int
     gigabytes: int
@@ -620,7 +633,7 @@ def _transfers(prefix: str) -> dict[tuple[str, str], dict[int, Schema | None]]:
 
 def _quota_class_set(with_id: bool) -> Schema:
     """The seven resources, then ``volumes_<type>``, ``gigabytes_<type>`` and ``snapshots_<type>``
-    of each volume type (kept and shown, not enforced)."""
+    of each volume type (enforced for the projects that fall back to the class)."""
     names = ["volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes", "groups", "per_volume_gigabytes"]
     properties: dict[str, Schema] = {n: {"type": "integer", "description": "-1: unlimited"} for n in names}
     if with_id:

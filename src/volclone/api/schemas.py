@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from volclone.service.quotas import MAX_LIMIT, RESOURCES, UNLIMITED
+from volclone.service.quotas import MAX_LIMIT, PER_TYPE, RESOURCES, UNLIMITED
 from volclone.service.volumes import MAX_METADATA_ITEMS
 
 #: Cinder's largest size (``cinder.api.validation.parameter_types.volume_size``: DB_MAX_INT GiB).
@@ -415,7 +415,11 @@ QuotaLimit = Annotated[StrictInt, Field(ge=UNLIMITED, le=MAX_LIMIT)]
 
 class QuotaSetUpdate(Strict):
     """The limits to change; the others stay. ``tenant_id`` and ``id`` are ignored, as Cinder
-    ignores them (python-cinderclient sends ``tenant_id``)."""
+    ignores them (python-cinderclient sends ``tenant_id``). A per-type key (``volumes_<type>``,
+    ``gigabytes_<type>``, ``snapshots_<type>``) is checked here for its value and by the service
+    for its type (400 "Bad key(s)" when no such type exists)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=False)
 
     volumes: QuotaLimit | None = None
     gigabytes: QuotaLimit | None = None
@@ -432,10 +436,19 @@ class QuotaSetUpdate(Strict):
         nulls = sorted(r for r in self.model_fields_set & set(RESOURCES) if getattr(self, r) is None)
         if nulls:
             raise ValueError(f"{', '.join(nulls)}: a limit must be a number (-1: unlimited), not null")
+        extra = self.model_extra or {}
+        bad = sorted(k for k in extra if not k.startswith(tuple(f"{r}_" for r in PER_TYPE)))
+        if bad:
+            raise ValueError(f"Bad key(s) in quota set: {', '.join(bad)}")
+        for key, value in extra.items():
+            if isinstance(value, bool) or not isinstance(value, int) or not UNLIMITED <= value <= MAX_LIMIT:
+                raise ValueError(f"{key}: a limit must be an integer from {UNLIMITED} (unlimited) to {MAX_LIMIT}, "
+                                 f"not {value!r}")
         return self
 
     def limits(self) -> dict[str, int]:
-        return {r: int(getattr(self, r)) for r in RESOURCES if r in self.model_fields_set}
+        return {**{r: int(getattr(self, r)) for r in RESOURCES if r in self.model_fields_set},
+                **{k: int(v) for k, v in (self.model_extra or {}).items()}}
 
 
 class QuotaSetUpdateBody(Strict):

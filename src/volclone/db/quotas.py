@@ -6,13 +6,16 @@ in ``snapshots`` (whose sizes count in ``gigabytes`` too), so a volume delete or
 clone revert that removes rows frees their quota at once and nothing can drift. What is
 *reserved* is the reservations of volumes not made yet: a reservation counts while it has not
 expired and its volume row does not exist, so the moment the row is added the volume counts
-instead, in one step, with no window where both or neither count::
+instead, in one step, with no window where both or neither count. Per volume type
+(``volumes_<type>``, ``gigabytes_<type>``, ``snapshots_<type>``) the same holds by the rows'
+``volume_type_id``: a snapshot counts in its volume's type, and a reservation in its
+``volume_type_id`` until its volume row exists *with that type* (:func:`type_usage`)::
 
     quotas = Quotas(db)
     with quotas.locked("p1", now) as q:     # the project's quota lock, held until the block ends
         limits, usage = q.overrides(), q.usage()
         ...                                  # the service decides
-        q.reserve("task-1", [("vol-a", 10)], expires_at)
+        q.reserve("task-1", [("vol-a", 10, type_id)], expires_at)
     quotas.release("task-1")                 # commit (the rows exist) or roll back (they never will)
 
 The lock is an UPDATE of the project's ``quota_locks`` row, the first statement of the
@@ -27,8 +30,9 @@ import datetime as dt
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import String, and_, delete, exists, func, literal_column, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,6 +79,19 @@ class LockedQuotas:
     def usage(self) -> dict[str, Usage]:
         return _usage(self._s, self.project_id, self.now)
 
+    def type_usage(self) -> dict[tuple[str, str], Usage]:
+        return type_usage(self._s, self.project_id, self.now)
+
+    def volume_type_of(self, volume_id: str) -> str | None:
+        """The type of one of the project's volumes, read in the lock's transaction."""
+        return self._s.scalar(select(VolumeRow.volume_type_id).where(VolumeRow.id == volume_id))
+
+    def snapshots_of(self, volume_id: str) -> tuple[int, int]:
+        """How many snapshots a volume has, and their GiB: what moves to another type with it."""
+        count, size = self._s.execute(select(func.count(), func.coalesce(func.sum(SnapshotRow.volume_size), 0))
+                                      .where(SnapshotRow.volume_id == volume_id)).one()
+        return int(count), int(size)
+
     def class_defaults(self) -> dict[str, int]:
         """The ``default`` quota class's limits, read in the lock's transaction."""
         return class_limits(self._s, DEFAULT_CLASS)
@@ -87,12 +104,13 @@ class LockedQuotas:
             else:
                 row.hard_limit = limit
 
-    def reserve(self, holder: str, volumes: Sequence[tuple[str, int]], expires_at: dt.datetime) -> None:
-        """Hold quota for ``volumes`` (volume id, GiB) until ``holder`` is released or ``expires_at``."""
+    def reserve(self, holder: str, volumes: Sequence[tuple[str, int, str | None]], expires_at: dt.datetime) -> None:
+        """Hold quota for ``volumes`` (volume id, GiB, type id) until ``holder`` is released or
+        ``expires_at``."""
         self._s.add_all([ReservationRow(id=str(uuid.uuid4()), holder=holder, project_id=self.project_id,
-                                        volume_id=vid, gigabytes=size, created_at=self.now, expires_at=expires_at)
-                         for vid, size in volumes])
-
+                                        volume_id=vid, gigabytes=size, volume_type_id=type_id,
+                                        created_at=self.now, expires_at=expires_at)
+                         for vid, size, type_id in volumes])
 
     def count_groups(self) -> int:
         """The project's generic groups (its ``groups`` quota's usage)."""
@@ -171,6 +189,40 @@ def _usage(s: Session, project_id: str, now: dt.datetime) -> dict[str, Usage]:
             "snapshots": Usage(int(snap_count))}
 
 
+def type_usage(s: Session, project_id: str, now: dt.datetime) -> dict[tuple[str, str], Usage]:
+    """(resource, type id) -> usage, for ``volumes``, ``gigabytes`` and ``snapshots`` of each type
+    the project uses or holds. One statement (a UNION ALL), for the reason :func:`_usage` gives.
+    A reservation is made once a volume row with its id *and its type* exists: a retype's
+    reservation of a volume that exists keeps counting in the new type until the row switches."""
+    vols = (select(literal_column("'v'", String), VolumeRow.volume_type_id, func.count(),
+                   func.coalesce(func.sum(VolumeRow.size), 0))
+            .where(VolumeRow.project_id == project_id, VolumeRow.volume_type_id.is_not(None))
+            .group_by(VolumeRow.volume_type_id))
+    made = exists().where(VolumeRow.id == ReservationRow.volume_id,
+                          VolumeRow.volume_type_id == ReservationRow.volume_type_id)
+    held = (select(literal_column("'r'", String), ReservationRow.volume_type_id, func.count(),
+                   func.coalesce(func.sum(ReservationRow.gigabytes), 0))
+            .where(ReservationRow.project_id == project_id, ReservationRow.expires_at > now,
+                   ReservationRow.volume_type_id.is_not(None), ~made)
+            .group_by(ReservationRow.volume_type_id))
+    snaps = (select(literal_column("'s'", String), VolumeRow.volume_type_id, func.count(),
+                    func.coalesce(func.sum(SnapshotRow.volume_size), 0))
+             .join(VolumeRow, VolumeRow.id == SnapshotRow.volume_id)
+             .where(SnapshotRow.project_id == project_id, VolumeRow.volume_type_id.is_not(None))
+             .group_by(VolumeRow.volume_type_id))
+    counts: dict[tuple[str, str], list[int]] = {}
+    rows: list[Any] = list(s.execute(union_all(vols, held, snaps)))
+    for row in rows:
+        counts[(str(row[0]), str(row[1]))] = [int(row[2]), int(row[3])]
+    usage: dict[tuple[str, str], Usage] = {}
+    for type_id in {t for _, t in counts}:
+        (v, vg), (r, rg), (n, ng) = (counts.get((k, type_id), [0, 0]) for k in ("v", "r", "s"))
+        usage[("volumes", type_id)] = Usage(v, r)
+        usage[("gigabytes", type_id)] = Usage(vg + ng, rg)
+        usage[("snapshots", type_id)] = Usage(n)
+    return usage
+
+
 class Quotas:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -183,6 +235,10 @@ class Quotas:
     def usage(self, project_id: str, now: dt.datetime) -> dict[str, Usage]:
         with self.db.session() as s:
             return _usage(s, project_id, now)
+
+    def type_usage(self, project_id: str, now: dt.datetime) -> dict[tuple[str, str], Usage]:
+        with self.db.session() as s:
+            return type_usage(s, project_id, now)
 
     def class_defaults(self) -> dict[str, int]:
         """The ``default`` quota class's limits (only those set)."""

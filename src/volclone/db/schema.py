@@ -297,6 +297,10 @@ class ReservationRow(Base):
     project_id: Mapped[str] = mapped_column(String(255), index=True)
     volume_id: Mapped[str] = mapped_column(String(36))
     gigabytes: Mapped[int] = mapped_column(Integer)
+    #: The type the volume will have (its ``volumes_<type>`` and ``gigabytes_<type>``): a
+    #: reservation counts in that type until its volume row exists with that type, so a retype's
+    #: holds the new type's quota until the row is switched. None: counted in no type.
+    volume_type_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
 

@@ -197,7 +197,8 @@ class CloneService:
         An Idempotency-Key is neither looked up nor claimed: a plan is never a replay."""
         checked = self._validate(who, req)
         if self.quotas is not None:
-            self.quotas.check(req.project_id, [(c.id, checked.sizes[c.source]) for c in checked.clones])
+            self.quotas.check(req.project_id, [(c.id, checked.sizes[c.source], c.volume_type_id)
+                                              for c in checked.clones])
         source = self.driver_for(checked.backend)
         methods: dict[str, CloneMethod] = {}
         for c in checked.clones:
@@ -246,7 +247,7 @@ class CloneService:
                        bootable=source.bootable if bootable is None else bootable,
                        multiattach=is_multiattach(checked.types[source_id]), user_id=who.user_id)
         if self.quotas is not None:  # 413 overLimit, and nothing made
-            self.quotas.reserve(project_id, clone.id, [(clone.id, size)])
+            self.quotas.reserve(project_id, clone.id, [(clone.id, size, clone.volume_type_id)])
         try:
             self.volumes.add([clone])  # from here the volume counts itself
         finally:
@@ -369,7 +370,7 @@ class CloneService:
         # Quota last of the checks, first of the changes: held for the task until its clone step
         # adds the clones (commit) or its revert ends (roll back). 413 overLimit makes nothing.
         if self.quotas is not None:
-            self.quotas.reserve(req.project_id, task_id, [(c.id, sizes[c.source]) for c in clones])
+            self.quotas.reserve(req.project_id, task_id, [(c.id, sizes[c.source], c.volume_type_id) for c in clones])
         try:
             self._launch(task_id, req.project_id, store)
         except BaseException:

@@ -42,7 +42,7 @@ from volclone.domain import (
 from volclone.errors import BadRequest, NotFound
 from volclone.service.clones import CloneService
 from volclone.service.group_snapshots import GroupSnapshotService
-from volclone.service.quotas import QuotaService
+from volclone.service.quotas import QuotaService, Reserved
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,8 @@ class GroupSourceService:
         store: dict[str, Any] = {"task_id": task_id, "project_id": project_id, "backend": checked.backend,
                                  "source_ids": list(members), "clones": [c.to_json() for c in clones],
                                  "user_id": who.user_id, "target_group_id": group.id}
-        return self._start(group, task_id, store, [(c.id, checked.sizes[c.source]) for c in clones])
+        return self._start(group, task_id, store, [(c.id, checked.sizes[c.source], c.volume_type_id)
+                                                        for c in clones])
 
     # -- from a group snapshot ----------------------------------------------------------
     def _from_group_snapshot(self, who: Principal, project_id: str, gs_id: str, name: str | None,
@@ -129,7 +130,8 @@ class GroupSourceService:
                                  "project_id": project_id, "backend": backends.pop(), "user_id": who.user_id,
                                  "target_group_id": group.id, "source_ids": [s.id for s in members],
                                  "clone_ids": [v["id"] for v in planned], "volumes": planned}
-        return self._start(group, task_id, store, [(v["id"], int(v["size"])) for v in planned])
+        return self._start(group, task_id, store, [(v["id"], int(v["size"]), v["volume_type_id"])
+                                                        for v in planned])
 
     # -- the common part ----------------------------------------------------------------
     @staticmethod
@@ -151,7 +153,7 @@ class GroupSourceService:
         self._add_group(dataclasses.replace(group, status=GroupStatus.AVAILABLE))
         return self._made(group.id)
 
-    def _start(self, group: Group, task_id: str, store: dict[str, Any], volumes: list[tuple[str, int]]) -> Group:
+    def _start(self, group: Group, task_id: str, store: dict[str, Any], volumes: list[Reserved]) -> Group:
         """Quotas (413, nothing made), then the group (``creating``) and its flow; a failure to
         start removes both and rolls the reservation back."""
         if self.quotas is not None:

@@ -8,8 +8,8 @@ limits at once::
     classes.update("default", {"volumes": 20})    # 400 for an unknown key or a bad value
 
 A class has Cinder's seven resources and, per volume type, ``volumes_<type>``, ``gigabytes_<type>``
-and ``snapshots_<type>``; the per-type limits are kept and shown but not enforced (volclone
-enforces the project-wide ones). A class other than ``default`` is kept and shown; no project
+and ``snapshots_<type>``, enforced for every project without a per-type limit of its own
+(:mod:`volclone.service.quotas`). A class other than ``default`` is kept and shown; no project
 uses it (volclone's projects have no quota class, as Keystone's have none).
 """
 

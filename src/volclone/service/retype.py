@@ -14,8 +14,11 @@ backend needs ``migration_policy=on-demand`` (else 400, as Cinder's scheduler re
 ``available`` volume without snapshots (an attached one would have to be copied while it is
 written, which volclone does not do: 400), and backends that can copy (400 ``CapabilityMissing``).
 
-Quotas: volclone's quotas are per project, not per type (there are no ``volumes_<type>`` keys),
-and usage is counted from the volume rows, so a retype moves nothing and needs no reservation.
+Quotas, as Cinder's: the project-wide ones do not change (usage is read from the rows), but the
+volume moves from its old type's ``volumes_<type>`` and ``gigabytes_<type>`` to the new type's.
+Last of the checks, the new type's limits are checked and held (413, nothing changed,
+:meth:`QuotaService.reserve_retype`) until the row names the new type, which frees the old
+type's usage in the same UPDATE; the hold is released whether the retype succeeded or not.
 
 A migration (``available`` volumes only) runs under the volume's lock, in the request:
 
@@ -39,7 +42,9 @@ the old data after it) and the snapshot, then sets the volume ``available`` with
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 from volclone.backends.base import GroupSnapshotCapable, SnapshotReadable, VolumeDriver, VolumeImportable
 from volclone.backends.copy import copy_from_group_snapshot
@@ -134,14 +139,34 @@ class Retyper:
         # (one whose multiattach flag changes only while it is still available).
         multiattach = is_multiattach(vtype)
         only_from = RETYPABLE if multiattach == vol.multiattach else frozenset({VolumeStatus.AVAILABLE})
-        changed = self.volumes.repo.update_if(vol.id, only_from, volume_type_id=vtype.id, multiattach=multiattach)
+        with self._new_type_quota(vol, vtype):
+            changed = self.volumes.repo.update_if(vol.id, only_from, volume_type_id=vtype.id,
+                                                  multiattach=multiattach)
         if changed is None:
             raise InvalidVolume(f"volume {vol.id} changed state; try again")
         log.info("volume %s retyped to %s (backend %s)", vol.id, vtype.name, vol.backend)
         return changed
 
+    @contextlib.contextmanager
+    def _new_type_quota(self, vol: Volume, vtype: VolumeType) -> Iterator[None]:
+        """The new type's quota held while the row is switched to it (413, and nothing changed)."""
+        quotas, holder = self.volumes.quotas, f"retype-{vol.id}"
+        if quotas is None:
+            yield
+            return
+        quotas.reserve_retype(vol.project_id, holder, vol.id, vol.size, vtype.id)
+        try:
+            yield
+        finally:
+            quotas.release(holder)
+
     def _migrate(self, vol: Volume, vtype: VolumeType, source: VolumeDriver, dest: VolumeDriver,
                  target: str) -> Volume:
+        with self._new_type_quota(vol, vtype):
+            return self._migrate_data(vol, vtype, source, dest, target)
+
+    def _migrate_data(self, vol: Volume, vtype: VolumeType, source: VolumeDriver, dest: VolumeDriver,
+                      target: str) -> Volume:
         repo = self.volumes.repo
         if repo.update_if(vol.id, {VolumeStatus.AVAILABLE}, status=VolumeStatus.RETYPING,
                           migration_status=MIGRATING) is None:

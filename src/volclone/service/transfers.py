@@ -10,9 +10,9 @@ unless ``no_snapshots`` its snapshots must all be ``available`` (400); while the
 volume is ``awaiting-transfer`` (nothing attaches, snapshots, extends or deletes it). The key is
 16 hex digits shown once, in the create's answer; the record keeps an 8-digit salt and
 HMAC-SHA256(salt, key) (Cinder: HMAC-SHA1), compared in constant time. A wrong key is a 400.
-An accept checks the accepting project's ``volumes``, ``gigabytes`` and ``snapshots`` quotas
-(413) and moves the volume, its snapshots (unless ``no_snapshots``) and their usage in one
-transaction under that project's quota lock.
+An accept checks the accepting project's ``volumes``, ``gigabytes`` and ``snapshots`` quotas,
+and those of the volume's type (413), and moves the volume, its snapshots (unless
+``no_snapshots``) and their usage in one transaction under that project's quota lock.
 """
 
 from __future__ import annotations

@@ -475,7 +475,7 @@ class VolumeService:
                      multiattach=is_multiattach(vtype), user_id=who.user_id,
                      group_id=group.id if group is not None else None)
         if self.quotas is not None:  # 413 overLimit, and nothing made
-            self.quotas.reserve(project_id, vol.id, [(vol.id, size)])
+            self.quotas.reserve(project_id, vol.id, [(vol.id, size, vol.volume_type_id)])
         # As Cinder's scheduler: no disabled service, and the capabilities the type asks for.
         if self.states is not None and not self.states.placeable(backend_name):
             return self._unplaceable(vol, f"every service of backend {backend_name} is disabled")
