@@ -168,7 +168,7 @@ def test_quotas_are_checked_up_front(http: GroupHttp, fast: Fast) -> None:
     assert fast.db_rows("SELECT * FROM reservations") == []
 
 
-def test_the_new_volumes_count_in_their_types_quota(http: Http, fast: Fast) -> None:
+def test_the_new_volumes_count_in_their_types_quota(http: GroupHttp, fast: Fast) -> None:
     src, _ = _source(http, 2)  # two volumes of the default type
     before = _rows(fast)
     fast.svc.quotas.update(fast.admin, "admin", "p1", {"volumes___DEFAULT__": 3})
