@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import Server
 
 from .conftest import Cloud, password
@@ -44,3 +46,26 @@ def test_openstack_volume_create_list_show_delete_through_the_catalog(cloud: Clo
                                                              "-f", "json").stdout)}
     osc("volume", "delete", vid)
     assert vid not in {v["ID"] for v in json.loads(osc("volume", "list", "-f", "json").stdout)}
+
+
+def test_openstack_quota_set_and_show_per_volume_type_through_keystone(cloud: Cloud, server: Server):
+    """``quota set --volume-type`` names the project, which the CLI looks up in Keystone; the
+    limit is volclone's ``volumes_<type>``, enforced on the next create of that type."""
+    gold = "ks-gold"
+
+    def alice(*args: str) -> subprocess.CompletedProcess[str]:  # admin on proj-a
+        return openstack(cloud, "alice", "proj-a", *args)
+
+    alice("volume", "type", "create", gold)
+    alice("quota", "set", "--volume-type", gold, "--volumes", "1", "--gigabytes", "5", "proj-b")
+    shown = json.loads(alice("quota", "show", "--volume", "proj-b", "-f", "json").stdout)
+    limits = {r["Resource"]: r["Limit"] for r in shown} if isinstance(shown, list) else shown
+    assert (limits[f"volumes_{gold}"], limits[f"gigabytes_{gold}"]) == (1, 5), shown
+    made = [json.loads(openstack(cloud, "dave", "proj-b", "volume", "create", "--size", "1", "--type", gold,
+                                 "ks-q1", "-f", "json").stdout)["id"]]
+    with pytest.raises(AssertionError, match=f"VolumeLimitExceeded.*'volumes_{gold}'"):
+        openstack(cloud, "dave", "proj-b", "volume", "create", "--size", "1", "--type", gold, "ks-q2")
+    assert server.db_rows("SELECT count(*) FROM volumes WHERE name = 'ks-q2'") == [(0,)]
+    made.append(json.loads(openstack(cloud, "dave", "proj-b", "volume", "create", "--size", "1", "ks-q3",
+                                     "-f", "json").stdout)["id"])  # the default type: not limited
+    openstack(cloud, "dave", "proj-b", "volume", "delete", *made)
