@@ -207,7 +207,8 @@ def build(settings: Settings, with_backends: bool = True,
     type_encryption = TypeEncryptionService(TypeEncryptions(db), types)
     types.encryption_of = type_encryption.repo.get  # no volumes of an encrypted type (no key manager)
     quotas = QuotaService(Quotas(db), settings.quota_defaults, settings.quota_reservation_expire_s,
-                          types=lambda: {t.id: t.name for t in types.repo.list()})
+                          types=lambda who: {t.id: t.name for t in
+                                             (types.repo.list() if who is None or who.is_admin else types.list(who))})
     runner: FlowRunner = (BoardRunner(db.engine, settings.jobboard_url) if api
                           else FlowRunner(db.engine, settings.flow_workers))
     runner.setup()

@@ -562,3 +562,17 @@ def test_a_retype_moves_the_volumes_snapshots_too_and_checks_them_in_the_new_typ
     assert (used["snapshots_gold"], used["gigabytes_gold"], used["snapshots___DEFAULT__"]) == \
         ((2, 2, 0), (-1, 6, 0), (-1, 0, 0))
     assert reservations(fast) == []
+
+
+def test_a_users_quota_set_names_only_the_types_it_may_see(fast):
+    """A private type's keys go to admins and to the projects it is granted to, never to others:
+    its name would leak through the quota set (as ``GET /types`` keeps it from them)."""
+    q = fast.svc.quotas
+    secret = fast.svc.types.create(fast.admin, "secret", is_public=False)
+    keys = ("volumes_secret", "gigabytes_secret", "snapshots_secret")
+    member_sees = [q.show(fast.who, "p1", "p1"), q.defaults(fast.who, "p1", "p1"), q.show_usage(fast.who, "p1", "p1")]
+    assert not any(k in shown for shown in member_sees for k in keys)
+    assert all(k in q.show(fast.admin, "admin", "p1") for k in keys)
+    assert all(k in q.show_usage(fast.admin, "admin", "p1") for k in keys)
+    fast.svc.types.add_access(fast.admin, secret.id, "p1")
+    assert all(k in q.show(fast.who, "p1", "p1") for k in keys)

@@ -95,7 +95,7 @@ class QuotaService:
     def __init__(self, repo: Quotas, defaults: Mapping[str, int] | None = None,
                  reservation_expire_s: float = DEFAULT_RESERVATION_EXPIRE_S,
                  clock: Callable[[], dt.datetime] = utcnow,
-                 types: Callable[[], Mapping[str, str]] | None = None) -> None:
+                 types: Callable[[Principal | None], Mapping[str, str]] | None = None) -> None:
         self.repo = repo
         #: The configured defaults (``VOLCLONE_QUOTA_<NAME>``); the ``default`` class's limits win.
         self._defaults = {**DEFAULT_QUOTAS, **(defaults or {})}
@@ -110,8 +110,10 @@ class QuotaService:
         if not who.is_admin and target != who.project_id:
             raise Forbidden(f"the token may only show the quotas of its own project, not of {target}")
 
-    def _type_map(self) -> dict[str, str]:
-        return dict(self.types()) if self.types is not None else {}
+    def _type_map(self, who: Principal | None = None) -> dict[str, str]:
+        """The volume types, id -> name: every one, or (``who``) those ``who`` may see; a quota set
+        a user reads names no private type of another project."""
+        return dict(self.types(who)) if self.types is not None else {}
 
     def _limits(self, overrides: Mapping[str, int], class_defaults: Mapping[str, int],
                 keys: Sequence[str] | None = None) -> dict[str, int]:
@@ -136,11 +138,13 @@ class QuotaService:
         now = self.clock()
         return self._named(self.repo.usage(project_id, now), self.repo.type_usage(project_id, now), names)
 
-    def default_limits(self, class_defaults: Mapping[str, int] | None = None) -> dict[str, int]:
+    def default_limits(self, class_defaults: Mapping[str, int] | None = None,
+                       who: Principal | None = None) -> dict[str, int]:
         """What a project without limits of its own has: the ``default`` class's limits over the
-        configured ones; a per-type key the class does not set is -1 (unlimited), as in Cinder."""
+        configured ones; a per-type key the class does not set is -1 (unlimited), as in Cinder.
+        ``who``: only the per-type keys of the types it may see."""
         set_ = self.repo.class_defaults() if class_defaults is None else class_defaults
-        return {k: set_.get(k, self._defaults.get(k, UNLIMITED)) for k in self.keys()}
+        return {k: set_.get(k, self._defaults.get(k, UNLIMITED)) for k in self.keys(self._type_map(who).values())}
 
     @staticmethod
     def _with_usage(limits: Mapping[str, int], usage: Mapping[str, Usage]) -> dict[str, QuotaUsage]:
@@ -150,15 +154,16 @@ class QuotaService:
     # -- os-quota-sets -------------------------------------------------------------
     def defaults(self, who: Principal, project_id: str, target: str) -> dict[str, int]:
         self._may_show(who, project_id, target)
-        return self.default_limits()
+        return self.default_limits(who=who)
 
     def show(self, who: Principal, project_id: str, target: str) -> dict[str, int]:
         self._may_show(who, project_id, target)
-        return self._limits(self.repo.overrides(target), self.repo.class_defaults())
+        return self._limits(self.repo.overrides(target), self.repo.class_defaults(),
+                            self.keys(self._type_map(who).values()))
 
     def show_usage(self, who: Principal, project_id: str, target: str) -> dict[str, QuotaUsage]:
         self._may_show(who, project_id, target)
-        names = self._type_map()
+        names = self._type_map(who)
         limits = self._limits(self.repo.overrides(target), self.repo.class_defaults(), self.keys(names.values()))
         return self._with_usage(limits, self._usage(target, names))
 
