@@ -146,6 +146,21 @@ def test_an_empty_update_is_a_400_from_3_53(http: Http) -> None:
     fault(call(http, "PUT", f"/p1/volumes/{vol.id}", "3.0", body={"volume": {"status": "x"}}), 400, "badRequest")
 
 
+def test_a_creates_unknown_field_is_ignored_below_3_53_and_a_400_from_it(http: Http) -> None:
+    body = {"volume": {"size": 1, "name": "odd", "imageRef_typo": "x", "os-foo": 1}}
+    before = http.fast.volume_ids()
+    for version in ("3.53", "3.71"):
+        message = fault(call(http, "POST", "/p1/volumes", version, body=body), 400, "badRequest")
+        assert message == ("invalid request: volume.imageRef_typo: Extra inputs are not permitted; "
+                           "volume.os-foo: Extra inputs are not permitted")
+    assert http.fast.volume_ids() == before, "nothing made"
+    for version in (None, "3.0", "3.52"):  # Cinder's additionalProperties: true there
+        made = ok(http, "POST", "/p1/volumes", version, status=202, body=body)["volume"]
+        assert made["name"] == "odd" and made["size"] == 1
+    # The fields Cinder knows are still checked at every microversion.
+    fault(call(http, "POST", "/p1/volumes", "3.0", body={"volume": {"size": "big", "x": 1}}), 400, "badRequest")
+
+
 # -- 3.60 time comparisons, 3.65 consumes_quota -------------------------------------------------------
 def test_volumes_are_filtered_by_time_from_3_60(http: Http) -> None:
     old = http.fast.volume(1, name="old")

@@ -151,7 +151,11 @@ def check_scheduler_hints(where: str, hints: dict[str, Any] | None) -> None:
 
 
 class VolumeCreate(Strict):
-    """Cinder's whole volume-create body (cinder/api/schemas/volumes.py, up to 3.53)."""
+    """Cinder's whole volume-create body (cinder/api/schemas/volumes.py, up to 3.53). Unknown
+    fields are kept aside (``model_extra``): below 3.53 Cinder ignored them, from 3.53 they are a
+    400; the route decides, as only it knows the microversion."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=False)
 
     size: StrictInt | None = Field(None, ge=1, le=MAX_SIZE_GIB)
     name: Name | None = None

@@ -20,7 +20,8 @@ router = APIRouter(prefix="/v3/{project_id}/volumes")
 #: ``DELETE /volumes/{id}?force=true`` (Cinder's ``VOLUME_DELETE_FORCE``), under os-force_delete's rule.
 DELETE_FORCE_VERSION = (3, 23)
 FORCE_DELETE_RULE = "volume_extension:volume_admin_actions:force_delete"
-#: From 3.53 an update must change something (Cinder's ``SUPPORT_VOLUME_SCHEMA_CHANGES``).
+#: From 3.53 an update must change something, and a create's unknown fields are a 400 (Cinder's
+#: ``SUPPORT_VOLUME_SCHEMA_CHANGES``).
 SCHEMA_CHANGES_VERSION = (3, 53)
 
 
@@ -93,6 +94,10 @@ def create_volume(project_id: str, body: VolumeCreateBody, request: Request,
     volume made by the clone-volumes flow: that one answers ``creating`` and becomes ``available``
     when its flow ends."""
     v = body.volume
+    if v.model_extra and _version(request) >= SCHEMA_CHANGES_VERSION:
+        # From 3.53 Cinder's create schema is strict; below it, unknown fields were ignored.
+        raise BadRequest("invalid request: " + "; ".join(f"volume.{k}: Extra inputs are not permitted"
+                                                         for k in sorted(v.model_extra)))
     name = v.name if v.name is not None else v.display_name
     description = v.description if v.description is not None else v.display_description
     svc = service(request)
