@@ -17,6 +17,7 @@ from volclone.errors import BadRequest, Forbidden, OverLimit, VolcloneError
 from volclone.flows.model import Step
 
 from .conftest import Fast
+from .migrations import check_added_column
 
 #: Cinder's defaults, which the service has when nothing is configured (the fast services of the
 #: other tests have no quotas).
@@ -526,22 +527,7 @@ def test_a_transfer_accept_checks_the_accepting_projects_type_limits(fast):
 
 
 def test_migration_0024_adds_the_reservations_type_and_downgrades(tmp_path):
-    from alembic import command
-    from sqlalchemy import inspect
-
-    from volclone.db.database import alembic_config, make_engine, schema_drift
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    try:
-        cfg = alembic_config(engine)
-        command.upgrade(cfg, "0024")
-        assert not [d for d in schema_drift(engine) if "reservations" in repr(d)]
-        command.downgrade(cfg, "0023")
-        assert "volume_type_id" not in {c["name"] for c in inspect(engine).get_columns("reservations")}
-        command.upgrade(cfg, "0024")
-        assert "volume_type_id" in {c["name"] for c in inspect(engine).get_columns("reservations")}
-    finally:
-        engine.dispose()
+    check_added_column(tmp_path, "0024", "0023", "reservations", "volume_type_id")
 
 
 def test_a_retype_moves_the_volumes_snapshots_too_and_checks_them_in_the_new_type(fast):

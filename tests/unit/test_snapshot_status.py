@@ -15,6 +15,7 @@ import pytest
 from volclone.domain import SnapshotStatus
 from volclone.service.snapshots import UPDATABLE
 
+from .migrations import check_added_column
 from .test_snapshots import SnapshotHttp, http  # noqa: F401  (the fixture)
 from .test_volume_actions import fault
 
@@ -102,19 +103,4 @@ def test_a_member_may_a_reader_and_another_project_may_not(http: SnapshotHttp) -
 
 
 def test_migration_0023_adds_progress_and_downgrades(tmp_path: Path) -> None:
-    from alembic import command
-    from sqlalchemy import inspect
-
-    from volclone.db.database import alembic_config, make_engine, schema_drift
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    try:
-        cfg = alembic_config(engine)
-        command.upgrade(cfg, "0023")
-        assert not [d for d in schema_drift(engine) if "snapshots" in repr(d)]
-        command.downgrade(cfg, "0022")
-        assert "progress" not in {c["name"] for c in inspect(engine).get_columns("snapshots")}
-        command.upgrade(cfg, "0023")
-        assert "progress" in {c["name"] for c in inspect(engine).get_columns("snapshots")}
-    finally:
-        engine.dispose()
+    check_added_column(tmp_path, "0023", "0022", "snapshots", "progress")
