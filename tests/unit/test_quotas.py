@@ -562,3 +562,30 @@ def test_a_users_quota_set_names_only_the_types_it_may_see(fast):
     assert all(k in q.show_usage(fast.admin, "admin", "p1") for k in keys)
     fast.svc.types.add_access(fast.admin, secret.id, "p1")
     assert all(k in q.show(fast.who, "p1", "p1") for k in keys)
+
+
+def test_a_types_rename_takes_its_limits_along_and_its_delete_drops_them(fast):
+    """As Cinder's ``update_quota_resource``: ``volumes_gold`` becomes ``volumes_platinum`` for
+    every project and class, still enforced; a delete leaves nothing a new type of the old name
+    would inherit."""
+    assert fast.svc.quota_classes is not None
+    gold = _gold(fast, volumes_gold=1, gigabytes_gold=7)
+    fast.svc.quota_classes.update("default", {"snapshots_gold": 3})
+    fast.volume(volume_type="gold")
+    fast.svc.types.update(fast.admin, gold, name="platinum")
+    shown = fast.svc.quotas.show(fast.admin, "admin", "p1")
+    assert not any(k.endswith("_gold") for k in shown)
+    assert (shown["volumes_platinum"], shown["gigabytes_platinum"], shown["snapshots_platinum"]) == (1, 7, 3)
+    assert usage(fast)["volumes_platinum"] == (1, 1, 0)
+    with fast.creates_nothing(), pytest.raises(OverLimit, match="'volumes_platinum'"):
+        fast.volume(volume_type="platinum")
+    fast.svc.types.update(fast.admin, gold, description="same name")  # no rename: nothing moves
+    assert fast.svc.quotas.show(fast.admin, "admin", "p1")["volumes_platinum"] == 1
+    fast.svc.volumes.delete(fast.who, "p1", fast.svc.volumes.list(fast.who, "p1")[0].id)
+    fast.svc.types.delete(fast.admin, gold)
+    assert fast.db_rows("SELECT resource FROM quotas WHERE resource LIKE '%platinum'") == []
+    assert fast.db_rows("SELECT resource FROM quota_classes WHERE resource LIKE '%platinum'") == []
+    again = fast.svc.types.create(fast.admin, "platinum")
+    assert fast.svc.quotas.show(fast.admin, "admin", "p1")["volumes_platinum"] == -1
+    fast.svc.types.update(fast.admin, again.id, name="gold")
+    assert fast.svc.quotas.show(fast.admin, "admin", "p1")["volumes_gold"] == -1

@@ -8,13 +8,13 @@ limits are the defaults of every project without a limit of its own, over the co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from volclone.db.database import Database, upsert
-from volclone.db.schema import QuotaClassRow
+from volclone.db.schema import QuotaClassRow, QuotaRow
 
 
 def class_limits(s: Session, class_name: str) -> dict[str, int]:
@@ -22,6 +22,22 @@ def class_limits(s: Session, class_name: str) -> dict[str, int]:
     rows = s.execute(select(QuotaClassRow.resource, QuotaClassRow.hard_limit)
                      .where(QuotaClassRow.class_name == class_name))
     return {resource: limit for resource, limit in rows}
+
+
+def rename_resources(s: Session, renames: Mapping[str, str]) -> None:
+    """Rename quota resources (old key -> new key) in every project's limits and every class's, as
+    Cinder renames a type's ``volumes_<type>``... when the type is renamed. A row already under
+    a new key (left by a deleted type of that name) gives way to the renamed one."""
+    drop_resources(s, renames.values())
+    for old, new in renames.items():
+        for table in (QuotaRow, QuotaClassRow):
+            s.execute(update(table).where(table.resource == old).values(resource=new))
+
+
+def drop_resources(s: Session, resources: Collection[str]) -> None:
+    """Remove every project's and every class's limit on these resources."""
+    for table in (QuotaRow, QuotaClassRow):
+        s.execute(delete(table).where(table.resource.in_(list(resources))))
 
 
 class QuotaClasses:

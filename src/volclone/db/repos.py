@@ -15,7 +15,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import operator
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, exists, false, func, or_, select, update
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from volclone.db.attachment_lists import attachment_select
 from volclone.db.database import Database
 from volclone.db.paging import contains
+from volclone.db.quota_classes import drop_resources, rename_resources
 from volclone.db.schema import (
     AttachmentRow,
     BackendRow,
@@ -138,14 +139,18 @@ class VolumeTypes:
                 row.extra_specs = specs
 
     def update(self, type_id: str, name: str | None = None, description: str | None = None,
-               is_public: bool | None = None) -> VolumeType | None:
+               is_public: bool | None = None,
+               quota_keys: Callable[[str, str], Mapping[str, str]] | None = None) -> VolumeType | None:
         """Change the fields given (None: unchanged); Conflict if ``name`` is another type's, also
-        when a concurrent update or create took it first. None if the type is gone."""
+        when a concurrent update or create took it first. None if the type is gone. A rename also
+        renames, in the same transaction, the quota resources ``quota_keys(old, new)`` maps."""
         with _transaction(self.db, f"volume type {name} already exists") as s:
             row = s.get(VolumeTypeRow, type_id)
             if row is None:
                 return None
-            if name is not None:
+            if name is not None and name != row.name:
+                if quota_keys is not None:
+                    rename_resources(s, quota_keys(row.name, name))
                 row.name = name
             if description is not None:
                 row.description = description
@@ -154,8 +159,10 @@ class VolumeTypes:
             s.flush()  # a name taken meanwhile fails here, inside the translation to Conflict
             return _type(row)
 
-    def delete(self, type_id: str) -> None:
+    def delete(self, type_id: str, quota_keys: Collection[str] = ()) -> None:
+        """Remove the type, what refers to it, and the quota limits on ``quota_keys`` (its own)."""
         with _transaction(self.db) as s:
+            drop_resources(s, quota_keys)
             s.execute(delete(VolumeTypeAccessRow).where(VolumeTypeAccessRow.volume_type_id == type_id))
             s.execute(delete(QosTypeRow).where(QosTypeRow.volume_type_id == type_id))
             s.execute(delete(TypeEncryptionRow).where(TypeEncryptionRow.volume_type_id == type_id))

@@ -14,7 +14,8 @@ and a reservation a crashed request left stops counting when it expires. A snaps
 against ``snapshots`` and ``gigabytes`` and recorded under the same lock (:meth:`QuotaService.add_snapshot`).
 
 Per volume type, as Cinder's ``VolumeTypeResource``: ``volumes_<type>``, ``gigabytes_<type>`` and
-``snapshots_<type>`` (by the type's name; -1 unless an admin or the ``default`` class sets them)
+``snapshots_<type>`` (by the type's name, so a type's rename renames them and its delete drops
+them; -1 unless an admin or the ``default`` class sets them)
 limit what the project has *of that type*, and every check above checks the type's limits of
 the volume too (a clone: its target type; a snapshot: its volume's type), in the same 413 shapes
 naming the per-type key. A retype holds the new type's ``volumes_<type>`` and ``gigabytes_<type>``
@@ -44,6 +45,19 @@ PER_VOLUME = "per_volume_gigabytes"
 MAX_LIMIT = 0x7FFFFFFF
 #: The resources a project (and a quota class) also has once per volume type (``volumes_<type>``, ...).
 PER_TYPE = ("volumes", "gigabytes", "snapshots")
+
+
+def type_keys(name: str) -> list[str]:
+    """The per-type quota resources of the type called ``name``: ``volumes_<name>``, ..."""
+    return [f"{r}_{name}" for r in PER_TYPE]
+
+
+def renamed_type_keys(old: str, new: str) -> dict[str, str]:
+    """What a type's rename from ``old`` to ``new`` renames its quota resources to (Cinder's
+    ``update_quota_resource``): ``volumes_<old>`` -> ``volumes_<new>``, ..."""
+    return dict(zip(type_keys(old), type_keys(new), strict=True))
+
+
 #: A volume to reserve quota for: (volume id, GiB, the type id it will have, or None).
 Reserved = tuple[str, int, str | None]
 
@@ -126,7 +140,7 @@ class QuotaService:
         """Every resource of a quota set or class: Cinder's seven, then ``volumes_<type>``,
         ``gigabytes_<type>`` and ``snapshots_<type>`` of each volume type."""
         names = self._type_map().values() if names is None else names
-        return [*RESOURCES, *(f"{r}_{name}" for name in sorted(names) for r in PER_TYPE)]
+        return [*RESOURCES, *(k for name in sorted(names) for k in type_keys(name))]
 
     @staticmethod
     def _named(usage: Mapping[str, Usage], by_type: Mapping[tuple[str, str], Usage],

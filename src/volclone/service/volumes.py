@@ -39,7 +39,7 @@ from volclone.service.capabilities import backend_capabilities, satisfies
 from volclone.service.locks import Lock, volume_lock
 from volclone.service.messages import Action, Code, Detail, MessageService, Resource, detail_for
 from volclone.service.multiattach import CREATE_RULE, Authorize
-from volclone.service.quotas import QuotaService
+from volclone.service.quotas import QuotaService, renamed_type_keys, type_keys
 
 if TYPE_CHECKING:
     from volclone.service.service_states import ServiceStates
@@ -268,6 +268,8 @@ class VolumeTypeService:
 
         The name stays unique (409). The default type keeps its name and stays public: volclone
         finds it by name for every create that names no type, and every project must see it.
+        A rename takes the type's quota limits (``volumes_<name>``, ...) to the new name, in
+        the same transaction, as Cinder's does.
         """
         if name is None and description is None and is_public is None:
             raise BadRequest("Specify volume type name, description, is_public or a combination thereof.")
@@ -283,7 +285,7 @@ class VolumeTypeService:
             taken = self.repo.by_name(name)
             if taken is not None and taken.id != type_id:
                 raise Conflict(f"volume type {name} already exists")
-        updated = self.repo.update(type_id, name, description, is_public)
+        updated = self.repo.update(type_id, name, description, is_public, quota_keys=renamed_type_keys)
         if updated is None:
             raise NotFound(f"volume type {type_id} could not be found")
         return updated
@@ -319,7 +321,7 @@ class VolumeTypeService:
                              f"unset it there first (DELETE /v3/default-types/{{project_id}})")
         if self.repo.in_use(type_id):
             raise BadRequest(f"volume type {type_id} is in use by volumes")
-        self.repo.delete(type_id)
+        self.repo.delete(type_id, quota_keys=type_keys(vtype.name))
 
     def set_extra_specs(self, who: Principal, type_id: str, specs: dict[str, str]) -> dict[str, str]:
         vtype = self.get(type_id)
