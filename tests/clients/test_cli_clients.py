@@ -1,7 +1,8 @@
 """The real OpenStack command-line clients against a real server, with token auth (no Keystone).
 
 ``openstack`` (python-openstackclient over openstacksdk) and ``cinder`` (python-cinderclient)
-run as subprocesses from the venv's bin, against ``http://127.0.0.1:PORT/v3/PROJECT``:
+run as processes of their own (forked from one that imported them, :mod:`forked_cli`), with the
+venv bin's command lines, against ``http://127.0.0.1:PORT/v3/PROJECT``:
 
     openstack --os-auth-type admin_token --os-endpoint URL --os-token T volume create --size 1 x
     cinder --os-auth-type admin_token --os-endpoint URL --os_token T --os-project-id P create 1
@@ -29,12 +30,14 @@ from pathlib import Path
 
 import pytest
 
+import forked_cli
+
 BIN = Path(sys.executable).parent
 
 
 def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "CINDER_"))}
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+    done = forked_cli.run(argv, env, timeout=120)
     if check:
         assert done.returncode == 0, f"{' '.join(argv[:1] + argv[7:])}: rc {done.returncode}\n{done.stderr}"
     return done

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import forked_cli
 from conftest import Server
 
 from .conftest import Cloud, password
@@ -24,7 +25,7 @@ def openstack(cloud: Cloud, user: str, project: str, *args: str) -> subprocess.C
     argv = [str(BIN / "openstack"), "--os-auth-url", cloud.keystone.url, "--os-identity-api-version", "3",
             "--os-username", user, "--os-password", password(user), "--os-project-name", project,
             "--os-user-domain-name", "Default", "--os-project-domain-name", "Default", *args]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+    done = forked_cli.run(argv, env, timeout=120)
     assert done.returncode == 0, f"openstack {' '.join(args)}: rc {done.returncode}\n{done.stderr}"
     return done
 

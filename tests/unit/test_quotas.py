@@ -583,8 +583,8 @@ def test_a_types_rename_takes_its_limits_along_and_its_delete_drops_them(fast):
     assert fast.svc.quotas.show(fast.admin, "admin", "p1")["volumes_platinum"] == 1
     fast.svc.volumes.delete(fast.who, "p1", fast.svc.volumes.list(fast.who, "p1")[0].id)
     fast.svc.types.delete(fast.admin, gold)
-    assert fast.db_rows("SELECT resource FROM quotas WHERE resource LIKE '%platinum'") == []
-    assert fast.db_rows("SELECT resource FROM quota_classes WHERE resource LIKE '%platinum'") == []
+    for table in ("quotas", "quota_classes"):
+        assert fast.db_rows(f"SELECT resource FROM {table} WHERE resource LIKE ?", "%platinum") == []
     again = fast.svc.types.create(fast.admin, "platinum")
     assert fast.svc.quotas.show(fast.admin, "admin", "p1")["volumes_platinum"] == -1
     fast.svc.types.update(fast.admin, again.id, name="gold")
