@@ -34,6 +34,8 @@ import psycopg
 import pytest
 from psycopg.types.string import TextLoader
 
+import forked_cli
+
 #: The driver contract's mixins (tests/contract/*.py) assert too: show their diffs.
 pytest.register_assert_rewrite("contract")
 
@@ -188,7 +190,7 @@ def new_database(request: pytest.FixtureRequest) -> Callable[[Path], str]:
     def make(data_dir: Path) -> str:
         if TEST_DATABASE == "postgresql":
             return use_database(data_dir, request.getfixturevalue("pg").fresh())
-        return database_url_of(data_dir)
+        return ensure_database(data_dir)  # a copy of the session's migrated one, as the servers' are
 
     return make
 
@@ -210,8 +212,10 @@ def run_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None,
     # Not the terminal size pytest-xdist's workers set (COLUMNS=80): the CLI prints into a pipe here.
     inherited = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     full_env = {**inherited, "VOLCLONE_DATA_DIR": str(data_dir), **_database_env(data_dir), **(env or {})}
-    return subprocess.run([VOLCLONE, *args], env=full_env, capture_output=True, text=True, check=check,
-                          timeout=120)
+    done = forked_cli.run([VOLCLONE, *args], full_env, timeout=120)
+    if check:
+        done.check_returncode()
+    return done
 
 
 def _database_env(data_dir: Path) -> dict[str, str]:

@@ -2,10 +2,10 @@
 imported them already.
 
 ``openstack`` spends about 2 of its 2.5 s importing openstackclient, openstacksdk and their
-plugins; the client tests run it a few hundred times. Here one server process per test process
-imports ``openstackclient.shell`` and ``cinderclient.shell`` once, and every run forks it: the
+plugins, and ``volclone``'s admin commands 2 s importing the service; the tests run them a few
+hundred times. Here one server process per test process imports them once, and every run forks it: the
 child takes the run's environment, its stdin is ``/dev/null``, its stdout and stderr go to files,
-and it calls the same ``main()`` the ``openstack`` and ``cinder`` scripts call. So each run is
+and it calls the same ``main()`` the ``openstack``, ``cinder`` and ``volclone`` scripts call. So each run is
 still a new process of the real client, with its exit code and its output, started in about
 0.5 s::
 
@@ -31,10 +31,12 @@ from pathlib import Path
 from typing import IO, Any
 
 #: The programs served by forking, and the module whose ``main()`` each one's script calls.
-MAINS = {"openstack": "openstackclient.shell", "cinder": "cinderclient.shell"}
-#: Imported before the first fork as well: what every volume command loads (their plugins).
+MAINS = {"openstack": "openstackclient.shell", "cinder": "cinderclient.shell", "volclone": "volclone.cli"}
+#: Imported before the first fork as well: what every volume command loads (their plugins), and
+#: what volclone's admin commands load (the service, its database and migrations).
 WARM = ("openstackclient.volume.client", "openstackclient.volume.v3.volume", "openstackclient.volume.v2.volume",
-        "openstack.block_storage.v3._proxy", "cinderclient.v3.client", "keystoneauth1.loading._plugins.admin_token")
+        "openstack.block_storage.v3._proxy", "cinderclient.v3.client", "keystoneauth1.loading._plugins.admin_token",
+        "volclone.bootstrap", "volclone.cli.commands", "alembic.command")
 
 
 class _Forker:

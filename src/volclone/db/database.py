@@ -8,6 +8,7 @@ processes can share. Everything else in volclone is the same SQL on both.
 from __future__ import annotations
 
 import contextlib
+import functools
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,12 +134,17 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision."""
+    """Bring the schema to the newest revision. A database at it already is left as it is
+    without loading a migration: one query, where alembic's upgrade loads every migration
+    script first (0.04 s, and 0.4 s on a busy machine, at every start and for every test service)."""
+    if current_revision(engine) == head_revision():
+        return
     command.upgrade(alembic_config(engine), "head")
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest revision the migrations know."""
+    """The newest revision the migrations know (read once per process)."""
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert head is not None
     return head
