@@ -1,5 +1,5 @@
-"""The OpenStack command-line clients, each run as a process of its own, forked from one that has
-imported them already.
+"""The command-line clients (``openstack``, ``cinder``, ``volclone``), each run as a process of its
+own, forked from one that has imported them already.
 
 ``openstack`` spends about 2 of its 2.5 s importing openstackclient, openstacksdk and their
 plugins, and ``volclone``'s admin commands 2 s importing the service; the tests run them a few

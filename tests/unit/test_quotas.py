@@ -572,6 +572,10 @@ def test_a_types_rename_takes_its_limits_along_and_its_delete_drops_them(fast):
     gold = _gold(fast, volumes_gold=1, gigabytes_gold=7)
     fast.svc.quota_classes.update("default", {"snapshots_gold": 3})
     fast.volume(volume_type="gold")
+    # A limit left under the new name (by a type of that name deleted before deletes dropped
+    # them) gives way to the renamed one instead of failing the rename on the key.
+    fast.db_execute("INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)",
+                    "p1", "volumes_platinum", 99)
     fast.svc.types.update(fast.admin, gold, name="platinum")
     shown = fast.svc.quotas.show(fast.admin, "admin", "p1")
     assert not any(k.endswith("_gold") for k in shown)

@@ -136,7 +136,7 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision. A database at it already is left as it is
     without loading a migration: one query, where alembic's upgrade loads every migration
-    script first (0.04 s, and 0.4 s on a busy machine, at every start and for every test service)."""
+    script first (0.04 s here on a quiet machine, at every start and for every test service)."""
     if current_revision(engine) == head_revision():
         return
     command.upgrade(alembic_config(engine), "head")

@@ -36,6 +36,8 @@ def rename_resources(s: Session, renames: Mapping[str, str]) -> None:
 
 def drop_resources(s: Session, resources: Collection[str]) -> None:
     """Remove every project's and every class's limit on these resources."""
+    if not resources:
+        return
     for table in (QuotaRow, QuotaClassRow):
         s.execute(delete(table).where(table.resource.in_(list(resources))))
 
